@@ -1,0 +1,301 @@
+#!/usr/bin/env python3
+"""API benchmark: throughput and latency of Skiff's REST API, with etcd as the named peer.
+
+Starts a Skiff server and an etcd server (Debian's etcd-server) on loopback in temporary
+directories, loads them, drives them with wrk, and prints one table. Every number comes from
+this run on this machine. Both stores fsync every acknowledged write.
+
+  get          GET one application           vs etcd range of one key (v3 JSON gateway)
+  create       POST a new application        vs etcd put of a new key
+  update       PATCH an application          vs etcd put over an existing key
+  list 1k/10k  GET a tenant's applications   (no peer: etcd has no equivalent of a typed list)
+  watch        an event reaching 100 watchers, from the moment the write was sent
+  memory       server RSS holding 10,000 applications
+
+Usage: bench/api_bench.py [--skiff build/bin/skiff] [--seconds 10]
+"""
+
+import argparse
+import base64
+import http.client
+import json
+import os
+import re
+import selectors
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def app_doc(name, replicas=2):
+    """A realistic two-component application (about 1 KB of JSON)."""
+    return {
+        "apiVersion": "skiff.dev/v1", "kind": "Application",
+        "metadata": {"name": name, "labels": {"team": "bench", "tier": "web"}},
+        "spec": {
+            "components": [
+                {"name": "web", "run": {"command": "/usr/bin/web", "args": ["--port", "8080"]},
+                 "replicas": replicas, "ports": [{"name": "http", "port": 8080}],
+                 "env": [{"name": "CACHE_ADDR", "value": "cache:6379"}],
+                 "resources": {"cpu": "500m", "memory": "256Mi"},
+                 "health": {"readiness": {"http": {"path": "/healthz", "port": "http"}},
+                            "liveness": {"tcp": {"port": "http"}}},
+                 "routes": [{"host": name + ".example.test", "path": "/", "port": "http"}]},
+                {"name": "cache", "type": "stateful", "run": {"command": "/usr/bin/cache"},
+                 "ports": [{"name": "redis", "port": 6379}],
+                 "volumes": [{"name": "data", "path": "/data", "size": "1Gi"}]},
+            ],
+            "dependsOn": [{"from": "web", "to": "cache"}],
+        },
+    }
+
+
+class Skiff:
+    def __init__(self, binary, workdir):
+        self.data = os.path.join(workdir, "skiff")
+        os.makedirs(self.data)
+        self.log = open(os.path.join(workdir, "skiff.log"), "w")
+        self.proc = subprocess.Popen([binary, "server", "--data-dir", self.data,
+                                      "--listen", "127.0.0.1:0"],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        addr_file = os.path.join(self.data, "api.addr")
+        for _ in range(200):
+            if os.path.exists(addr_file):
+                break
+            time.sleep(0.05)
+        self.url = open(addr_file).read().strip()
+        self.host, self.port = self.url[len("http://"):].split(":")
+        self.port = int(self.port)
+
+    def request(self, method, path, body=None, ctype="application/json", conn=None):
+        c = conn or http.client.HTTPConnection(self.host, self.port)
+        c.request(method, path, body=json.dumps(body) if body is not None else None,
+                  headers={"Content-Type": ctype})
+        r = c.getresponse()
+        data = r.read()
+        if conn is None:
+            c.close()
+        return r.status, data
+
+    def rss_mb(self):
+        for line in open(f"/proc/{self.proc.pid}/status"):
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
+class Etcd:
+    def __init__(self, workdir):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        peer = f"http://127.0.0.1:{free_port()}"
+        self.log = open(os.path.join(workdir, "etcd.log"), "w")
+        binary = shutil.which("etcd") or "/usr/bin/etcd"
+        self.proc = subprocess.Popen(
+            [binary, "--data-dir", os.path.join(workdir, "etcd"), "--name", "bench",
+             "--listen-client-urls", self.url, "--advertise-client-urls", self.url,
+             "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+             "--initial-cluster", f"bench={peer}", "--log-level", "error"],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        for _ in range(200):
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
+                c.request("POST", "/v3/kv/range", body=json.dumps({"key": b64("x")}))
+                if c.getresponse().status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("etcd did not start")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
+def b64(s):
+    return base64.b64encode(s.encode()).decode()
+
+
+def populate(skiff, tenant, count, threads=8):
+    status, _ = skiff.request("POST", "/api/v1/tenants", {"metadata": {"name": tenant}})
+    assert status == 201, status
+    errors = []
+
+    def worker(start):
+        conn = http.client.HTTPConnection(skiff.host, skiff.port)
+        for i in range(start, count, threads):
+            st, body = skiff.request("POST", f"/api/v1/tenants/{tenant}/applications",
+                                     app_doc(f"app-{i}"), conn=conn)
+            if st != 201:
+                errors.append((st, body[:200]))
+        conn.close()
+
+    ts = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    if errors:
+        raise RuntimeError(f"populate {tenant}: {errors[:3]}")
+
+
+def wrk(url, seconds, connections, script=None, env=None):
+    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    if script:
+        cmd += ["-s", os.path.join(HERE, "wrk", script)]
+    cmd.append(url)
+    out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})},
+                         check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+    def pct(p):
+        m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        value, unit = float(m.group(1)), m.group(2)
+        return value * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    if non2xx:
+        raise RuntimeError(f"{url}: {non2xx.group(1)} failed requests\n{out}")
+    return {"rps": rps, "p50": pct(50), "p99": pct(99)}
+
+
+def watch_fanout(skiff, watchers=100, events=200):
+    """Opens `watchers` watch streams, writes `events` objects one at a time, and measures when
+    each event's bytes reach each watcher, relative to when its write request was sent."""
+    tenant = "watch"
+    status, _ = skiff.request("POST", "/api/v1/tenants", {"metadata": {"name": tenant}})
+    assert status == 201
+    _, body = skiff.request("GET", f"/api/v1/tenants/{tenant}/applications")
+    rv = json.loads(body)["metadata"]["resourceVersion"]
+    sel = selectors.DefaultSelector()
+    socks = []
+    for _ in range(watchers):
+        s = socket.create_connection((skiff.host, skiff.port))
+        s.sendall(f"GET /api/v1/tenants/{tenant}/applications?watch=true&resourceVersion={rv} "
+                  "HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ, bytearray())
+        socks.append(s)
+    received = {}  # (watcher, name) -> time first seen
+    pattern = re.compile(rb'"type":"ADDED","object":\{"apiVersion":"skiff.dev/v1","kind":"Application","metadata":\{"name":"(ev-\d+)"')
+    done = threading.Event()
+
+    def reader():
+        while not done.is_set() or len(received) < watchers * events:
+            for key, _ in sel.select(timeout=0.2):
+                data = key.fileobj.recv(1 << 20)
+                now = time.monotonic()
+                buf = key.data
+                buf.extend(data)
+                for m in pattern.finditer(buf):
+                    received.setdefault((key.fileobj.fileno(), m.group(1).decode()), now)
+                cut = buf.rfind(b"\n")
+                if cut >= 0:
+                    del buf[:cut + 1]
+            if done.is_set() and len(received) >= watchers * events:
+                break
+            if done.is_set() and time.monotonic() > deadline[0]:
+                break
+
+    deadline = [float("inf")]
+    t = threading.Thread(target=reader)
+    t.start()
+    time.sleep(0.5)
+    sent = {}
+    conn = http.client.HTTPConnection(skiff.host, skiff.port)
+    doc = app_doc("x")
+    for i in range(events):
+        name = f"ev-{i}"
+        doc["metadata"]["name"] = name
+        sent[name] = time.monotonic()
+        st, _ = skiff.request("POST", f"/api/v1/tenants/{tenant}/applications", doc, conn=conn)
+        assert st == 201
+        time.sleep(0.01)
+    deadline[0] = time.monotonic() + 10
+    done.set()
+    t.join()
+    for s in socks:
+        s.close()
+    lat = sorted((received[(fd, n)] - sent[n]) * 1000 for (fd, n) in received)
+    missing = watchers * events - len(lat)
+    return {"p50": lat[len(lat) // 2], "p99": lat[int(len(lat) * 0.99)], "missing": missing,
+            "deliveries": len(lat)}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--skiff", default=os.path.join(HERE, "..", "build", "bin", "skiff"))
+    ap.add_argument("--seconds", type=int, default=10)
+    args = ap.parse_args()
+    work = tempfile.mkdtemp(prefix="skiff-bench-")
+    skiff = Skiff(os.path.abspath(args.skiff), work)
+    etcd = Etcd(work)
+    rows = []
+    try:
+        t0 = time.monotonic()
+        populate(skiff, "list1k", 1000)
+        populate(skiff, "list10k", 10000)
+        load_s = time.monotonic() - t0
+        rss = skiff.rss_mb()
+        print(f"loaded 11,000 applications in {load_s:.1f}s ({11000 / load_s:.0f}/s, 8 clients)"
+              f"; server RSS {rss:.1f} MB", flush=True)
+
+        s = args.seconds
+        app = json.dumps(app_doc("bench"))
+        env = {"SKIFF_APP": app, "ETCD_VALUE": b64(app)}
+        c = http.client.HTTPConnection("127.0.0.1", etcd.port)
+        c.request("POST", "/v3/kv/put", body=json.dumps({"key": b64("bench"), "value": b64(app)}))
+        assert c.getresponse().status == 200
+        rows.append(("get", wrk(f"{skiff.url}/api/v1/tenants/list1k/applications/app-7", s, 32),
+                     wrk(f"{etcd.url}/v3/kv/range", s, 32, "etcd_range.lua", env)))
+        rows.append(("create (durable)",
+                     wrk(f"{skiff.url}/api/v1/tenants/default/applications", s, 16,
+                         "skiff_create.lua", env),
+                     wrk(f"{etcd.url}/v3/kv/put", s, 16, "etcd_put.lua", env)))
+        rows.append(("update (durable)",
+                     wrk(f"{skiff.url}/api/v1/tenants/list1k/applications", s, 16,
+                         "skiff_update.lua", env),
+                     wrk(f"{etcd.url}/v3/kv/put", s, 16, "etcd_update.lua", env)))
+        rows.append(("list 1,000 apps",
+                     wrk(f"{skiff.url}/api/v1/tenants/list1k/applications", s, 4), None))
+        rows.append(("list 10,000 apps",
+                     wrk(f"{skiff.url}/api/v1/tenants/list10k/applications", s, 4), None))
+        w = watch_fanout(skiff)
+        rss_after = skiff.rss_mb()
+    finally:
+        skiff.stop()
+        etcd.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+    print()
+    print("| operation | Skiff req/s | Skiff p50 ms | Skiff p99 ms | etcd req/s | etcd p50 ms | etcd p99 ms |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, sk, et in rows:
+        peer = f"{et['rps']:.0f} | {et['p50']:.2f} | {et['p99']:.2f}" if et else "– | – | –"
+        print(f"| {name} | {sk['rps']:.0f} | {sk['p50']:.2f} | {sk['p99']:.2f} | {peer} |")
+    print(f"| watch: event to 100 watchers | | {w['p50']:.2f} | {w['p99']:.2f} | | | |")
+    print()
+    print(f"watch deliveries: {w['deliveries']} ({w['missing']} missing)")
+    print(f"server RSS with 11,000 applications: {rss:.1f} MB (after the whole run: {rss_after:.1f} MB)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,377 @@
+#include "api/api_handler.h"
+
+#include <atomic>
+#include <charconv>
+#include <optional>
+#include <vector>
+
+#include "api/errors.h"
+#include "api/openapi.h"
+#include "model/codec.h"
+#include "model/kinds.h"
+#include "model/validation.h"
+
+namespace skiff {
+
+// What a /api/v1/... path addresses.
+struct ApiHandler::Route {
+  const KindInfo* kind = nullptr;
+  std::string tenant;      // for tenant-scoped kinds; empty for a cross-tenant list
+  std::string name;        // empty for a collection
+  bool status = false;     // the status subresource
+};
+
+namespace {
+
+constexpr std::string_view kApiPrefix = "/api/v1/";
+
+HttpResponse jsonResponse(int status, std::string body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+std::vector<std::string> splitPath(std::string_view path) {
+  std::vector<std::string> out;
+  while (!path.empty()) {
+    size_t slash = path.find('/');
+    if (slash != 0) out.emplace_back(path.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    path = path.substr(slash + 1);
+  }
+  return out;
+}
+
+Result<ApiHandler::Route> parseRoute(std::string_view path) {
+  std::vector<std::string> seg = splitPath(path.substr(kApiPrefix.size()));
+  auto unknown = [&] { return notFound("no API resource at " + std::string(path)); };
+  if (seg.empty()) return unknown();
+  ApiHandler::Route r;
+  const KindInfo* first = findKind(seg[0]);
+  if (first == nullptr || seg[0] != first->plural) return unknown();
+  if (first->scope == Scope::kTenant) {  // /api/v1/applications: across tenants
+    if (seg.size() != 1) return unknown();
+    r.kind = first;
+    return r;
+  }
+  r.kind = first;
+  if (seg.size() == 1) return r;
+  r.name = seg[1];
+  if (seg.size() == 2) return r;
+  if (first->kind != std::string_view("Tenant")) {
+    if (seg.size() == 3 && seg[2] == "status") {
+      r.status = true;
+      return r;
+    }
+    return unknown();
+  }
+  if (seg.size() == 3 && seg[2] == "status") {
+    r.status = true;
+    return r;
+  }
+  // /api/v1/tenants/{t}/{plural}[/{name}[/status]]
+  const KindInfo* inner = findKind(seg[2]);
+  if (inner == nullptr || seg[2] != inner->plural || inner->scope != Scope::kTenant)
+    return unknown();
+  r.kind = inner;
+  r.tenant = std::move(r.name);
+  r.name.clear();
+  if (seg.size() >= 4) r.name = seg[3];
+  if (seg.size() == 5 && seg[4] == "status") r.status = true;
+  if (seg.size() > 5 || (seg.size() == 5 && !r.status)) return unknown();
+  return r;
+}
+
+Result<json> decodeBody(const HttpRequest& request) {
+  std::string type = request.header("content-type");
+  if (size_t semi = type.find(';'); semi != std::string::npos) type.resize(semi);
+  while (!type.empty() && type.back() == ' ') type.pop_back();
+  if (!type.empty() && type != "application/json" && type != "application/yaml" &&
+      type != "application/x-yaml" && type != "text/yaml")
+    return Status(StatusCode::kUnsupportedMediaType,
+                  "content type \"" + type +
+                      "\" is not supported: send application/json or application/yaml");
+  if (request.body.empty()) return badRequest("the request body is empty: send an object");
+  return decodeDocument(request.body, type);
+}
+
+Result<std::optional<int64_t>> parseRevisionParam(const HttpRequest& request) {
+  const std::string* v = request.queryParam("resourceVersion");
+  if (v == nullptr || v->empty()) return std::optional<int64_t>();
+  int64_t n = 0;
+  auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+  if (ec != std::errc() || end != v->data() + v->size() || n < 0)
+    return badRequest("query parameter resourceVersion must be a non-negative integer, got \"" +
+                      *v + "\"");
+  return std::optional<int64_t>(n);
+}
+
+bool flag(const HttpRequest& request, const char* name) {
+  const std::string* v = request.queryParam(name);
+  return v != nullptr && (*v == "true" || *v == "1" || *v == "All" || v->empty());
+}
+
+std::string eventLine(const char* type, const std::string& object_json) {
+  std::string line;
+  line.reserve(object_json.size() + 32);
+  line += "{\"type\":\"";
+  line += type;
+  line += "\",\"object\":";
+  line += object_json;
+  line += "}\n";
+  return line;
+}
+
+// A watch: store events rendered into the HTTP stream. Owns the store subscription, which
+// ends when the stream is dropped by the server.
+class WatchStream final : public EventStream {
+ public:
+  WatchStream(std::string kind, int64_t start_revision)
+      : kind_(std::move(kind)), last_revision_(start_revision) {}
+
+  void deliver(const WatchEvent& e) {
+    last_revision_.store(e.revision, std::memory_order_relaxed);
+    push(eventLine(eventTypeName(e.type), e.object->json_text));
+  }
+  void setHandle(std::unique_ptr<WatchHandle> handle) { handle_ = std::move(handle); }
+
+  // Every revision up to last_revision_ has been queued, so a client may resume from it.
+  std::string heartbeat() override {
+    json bookmark = {{"kind", kind_},
+                     {"metadata", {{"resourceVersion", last_revision_.load(std::memory_order_relaxed)}}}};
+    return eventLine("BOOKMARK", bookmark.dump());
+  }
+
+ private:
+  const std::string kind_;
+  std::atomic<int64_t> last_revision_;
+  std::unique_ptr<WatchHandle> handle_;  // destroyed first: no delivery after that
+};
+
+}  // namespace
+
+ApiHandler::ApiHandler(Store& store, const Clock& clock)
+    : store_(store), clock_(clock), openapi_(openApiDocument().dump()) {}
+
+HttpResponse ApiHandler::handle(HttpRequest& request) {
+  const std::string& p = request.path;
+  if (p == "/healthz" || p == "/readyz") return jsonResponse(200, R"({"status":"ok"})");
+  if (p == "/version")
+    return jsonResponse(200, json{{"version", SKIFF_VERSION}, {"apiVersion", kApiVersion}}.dump());
+  if (p == "/openapi.json") return jsonResponse(200, openapi_);
+  if (p.rfind(kApiPrefix, 0) != 0) return errorResponse(notFound("no resource at " + p));
+  Result<Route> route = parseRoute(p);
+  if (!route.ok()) return errorResponse(route.status());
+  try {
+    return handleResource(request, *route);
+  } catch (const std::exception& e) {
+    // A bug, not user input: answer 500 rather than take the server down.
+    return errorResponse(internalError(std::string("internal error: ") + e.what()));
+  }
+}
+
+HttpResponse ApiHandler::handleResource(HttpRequest& request, const Route& route) {
+  const std::string& m = request.method;
+  const bool item = !route.name.empty();
+  auto not_allowed = [&] {
+    std::string what = route.status ? "the status of " + std::string(route.kind->plural)
+                                    : std::string(route.kind->plural);
+    return errorResponse(Status(StatusCode::kMethodNotAllowed,
+                                "method " + m + " is not allowed on " + what));
+  };
+  if (!route.kind->api_writable && m != "GET")
+    return errorResponse(Status(StatusCode::kMethodNotAllowed,
+                                std::string(route.kind->plural) +
+                                    " are written only by Skiff itself; they are read-only in "
+                                    "the API"));
+  if (route.status) {
+    if (m == "GET") {
+      auto got = store_.get({route.kind->kind, route.tenant, route.name});
+      return got.ok() ? jsonResponse(200, (*got)->json_text) : errorResponse(got.status());
+    }
+    if (m == "PUT") return replaceStatus(request, route);
+    return not_allowed();
+  }
+  if (!item) {
+    if (m == "GET") return flag(request, "watch") ? watch(request, route) : list(request, route);
+    if (m == "POST" && (route.kind->scope == Scope::kPlatform || !route.tenant.empty()))
+      return create(request, route);
+    return not_allowed();
+  }
+  if (m == "GET") {
+    auto got = store_.get({route.kind->kind, route.tenant, route.name});
+    return got.ok() ? jsonResponse(200, (*got)->json_text) : errorResponse(got.status());
+  }
+  if (m == "PUT") return replace(request, route);
+  if (m == "PATCH") return patch(request, route);
+  if (m == "DELETE") return remove(request, route);
+  return not_allowed();
+}
+
+HttpResponse ApiHandler::list(HttpRequest& request, const Route& route) {
+  ListOptions options;
+  options.tenant = route.tenant;
+  if (const std::string* sel = request.queryParam("labelSelector")) {
+    auto parsed = LabelSelector::parse(*sel);
+    if (!parsed.ok()) return errorResponse(parsed.status());
+    options.selector = std::move(parsed).value();
+  }
+  if (!route.tenant.empty()) {
+    if (Status s = checkTenant(route.tenant); !s.isOk()) return errorResponse(s);
+  }
+  ObjectList objects = store_.list(route.kind->kind, options);
+  size_t size = 128;
+  for (const auto& o : objects.items) size += o->json_text.size() + 1;
+  std::string body;
+  body.reserve(size);
+  body += R"({"apiVersion":"skiff.dev/v1","kind":")";
+  body += route.kind->kind;
+  body += R"(List","metadata":{"resourceVersion":)";
+  body += std::to_string(objects.revision);
+  body += R"(},"items":[)";
+  for (size_t i = 0; i < objects.items.size(); ++i) {
+    if (i) body += ',';
+    body += objects.items[i]->json_text;
+  }
+  body += "]}";
+  return jsonResponse(200, std::move(body));
+}
+
+HttpResponse ApiHandler::watch(HttpRequest& request, const Route& route) {
+  WatchOptions options;
+  options.kind = route.kind->kind;
+  options.tenant = route.tenant;
+  if (const std::string* sel = request.queryParam("labelSelector")) {
+    auto parsed = LabelSelector::parse(*sel);
+    if (!parsed.ok()) return errorResponse(parsed.status());
+    options.selector = std::move(parsed).value();
+  }
+  auto from = parseRevisionParam(request);
+  if (!from.ok()) return errorResponse(from.status());
+  options.from_revision = *from;
+  auto stream = std::make_shared<WatchStream>(route.kind->kind, from->value_or(store_.revision()));
+  WatchStream* raw = stream.get();
+  auto handle = store_.watch(options, [raw](const WatchEvent& e) { raw->deliver(e); });
+  if (!handle.ok()) return errorResponse(handle.status());
+  stream->setHandle(std::move(handle).value());
+  HttpResponse r;
+  r.content_type = "application/json";
+  r.stream = std::move(stream);
+  return r;
+}
+
+Status ApiHandler::checkTenant(const std::string& tenant) const {
+  if (store_.get({"Tenant", "", tenant}).ok()) return Status::ok();
+  return notFound("tenant \"" + tenant + "\" not found: create it first (kind: Tenant)");
+}
+
+Status ApiHandler::checkTenantDeletable(const std::string& tenant) const {
+  if (tenant == kDefaultTenant) return conflict("the default tenant cannot be deleted");
+  for (const auto& k : allKinds()) {
+    if (k.scope != Scope::kTenant) continue;
+    if (size_t n = store_.count(k.kind, tenant); n > 0)
+      return conflict("tenant \"" + tenant + "\" still has " + std::to_string(n) + " " +
+                      k.plural + ": delete them first");
+  }
+  return Status::ok();
+}
+
+HttpResponse ApiHandler::create(HttpRequest& request, const Route& route) {
+  auto doc = decodeBody(request);
+  if (!doc.ok()) return errorResponse(doc.status());
+  auto object = admitObject(*doc, {route.kind->kind, route.tenant});
+  if (!object.ok()) return errorResponse(object.status());
+  if (!route.tenant.empty()) {
+    if (Status s = checkTenant(route.tenant); !s.isOk()) return errorResponse(s);
+  }
+  auto stored = store_.create(std::move(object).value(), flag(request, "dryRun"));
+  if (!stored.ok()) return errorResponse(stored.status());
+  return jsonResponse(201, (*stored)->json_text);
+}
+
+HttpResponse ApiHandler::replace(HttpRequest& request, const Route& route) {
+  auto doc = decodeBody(request);
+  if (!doc.ok()) return errorResponse(doc.status());
+  auto object = admitObject(*doc, {route.kind->kind, route.tenant});
+  if (!object.ok()) return errorResponse(object.status());
+  if (object->metadata.name != route.name)
+    return errorResponse(Status(StatusCode::kInvalid, "the name in the body differs from the URL",
+                                {{"metadata.name", "must be \"" + route.name + "\" (the name in "
+                                                   "the URL), got \"" + object->metadata.name + "\""}}));
+  if (object->metadata.resource_version == 0)
+    return errorResponse(Status(
+        StatusCode::kInvalid, "an update must say which version it replaces",
+        {{"metadata.resourceVersion", "is required for update: get the object and send back its "
+                                      "resourceVersion (or use PATCH)"}}));
+  UpdateOptions options;
+  options.dry_run = flag(request, "dryRun");
+  auto stored = store_.update(std::move(object).value(), options);
+  if (!stored.ok()) return errorResponse(stored.status());
+  return jsonResponse(200, (*stored)->json_text);
+}
+
+HttpResponse ApiHandler::patch(HttpRequest& request, const Route& route) {
+  std::string type = request.header("content-type");
+  if (type.rfind("application/merge-patch+json", 0) != 0)
+    return errorResponse(Status(StatusCode::kUnsupportedMediaType,
+                                "PATCH takes a JSON merge patch (RFC 7386): send Content-Type "
+                                "application/merge-patch+json"));
+  auto patch_doc = decodeDocument(request.body, "application/json");
+  if (!patch_doc.ok()) return errorResponse(patch_doc.status());
+  if (!patch_doc->is_object())
+    return errorResponse(badRequest("a merge patch must be a JSON object"));
+  const ObjectKey key{route.kind->kind, route.tenant, route.name};
+  const bool pinned = patch_doc->contains("metadata") && (*patch_doc)["metadata"].is_object() &&
+                      (*patch_doc)["metadata"].contains("resourceVersion");
+  // Without a pinned resourceVersion the patch applies to whatever is current; retry when a
+  // concurrent writer gets in between our read and our write.
+  for (int attempt = 0;; ++attempt) {
+    auto current = store_.get(key);
+    if (!current.ok()) return errorResponse(current.status());
+    json doc = (*current)->object.toJson();
+    doc.erase("status");
+    doc.merge_patch(*patch_doc);
+    auto object = admitObject(doc, {route.kind->kind, route.tenant});
+    if (!object.ok()) return errorResponse(object.status());
+    if (object->metadata.name != route.name)
+      return errorResponse(Status(StatusCode::kInvalid, "a patch cannot rename an object",
+                                  {{"metadata.name", "cannot be changed"}}));
+    UpdateOptions options;
+    options.dry_run = flag(request, "dryRun");
+    auto stored = store_.update(std::move(object).value(), options);
+    if (stored.ok()) return jsonResponse(200, (*stored)->json_text);
+    if (pinned || stored.status().code() != StatusCode::kConflict || attempt == 5)
+      return errorResponse(stored.status());
+  }
+}
+
+HttpResponse ApiHandler::remove(HttpRequest& request, const Route& route) {
+  auto rv = parseRevisionParam(request);
+  if (!rv.ok()) return errorResponse(rv.status());
+  if (route.kind->kind == std::string_view("Tenant")) {
+    if (Status s = checkTenantDeletable(route.name); !s.isOk()) return errorResponse(s);
+  }
+  auto removed = store_.remove({route.kind->kind, route.tenant, route.name}, *rv);
+  if (!removed.ok()) return errorResponse(removed.status());
+  return jsonResponse(200, (*removed)->json_text);
+}
+
+HttpResponse ApiHandler::replaceStatus(HttpRequest& request, const Route& route) {
+  auto doc = decodeBody(request);
+  if (!doc.ok()) return errorResponse(doc.status());
+  auto object = objectFromJson(*doc);
+  if (!object.ok()) return errorResponse(object.status());
+  if (Status s = validateStatus(object->status); !s.isOk()) return errorResponse(s);
+  object->kind = route.kind->kind;
+  object->metadata.tenant = route.tenant;
+  object->metadata.name = route.name;
+  UpdateOptions options;
+  options.status_only = true;
+  options.unconditional = object->metadata.resource_version == 0;
+  auto stored = store_.update(std::move(object).value(), options);
+  if (!stored.ok()) return errorResponse(stored.status());
+  return jsonResponse(200, (*stored)->json_text);
+}
+
+}  // namespace skiff

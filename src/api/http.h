@@ -1,0 +1,75 @@
+// Plain HTTP request/response values exchanged between the HTTP server and the handlers, so
+// that handlers never see Boost.Beast. A response either has a body or an EventStream (sent
+// with chunked encoding until the stream closes or the client leaves).
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace skiff {
+
+struct HttpRequest {
+  std::string method;  // "GET", "POST", ...
+  std::string path;    // decoded path, no query
+  std::map<std::string, std::string> query;
+  std::map<std::string, std::string> headers;  // lowercase names
+  std::string body;
+  std::string remote_address;
+
+  std::string header(const std::string& lower_name) const {
+    auto it = headers.find(lower_name);
+    return it == headers.end() ? std::string() : it->second;
+  }
+  const std::string* queryParam(const std::string& name) const {
+    auto it = query.find(name);
+    return it == query.end() ? nullptr : &it->second;
+  }
+};
+
+// A stream of chunks produced on any thread and sent by the server. Thread-safe.
+class EventStream {
+ public:
+  // Bound on queued bytes: a client that cannot keep up is disconnected rather than letting
+  // the server buffer without limit (it resumes from the last resourceVersion it saw).
+  explicit EventStream(size_t max_queued_bytes = 16 << 20) : max_queued_bytes_(max_queued_bytes) {}
+  virtual ~EventStream() = default;
+
+  // Queues a chunk; returns false (and closes the stream) when the queue is over its bound.
+  bool push(std::string chunk);
+  // No more chunks after those queued.
+  void close();
+
+  // Server side: takes everything queued; sets *closed when the stream has ended.
+  std::vector<std::string> take(bool* closed);
+  // Server side: called (once per push/close, from the producing thread) to wake the sender.
+  void setWaker(std::function<void()> waker);
+  // Server side: a chunk to send after a quiet period, so dead clients are noticed; empty for
+  // none.
+  virtual std::string heartbeat() { return {}; }
+
+ private:
+  std::mutex mu_;
+  const size_t max_queued_bytes_;
+  std::vector<std::string> queue_;  // guarded by mu_
+  size_t queued_bytes_ = 0;         // guarded by mu_
+  bool closed_ = false;             // guarded by mu_
+  std::function<void()> waker_;     // guarded by mu_
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::shared_ptr<EventStream> stream;  // when set, body is ignored
+};
+
+using HttpHandler = std::function<HttpResponse(HttpRequest&)>;
+
+}  // namespace skiff

@@ -1,0 +1,41 @@
+// HttpServer: an HTTP/1.1 server (Boost.Beast, C++20 coroutines) that hands each request to an
+// HttpHandler. Keep-alive, a request body limit, chunked streaming of EventStreams, and a
+// graceful stop that finishes in-flight requests and ends streams.
+//
+// Handlers run on the server's threads and must not block for long. start()/stop() are called
+// from one owning thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "api/http.h"
+#include "common/status.h"
+
+namespace skiff {
+
+class HttpServer {
+ public:
+  struct Options {
+    std::string host = "127.0.0.1";
+    uint16_t port = 0;  // 0: pick a free port (see port())
+    int threads = 2;
+    size_t max_body_bytes = 1 << 20;
+  };
+
+  HttpServer(Options options, HttpHandler handler);
+  ~HttpServer();
+
+  // Binds and starts serving on background threads.
+  Status start();
+  // Stops accepting, ends streams, waits for in-flight requests, joins the threads.
+  void stop();
+  uint16_t port() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace skiff

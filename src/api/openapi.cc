@@ -1,0 +1,199 @@
+#include "api/openapi.h"
+
+#include <string>
+
+#include "model/kinds.h"
+#include "model/validation.h"
+
+namespace skiff {
+
+namespace {
+
+using nlohmann::json;
+
+json schemaRef(const std::string& name) { return {{"$ref", "#/components/schemas/" + name}}; }
+
+json content(const json& schema, bool yaml_too) {
+  json c = {{"application/json", {{"schema", schema}}}};
+  if (yaml_too) c["application/yaml"] = {{"schema", schema}};
+  return c;
+}
+
+json okResponse(const std::string& description, const json& schema) {
+  return {{"description", description}, {"content", content(schema, false)}};
+}
+
+json errorResponses(std::initializer_list<int> codes) {
+  static const std::map<int, const char*> kDescriptions = {
+      {400, "BadRequest: the body or a query parameter cannot be decoded"},
+      {404, "NotFound: no such object or tenant"},
+      {405, "MethodNotAllowed: the kind is read-only or the method does not apply"},
+      {409, "AlreadyExists (create) or Conflict (stale resourceVersion, or a state that forbids "
+            "the operation)"},
+      {410, "Gone: the watch's resourceVersion is older than the kept history; list again"},
+      {413, "RequestEntityTooLarge: the body is over 1 MiB"},
+      {415, "UnsupportedMediaType: send application/json or application/yaml"},
+      {422, "Invalid: the object breaks the model's rules; details.causes names each field"},
+  };
+  json out = json::object();
+  for (int c : codes)
+    out[std::to_string(c)] = {{"description", kDescriptions.at(c)},
+                              {"content", content(schemaRef("Status"), false)}};
+  return out;
+}
+
+json param(const char* name, const char* in, const char* description, const json& schema,
+           bool required = false) {
+  return {{"name", name}, {"in", in}, {"description", description}, {"schema", schema},
+          {"required", required}};
+}
+
+json statusSchema() {
+  return {
+      {"type", "object"},
+      {"description", "An error. `reason` is machine-readable; `details.causes` lists each "
+                      "offending field path."},
+      {"properties",
+       {{"apiVersion", {{"type", "string"}}},
+        {"kind", {{"type", "string"}, {"enum", {"Status"}}}},
+        {"status", {{"type", "string"}, {"enum", {"Failure"}}}},
+        {"code", {{"type", "integer"}}},
+        {"reason",
+         {{"type", "string"},
+          {"enum", {"BadRequest", "Invalid", "NotFound", "AlreadyExists", "Conflict", "Gone",
+                    "RequestEntityTooLarge", "UnsupportedMediaType", "MethodNotAllowed",
+                    "ServiceUnavailable", "InternalError"}}}},
+        {"message", {{"type", "string"}}},
+        {"details",
+         {{"type", "object"},
+          {"properties",
+           {{"causes",
+             {{"type", "array"},
+              {"items",
+               {{"type", "object"},
+                {"properties",
+                 {{"field", {{"type", "string"}}}, {"message", {{"type", "string"}}}}}}}}}}}}}}}};
+}
+
+}  // namespace
+
+json openApiDocument() {
+  json schemas = json::object();
+  json paths = json::object();
+  schemas["Status"] = statusSchema();
+
+  const json selector = param("labelSelector", "query",
+                              "Only objects whose labels match, e.g. `app=shop,tier!=db`.",
+                              {{"type", "string"}});
+  const json watch_param = param("watch", "query",
+                                 "Stream newline-delimited JSON events (ADDED, MODIFIED, DELETED, "
+                                 "BOOKMARK) instead of returning a list.",
+                                 {{"type", "boolean"}});
+  const json rv_param = param("resourceVersion", "query",
+                              "With watch: deliver every event after this revision. With delete: "
+                              "delete only if the object is still at this version.",
+                              {{"type", "integer"}});
+  const json dry_run = param("dryRun", "query",
+                             "Validate and return the result without storing it.",
+                             {{"type", "boolean"}});
+  const json tenant_param = param("tenant", "path", "Tenant name.", {{"type", "string"}}, true);
+  const json name_param = param("name", "path", "Object name.", {{"type", "string"}}, true);
+
+  for (const KindInfo& k : allKinds()) {
+    const std::string kind = k.kind;
+    schemas[kind] = objectSchema(kind);
+    schemas[kind + "List"] = {
+        {"type", "object"},
+        {"properties",
+         {{"apiVersion", {{"type", "string"}}},
+          {"kind", {{"type", "string"}}},
+          {"metadata", {{"type", "object"}, {"properties", {{"resourceVersion", {{"type", "integer"}}}}}}},
+          {"items", {{"type", "array"}, {"items", schemaRef(kind)}}}}}};
+    const bool tenant_scoped = k.scope == Scope::kTenant;
+    const std::string base = tenant_scoped ? "/api/v1/tenants/{tenant}/" + std::string(k.plural)
+                                           : "/api/v1/" + std::string(k.plural);
+    json scope_params = tenant_scoped ? json::array({tenant_param}) : json::array();
+    json item_params = scope_params;
+    item_params.push_back(name_param);
+
+    json collection = {{"parameters", scope_params}};
+    collection["get"] = {{"summary", "List or watch " + std::string(k.plural)},
+                         {"operationId", "list" + kind},
+                         {"parameters", {selector, watch_param, rv_param}},
+                         {"responses", errorResponses({400, 404, 410})}};
+    collection["get"]["responses"]["200"] =
+        okResponse("The list, or with watch=true a stream of events", schemaRef(kind + "List"));
+    json item = {{"parameters", item_params}};
+    item["get"] = {{"summary", "Read a " + kind},
+                   {"operationId", "read" + kind},
+                   {"responses", errorResponses({404})}};
+    item["get"]["responses"]["200"] = okResponse("The object", schemaRef(kind));
+    json status = {{"parameters", item_params}};
+    status["get"] = item["get"];
+    status["get"]["operationId"] = "read" + kind + "Status";
+
+    if (k.api_writable) {
+      json body = {{"required", true}, {"content", content(schemaRef(kind), true)}};
+      collection["post"] = {{"summary", "Create a " + kind},
+                            {"operationId", "create" + kind},
+                            {"parameters", {dry_run}},
+                            {"requestBody", body},
+                            {"responses", errorResponses({400, 404, 409, 413, 415, 422})}};
+      collection["post"]["responses"]["201"] = okResponse("Created", schemaRef(kind));
+      item["put"] = {{"summary", "Replace a " + kind + "'s labels, annotations and spec; "
+                                 "metadata.resourceVersion must be the current one"},
+                     {"operationId", "replace" + kind},
+                     {"parameters", {dry_run}},
+                     {"requestBody", body},
+                     {"responses", errorResponses({400, 404, 409, 413, 415, 422})}};
+      item["put"]["responses"]["200"] = okResponse("Replaced (unchanged objects keep their "
+                                                   "resourceVersion)", schemaRef(kind));
+      item["patch"] = {{"summary", "Apply a JSON merge patch (RFC 7386) to the latest version"},
+                       {"operationId", "patch" + kind},
+                       {"parameters", {dry_run}},
+                       {"requestBody",
+                        {{"required", true},
+                         {"content", {{"application/merge-patch+json", {{"schema", {{"type", "object"}}}}}}}}},
+                       {"responses", errorResponses({400, 404, 409, 413, 415, 422})}};
+      item["patch"]["responses"]["200"] = okResponse("Patched", schemaRef(kind));
+      item["delete"] = {{"summary", "Delete a " + kind},
+                        {"operationId", "delete" + kind},
+                        {"parameters", {rv_param}},
+                        {"responses", errorResponses({400, 404, 409})}};
+      item["delete"]["responses"]["200"] = okResponse("The object's last state", schemaRef(kind));
+      status["put"] = {{"summary", "Replace a " + kind + "'s status (spec is left alone)"},
+                       {"operationId", "replace" + kind + "Status"},
+                       {"requestBody", body},
+                       {"responses", errorResponses({400, 404, 409, 413, 415, 422})}};
+      status["put"]["responses"]["200"] = okResponse("Updated", schemaRef(kind));
+    }
+    paths[base] = collection;
+    paths[base + "/{name}"] = item;
+    paths[base + "/{name}/status"] = status;
+    if (tenant_scoped) {
+      json all = {{"get",
+                   {{"summary", "List or watch " + std::string(k.plural) + " of every tenant"},
+                    {"operationId", "list" + kind + "AllTenants"},
+                    {"parameters", {selector, watch_param, rv_param}},
+                    {"responses", errorResponses({400, 410})}}}};
+      all["get"]["responses"]["200"] = okResponse("The list", schemaRef(kind + "List"));
+      paths["/api/v1/" + std::string(k.plural)] = all;
+    }
+  }
+  json plain = {{"type", "object"}};
+  paths["/healthz"] = {{"get", {{"summary", "Liveness of the API server"}, {"operationId", "healthz"},
+                               {"responses", {{"200", okResponse("Serving", plain)}}}}}};
+  paths["/version"] = {{"get", {{"summary", "Server version"}, {"operationId", "version"},
+                               {"responses", {{"200", okResponse("The version", plain)}}}}}};
+  paths["/openapi.json"] = {{"get", {{"summary", "This document"}, {"operationId", "openapi"},
+                                    {"responses", {{"200", okResponse("OpenAPI 3.0", plain)}}}}}};
+  return {{"openapi", "3.0.3"},
+          {"info",
+           {{"title", "Skiff API"},
+            {"version", SKIFF_VERSION},
+            {"description", "The resource API of Skiff, an application-centric container PaaS."}}},
+          {"paths", std::move(paths)},
+          {"components", {{"schemas", std::move(schemas)}}}};
+}
+
+}  // namespace skiff

@@ -1,0 +1,94 @@
+// ApiClient: the CLI's connection to a Skiff server's REST API (/api/v1). Each call is one
+// HTTP/1.1 request on its own connection; the transport (Boost.Beast) stays in api_client.cc.
+//
+// Every failure comes back as a Status: an error answer from the server keeps its reason,
+// message and field causes; a server that cannot be reached is kUnavailable with a message
+// saying where the CLI looked and how to point it elsewhere. Not thread-safe; the CLI is
+// single-threaded.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "common/status.h"
+#include "model/kinds.h"
+#include "model/object.h"
+
+namespace skiff::cli {
+
+inline constexpr const char* kDefaultServer = "http://127.0.0.1:7480";
+
+// --server if given, else $SKIFF_SERVER, else kDefaultServer.
+std::string resolveServerUrl(const std::string& flag_value);
+
+// What one object call addresses. `tenant` is ignored for platform-scoped kinds.
+struct ObjectAddress {
+  const KindInfo* kind = nullptr;
+  std::string tenant;
+  std::string name;
+};
+
+struct ListQuery {
+  const KindInfo* kind = nullptr;
+  std::string tenant;          // ignored for platform-scoped kinds
+  bool all_tenants = false;    // list a tenant-scoped kind across every tenant
+  std::string label_selector;  // Kubernetes syntax; empty selects everything
+};
+
+class ApiClient {
+ public:
+  // `base_url` is "http://HOST[:PORT]"; anything else is kBadRequest saying what is accepted.
+  static Result<ApiClient> connect(const std::string& base_url);
+
+  const std::string& baseUrl() const { return base_url_; }
+
+  Result<json> get(const ObjectAddress& address);
+  // The List document ({"items": [...], "metadata": {"resourceVersion": N}}).
+  Result<json> list(const ListQuery& query);
+  Result<json> create(const ObjectAddress& address, const json& object, bool dry_run = false);
+  // PUT: `object` must carry the metadata.resourceVersion it replaces.
+  Result<json> replace(const ObjectAddress& address, const json& object, bool dry_run = false);
+  // The object's last state.
+  Result<json> remove(const ObjectAddress& address);
+  // GET /version.
+  Result<json> serverVersion();
+
+  // Streams the watch of `query` from `resource_version` (or, when absent, from ADDED events
+  // for every existing object), calling `on_event` with each decoded event
+  // ({"type": ..., "object": ...}) until it returns false or the server ends the stream.
+  Status watch(const ListQuery& query, std::optional<int64_t> resource_version,
+               const std::function<bool(const json& event)>& on_event);
+
+ private:
+  struct Reply {
+    int status = 0;
+    std::string body;
+  };
+
+  ApiClient(std::string base_url, std::string host, std::string port, std::string path_prefix)
+      : base_url_(std::move(base_url)),
+        host_(std::move(host)),
+        port_(std::move(port)),
+        path_prefix_(std::move(path_prefix)) {}
+
+  // One request; a transport failure is kUnavailable, an HTTP error answer is not (see call()).
+  Result<Reply> exchange(const std::string& method, const std::string& target,
+                         const std::string& body, const std::string& content_type);
+  // exchange() with the answer decoded: 2xx bodies as JSON, error answers as a Status.
+  Result<json> call(const std::string& method, const std::string& target,
+                    const std::string& body = "", const std::string& content_type = "");
+  Status unreachable(const std::string& reason) const;
+
+  std::string base_url_;
+  std::string host_;
+  std::string port_;
+  std::string path_prefix_;  // path part of the base URL, without a trailing slash
+};
+
+// The Status an HTTP error answer stands for: the server's Status document when the body is
+// one, else the HTTP status and body text.
+Status statusFromErrorReply(int http_status, const std::string& body);
+
+}  // namespace skiff::cli

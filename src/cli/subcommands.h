@@ -1,0 +1,84 @@
+// The CLI's subcommands as plain functions of their options, separate from the command-line
+// wiring in commands.cc so each can be read (and tested) on its own. Each returns the process
+// exit code and writes results to ctx.out and errors to ctx.err. Not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <optional>
+#include <string>
+
+#include "cli/api_client.h"
+#include "common/status.h"
+
+namespace skiff::cli {
+
+struct CommandContext {
+  ApiClient& client;
+  std::istream& in;
+  std::ostream& out;
+  std::ostream& err;
+};
+
+// Where a command looks for tenant-scoped objects: --tenant/-n, else "default".
+struct TenantOption {
+  std::string tenant;  // empty when --tenant was not given
+  const std::string& effective() const;
+};
+
+// Prints "error: <message>" and one "  <field>: <message>" line per cause; returns 1.
+int reportError(std::ostream& err, const Status& status);
+
+// The kind a user typed ("apps", "application", "app"), or kBadRequest listing the known kinds.
+Result<const KindInfo*> resolveKind(const std::string& name);
+
+struct ApplyOptions {
+  std::string file;
+  TenantOption tenant;
+};
+int runApply(CommandContext& ctx, const ApplyOptions& options);
+
+struct GetOptions {
+  std::string kind;
+  std::string name;  // empty: list
+  TenantOption tenant;
+  bool all_tenants = false;
+  std::string output;  // "", "wide", "json", "yaml", "name"
+  std::string selector;
+  bool watch = false;
+};
+int runGet(CommandContext& ctx, const GetOptions& options);
+
+struct DescribeOptions {
+  std::string kind;
+  std::string name;
+  TenantOption tenant;
+};
+int runDescribe(CommandContext& ctx, const DescribeOptions& options);
+
+struct DeleteOptions {
+  std::string kind;  // with name, or empty when file is given
+  std::string name;
+  std::string file;
+  TenantOption tenant;
+  bool ignore_not_found = false;
+};
+int runDelete(CommandContext& ctx, const DeleteOptions& options);
+
+// Exit code 0: no differences, 1: differences, 2: an error (as kubectl diff).
+struct DiffOptions {
+  std::string file;
+  TenantOption tenant;
+};
+int runDiff(CommandContext& ctx, const DiffOptions& options);
+
+struct RolloutHistoryOptions {
+  std::string application;
+  TenantOption tenant;
+  std::optional<int64_t> revision;  // print this revision's template
+};
+int runRolloutHistory(CommandContext& ctx, const RolloutHistoryOptions& options);
+
+int runVersion(CommandContext& ctx);
+
+}  // namespace skiff::cli

@@ -1,0 +1,66 @@
+// Controller: a level-triggered reconcile loop (Kubernetes' controller pattern). Watch events
+// only enqueue keys; reconcile(key) reads the store's in-memory state, is idempotent, writes
+// status with observedGeneration and conditions, and returns when to look again or an error
+// (retried with backoff). ControllerManager runs controllers on their own threads.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/clock.h"
+#include "controller/work_queue.h"
+#include "store/store.h"
+
+namespace skiff {
+
+// Which objects' events concern a controller, and the key each maps to.
+struct WatchedKind {
+  std::string kind;
+  // The key to reconcile for an event on `object`; nullopt to ignore it.
+  std::function<std::optional<ObjectKey>(const Object& object)> key_of;
+};
+
+struct ReconcileResult {
+  // Look at the key again after this long even if nothing changes (e.g. a timed step).
+  std::optional<std::chrono::milliseconds> requeue_after;
+};
+
+class Controller {
+ public:
+  virtual ~Controller() = default;
+  virtual std::string name() const = 0;
+  virtual std::vector<WatchedKind> watches() const = 0;
+  virtual Result<ReconcileResult> reconcile(const ObjectKey& key) = 0;
+};
+
+// Owns controllers, their queues, watches and worker threads. start()/stop() from one thread.
+class ControllerManager {
+ public:
+  explicit ControllerManager(Store& store);
+  ~ControllerManager();
+
+  void add(std::unique_ptr<Controller> controller, int workers = 1);
+  Status start();
+  // Stops watches, lets in-flight reconciles finish, joins workers.
+  void stop();
+
+ private:
+  struct Running {
+    std::unique_ptr<Controller> controller;
+    int workers;
+    std::unique_ptr<WorkQueue> queue;
+    std::vector<std::unique_ptr<WatchHandle>> watches;
+    std::vector<std::thread> threads;
+  };
+  void work(Running& r);
+
+  Store& store_;
+  std::vector<std::unique_ptr<Running>> running_;
+};
+
+}  // namespace skiff

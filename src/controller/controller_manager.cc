@@ -1,0 +1,64 @@
+#include "controller/controller.h"
+
+#include <spdlog/spdlog.h>
+
+namespace skiff {
+
+ControllerManager::ControllerManager(Store& store) : store_(store) {}
+
+ControllerManager::~ControllerManager() { stop(); }
+
+void ControllerManager::add(std::unique_ptr<Controller> controller, int workers) {
+  auto r = std::make_unique<Running>();
+  r->controller = std::move(controller);
+  r->workers = workers;
+  r->queue = std::make_unique<WorkQueue>();
+  running_.push_back(std::move(r));
+}
+
+Status ControllerManager::start() {
+  for (auto& r : running_) {
+    for (WatchedKind& w : r->controller->watches()) {
+      WatchOptions options;
+      options.kind = w.kind;
+      // No from_revision: the watch starts with every existing object, a full resync.
+      WorkQueue* queue = r->queue.get();
+      auto handle = store_.watch(options, [queue, key_of = w.key_of](const WatchEvent& e) {
+        if (auto key = key_of(e.object->object)) queue->add(*key);
+      });
+      if (!handle.ok()) return handle.status();
+      r->watches.push_back(std::move(handle).value());
+    }
+    for (int i = 0; i < r->workers; ++i) r->threads.emplace_back([this, raw = r.get()] { work(*raw); });
+  }
+  return Status::ok();
+}
+
+void ControllerManager::stop() {
+  for (auto& r : running_) {
+    r->watches.clear();
+    r->queue->shutDown();
+  }
+  for (auto& r : running_)
+    for (auto& t : r->threads) t.join();
+  for (auto& r : running_) r->threads.clear();
+}
+
+void ControllerManager::work(Running& r) {
+  while (auto key = r.queue->get()) {
+    Result<ReconcileResult> result = r.controller->reconcile(*key);
+    if (!result.ok()) {
+      // Conflicts are the normal outcome of racing writers; the retry sees fresh state.
+      if (result.status().code() != StatusCode::kConflict)
+        spdlog::warn("{}: reconciling {} failed: {}", r.controller->name(), key->toString(),
+                     result.status().toString());
+      r.queue->addRateLimited(*key);
+    } else {
+      r.queue->forget(*key);
+      if (result->requeue_after) r.queue->addAfter(*key, *result->requeue_after);
+    }
+    r.queue->done(*key);
+  }
+}
+
+}  // namespace skiff

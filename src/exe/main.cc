@@ -1,0 +1,42 @@
+// The skiff binary: `skiff server` runs the control plane; every other subcommand is the CLI.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include "cli/commands.h"
+#include "exe/server.h"
+#include "gateway/gateway.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"Skiff: an application-centric container PaaS", "skiff"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("skiff ") + SKIFF_VERSION);
+
+  skiff::ServerOptions server_options;
+  server_options.data_dir = skiff::defaultDataDir();
+  CLI::App* server = app.add_subcommand("server", "Run the Skiff control plane");
+  server->add_option("--data-dir", server_options.data_dir, "Where state is kept")
+      ->capture_default_str();
+  server->add_option("--listen", server_options.listen, "API address HOST:PORT (port 0: any)")
+      ->capture_default_str();
+
+  skiff::gateway::GatewayOptions gateway_options;
+  CLI::App* gateway = app.add_subcommand("gateway", "Run the L7 gateway (HTTP reverse proxy)");
+  gateway->add_option("--listen", gateway_options.listen, "Proxy address HOST:PORT (port 0: any)")
+      ->capture_default_str();
+  gateway->add_option("--admin-listen", gateway_options.admin_listen,
+                      "Admin address HOST:PORT for routes and metrics (port 0: any)")
+      ->capture_default_str();
+  gateway->add_option("--state-dir", gateway_options.state_dir,
+                      "Where routes.json and gateway.addr are kept")
+      ->capture_default_str();
+  gateway->add_option("--threads", gateway_options.threads, "Event loop threads (0: one per core)")
+      ->capture_default_str();
+
+  skiff::cli::Commands commands(app);
+
+  CLI11_PARSE(app, argc, argv);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  if (server->parsed()) return skiff::runServer(server_options);
+  if (gateway->parsed()) return skiff::gateway::runGateway(gateway_options);
+  return commands.run();
+}

@@ -1,0 +1,151 @@
+#include "exe/server.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include <spdlog/spdlog.h>
+
+#include "api/api_handler.h"
+#include "api/http_server.h"
+#include "controller/controller.h"
+#include "controller/revision_controller.h"
+#include "store/sqlite_store.h"
+
+namespace skiff {
+
+namespace {
+
+// Splits "HOST:PORT" ("[::1]:80" for IPv6).
+bool splitHostPort(const std::string& text, std::string* host, uint16_t* port) {
+  size_t colon = text.rfind(':');
+  if (colon == std::string::npos) return false;
+  *host = text.substr(0, colon);
+  if (host->size() >= 2 && host->front() == '[' && host->back() == ']')
+    *host = host->substr(1, host->size() - 2);
+  const std::string p = text.substr(colon + 1);
+  if (p.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos)
+    return false;
+  int n = std::stoi(p);
+  if (n > 65535) return false;
+  *port = static_cast<uint16_t>(n);
+  return !host->empty();
+}
+
+// Written atomically so a reader never sees half an address.
+bool writeFileAtomically(const std::string& path, const std::string& content) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << content;
+    if (!out.flush()) return false;
+  }
+  return std::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+Status ensureDefaultTenant(Store& store) {
+  if (store.get({"Tenant", "", kDefaultTenant}).ok()) return Status::ok();
+  Object tenant;
+  tenant.kind = "Tenant";
+  tenant.metadata.name = kDefaultTenant;
+  tenant.spec = {{"displayName", "Default"}, {"networkIsolation", true}};
+  auto created = store.create(std::move(tenant));
+  return created.ok() || created.status().code() == StatusCode::kAlreadyExists ? Status::ok()
+                                                                               : created.status();
+}
+
+}  // namespace
+
+std::string defaultDataDir() {
+  if (const char* env = std::getenv("SKIFF_DATA_DIR"); env && *env) return env;
+  if (geteuid() == 0) return "/var/lib/skiff";
+  const char* home = std::getenv("HOME");
+  return std::string(home ? home : ".") + "/.local/share/skiff";
+}
+
+int runServer(const ServerOptions& options) {
+  std::string host;
+  uint16_t port = 0;
+  if (!splitHostPort(options.listen, &host, &port)) {
+    spdlog::error("--listen must be HOST:PORT (e.g. 127.0.0.1:7480), got \"{}\"", options.listen);
+    return 2;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(options.data_dir, ec);
+  if (ec) {
+    spdlog::error("cannot create the data directory {}: {}", options.data_dir, ec.message());
+    return 1;
+  }
+  ::chmod(options.data_dir.c_str(), 0700);
+
+  // One server per data directory: the lock dies with the process, even on kill -9.
+  const std::string lock_path = options.data_dir + "/skiff.lock";
+  int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd < 0 || ::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    spdlog::error("another skiff server is using {} (lock {} is held)", options.data_dir, lock_path);
+    return 1;
+  }
+
+  // Block the termination signals in every thread; the main thread waits for them below.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  SqliteStore::Options store_options;
+  store_options.path = options.data_dir + "/skiff.db";
+  auto store = SqliteStore::open(store_options);
+  if (!store.ok()) {
+    spdlog::error("{}", store.status().toString());
+    return 1;
+  }
+  if (Status s = ensureDefaultTenant(**store); !s.isOk()) {
+    spdlog::error("cannot create the default tenant: {}", s.toString());
+    return 1;
+  }
+
+  const Clock& clock = SystemClock::instance();
+  ControllerManager controllers(**store);
+  controllers.add(std::make_unique<RevisionController>(**store, clock));
+  if (Status s = controllers.start(); !s.isOk()) {
+    spdlog::error("cannot start controllers: {}", s.toString());
+    return 1;
+  }
+
+  ApiHandler api(**store, clock);
+  HttpServer::Options http_options;
+  http_options.host = host;
+  http_options.port = port;
+  http_options.threads = static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
+  HttpServer http(http_options, [&api](HttpRequest& r) { return api.handle(r); });
+  if (Status s = http.start(); !s.isOk()) {
+    spdlog::error("{}", s.toString());
+    return 1;
+  }
+  const std::string address = (host.find(':') != std::string::npos ? "[" + host + "]" : host) +
+                              ":" + std::to_string(http.port());
+  writeFileAtomically(options.data_dir + "/api.addr", "http://" + address + "\n");
+  spdlog::info("skiff server {} listening on http://{} (data in {})", SKIFF_VERSION, address,
+               options.data_dir);
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("received {}, shutting down", strsignal(sig));
+  http.stop();
+  controllers.stop();
+  ::unlink((options.data_dir + "/api.addr").c_str());
+  return 0;
+}
+
+}  // namespace skiff

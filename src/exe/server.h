@@ -1,0 +1,22 @@
+// `skiff server`: wires the control plane together (store, controllers, API) and runs it until
+// SIGTERM/SIGINT, then shuts down gracefully: in-flight requests finish, watches end, the store
+// closes. The only place concrete types meet.
+#pragma once
+
+#include <string>
+
+namespace skiff {
+
+struct ServerOptions {
+  std::string data_dir;
+  std::string listen = "127.0.0.1:7480";
+};
+
+// Blocks until a termination signal; returns the process exit code.
+int runServer(const ServerOptions& options);
+
+// Default data directory: $SKIFF_DATA_DIR, else /var/lib/skiff for root, else
+// ~/.local/share/skiff.
+std::string defaultDataDir();
+
+}  // namespace skiff

@@ -1,0 +1,42 @@
+// Balancer: picks the backend of a route for one request.
+//
+// Each worker thread owns one Balancer per route of the table it serves, so picking needs no
+// lock and no shared atomic; the cost is that round robin and least request are exact per
+// thread and only approximately so across threads. Not thread-safe.
+//
+// round_robin is nginx's smooth weighted round robin: with equal weights it is a strict
+// rotation, and with weights w_i backend i gets w_i / sum(w) of the picks, interleaved rather
+// than in bursts. least_request picks the backend with the fewest requests in flight relative
+// to its weight, breaking ties by rotation so idle backends share the load.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "gateway/route_table.h"
+
+namespace skiff::gateway {
+
+class Balancer {
+ public:
+  Balancer(BalancerKind kind, const std::vector<Backend>& backends);
+
+  // The index of the backend to use, skipping those whose bit is set in `exclude` (backends
+  // past the 64th cannot be excluded); -1 when every backend is excluded or there are none.
+  int pick(uint64_t exclude = 0);
+  // Least request bookkeeping: call around each request sent to backend `i`.
+  void onRequestStart(int i) { ++active_[static_cast<size_t>(i)]; }
+  void onRequestEnd(int i) { --active_[static_cast<size_t>(i)]; }
+  uint32_t active(int i) const { return active_[static_cast<size_t>(i)]; }
+
+ private:
+  static bool excluded(uint64_t mask, size_t i) { return i < 64 && ((mask >> i) & 1) != 0; }
+
+  BalancerKind kind_;
+  std::vector<int64_t> weight_;
+  std::vector<int64_t> current_;  // smooth weighted round robin state
+  std::vector<uint32_t> active_;
+  size_t next_ = 0;  // rotation for least_request ties
+};
+
+}  // namespace skiff::gateway

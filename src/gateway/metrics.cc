@@ -1,0 +1,118 @@
+#include "gateway/metrics.h"
+
+#include <cstdio>
+
+namespace skiff::gateway {
+namespace {
+
+// Label values are route ids chosen by the control plane; escape what the text format needs.
+std::string escapeLabel(const std::string& s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+std::string formatDouble(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
+
+}  // namespace
+
+void RouteStats::recordResponse(int status, double seconds) {
+  if (status >= 100 && status < 600) ++by_code[static_cast<size_t>(status - 100)];
+  size_t b = 0;
+  while (b < kLatencyBuckets.size() && seconds > kLatencyBuckets[b]) ++b;
+  ++latency_buckets[b];
+  latency_sum_seconds += seconds;
+  ++latency_count;
+}
+
+void RouteStats::merge(const RouteStats& other) {
+  for (size_t i = 0; i < by_code.size(); ++i) by_code[i] += other.by_code[i];
+  for (size_t i = 0; i < latency_buckets.size(); ++i) latency_buckets[i] += other.latency_buckets[i];
+  latency_sum_seconds += other.latency_sum_seconds;
+  latency_count += other.latency_count;
+  in_flight += other.in_flight;
+  connect_errors += other.connect_errors;
+}
+
+void MetricsSnapshot::merge(const MetricsSnapshot& other) {
+  for (const auto& [id, stats] : other.routes) routes[id].merge(stats);
+}
+
+std::string MetricsSnapshot::renderPrometheus() const {
+  std::string out;
+  out += "# HELP skiff_gateway_requests_total Requests answered, by route and status code.\n";
+  out += "# TYPE skiff_gateway_requests_total counter\n";
+  for (const auto& [id, s] : routes) {
+    std::string route = escapeLabel(id);
+    for (size_t i = 0; i < s.by_code.size(); ++i) {
+      if (s.by_code[i] == 0) continue;
+      int code = static_cast<int>(i) + 100;
+      out += "skiff_gateway_requests_total{route=\"" + route + "\",code=\"" + std::to_string(code) +
+             "\",class=\"" + std::to_string(code / 100) + "xx\"} " + std::to_string(s.by_code[i]) + "\n";
+    }
+  }
+  out += "# HELP skiff_gateway_responses_total Requests answered, by route and status class.\n";
+  out += "# TYPE skiff_gateway_responses_total counter\n";
+  for (const auto& [id, s] : routes) {
+    uint64_t classes[6] = {};
+    for (size_t i = 0; i < s.by_code.size(); ++i) classes[(i + 100) / 100] += s.by_code[i];
+    for (int c = 1; c <= 5; ++c) {
+      if (classes[c] == 0) continue;
+      out += "skiff_gateway_responses_total{route=\"" + escapeLabel(id) + "\",class=\"" + std::to_string(c) +
+             "xx\"} " + std::to_string(classes[c]) + "\n";
+    }
+  }
+  out += "# HELP skiff_gateway_request_duration_seconds Time from request head to response end.\n";
+  out += "# TYPE skiff_gateway_request_duration_seconds histogram\n";
+  for (const auto& [id, s] : routes) {
+    if (s.latency_count == 0) continue;
+    std::string route = escapeLabel(id);
+    uint64_t cumulative = 0;
+    for (size_t b = 0; b < s.latency_buckets.size(); ++b) {
+      cumulative += s.latency_buckets[b];
+      std::string le = b < kLatencyBuckets.size() ? formatDouble(kLatencyBuckets[b]) : "+Inf";
+      out += "skiff_gateway_request_duration_seconds_bucket{route=\"" + route + "\",le=\"" + le + "\"} " +
+             std::to_string(cumulative) + "\n";
+    }
+    out += "skiff_gateway_request_duration_seconds_sum{route=\"" + route + "\"} " +
+           formatDouble(s.latency_sum_seconds) + "\n";
+    out += "skiff_gateway_request_duration_seconds_count{route=\"" + route + "\"} " +
+           std::to_string(s.latency_count) + "\n";
+  }
+  out += "# HELP skiff_gateway_requests_in_flight Requests being proxied now.\n";
+  out += "# TYPE skiff_gateway_requests_in_flight gauge\n";
+  for (const auto& [id, s] : routes)
+    out += "skiff_gateway_requests_in_flight{route=\"" + escapeLabel(id) + "\"} " + std::to_string(s.in_flight) + "\n";
+  out += "# HELP skiff_gateway_upstream_connect_errors_total Failed connections to backends.\n";
+  out += "# TYPE skiff_gateway_upstream_connect_errors_total counter\n";
+  for (const auto& [id, s] : routes)
+    out += "skiff_gateway_upstream_connect_errors_total{route=\"" + escapeLabel(id) + "\"} " +
+           std::to_string(s.connect_errors) + "\n";
+  return out;
+}
+
+RouteStats& ThreadMetrics::route(const std::string& id) {
+  auto& slot = routes_[id];
+  if (!slot) slot = std::make_unique<RouteStats>();
+  return *slot;
+}
+
+MetricsSnapshot ThreadMetrics::snapshot() const {
+  MetricsSnapshot snap;
+  for (const auto& [id, stats] : routes_) snap.routes[id] = *stats;
+  return snap;
+}
+
+}  // namespace skiff::gateway

@@ -1,0 +1,54 @@
+// Gateway metrics: per-route request counters by status code, a latency histogram, requests in
+// flight and upstream connect errors.
+//
+// Each worker thread owns a ThreadMetrics and is its only writer, so counting a request is a few
+// plain increments with no shared cache line. A scrape asks every worker (on its own event loop)
+// for a copy, sums the copies with MetricsSnapshot::merge() and renders the Prometheus text.
+// Nothing here is thread-safe; the hand-off between threads is the caller's (see ProxyWorker).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+namespace skiff::gateway {
+
+// Upper bounds in seconds of the latency histogram (+Inf is implicit).
+inline constexpr std::array<double, 13> kLatencyBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                           0.05,   0.1,   0.25,   0.5,   1,     2.5, 10};
+
+struct RouteStats {
+  std::array<uint64_t, 500> by_code{};  // index: status - 100
+  std::array<uint64_t, kLatencyBuckets.size() + 1> latency_buckets{};  // not cumulative
+  double latency_sum_seconds = 0;
+  uint64_t latency_count = 0;
+  int64_t in_flight = 0;
+  uint64_t connect_errors = 0;
+
+  void recordResponse(int status, double seconds);
+  void merge(const RouteStats& other);
+};
+
+// Route id -> stats. Requests that matched no route are counted under kNoRoute.
+inline constexpr const char* kNoRoute = "_no_route";
+
+struct MetricsSnapshot {
+  std::map<std::string, RouteStats> routes;
+  void merge(const MetricsSnapshot& other);
+  std::string renderPrometheus() const;
+};
+
+class ThreadMetrics {
+ public:
+  // Stable for the life of this object: route state caches the pointer.
+  RouteStats& route(const std::string& id);
+  MetricsSnapshot snapshot() const;
+
+ private:
+  std::unordered_map<std::string, std::unique_ptr<RouteStats>> routes_;
+};
+
+}  // namespace skiff::gateway

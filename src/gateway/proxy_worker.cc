@@ -1,0 +1,865 @@
+#include "gateway/proxy_worker.h"
+
+#include <utility>  // before Asio's coroutine headers (see STYLE/build notes)
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <charconv>
+#include <chrono>
+#include <cstring>
+#include <random>
+#include <spdlog/spdlog.h>
+
+#include "gateway/balancer.h"
+#include "gateway/http_parser.h"
+
+namespace skiff::gateway {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using boost::system::error_code;
+template <class T>
+using awaitable = asio::awaitable<T>;
+
+constexpr size_t kBufferBytes = 16 * 1024;
+constexpr size_t kMaxSpareExchanges = 256;
+constexpr int kMaxStaleRetries = 3;
+
+// A byte buffer with a consumed prefix: [begin, end) holds unread bytes.
+struct Buffer {
+  std::unique_ptr<char[]> data;
+  size_t cap = 0;
+  size_t begin = 0;
+  size_t end = 0;
+
+  std::string_view view() const { return {data.get() + begin, end - begin}; }
+  size_t size() const { return end - begin; }
+  void clear() { begin = end = 0; }
+  void consume(size_t n) {
+    begin += n;
+    if (begin == end) clear();
+  }
+  char* space() { return data.get() + end; }
+  size_t spaceSize() const { return cap - end; }
+  // Guarantees free space after `end`, moving unread bytes to the front first and growing only
+  // when a head is bigger than the default buffer (up to the head limit).
+  void makeRoom() {
+    if (cap == 0) {
+      data.reset(new char[kBufferBytes]);
+      cap = kBufferBytes;
+    }
+    if (end < cap) return;
+    if (begin > 0) {
+      std::memmove(data.get(), data.get() + begin, end - begin);
+      end -= begin;
+      begin = 0;
+      return;
+    }
+    size_t new_cap = cap * 2;
+    std::unique_ptr<char[]> bigger(new char[new_cap]);
+    std::memcpy(bigger.get(), data.get(), end);
+    data = std::move(bigger);
+    cap = new_cap;
+  }
+};
+
+bool wouldBlock(const error_code& ec) {
+  return ec == asio::error::would_block || ec == asio::error::try_again;
+}
+
+// Reads what is available, waiting for readiness only when there is nothing. The read is tried
+// first because Asio's epoll reactor is edge-triggered: a wait is only safe after a read has
+// drained the socket. On end of stream returns 0 with ec == eof.
+//
+// `wait_first` skips the first attempt when nothing can be there yet (a backend's response right
+// after the request was written): that is safe because the response arrives after the wait is
+// queued and so raises a fresh edge, and it saves one failed read per request.
+awaitable<size_t> readSome(tcp::socket& socket, char* data, size_t size, error_code& ec,
+                           bool wait_first = false) {
+  if (wait_first) {
+    co_await socket.async_wait(tcp::socket::wait_read, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return 0;
+  }
+  for (;;) {
+    size_t n = socket.read_some(asio::buffer(data, size), ec);
+    if (!wouldBlock(ec)) co_return n;
+    co_await socket.async_wait(tcp::socket::wait_read, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return 0;
+  }
+}
+
+// Writes `a` then `b` completely (one sendmsg when the socket takes it all).
+awaitable<void> writeAll(tcp::socket& socket, std::string_view a, std::string_view b, error_code& ec) {
+  ec = {};
+  while (!a.empty() || !b.empty()) {
+    std::array<asio::const_buffer, 2> buffers{asio::buffer(a.data(), a.size()), asio::buffer(b.data(), b.size())};
+    size_t n = socket.write_some(buffers, ec);
+    if (wouldBlock(ec)) {
+      co_await socket.async_wait(tcp::socket::wait_write, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return;
+      continue;
+    }
+    if (ec) co_return;
+    size_t from_a = std::min(n, a.size());
+    a.remove_prefix(from_a);
+    b.remove_prefix(n - from_a);
+  }
+}
+
+bool isIdempotent(std::string_view method) {
+  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "PUT" ||
+         method == "DELETE" || method == "TRACE";
+}
+
+void appendJsonString(std::string& out, std::string_view s) {
+  out += '"';
+  for (char c : s) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20 || u >= 0x7f) {
+      // Non-ASCII bytes from a request are escaped byte by byte so the body stays valid JSON.
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", u);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+}
+
+const char* reasonPhrase(int status) {
+  switch (status) {
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 431: return "Request Header Fields Too Large";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Error";
+  }
+}
+
+// Headers the gateway writes itself instead of forwarding.
+bool isRewrittenRequestHeader(std::string_view name) {
+  switch (name.size()) {
+    case 12: return equalsIgnoreCase(name, "x-request-id");
+    case 15: return equalsIgnoreCase(name, "x-forwarded-for");
+    case 17: return equalsIgnoreCase(name, "x-forwarded-proto");
+    default: return false;
+  }
+}
+
+}  // namespace
+
+// Scratch space for one request/response exchange. Pooled per worker and held by a connection
+// only while it has bytes to process, so an idle keep-alive connection holds no buffers.
+struct ProxyWorker::Exchange {
+  Buffer in;  // from the client: head, body, and pipelined requests after it
+  Buffer up;  // from the backend
+  RequestHead req;
+  ResponseHead resp;
+  HeadScanner scanner;
+  ChunkedScanner chunked;
+  std::string out;  // a head being written
+  std::string method;
+  std::string request_id;
+};
+
+struct ProxyWorker::UpstreamConn {
+  explicit UpstreamConn(asio::io_context& ioc) : socket(ioc) {}
+  tcp::socket socket;
+  Clock::time_point idle_since;
+};
+
+struct ProxyWorker::UpstreamPool {
+  std::vector<std::unique_ptr<UpstreamConn>> idle;  // oldest first; reuse takes the newest
+};
+
+struct ProxyWorker::RouteState {
+  Balancer balancer;
+  RouteStats* stats;
+  std::vector<UpstreamPool*> pools;  // per backend
+};
+
+// The route table as one worker serves it: the shared immutable table plus this thread's
+// balancers, counters and pools for each route. Requests hold a shared_ptr to it, so a table
+// swap leaves running requests on the table they started with. The control block is only ever
+// touched by this worker's thread, so its reference counting never bounces between cores.
+struct ProxyWorker::ThreadRoutes {
+  std::shared_ptr<const RouteTable> table;
+  std::vector<RouteState> routes;
+};
+
+struct ProxyWorker::Session {
+  explicit Session(tcp::socket s) : client(std::move(s)) {}
+  enum class State { kIdle, kHead, kProxying };
+  tcp::socket client;
+  std::string peer;
+  State state = State::kIdle;
+  Clock::time_point deadline;
+  bool timed_out = false;
+  UpstreamConn* upstream = nullptr;
+  Session* prev = nullptr;
+  Session* next = nullptr;
+};
+
+class ProxyWorker::Proxy {
+ public:
+  Proxy(ProxyWorker& worker) : w_(worker), ioc_(worker.ioc_) {
+    std::random_device rd;
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%08x%02x-", rd(), static_cast<unsigned>(worker.index_ & 0xff));
+    id_prefix_ = buf;
+    no_route_stats_ = &metrics_.route(kNoRoute);
+  }
+
+  void adopt(std::shared_ptr<const RouteTable> table) {
+    auto routes = std::make_shared<ThreadRoutes>();
+    routes->routes.reserve(table->routes().size());
+    for (const Route& route : table->routes()) {
+      RouteState state{Balancer(route.balancer, route.backends), &metrics_.route(route.id), {}};
+      for (const Backend& b : route.backends) {
+        auto& pool = pools_[b.address];
+        if (!pool) pool = std::make_unique<UpstreamPool>();
+        state.pools.push_back(pool.get());
+      }
+      routes->routes.push_back(std::move(state));
+    }
+    routes->table = std::move(table);
+    routes_ = std::move(routes);
+  }
+
+  MetricsSnapshot snapshot() const { return metrics_.snapshot(); }
+
+  void drain() {
+    draining_ = true;
+    error_code ec;
+    if (w_.acceptor_) w_.acceptor_->close(ec);
+    for (Session* s = sessions_; s != nullptr; s = s->next)
+      if (s->state == Session::State::kIdle) s->client.cancel(ec);
+  }
+
+  void closePools() { pools_.clear(); }
+
+  awaitable<void> acceptLoop() {
+    tcp::acceptor& acceptor = *w_.acceptor_;
+    for (;;) {
+      error_code ec;
+      tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        if (draining_ || ec == asio::error::operation_aborted) co_return;
+        // EMFILE and friends: back off instead of spinning on the listening socket.
+        spdlog::warn("gateway: accept failed: {}", ec.message());
+        asio::steady_timer pause(ioc_, std::chrono::milliseconds(50));
+        co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        continue;
+      }
+      asio::co_spawn(ioc_, serve(std::move(socket)), asio::detached);
+    }
+  }
+
+  // Enforces deadlines (idle, head, request timeouts) and ages out pooled connections. A coarse
+  // 100 ms tick scanning this thread's sessions is far cheaper than a timer per request.
+  awaitable<void> watchdog() {
+    asio::steady_timer timer(ioc_);
+    for (uint64_t tick = 0;; ++tick) {
+      timer.expires_after(std::chrono::milliseconds(100));
+      error_code ec;
+      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return;
+      Clock::time_point now = Clock::now();
+      for (Session* s = sessions_; s != nullptr; s = s->next) {
+        if (now < s->deadline) continue;
+        if (s->state == Session::State::kProxying) {
+          if (s->timed_out) continue;
+          s->timed_out = true;
+          if (s->upstream != nullptr) s->upstream->socket.cancel(ec);
+        }
+        s->client.cancel(ec);
+      }
+      if (tick % 10 == 0) prunePools(now);
+    }
+  }
+
+ private:
+  void link(Session& s) {
+    s.next = sessions_;
+    if (sessions_ != nullptr) sessions_->prev = &s;
+    sessions_ = &s;
+  }
+  void unlink(Session& s) {
+    if (s.prev != nullptr) s.prev->next = s.next;
+    else sessions_ = s.next;
+    if (s.next != nullptr) s.next->prev = s.prev;
+  }
+
+  std::unique_ptr<Exchange> acquireExchange() {
+    if (spare_exchanges_.empty()) return std::make_unique<Exchange>();
+    auto ex = std::move(spare_exchanges_.back());
+    spare_exchanges_.pop_back();
+    return ex;
+  }
+  void releaseExchange(std::unique_ptr<Exchange>& ex) {
+    if (!ex) return;
+    ex->in.clear();
+    ex->up.clear();
+    ex->scanner.reset();
+    if (spare_exchanges_.size() < kMaxSpareExchanges && ex->in.cap <= kBufferBytes && ex->up.cap <= kBufferBytes)
+      spare_exchanges_.push_back(std::move(ex));
+    ex.reset();
+  }
+
+  std::unique_ptr<UpstreamConn> takeIdle(UpstreamPool& pool) {
+    if (pool.idle.empty()) return nullptr;
+    auto conn = std::move(pool.idle.back());
+    pool.idle.pop_back();
+    return conn;
+  }
+  void putIdle(UpstreamPool& pool, std::unique_ptr<UpstreamConn> conn) {
+    if (pool.idle.size() >= w_.limits_.max_idle_upstream_per_backend || draining_) return;
+    conn->idle_since = Clock::now();
+    pool.idle.push_back(std::move(conn));
+  }
+  void prunePools(Clock::time_point now) {
+    for (auto& [address, pool] : pools_) {
+      size_t stale = 0;
+      while (stale < pool->idle.size() && now - pool->idle[stale]->idle_since > w_.limits_.upstream_idle_timeout)
+        ++stale;
+      pool->idle.erase(pool->idle.begin(), pool->idle.begin() + static_cast<std::ptrdiff_t>(stale));
+    }
+  }
+
+  void newRequestId(std::string& out) {
+    out.assign(id_prefix_);
+    char buf[20];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, ++id_counter_, 16);
+    out.append(buf, end);
+  }
+
+  awaitable<void> serve(tcp::socket socket) {
+    Session s(std::move(socket));
+    w_.connections_.fetch_add(1, std::memory_order_relaxed);
+    error_code ec;
+    s.client.set_option(tcp::no_delay(true), ec);
+    s.client.non_blocking(true, ec);
+    tcp::endpoint peer = s.client.remote_endpoint(ec);
+    if (!ec) s.peer = peer.address().to_string();
+    link(s);
+    std::unique_ptr<Exchange> ex;
+    bool open = true;
+    while (open) {
+      s.state = Session::State::kIdle;
+      s.deadline = Clock::now() + w_.limits_.client_idle_timeout;
+      size_t head_size = 0;
+      // Read until a whole head is buffered.
+      while (open) {
+        if (ex && ex->in.size() > 0) {
+          head_size = ex->scanner.find(ex->in.view());
+          if (head_size > 0) break;
+          if (ex->in.size() > kMaxHeadBytes) {
+            co_await respondBadRequest(s, *ex, 431, "request head too large (limit 32 KiB)");
+            open = false;
+            break;
+          }
+        } else if (draining_) {
+          open = false;
+          break;
+        }
+        if (!ex) ex = acquireExchange();
+        ex->in.makeRoom();
+        size_t n = s.client.read_some(asio::buffer(ex->in.space(), ex->in.spaceSize()), ec);
+        if (wouldBlock(ec)) {
+          // Nothing yet: give the scratch space back while waiting, unless a partial head is in it.
+          if (ex->in.size() == 0) releaseExchange(ex);
+          co_await s.client.async_wait(tcp::socket::wait_read, asio::redirect_error(asio::use_awaitable, ec));
+          if (ec) open = false;
+          continue;
+        }
+        if (ec || n == 0) {
+          open = false;
+          break;
+        }
+        ex->in.end += n;
+        if (s.state == Session::State::kIdle) {
+          s.state = Session::State::kHead;
+          s.deadline = Clock::now() + w_.limits_.head_timeout;
+        }
+      }
+      if (!open) break;
+      if (head_size > kMaxHeadBytes) {
+        co_await respondBadRequest(s, *ex, 431, "request head too large (limit 32 KiB)");
+        break;
+      }
+      ParseError error;
+      if (parseRequestHead(ex->in.view(), head_size, ex->req, error) != ParseStatus::kComplete) {
+        co_await respondBadRequest(s, *ex, error.http_status, error.message);
+        break;
+      }
+      open = co_await exchange(s, *ex, head_size);
+      ex->scanner.reset();
+      if (ex->in.size() == 0) releaseExchange(ex);
+    }
+    unlink(s);
+    releaseExchange(ex);
+    s.client.close(ec);
+    w_.connections_.fetch_sub(1, std::memory_order_relaxed);
+  }
+
+  // A malformed request: answer and close (the framing of what follows is unknown).
+  awaitable<void> respondBadRequest(Session& s, Exchange& ex, int status, const char* message) {
+    newRequestId(ex.request_id);
+    no_route_stats_->recordResponse(status, 0);
+    co_await writeError(s, ex, status, status == 431 ? "HeaderTooLarge" : "BadRequest", message, false);
+  }
+
+  awaitable<void> writeError(Session& s, Exchange& ex, int status, std::string_view reason,
+                             std::string_view message, bool keep) {
+    std::string body = "{\"reason\":";
+    appendJsonString(body, reason);
+    body += ",\"message\":";
+    appendJsonString(body, message);
+    body += ",\"requestId\":";
+    appendJsonString(body, ex.request_id);
+    body += "}\n";
+    ex.out.clear();
+    ex.out += "HTTP/1.1 " + std::to_string(status) + " " + reasonPhrase(status) +
+              "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+              "\r\nX-Request-Id: " + ex.request_id + "\r\n";
+    if (!keep) ex.out += "Connection: close\r\n";
+    ex.out += "\r\n";
+    error_code ec;
+    co_await writeAll(s.client, ex.out, body, ec);
+  }
+
+  void buildUpstreamHead(const Session& s, Exchange& ex, const Route& route) {
+    const RequestHead& req = ex.req;
+    std::string& out = ex.out;
+    out.clear();
+    out.append(req.method).append(" ").append(req.target).append(" HTTP/1.1\r\n");
+    std::string_view tokens = req.facts.connection_tokens;
+    for (size_t i = 0; i < req.header_count; ++i) {
+      std::string_view name = req.headers[i].name;
+      if (isHopByHop(name) || isRewrittenRequestHeader(name)) continue;
+      if (!tokens.empty() && listContainsToken(tokens, name)) continue;
+      out.append(name).append(": ").append(req.headers[i].value).append("\r\n");
+    }
+    if (req.facts.host.empty()) out.append("Host: ").append(route.host == "*" ? "localhost" : route.host).append("\r\n");
+    out.append("X-Forwarded-For: ");
+    if (!req.facts.forwarded_for.empty()) out.append(req.facts.forwarded_for).append(", ");
+    out.append(s.peer).append("\r\nX-Forwarded-Proto: http\r\nX-Request-Id: ").append(ex.request_id).append("\r\n\r\n");
+  }
+
+  // Proxies one request whose head is parsed in ex.req. Returns whether the client connection
+  // stays open for another request.
+  awaitable<bool> exchange(Session& s, Exchange& ex, size_t head_size) {
+    const Clock::time_point start = Clock::now();
+    const RequestHead& req = ex.req;
+    const HeadFacts& facts = req.facts;
+    std::shared_ptr<ThreadRoutes> routes = routes_;  // this request's table, whatever happens next
+    ex.method.assign(req.method);
+    if (!facts.request_id.empty() && facts.request_id.size() <= 200) ex.request_id.assign(facts.request_id);
+    else newRequestId(ex.request_id);
+    const bool client_http10 = req.version_minor == 0;
+    bool client_keep = facts.keep_alive && !draining_;
+
+    // How much of the body is already buffered, and is that all of it?
+    std::string_view after_head = ex.in.view().substr(head_size);
+    size_t body_part = 0;
+    bool body_done = true;
+    if (facts.body == BodyKind::kLength) {
+      body_part = static_cast<size_t>(std::min<uint64_t>(after_head.size(), facts.content_length));
+      body_done = body_part == facts.content_length;
+    } else if (facts.body == BodyKind::kChunked) {
+      ex.chunked.reset();
+      body_part = ex.chunked.feed(after_head);
+      if (ex.chunked.error()) {
+        no_route_stats_->recordResponse(400, 0);
+        co_await writeError(s, ex, 400, "BadRequest", "malformed chunked request body", false);
+        co_return false;
+      }
+      body_done = ex.chunked.done();
+    }
+    const std::string_view body_view = after_head.substr(0, body_part);
+    // Once the whole request is buffered it is consumed; its bytes stay in memory (and the views
+    // into them valid) until the next read into ex.in, which only happens for the next request.
+    if (body_done) ex.in.consume(head_size + body_part);
+
+    const Route* route = routes->table->match(facts.host, req.target, req.headers, req.header_count);
+    if (route == nullptr) {
+      std::string message = "no route for host \"" + std::string(facts.host) + "\" and path \"" +
+                            std::string(req.target.substr(0, req.target.find('?'))) + "\"";
+      no_route_stats_->recordResponse(404, secondsSince(start));
+      co_await writeError(s, ex, 404, "NoRoute", message, client_keep && body_done);
+      co_return client_keep && body_done;
+    }
+    RouteState& rs = routes->routes[route->index];
+    RouteStats& stats = *rs.stats;
+    if (facts.body == BodyKind::kLength && facts.content_length > w_.limits_.max_request_body_bytes) {
+      stats.recordResponse(413, secondsSince(start));
+      co_await writeError(s, ex, 413, "BodyTooLarge", "request body exceeds the gateway's limit", false);
+      co_return false;
+    }
+    if (route->backends.empty()) {
+      std::string message = "route " + route->host + route->path_prefix + " has no ready instance";
+      stats.recordResponse(503, secondsSince(start));
+      co_await writeError(s, ex, 503, "NoReadyInstance", message, client_keep && body_done);
+      co_return client_keep && body_done;
+    }
+
+    ++stats.in_flight;
+    s.state = Session::State::kProxying;
+    s.timed_out = false;
+    s.deadline = start + std::chrono::milliseconds(route->timeout_ms);
+    buildUpstreamHead(s, ex, *route);
+    const bool idempotent = isIdempotent(ex.method);
+
+    int status = 0;
+    bool keep = false;
+    std::unique_ptr<UpstreamConn> conn;
+    int backend = -1;
+    uint64_t excluded = 0;
+    uint32_t retries_left = route->retries;
+    int stale_retries_left = kMaxStaleRetries;
+    error_code ec;
+    std::string failure;  // why the backend could not answer, when status is 502/504
+    bool response_started = false;
+    bool client_gone = false;
+    bool upstream_reusable = false;
+    HeadScanner up_scanner;
+    size_t resp_head_size = 0;
+
+    for (;;) {  // one attempt per backend connection
+      if (backend >= 0) rs.balancer.onRequestEnd(backend);
+      backend = rs.balancer.pick(excluded);
+      if (backend < 0) {
+        status = 502;
+        break;
+      }
+      rs.balancer.onRequestStart(backend);
+      const Backend& target = route->backends[static_cast<size_t>(backend)];
+      conn = takeIdle(*rs.pools[static_cast<size_t>(backend)]);
+      const bool reused = conn != nullptr;
+      if (!reused) {
+        conn = std::make_unique<UpstreamConn>(ioc_);
+        s.upstream = conn.get();
+        co_await conn->socket.async_connect(target.endpoint, asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) {
+          ++stats.connect_errors;
+          failure = "could not connect to backend " + target.address + ": " + ec.message();
+          if (backend < 64) excluded |= uint64_t{1} << backend;
+          s.upstream = nullptr;
+          conn.reset();
+          if (!s.timed_out && retries_left > 0 && idempotent && body_done) {
+            --retries_left;
+            continue;
+          }
+          status = s.timed_out ? 504 : 502;
+          break;
+        }
+        conn->socket.set_option(tcp::no_delay(true), ec);
+        conn->socket.non_blocking(true, ec);
+      }
+      s.upstream = conn.get();
+      co_await writeAll(conn->socket, ex.out, body_view, ec);
+      // The rest of the body, streamed from the client as it arrives.
+      if (!ec && !body_done) {
+        uint64_t remaining = facts.body == BodyKind::kLength ? facts.content_length - body_part : 0;
+        while (!body_done) {
+          ex.in.clear();
+          ex.in.makeRoom();
+          size_t n = co_await readSome(s.client, ex.in.space(), ex.in.spaceSize(), ec);
+          if (ec) {
+            client_gone = !s.timed_out;
+            break;
+          }
+          ex.in.end = n;
+          size_t take = n;
+          if (facts.body == BodyKind::kLength) {
+            take = static_cast<size_t>(std::min<uint64_t>(n, remaining));
+            remaining -= take;
+            body_done = remaining == 0;
+          } else {
+            take = ex.chunked.feed(ex.in.view());
+            if (ex.chunked.error()) {
+              status = 400;
+              break;
+            }
+            body_done = ex.chunked.done();
+            if (ex.chunked.bodyBytes() > w_.limits_.max_request_body_bytes) {
+              status = 413;
+              break;
+            }
+          }
+          co_await writeAll(conn->socket, ex.in.view().substr(0, take), {}, ec);
+          if (ec) break;
+          ex.in.consume(take);  // pipelined bytes after the body stay for the next request
+        }
+        if (client_gone || status != 0) break;
+        // A backend failure while streaming cannot be retried: the body is gone.
+        stale_retries_left = 0;
+        retries_left = 0;
+      }
+      // The response head (1xx interim responses are forwarded and skipped).
+      if (!ec) {
+        ex.up.clear();
+        up_scanner.reset();
+        for (;;) {
+          resp_head_size = ex.up.size() > 0 ? up_scanner.find(ex.up.view()) : 0;
+          if (resp_head_size > 0) {
+            ParseError perr;
+            if (resp_head_size > kMaxHeadBytes ||
+                parseResponseHead(ex.up.view(), resp_head_size, ex.method, ex.resp, perr) != ParseStatus::kComplete) {
+              failure = "backend sent a malformed response head";
+              ec = asio::error::invalid_argument;
+              break;
+            }
+            if (ex.resp.status >= 200) break;
+            if (ex.resp.status == 101) {  // the gateway never asks for an upgrade
+              failure = "backend switched protocols unasked";
+              ec = asio::error::invalid_argument;
+              break;
+            }
+            if (!client_http10) {
+              co_await writeAll(s.client, ex.up.view().substr(0, resp_head_size), {}, ec);
+              if (ec) {
+                client_gone = true;
+                break;
+              }
+            }
+            ex.up.consume(resp_head_size);
+            up_scanner.reset();
+            continue;
+          }
+          if (ex.up.size() > kMaxHeadBytes) {
+            failure = "backend response head too large";
+            ec = asio::error::message_size;
+            break;
+          }
+          ex.up.makeRoom();
+          size_t n = co_await readSome(conn->socket, ex.up.space(), ex.up.spaceSize(), ec, ex.up.size() == 0);
+          if (ec) break;
+          ex.up.end += n;
+        }
+        if (client_gone) break;
+        if (ec && ec != asio::error::invalid_argument && ec != asio::error::message_size) {
+          // Nothing usable came back. A pooled connection the backend had already closed is
+          // the usual cause; the request never reached it, so send it on a fresh connection.
+          if (reused && body_done && ex.up.size() == 0 && !s.timed_out && stale_retries_left > 0) {
+            --stale_retries_left;
+            conn.reset();
+            s.upstream = nullptr;
+            continue;
+          }
+          failure = "backend " + target.address + " closed the connection: " + ec.message();
+        }
+      }
+      if (ec) {
+        status = s.timed_out ? 504 : 502;
+        if (failure.empty()) failure = "backend " + target.address + " failed: " + ec.message();
+        break;
+      }
+      // Relay the response.
+      const ResponseHead& resp = ex.resp;
+      status = resp.status;
+      keep = client_keep && !draining_ && resp.facts.body != BodyKind::kUntilClose &&
+             !(client_http10 && resp.facts.body == BodyKind::kChunked);
+      std::string_view after = ex.up.view().substr(resp_head_size);
+      size_t part = 0;
+      bool resp_done = true;
+      uint64_t remaining = 0;
+      if (resp.facts.body == BodyKind::kLength) {
+        part = static_cast<size_t>(std::min<uint64_t>(after.size(), resp.facts.content_length));
+        remaining = resp.facts.content_length - part;
+        resp_done = remaining == 0;
+      } else if (resp.facts.body == BodyKind::kChunked) {
+        ex.chunked.reset();
+        part = ex.chunked.feed(after);
+        if (ex.chunked.error()) {
+          status = 502;
+          failure = "backend sent a malformed chunked body";
+          break;
+        }
+        resp_done = ex.chunked.done();
+      } else if (resp.facts.body == BodyKind::kUntilClose) {
+        part = after.size();
+        resp_done = false;
+      }
+      bool leftover = part < after.size();
+      ex.out.clear();
+      ex.out.append(client_http10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+      char code[4] = {static_cast<char>('0' + status / 100), static_cast<char>('0' + status / 10 % 10),
+                      static_cast<char>('0' + status % 10), ' '};
+      ex.out.append(code, 4).append(resp.reason).append("\r\n");
+      std::string_view tokens = resp.facts.connection_tokens;
+      for (size_t i = 0; i < resp.header_count; ++i) {
+        std::string_view name = resp.headers[i].name;
+        if (isHopByHop(name)) continue;
+        if (!tokens.empty() && listContainsToken(tokens, name)) continue;
+        ex.out.append(name).append(": ").append(resp.headers[i].value).append("\r\n");
+      }
+      if (!keep) ex.out.append("Connection: close\r\n");
+      else if (client_http10) ex.out.append("Connection: keep-alive\r\n");
+      ex.out.append("\r\n");
+      response_started = true;
+      co_await writeAll(s.client, ex.out, after.substr(0, part), ec);
+      if (ec) {
+        client_gone = true;
+        break;
+      }
+      while (!resp_done) {
+        ex.up.clear();
+        ex.up.makeRoom();
+        size_t n = co_await readSome(conn->socket, ex.up.space(), ex.up.spaceSize(), ec);
+        if (ec) {
+          if (resp.facts.body == BodyKind::kUntilClose && ec == asio::error::eof) resp_done = true;
+          break;
+        }
+        ex.up.end = n;
+        size_t take = n;
+        if (resp.facts.body == BodyKind::kLength) {
+          take = static_cast<size_t>(std::min<uint64_t>(n, remaining));
+          remaining -= take;
+          resp_done = remaining == 0;
+        } else if (resp.facts.body == BodyKind::kChunked) {
+          take = ex.chunked.feed(ex.up.view());
+          if (ex.chunked.error()) break;
+          resp_done = ex.chunked.done();
+        }
+        if (take < n) leftover = true;
+        co_await writeAll(s.client, ex.up.view().substr(0, take), {}, ec);
+        if (ec) {
+          client_gone = true;
+          break;
+        }
+      }
+      if (!resp_done) keep = false;  // truncated: the client must not wait for more
+      upstream_reusable = resp_done && resp.facts.keep_alive && resp.facts.body != BodyKind::kUntilClose &&
+                          !leftover && !s.timed_out;
+      break;
+    }
+
+    if (backend >= 0) rs.balancer.onRequestEnd(backend);
+    s.upstream = nullptr;
+    if (conn && upstream_reusable && body_done) putIdle(*rs.pools[static_cast<size_t>(backend)], std::move(conn));
+    conn.reset();
+    --stats.in_flight;
+    s.state = Session::State::kIdle;
+
+    if (client_gone) {
+      stats.recordResponse(499, secondsSince(start));  // nginx's "client closed request"
+      co_return false;
+    }
+    if (!response_started) {
+      // The gateway answers for the backend.
+      const bool keep_after_error = client_keep && body_done && !s.timed_out;
+      if (status == 400) {
+        stats.recordResponse(400, secondsSince(start));
+        co_await writeError(s, ex, 400, "BadRequest", "malformed chunked request body", false);
+        co_return false;
+      }
+      if (status == 413) {
+        stats.recordResponse(413, secondsSince(start));
+        co_await writeError(s, ex, 413, "BodyTooLarge", "request body exceeds the gateway's limit", false);
+        co_return false;
+      }
+      if (s.timed_out || status == 504) {
+        stats.recordResponse(504, secondsSince(start));
+        co_await writeError(s, ex, 504, "UpstreamTimeout",
+                            "route " + route->id + " timed out after " + std::to_string(route->timeout_ms) + " ms",
+                            false);
+        co_return false;
+      }
+      stats.recordResponse(502, secondsSince(start));
+      if (failure.empty()) failure = "no backend of route " + route->id + " could be reached";
+      co_await writeError(s, ex, 502, "BadGateway", failure, keep_after_error);
+      co_return keep_after_error;
+    }
+    stats.recordResponse(status, secondsSince(start));
+    co_return keep && body_done;
+  }
+
+  static double secondsSince(Clock::time_point start) {
+    return std::chrono::duration<double>(Clock::now() - start).count();
+  }
+
+  ProxyWorker& w_;
+  asio::io_context& ioc_;
+  std::shared_ptr<ThreadRoutes> routes_;
+  std::unordered_map<std::string, std::unique_ptr<UpstreamPool>> pools_;
+  ThreadMetrics metrics_;
+  RouteStats* no_route_stats_ = nullptr;
+  std::vector<std::unique_ptr<Exchange>> spare_exchanges_;
+  Session* sessions_ = nullptr;
+  bool draining_ = false;
+  std::string id_prefix_;
+  uint64_t id_counter_ = 0;
+};
+
+ProxyWorker::ProxyWorker(int index, ProxyLimits limits)
+    : index_(index), limits_(limits), ioc_(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO) {
+  proxy_ = std::make_unique<Proxy>(*this);
+}
+
+ProxyWorker::~ProxyWorker() { stop(); }
+
+Status ProxyWorker::listen(const tcp::endpoint& endpoint) {
+  error_code ec;
+  auto acceptor = std::make_unique<tcp::acceptor>(ioc_);
+  acceptor->open(endpoint.protocol(), ec);
+  if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) {
+    int one = 1;
+    if (::setsockopt(acceptor->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+      ec = error_code(errno, boost::system::system_category());
+  }
+  if (!ec) acceptor->bind(endpoint, ec);
+  if (!ec) acceptor->listen(4096, ec);
+  if (ec) return unavailable("cannot listen on " + endpoint.address().to_string() + ":" +
+                             std::to_string(endpoint.port()) + ": " + ec.message());
+  port_ = acceptor->local_endpoint(ec).port();
+  acceptor_ = std::move(acceptor);
+  return Status::ok();
+}
+
+void ProxyWorker::start(std::shared_ptr<const RouteTable> table) {
+  proxy_->adopt(std::move(table));
+  asio::co_spawn(ioc_, proxy_->acceptLoop(), asio::detached);
+  asio::co_spawn(ioc_, proxy_->watchdog(), asio::detached);
+  thread_ = std::thread([this] { ioc_.run(); });
+}
+
+void ProxyWorker::setTable(std::shared_ptr<const RouteTable> table) {
+  asio::post(ioc_, [this, table = std::move(table)]() mutable { proxy_->adopt(std::move(table)); });
+}
+
+void ProxyWorker::collectMetrics(std::function<void(MetricsSnapshot)> done) {
+  asio::post(ioc_, [this, done = std::move(done)] { done(proxy_->snapshot()); });
+}
+
+void ProxyWorker::drain() {
+  asio::post(ioc_, [this] { proxy_->drain(); });
+}
+
+void ProxyWorker::stop() {
+  if (!thread_.joinable()) return;
+  ioc_.stop();
+  thread_.join();
+  // The loop is gone; pooled sockets close now, while their io_context still exists. Coroutines
+  // still suspended are destroyed with ioc_ (declared after proxy_, so destroyed before it).
+  proxy_->closePools();
+  acceptor_.reset();
+}
+
+}  // namespace skiff::gateway

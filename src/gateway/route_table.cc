@@ -1,0 +1,300 @@
+#include "gateway/route_table.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+namespace skiff::gateway {
+namespace {
+
+using nlohmann::json;
+
+std::string lowercase(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+  return out;
+}
+
+// Host header -> lowercase host without port, into `buf` (no allocation on the hot path).
+std::string_view normalizeHost(std::string_view host, char* buf, size_t cap) {
+  if (!host.empty() && host.front() == '[') {
+    size_t close = host.find(']');
+    host = close == std::string_view::npos ? host : host.substr(0, close + 1);
+  } else {
+    size_t colon = host.rfind(':');
+    if (colon != std::string_view::npos) host = host.substr(0, colon);
+  }
+  if (!host.empty() && host.back() == '.') host.remove_suffix(1);  // "shop.localhost."
+  if (host.size() > cap) return {};
+  for (size_t i = 0; i < host.size(); ++i) {
+    char c = host[i];
+    buf[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+  }
+  return std::string_view(buf, host.size());
+}
+
+bool headerMatches(const HeaderMatch& m, const HttpHeader* headers, size_t count) {
+  for (size_t i = 0; i < count; ++i) {
+    if (!equalsIgnoreCase(headers[i].name, m.name)) continue;
+    switch (m.type) {
+      case HeaderMatch::Type::kPresent: return true;
+      case HeaderMatch::Type::kExact:
+        if (headers[i].value == m.value) return true;
+        break;
+      case HeaderMatch::Type::kPrefix:
+        if (headers[i].value.starts_with(m.value)) return true;
+        break;
+    }
+  }
+  return false;
+}
+
+bool isValidHost(const std::string& host) {
+  if (host == "*") return true;
+  if (host.empty() || host.size() > 253) return false;
+  for (char c : host) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool isToken(const std::string& s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    if (!alnum && std::string_view("!#$%&'*+-.^_`|~").find(c) == std::string_view::npos) return false;
+  }
+  return true;
+}
+
+// Collects field errors while walking the document, so one PUT reports all of them.
+class Validator {
+ public:
+  void fail(std::string path, std::string message) { errors_.push_back({std::move(path), std::move(message)}); }
+  std::vector<FieldError>& errors() { return errors_; }
+
+  // Reads an optional unsigned integer in [min, max]; records an error when it is not one.
+  uint64_t uintField(const json& obj, const char* key, const std::string& path, uint64_t fallback,
+                     uint64_t min, uint64_t max) {
+    auto it = obj.find(key);
+    if (it == obj.end()) return fallback;
+    if (!it->is_number_integer() || (it->is_number_integer() && !it->is_number_unsigned() && it->get<int64_t>() < 0)) {
+      fail(path, "must be a non-negative integer");
+      return fallback;
+    }
+    uint64_t v = it->get<uint64_t>();
+    if (v < min || v > max) {
+      fail(path, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+      return fallback;
+    }
+    return v;
+  }
+
+  std::string stringField(const json& obj, const char* key, const std::string& path, bool required,
+                          std::string fallback = "") {
+    auto it = obj.find(key);
+    if (it == obj.end()) {
+      if (required) fail(path, "is required");
+      return fallback;
+    }
+    if (!it->is_string()) {
+      fail(path, "must be a string");
+      return fallback;
+    }
+    return it->get<std::string>();
+  }
+
+ private:
+  std::vector<FieldError> errors_;
+};
+
+bool parseBackendAddress(const std::string& address, boost::asio::ip::tcp::endpoint& out) {
+  size_t colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == address.size()) return false;
+  std::string host = address.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  uint32_t port = 0;
+  for (size_t i = colon + 1; i < address.size(); ++i) {
+    char c = address[i];
+    if (c < '0' || c > '9') return false;
+    port = port * 10 + static_cast<uint32_t>(c - '0');
+    if (port > 65535) return false;
+  }
+  if (port == 0) return false;
+  boost::system::error_code ec;
+  auto ip = boost::asio::ip::make_address(host, ec);
+  if (ec) return false;
+  out = boost::asio::ip::tcp::endpoint(ip, static_cast<uint16_t>(port));
+  return true;
+}
+
+Route parseRoute(const json& r, const std::string& path, Validator& v) {
+  Route route;
+  if (!r.is_object()) {
+    v.fail(path, "must be an object");
+    return route;
+  }
+  route.id = v.stringField(r, "id", path + ".id", true);
+  if (r.contains("id") && r["id"].is_string() && route.id.empty()) v.fail(path + ".id", "must not be empty");
+  std::string host = lowercase(v.stringField(r, "host", path + ".host", true));
+  if (r.contains("host") && r["host"].is_string() && !isValidHost(host))
+    v.fail(path + ".host", "must be a DNS name (letters, digits, '-', '.') or \"*\"");
+  route.host = host;
+  route.path_prefix = v.stringField(r, "pathPrefix", path + ".pathPrefix", false, "/");
+  if (route.path_prefix.empty() || route.path_prefix.front() != '/')
+    v.fail(path + ".pathPrefix", "must start with '/'");
+  route.timeout_ms = static_cast<uint32_t>(v.uintField(r, "timeoutMs", path + ".timeoutMs", 30000, 1, 3600000));
+  route.retries = static_cast<uint32_t>(v.uintField(r, "retries", path + ".retries", 0, 0, 10));
+  std::string balancer = v.stringField(r, "balancer", path + ".balancer", false, "round_robin");
+  if (balancer == "round_robin") route.balancer = BalancerKind::kRoundRobin;
+  else if (balancer == "least_request") route.balancer = BalancerKind::kLeastRequest;
+  else v.fail(path + ".balancer", "must be \"round_robin\" or \"least_request\"");
+
+  if (auto m = r.find("match"); m != r.end()) {
+    if (!m->is_object()) {
+      v.fail(path + ".match", "must be an object");
+    } else if (auto hs = m->find("headers"); hs != m->end()) {
+      if (!hs->is_array()) v.fail(path + ".match.headers", "must be an array");
+      else {
+        for (size_t i = 0; i < hs->size(); ++i) {
+          const json& h = (*hs)[i];
+          std::string hp = path + ".match.headers[" + std::to_string(i) + "]";
+          if (!h.is_object()) {
+            v.fail(hp, "must be an object");
+            continue;
+          }
+          HeaderMatch match;
+          match.name = v.stringField(h, "name", hp + ".name", true);
+          if (h.contains("name") && h["name"].is_string() && !isToken(match.name))
+            v.fail(hp + ".name", "must be a valid header name");
+          std::string type = v.stringField(h, "type", hp + ".type", false, "exact");
+          if (type == "exact") match.type = HeaderMatch::Type::kExact;
+          else if (type == "prefix") match.type = HeaderMatch::Type::kPrefix;
+          else if (type == "present") match.type = HeaderMatch::Type::kPresent;
+          else v.fail(hp + ".type", "must be \"exact\", \"prefix\" or \"present\"");
+          match.value = v.stringField(h, "value", hp + ".value", match.type != HeaderMatch::Type::kPresent);
+          route.headers.push_back(std::move(match));
+        }
+      }
+    }
+  }
+
+  auto bs = r.find("backends");
+  if (bs == r.end()) {
+    v.fail(path + ".backends", "is required (it may be empty)");
+  } else if (!bs->is_array()) {
+    v.fail(path + ".backends", "must be an array");
+  } else {
+    for (size_t i = 0; i < bs->size(); ++i) {
+      const json& b = (*bs)[i];
+      std::string bp = path + ".backends[" + std::to_string(i) + "]";
+      if (!b.is_object()) {
+        v.fail(bp, "must be an object");
+        continue;
+      }
+      Backend backend;
+      backend.address = v.stringField(b, "address", bp + ".address", true);
+      if (b.contains("address") && b["address"].is_string() &&
+          !parseBackendAddress(backend.address, backend.endpoint))
+        v.fail(bp + ".address", "must be IP:PORT (an IPv4 or [IPv6] literal and a port 1-65535)");
+      backend.weight = static_cast<uint32_t>(v.uintField(b, "weight", bp + ".weight", 100, 1, 10000));
+      route.backends.push_back(std::move(backend));
+    }
+  }
+  return route;
+}
+
+}  // namespace
+
+bool pathHasPrefix(std::string_view path, std::string_view prefix) {
+  if (!path.starts_with(prefix)) return false;
+  if (path.size() == prefix.size() || prefix.back() == '/') return true;
+  return path[prefix.size()] == '/';
+}
+
+RouteTable::RouteTable(uint64_t version, std::vector<Route> routes, std::string json)
+    : version_(version), routes_(std::move(routes)), json_(std::move(json)) {
+  for (size_t i = 0; i < routes_.size(); ++i) {
+    routes_[i].index = i;
+    if (routes_[i].host == "*") any_host_.push_back(&routes_[i]);
+    else by_host_[routes_[i].host].push_back(&routes_[i]);
+  }
+  auto more_specific = [](const Route* a, const Route* b) {
+    if (a->path_prefix.size() != b->path_prefix.size()) return a->path_prefix.size() > b->path_prefix.size();
+    if (a->headers.size() != b->headers.size()) return a->headers.size() > b->headers.size();
+    return a->index < b->index;  // stable: the order the control plane gave
+  };
+  for (auto& [host, list] : by_host_) std::sort(list.begin(), list.end(), more_specific);
+  std::sort(any_host_.begin(), any_host_.end(), more_specific);
+}
+
+const Route* RouteTable::firstMatch(const std::vector<const Route*>& candidates, std::string_view path,
+                                    const HttpHeader* headers, size_t header_count) {
+  for (const Route* r : candidates) {
+    if (!pathHasPrefix(path, r->path_prefix)) continue;
+    bool ok = true;
+    for (const HeaderMatch& m : r->headers) {
+      if (!headerMatches(m, headers, header_count)) {
+        ok = false;
+        break;
+      }
+    }
+    if (ok) return r;
+  }
+  return nullptr;
+}
+
+const Route* RouteTable::match(std::string_view host, std::string_view target, const HttpHeader* headers,
+                               size_t header_count) const {
+  // Absolute-form targets ("http://host/path") carry the authority themselves.
+  if (target.size() > 7 && (target.starts_with("http://") || target.starts_with("HTTP://"))) {
+    std::string_view rest = target.substr(7);
+    size_t slash = rest.find('/');
+    host = rest.substr(0, slash);
+    target = slash == std::string_view::npos ? std::string_view("/") : rest.substr(slash);
+  }
+  std::string_view path = target.substr(0, target.find('?'));
+  char buf[256];
+  std::string_view h = normalizeHost(host, buf, sizeof buf);
+  if (!h.empty()) {
+    if (auto it = by_host_.find(h); it != by_host_.end()) {
+      if (const Route* r = firstMatch(it->second, path, headers, header_count)) return r;
+    }
+  }
+  return firstMatch(any_host_, path, headers, header_count);
+}
+
+Result<std::shared_ptr<const RouteTable>> parseRouteTable(std::string_view json_text) {
+  json doc = json::parse(json_text.begin(), json_text.end(), nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) return badRequest("route table is not valid JSON");
+  if (!doc.is_object()) return Status(StatusCode::kInvalid, "route table must be a JSON object", {{"", "must be an object"}});
+  Validator v;
+  uint64_t version = 0;
+  if (!doc.contains("version")) v.fail("version", "is required");
+  else version = v.uintField(doc, "version", "version", 0, 0, UINT64_MAX);
+  std::vector<Route> routes;
+  auto rs = doc.find("routes");
+  if (rs == doc.end()) {
+    v.fail("routes", "is required (it may be empty)");
+  } else if (!rs->is_array()) {
+    v.fail("routes", "must be an array");
+  } else {
+    std::unordered_map<std::string, size_t> ids;
+    for (size_t i = 0; i < rs->size(); ++i) {
+      std::string path = "routes[" + std::to_string(i) + "]";
+      Route route = parseRoute((*rs)[i], path, v);
+      if (!route.id.empty()) {
+        auto [it, inserted] = ids.emplace(route.id, i);
+        if (!inserted) v.fail(path + ".id", "duplicates routes[" + std::to_string(it->second) + "].id");
+      }
+      routes.push_back(std::move(route));
+    }
+  }
+  if (!v.errors().empty()) {
+    return Status(StatusCode::kInvalid, "route table is invalid", std::move(v.errors()));
+  }
+  return std::shared_ptr<const RouteTable>(std::make_shared<RouteTable>(version, std::move(routes), doc.dump(-1, ' ', false, json::error_handler_t::replace)));
+}
+
+}  // namespace skiff::gateway

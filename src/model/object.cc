@@ -1,0 +1,88 @@
+#include "model/object.h"
+
+namespace skiff {
+
+std::string ObjectKey::toString() const {
+  return tenant.empty() ? kind + " " + name : kind + " " + tenant + "/" + name;
+}
+
+json Object::toJson() const {
+  json meta = json::object();
+  meta["name"] = metadata.name;
+  if (!metadata.tenant.empty()) meta["tenant"] = metadata.tenant;
+  if (!metadata.uid.empty()) meta["uid"] = metadata.uid;
+  if (!metadata.labels.empty()) meta["labels"] = metadata.labels;
+  if (!metadata.annotations.empty()) meta["annotations"] = metadata.annotations;
+  if (metadata.resource_version != 0) meta["resourceVersion"] = metadata.resource_version;
+  if (metadata.generation != 0) meta["generation"] = metadata.generation;
+  if (!metadata.created_at.empty()) meta["createdAt"] = metadata.created_at;
+  json out = {{"apiVersion", kApiVersion}, {"kind", kind}, {"metadata", std::move(meta)}};
+  out["spec"] = spec;
+  out["status"] = status;
+  return out;
+}
+
+namespace {
+template <class T>
+void readField(const json& obj, const char* name, T* out) {
+  auto it = obj.find(name);
+  if (it != obj.end() && !it->is_null()) *out = it->get<T>();
+}
+}  // namespace
+
+Result<Object> objectFromJson(const json& doc) {
+  if (!doc.is_object()) return badRequest("an object must be a JSON object");
+  try {
+    Object o;
+    readField(doc, "kind", &o.kind);
+    if (auto m = doc.find("metadata"); m != doc.end() && m->is_object()) {
+      readField(*m, "name", &o.metadata.name);
+      readField(*m, "tenant", &o.metadata.tenant);
+      readField(*m, "uid", &o.metadata.uid);
+      readField(*m, "labels", &o.metadata.labels);
+      readField(*m, "annotations", &o.metadata.annotations);
+      readField(*m, "resourceVersion", &o.metadata.resource_version);
+      readField(*m, "generation", &o.metadata.generation);
+      readField(*m, "createdAt", &o.metadata.created_at);
+    }
+    if (auto s = doc.find("spec"); s != doc.end() && !s->is_null()) o.spec = *s;
+    if (auto s = doc.find("status"); s != doc.end() && !s->is_null()) o.status = *s;
+    return o;
+  } catch (const json::exception& e) {
+    return badRequest(std::string("malformed object envelope: ") + e.what());
+  }
+}
+
+StoredObjectPtr makeStored(Object object) {
+  auto stored = std::make_shared<StoredObject>();
+  stored->json_text = object.toJson().dump();
+  stored->object = std::move(object);
+  return stored;
+}
+
+const json* findCondition(const json& status, const std::string& type) {
+  auto it = status.find("conditions");
+  if (it == status.end() || !it->is_array()) return nullptr;
+  for (const auto& c : *it)
+    if (c.is_object() && c.value("type", "") == type) return &c;
+  return nullptr;
+}
+
+void setCondition(json& status, const Condition& c, const std::string& now) {
+  if (!status.is_object()) status = json::object();
+  json& list = status["conditions"];
+  if (!list.is_array()) list = json::array();
+  json entry = {{"type", c.type},       {"status", c.status},
+                {"reason", c.reason},   {"message", c.message},
+                {"lastTransitionTime", c.last_transition_time.empty() ? now : c.last_transition_time}};
+  for (auto& existing : list) {
+    if (!existing.is_object() || existing.value("type", "") != c.type) continue;
+    if (existing.value("status", "") == c.status && c.last_transition_time.empty())
+      entry["lastTransitionTime"] = existing.value("lastTransitionTime", now);
+    existing = std::move(entry);
+    return;
+  }
+  list.push_back(std::move(entry));
+}
+
+}  // namespace skiff

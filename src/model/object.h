@@ -1,0 +1,84 @@
+// The object envelope every Skiff resource shares (DESIGN.md, "Resource model"):
+// apiVersion, kind, metadata, spec and status. Objects are plain values; the store owns the
+// authoritative copies and hands out immutable snapshots (StoredObject).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+
+namespace skiff {
+
+using json = nlohmann::json;
+
+inline constexpr const char* kApiVersion = "skiff.dev/v1";
+inline constexpr const char* kDefaultTenant = "default";
+
+// Identity of an object. `tenant` is empty for platform-scoped kinds (Tenant).
+struct ObjectKey {
+  std::string kind;
+  std::string tenant;
+  std::string name;
+
+  auto operator<=>(const ObjectKey&) const = default;
+  std::string toString() const;  // "Application acme/shop"
+};
+
+struct ObjectMeta {
+  std::string name;
+  std::string tenant;
+  std::string uid;
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> annotations;
+  int64_t resource_version = 0;
+  int64_t generation = 0;
+  std::string created_at;
+};
+
+struct Condition {
+  std::string type;
+  std::string status;  // "True" | "False" | "Unknown"
+  std::string reason;
+  std::string message;
+  std::string last_transition_time;
+};
+
+struct Object {
+  std::string kind;
+  ObjectMeta metadata;
+  json spec = json::object();
+  json status = json::object();
+
+  ObjectKey key() const { return {kind, metadata.tenant, metadata.name}; }
+  json toJson() const;
+};
+
+// Reads an envelope that has already passed validation (or came from the store). Fields it
+// does not know are ignored; use validation for user input.
+Result<Object> objectFromJson(const json& doc);
+
+// An immutable snapshot held by the store: the object and its serialized JSON, so reads
+// and watch fan-out never re-serialize. Shared between threads read-only.
+struct StoredObject {
+  Object object;
+  std::string json_text;
+
+  const ObjectKey key() const { return object.key(); }
+  int64_t resourceVersion() const { return object.metadata.resource_version; }
+};
+using StoredObjectPtr = std::shared_ptr<const StoredObject>;
+
+StoredObjectPtr makeStored(Object object);
+
+// Sets or replaces condition `c.type` in status.conditions, keeping lastTransitionTime when
+// the status value did not change. `now` stamps a transition.
+void setCondition(json& status, const Condition& c, const std::string& now);
+// The condition of `type` in status.conditions, or nullptr.
+const json* findCondition(const json& status, const std::string& type);
+
+}  // namespace skiff

@@ -1,0 +1,301 @@
+#include "model/schemas.h"
+
+#include <string>
+#include <utility>
+
+namespace skiff {
+namespace {
+
+// Small constructors keep the schemas below readable as a description of the model.
+
+json object(json properties, std::vector<std::string> required = {}) {
+  json s = {
+      {"type", "object"}, {"properties", std::move(properties)}, {"additionalProperties", false}};
+  if (!required.empty()) s["required"] = required;
+  return s;
+}
+
+json arrayOf(json items) { return {{"type", "array"}, {"items", std::move(items)}}; }
+
+json arrayOf(json items, int min_items, int max_items) {
+  json s = arrayOf(std::move(items));
+  if (min_items > 0) s["minItems"] = min_items;
+  if (max_items > 0) s["maxItems"] = max_items;
+  return s;
+}
+
+json string() { return {{"type", "string"}}; }
+json string(const char* format) { return {{"type", "string"}, {"format", format}}; }
+json boundedString(int max_length) { return {{"type", "string"}, {"maxLength", max_length}}; }
+json boolean() { return {{"type", "boolean"}}; }
+json integer(int64_t min, int64_t max) {
+  return {{"type", "integer"}, {"minimum", min}, {"maximum", max}};
+}
+json integerAtLeast(int64_t min) { return {{"type", "integer"}, {"minimum", min}}; }
+json oneOfStrings(std::initializer_list<const char*> values) {
+  json e = json::array();
+  for (const char* v : values) e.push_back(v);
+  return {{"type", "string"}, {"enum", std::move(e)}};
+}
+// Quantities are strings ("500m", "1Gi") but YAML reads `cpu: 2` as a number; take both.
+json quantity(const char* format) { return {{"type", {"string", "number"}}, {"format", format}}; }
+// A port by number or by the name of a declared port.
+json portRef() {
+  return {{"type", {"integer", "string"}},
+          {"minimum", 1},
+          {"maximum", 65535},
+          {"maxLength", 15},
+          {"format", "dns-label"},
+          {"description", "a port number, or the name of a port the component declares"}};
+}
+
+json with(json schema, const char* key, json value) {
+  schema[key] = std::move(value);
+  return schema;
+}
+json described(json schema, const char* text) {
+  return with(std::move(schema), "description", text);
+}
+json defaulted(json schema, json value) {
+  return with(std::move(schema), "default", std::move(value));
+}
+
+json resourceAmounts() {
+  return object({{"cpu", quantity("cpu-quantity")}, {"memory", quantity("memory-quantity")}});
+}
+
+json resources() {
+  return described(
+      object({{"cpu", described(quantity("cpu-quantity"), "request and limit, in cores")},
+              {"memory", described(quantity("memory-quantity"), "request and limit, in bytes")},
+              {"requests", resourceAmounts()},
+              {"limits", resourceAmounts()}}),
+      "either the cpu/memory shorthand (request = limit) or requests and limits");
+}
+
+json probe() {
+  json http = object(
+      {{"path", defaulted(string("http-path"), "/")},
+       {"port", portRef()},
+       {"scheme", defaulted(oneOfStrings({"http", "https"}), "http")},
+       {"headers", arrayOf(object({{"name", with(string(), "minLength", 1)}, {"value", string()}},
+                                  {"name", "value"}))}},
+      {"port"});
+  json tcp = object({{"port", portRef()}}, {"port"});
+  json exec = object({{"command", arrayOf(string(), 1, 0)}}, {"command"});
+  json number_at_least_zero = {{"type", "number"}, {"minimum", 0}};
+  return described(
+      object({{"http", http},
+              {"tcp", tcp},
+              {"exec", exec},
+              {"initialDelaySeconds", defaulted(number_at_least_zero, 0)},
+              {"periodSeconds",
+               defaulted({{"type", "number"}, {"exclusiveMinimum", 0}, {"maximum", 3600}}, 10)},
+              {"timeoutSeconds", defaulted({{"type", "number"}, {"exclusiveMinimum", 0}}, 1)},
+              {"successThreshold", defaulted(integerAtLeast(1), 1)},
+              {"failureThreshold", defaulted(integerAtLeast(1), 3)}}),
+      "exactly one of http, tcp and exec");
+}
+
+json envVar() {
+  json key_ref = object({{"name", string("dns-label")}, {"key", with(string(), "minLength", 1)}},
+                        {"name", "key"});
+  return described(
+      object({{"name", string("env-name")},
+              {"value", string()},
+              {"valueFrom", described(object({{"config", key_ref}, {"secret", key_ref}}),
+                                      "exactly one of config and secret")}},
+             {"name"}),
+      "exactly one of value and valueFrom");
+}
+
+json envFrom() {
+  return described(
+      object(
+          {{"config", string("dns-label")}, {"secret", string("dns-label")}, {"prefix", string()}}),
+      "exactly one of config and secret; every key becomes a variable");
+}
+
+json autoscale() {
+  json schedule = object(
+      {{"cron", string("cron")}, {"min", integerAtLeast(0)}, {"max", integerAtLeast(1)}}, {"cron"});
+  return object({{"min", defaulted(integerAtLeast(0), 1)},
+                 {"max", integerAtLeast(1)},
+                 {"targetCPU", integer(1, 100)},
+                 {"targetMemory", integer(1, 100)},
+                 {"targetRequestsPerSecond", {{"type", "number"}, {"exclusiveMinimum", 0}}},
+                 {"scaleDownStabilizationSeconds", defaulted(integerAtLeast(0), 300)},
+                 {"schedules", arrayOf(schedule)}},
+                {"max"});
+}
+
+json rollout() {
+  json int_or_percent = {{"format", "int-or-percent"}};
+  json step = object({{"weight", integer(1, 100)}, {"pause", string("duration")}}, {"weight"});
+  json analysis = object({{"interval", defaulted(string("duration"), "30s")},
+                          {"maxErrorRate", {{"type", "number"}, {"minimum", 0}, {"maximum", 1}}},
+                          {"maxP99", string("duration")},
+                          {"failureLimit", defaulted(integerAtLeast(1), 1)}});
+  return defaulted(
+      object({{"strategy", defaulted(oneOfStrings({"rolling", "canary", "bluegreen"}), "rolling")},
+              {"maxSurge", defaulted(int_or_percent, "25%")},
+              {"maxUnavailable", defaulted(int_or_percent, 0)},
+              {"steps", described(arrayOf(step, 1, 20),
+                                  "canary only: traffic weights, strictly increasing; default "
+                                  "10% then 50%, 60s each")},
+              {"analysis", analysis},
+              {"autoPromote", defaulted(boolean(), true)}}),
+      json::object());
+}
+
+json route() {
+  json header_match =
+      object({{"name", with(string(), "minLength", 1)},
+              {"value", string()},
+              {"type", defaulted(oneOfStrings({"exact", "prefix", "present"}), "exact")}},
+             {"name"});
+  json cookie_match =
+      object({{"name", with(string(), "minLength", 1)}, {"value", string()}}, {"name"});
+  json match = object({{"headers", arrayOf(header_match)}, {"cookies", arrayOf(cookie_match)}});
+  return object({{"host", string("hostname")},
+                 {"path", defaulted(string("http-path"), "/")},
+                 {"port", portRef()},
+                 {"match", match},
+                 {"timeout", defaulted(string("duration"), "30s")},
+                 {"retries", defaulted(integer(0, 10), 0)}},
+                {"host", "port"});
+}
+
+// A volume mounts one source at `path`. The source is one of
+//   persistent: {}      storage that outlives instances (the default); `size` required for
+//                       stateful components
+//   emptyDir: {}        scratch space that lives as long as the instance
+//   config: <name>      the keys of a Config, one file each (read-only)
+//   secret: <name>      the keys of a Secret, one file each (read-only)
+json volume() {
+  json empty = object(json::object());
+  json source = described(object({{"persistent", empty},
+                                  {"emptyDir", empty},
+                                  {"config", string("dns-label")},
+                                  {"secret", string("dns-label")}}),
+                          "exactly one of persistent, emptyDir, config and secret");
+  return object({{"name", string("dns-label")},
+                 {"path", string("absolute-path")},
+                 {"size", quantity("memory-quantity")},
+                 {"readOnly", defaulted(boolean(), false)},
+                 {"source", defaulted(source, {{"persistent", json::object()}})}},
+                {"name", "path"});
+}
+
+json component() {
+  json run = object({{"command", with(string(), "minLength", 1)},
+                     {"args", arrayOf(string())},
+                     {"workingDir", string("absolute-path")}},
+                    {"command"});
+  json port = object({{"name", with(string("dns-label"), "maxLength", 15)},
+                      {"port", integer(1, 65535)},
+                      {"protocol", defaulted(oneOfStrings({"http", "tcp", "grpc"}), "http")}},
+                     {"name", "port"});
+  json health = object({{"readiness", probe()}, {"liveness", probe()}, {"startup", probe()}});
+  return described(
+      object(
+          {{"name", with(string("dns-label"), "maxLength", 40)},
+           {"type", defaulted(oneOfStrings({"service", "stateful", "job", "cronjob"}), "service")},
+           {"image", string("image-ref")},
+           {"run", described(run, "the command to run; overrides the image's entrypoint")},
+           {"replicas", defaulted(integer(0, 1000), 1)},
+           {"ports", arrayOf(port)},
+           {"env", arrayOf(envVar())},
+           {"envFrom", arrayOf(envFrom())},
+           {"resources", resources()},
+           {"health", health},
+           {"autoscale", autoscale()},
+           {"rollout", rollout()},
+           {"routes", arrayOf(route())},
+           {"volumes", arrayOf(volume())},
+           {"terminationGracePeriodSeconds", defaulted(integer(0, 3600), 30)},
+           {"schedule", described(string("cron"), "cronjob only")},
+           {"restartPolicy",
+            described(oneOfStrings({"Always", "OnFailure", "Never"}),
+                      "default Always for service and stateful, OnFailure for job and cronjob")}},
+          {"name"}),
+      "one process type of the application; needs image, run or both");
+}
+
+json buildApplicationSpec() {
+  json dependency =
+      object({{"from", string("dns-label")}, {"to", string("dns-label")}}, {"from", "to"});
+  return object({{"components", arrayOf(component(), 1, 64)},
+                 {"dependsOn", defaulted(described(arrayOf(dependency),
+                                                   "`from` starts after `to` is ready; no cycles"),
+                                         json::array())},
+                 {"cluster", defaulted(string("dns-label"), "local")}},
+                {"components"});
+}
+
+json buildTenantSpec() {
+  json quota = object({{"cpu", quantity("cpu-quantity")},
+                       {"memory", quantity("memory-quantity")},
+                       {"storage", quantity("memory-quantity")},
+                       {"instances", integer(0, 100000)},
+                       {"applications", integer(0, 10000)}});
+  return object({{"displayName", boundedString(256)},
+                 {"description", boundedString(1024)},
+                 {"quota", quota},
+                 {"networkIsolation", defaulted(boolean(), true)}});
+}
+
+json buildRevisionSpec() {
+  return described(object({{"application", string("dns-label")},
+                           {"revision", integerAtLeast(1)},
+                           {"applicationGeneration", integerAtLeast(0)},
+                           {"template", applicationSpecSchema()},
+                           {"changeCause", string()}},
+                          {"application", "revision", "template"}),
+                   "written by Skiff: an immutable snapshot of an application's spec");
+}
+
+json buildInstanceSpec() {
+  return object({{"application", string("dns-label")},
+                 {"component", string("dns-label")},
+                 {"revision", integerAtLeast(1)},
+                 {"ordinal", integerAtLeast(0)},
+                 {"node", string()}},
+                {"application", "component", "revision"});
+}
+
+}  // namespace
+
+const json& applicationSpecSchema() {
+  static const json schema = buildApplicationSpec();
+  return schema;
+}
+
+const json* specSchema(std::string_view kind) {
+  static const json tenant = buildTenantSpec();
+  static const json revision = buildRevisionSpec();
+  static const json instance = buildInstanceSpec();
+  if (kind == "Tenant") return &tenant;
+  if (kind == "Application") return &applicationSpecSchema();
+  if (kind == "Revision") return &revision;
+  if (kind == "Instance") return &instance;
+  return nullptr;
+}
+
+json metadataSchema(std::string_view kind) {
+  json name = string("dns-label");
+  if (kind == "Application") name["maxLength"] = 50;
+  json read_only_string = with(string(), "readOnly", true);
+  return object({{"name", name},
+                 {"tenant", described(string("dns-label"), "the tenant in the URL; omit it")},
+                 {"uid", read_only_string},
+                 {"labels", {{"type", "object"}, {"additionalProperties", boundedString(63)}}},
+                 {"annotations", {{"type", "object"}, {"additionalProperties", string()}}},
+                 {"resourceVersion",
+                  described(integerAtLeast(0), "required on update: the version replaced")},
+                 {"generation", with(integerAtLeast(0), "readOnly", true)},
+                 {"createdAt", read_only_string}},
+                {"name"});
+}
+
+}  // namespace skiff

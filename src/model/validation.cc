@@ -1,0 +1,649 @@
+#include "model/validation.h"
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <set>
+
+#include "model/formats.h"
+#include "model/kinds.h"
+#include "model/schema.h"
+#include "model/schemas.h"
+
+namespace skiff {
+namespace {
+
+// Revision names append "-<number>" to the application's name; 50 leaves room for it within
+// the 63 characters of a DNS label.
+constexpr size_t kMaxApplicationNameLength = 50;
+constexpr size_t kMaxAnnotationsBytes = 256 * 1024;
+constexpr size_t kMaxStatusBytes = 256 * 1024;
+
+using Errors = std::vector<FieldError>;
+
+// Typed views that tolerate values of the wrong type: schema validation has already reported
+// those, and the cross-field rules below must still run (and not crash) on what is left.
+const json* member(const json& obj, const char* key) {
+  if (!obj.is_object()) return nullptr;
+  auto it = obj.find(key);
+  return it == obj.end() ? nullptr : &*it;
+}
+const std::string* stringMember(const json& obj, const char* key) {
+  const json* v = member(obj, key);
+  return v != nullptr && v->is_string() ? &v->get_ref<const std::string&>() : nullptr;
+}
+const json* objectMember(const json& obj, const char* key) {
+  const json* v = member(obj, key);
+  return v != nullptr && v->is_object() ? v : nullptr;
+}
+const json& arrayMember(const json& obj, const char* key) {
+  static const json kEmpty = json::array();
+  const json* v = member(obj, key);
+  return v != nullptr && v->is_array() ? *v : kEmpty;
+}
+std::optional<int64_t> intMember(const json& obj, const char* key) {
+  const json* v = member(obj, key);
+  if (v == nullptr || !v->is_number_integer()) return std::nullopt;
+  return v->get<int64_t>();
+}
+
+std::string joined(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
+// Reports unless exactly one (or, with allow_none, at most one) of `keys` is present.
+void requireOneOf(const json& obj, std::initializer_list<const char*> keys, bool allow_none,
+                  const std::string& path, Errors& errors) {
+  if (!obj.is_object()) return;
+  std::vector<std::string> present;
+  std::vector<std::string> names;
+  for (const char* k : keys) {
+    names.push_back(k);
+    if (obj.contains(k)) present.push_back(k);
+  }
+  if (present.size() == 1 || (present.empty() && allow_none)) return;
+  std::string list;
+  for (size_t i = 0; i < names.size(); ++i)
+    list += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i];
+  if (present.empty()) {
+    errors.push_back({path, "must set one of " + list});
+  } else {
+    errors.push_back({path, "must set only one of " + list + ", got " + joined(present)});
+  }
+}
+
+// ---- Application rules ----------------------------------------------------------------
+
+struct DeclaredPorts {
+  std::map<std::string, int64_t> by_name;
+  std::vector<std::string> names;  // in declaration order, for messages
+  std::set<int64_t> numbers;
+};
+
+DeclaredPorts declaredPorts(const json& comp, const std::string& path, Errors& errors) {
+  DeclaredPorts ports;
+  std::map<std::string, size_t> first_name;
+  std::map<int64_t, size_t> first_number;
+  const json& list = arrayMember(comp, "ports");
+  for (size_t i = 0; i < list.size(); ++i) {
+    std::string p = indexPath(childPath(path, "ports"), i);
+    const std::string* name = stringMember(list[i], "name");
+    std::optional<int64_t> number = intMember(list[i], "port");
+    if (name != nullptr) {
+      if (auto [it, added] = first_name.emplace(*name, i); !added) {
+        errors.push_back({childPath(p, "name"), "duplicate port name " + showValue(*name) +
+                                                    " (also ports[" + std::to_string(it->second) +
+                                                    "])"});
+      } else {
+        ports.names.push_back(*name);
+        if (number) ports.by_name[*name] = *number;
+      }
+    }
+    if (number) {
+      if (auto [it, added] = first_number.emplace(*number, i); !added) {
+        errors.push_back({childPath(p, "port"), "duplicate port " + std::to_string(*number) +
+                                                    " (also ports[" + std::to_string(it->second) +
+                                                    "])"});
+      } else {
+        ports.numbers.insert(*number);
+      }
+    }
+  }
+  return ports;
+}
+
+// A reference to a port of the component, by name or number.
+void checkPortRef(const json* ref, const std::string& ref_path, const DeclaredPorts& ports,
+                  const std::string& component_path, Errors& errors) {
+  if (ref == nullptr) return;
+  std::string shown;
+  if (ref->is_string()) {
+    if (ports.by_name.count(ref->get<std::string>()) > 0) return;
+    shown = "port " + showValue(*ref);
+  } else if (ref->is_number_integer()) {
+    if (ports.numbers.count(ref->get<int64_t>()) > 0) return;
+    shown = "port " + showValue(*ref);
+  } else {
+    return;
+  }
+  std::string declared =
+      ports.names.empty() ? "no ports are declared" : "declared: " + joined(ports.names);
+  errors.push_back({ref_path, shown + " is not declared in " + childPath(component_path, "ports") +
+                                  " (" + declared + ")"});
+}
+
+void checkProbes(const json& comp, const std::string& path, const DeclaredPorts& ports,
+                 Errors& errors) {
+  const json* health = objectMember(comp, "health");
+  if (health == nullptr) return;
+  for (const char* kind : {"readiness", "liveness", "startup"}) {
+    const json* probe = objectMember(*health, kind);
+    if (probe == nullptr) continue;
+    std::string p = childPath(childPath(path, "health"), kind);
+    requireOneOf(*probe, {"http", "tcp", "exec"}, false, p, errors);
+    for (const char* handler : {"http", "tcp"})
+      if (const json* h = objectMember(*probe, handler))
+        checkPortRef(member(*h, "port"), childPath(childPath(p, handler), "port"), ports, path,
+                     errors);
+    auto success = intMember(*probe, "successThreshold");
+    if (std::string_view(kind) != "readiness" && success && *success != 1)
+      errors.push_back(
+          {childPath(p, "successThreshold"),
+           std::string("must be 1 for a ") + kind + " probe, got " + std::to_string(*success)});
+  }
+}
+
+void checkEnv(const json& comp, const std::string& path, Errors& errors) {
+  const json& env = arrayMember(comp, "env");
+  std::map<std::string, size_t> first;
+  for (size_t i = 0; i < env.size(); ++i) {
+    std::string p = indexPath(childPath(path, "env"), i);
+    requireOneOf(env[i], {"value", "valueFrom"}, false, p, errors);
+    if (const json* from = objectMember(env[i], "valueFrom"))
+      requireOneOf(*from, {"config", "secret"}, false, childPath(p, "valueFrom"), errors);
+    if (const std::string* name = stringMember(env[i], "name")) {
+      if (auto [it, added] = first.emplace(*name, i); !added)
+        errors.push_back({childPath(p, "name"), "duplicate variable " + showValue(*name) +
+                                                    " (also env[" + std::to_string(it->second) +
+                                                    "])"});
+    }
+  }
+  const json& env_from = arrayMember(comp, "envFrom");
+  for (size_t i = 0; i < env_from.size(); ++i)
+    requireOneOf(env_from[i], {"config", "secret"}, false, indexPath(childPath(path, "envFrom"), i),
+                 errors);
+}
+
+void checkResources(const json& comp, const std::string& path, Errors& errors) {
+  const json* res = objectMember(comp, "resources");
+  if (res == nullptr) return;
+  std::string p = childPath(path, "resources");
+  bool shorthand = res->contains("cpu") || res->contains("memory");
+  if (shorthand && (res->contains("requests") || res->contains("limits"))) {
+    errors.push_back({p,
+                      "set either cpu/memory (request equals limit) or requests/limits, not "
+                      "both"});
+    return;
+  }
+  const json* requests = objectMember(*res, "requests");
+  const json* limits = objectMember(*res, "limits");
+  if (requests == nullptr || limits == nullptr) return;
+  using Parser = std::optional<int64_t> (*)(const json&);
+  for (auto [name, parse] : {std::pair<const char*, Parser>{"cpu", parseCpuMillis},
+                             std::pair<const char*, Parser>{"memory", parseMemoryBytes}}) {
+    const json* request = member(*requests, name);
+    const json* limit = member(*limits, name);
+    if (request == nullptr || limit == nullptr) continue;
+    auto r = parse(*request);
+    auto l = parse(*limit);
+    if (r && l && *r > *l)
+      errors.push_back(
+          {childPath(childPath(p, "requests"), name),
+           "must not exceed the limit " + showValue(*limit) + ", got " + showValue(*request)});
+  }
+}
+
+void checkAutoscale(const json& comp, const std::string& path, Errors& errors) {
+  const json* scale = objectMember(comp, "autoscale");
+  if (scale == nullptr) return;
+  std::string p = childPath(path, "autoscale");
+  auto min = intMember(*scale, "min");
+  auto max = intMember(*scale, "max");
+  if (min && max && *min > *max)
+    errors.push_back({childPath(p, "min"), "must not exceed max (" + std::to_string(*max) +
+                                               "), got " + std::to_string(*min)});
+  const json& schedules = arrayMember(*scale, "schedules");
+  for (size_t i = 0; i < schedules.size(); ++i) {
+    auto smin = intMember(schedules[i], "min");
+    auto smax = intMember(schedules[i], "max");
+    if (smin && smax && *smin > *smax)
+      errors.push_back(
+          {childPath(indexPath(childPath(p, "schedules"), i), "min"),
+           "must not exceed max (" + std::to_string(*smax) + "), got " + std::to_string(*smin)});
+  }
+}
+
+void checkRollout(const json& comp, const std::string& path, Errors& errors) {
+  const json* rollout = objectMember(comp, "rollout");
+  if (rollout == nullptr) return;
+  std::string p = childPath(path, "rollout");
+  const std::string* strategy = stringMember(*rollout, "strategy");
+  if (rollout->contains("steps") && strategy != nullptr && *strategy != "canary") {
+    errors.push_back({childPath(p, "steps"),
+                      "only apply to the canary strategy, got strategy " + showValue(*strategy)});
+    return;
+  }
+  const json& steps = arrayMember(*rollout, "steps");
+  std::optional<int64_t> previous;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    auto weight = intMember(steps[i], "weight");
+    if (!weight) continue;
+    if (previous && *weight <= *previous)
+      errors.push_back({childPath(indexPath(childPath(p, "steps"), i), "weight"),
+                        "must be greater than the previous step's weight (" +
+                            std::to_string(*previous) + "), got " + std::to_string(*weight)});
+    previous = weight;
+  }
+}
+
+void checkVolumes(const json& comp, const std::string& path, bool stateful, Errors& errors) {
+  const json& volumes = arrayMember(comp, "volumes");
+  std::map<std::string, size_t> names;
+  std::map<std::string, size_t> paths;
+  for (size_t i = 0; i < volumes.size(); ++i) {
+    std::string p = indexPath(childPath(path, "volumes"), i);
+    const json& v = volumes[i];
+    if (const std::string* name = stringMember(v, "name")) {
+      if (auto [it, added] = names.emplace(*name, i); !added)
+        errors.push_back({childPath(p, "name"), "duplicate volume name " + showValue(*name) +
+                                                    " (also volumes[" + std::to_string(it->second) +
+                                                    "])"});
+    }
+    if (const std::string* mount = stringMember(v, "path")) {
+      if (auto [it, added] = paths.emplace(*mount, i); !added)
+        errors.push_back({childPath(p, "path"), "duplicate mount path " + showValue(*mount) +
+                                                    " (also volumes[" + std::to_string(it->second) +
+                                                    "])"});
+    }
+    const json* source = objectMember(v, "source");
+    if (source == nullptr) continue;
+    requireOneOf(*source, {"persistent", "emptyDir", "config", "secret"}, false,
+                 childPath(p, "source"), errors);
+    bool sized = source->contains("persistent") || source->contains("emptyDir");
+    if (!sized && v.contains("size"))
+      errors.push_back({childPath(p, "size"),
+                        "applies only to persistent and emptyDir volumes; a config or secret "
+                        "volume is as large as its keys"});
+    if (stateful && source->contains("persistent") && !v.contains("size"))
+      errors.push_back(
+          {childPath(p, "size"), "is required for a persistent volume of a stateful component"});
+  }
+}
+
+// Fills what the schema cannot default because it depends on other fields.
+void defaultComponent(json& comp) {
+  if (!comp.is_object()) return;
+  const std::string* type = stringMember(comp, "type");
+  if (!comp.contains("restartPolicy") && type != nullptr) {
+    bool batch = *type == "job" || *type == "cronjob";
+    comp["restartPolicy"] = batch ? "OnFailure" : "Always";
+  }
+  if (json* rollout = comp.contains("rollout") ? &comp["rollout"] : nullptr;
+      rollout != nullptr && rollout->is_object() && !rollout->contains("steps")) {
+    const std::string* strategy = stringMember(*rollout, "strategy");
+    if (strategy != nullptr && *strategy == "canary")
+      (*rollout)["steps"] =
+          json::array({{{"weight", 10}, {"pause", "60s"}}, {{"weight", 50}, {"pause", "60s"}}});
+  }
+}
+
+void checkComponent(const json& comp, const std::string& path, Errors& errors) {
+  if (!comp.is_object()) return;
+  if (!comp.contains("image") && !comp.contains("run"))
+    errors.push_back({path,
+                      "must set image, run or both (run overrides the image's "
+                      "entrypoint)"});
+  const std::string* type = stringMember(comp, "type");
+  std::string kind = type != nullptr ? *type : "service";
+  bool batch = kind == "job" || kind == "cronjob";
+  if (kind == "cronjob" && !comp.contains("schedule"))
+    errors.push_back({childPath(path, "schedule"), "is required for a cronjob component"});
+  if (kind != "cronjob" && comp.contains("schedule"))
+    errors.push_back({childPath(path, "schedule"),
+                      "is only allowed for cronjob components, this one is a " + kind});
+  const std::string* restart = stringMember(comp, "restartPolicy");
+  if (batch && restart != nullptr && *restart == "Always")
+    errors.push_back({childPath(path, "restartPolicy"),
+                      "must be OnFailure or Never for a " + kind + " component, got \"Always\""});
+
+  DeclaredPorts ports = declaredPorts(comp, path, errors);
+  checkProbes(comp, path, ports, errors);
+  checkEnv(comp, path, errors);
+  checkResources(comp, path, errors);
+  checkAutoscale(comp, path, errors);
+  checkRollout(comp, path, errors);
+  checkVolumes(comp, path, kind == "stateful", errors);
+
+  const json& routes = arrayMember(comp, "routes");
+  if (!routes.empty() && ports.names.empty() && ports.numbers.empty()) {
+    errors.push_back({childPath(path, "routes"),
+                      "need the component to declare ports (" + childPath(path, "ports") + ")"});
+    return;
+  }
+  for (size_t i = 0; i < routes.size(); ++i) {
+    std::string p = indexPath(childPath(path, "routes"), i);
+    checkPortRef(member(routes[i], "port"), childPath(p, "port"), ports, path, errors);
+  }
+}
+
+void checkDependencies(const json& spec, const std::string& path,
+                       const std::vector<std::string>& names, Errors& errors) {
+  const json& deps = arrayMember(spec, "dependsOn");
+  std::set<std::string> known(names.begin(), names.end());
+  std::map<std::string, std::vector<std::string>> edges;
+  bool references_ok = true;
+  for (size_t i = 0; i < deps.size(); ++i) {
+    std::string p = indexPath(childPath(path, "dependsOn"), i);
+    const std::string* from = stringMember(deps[i], "from");
+    const std::string* to = stringMember(deps[i], "to");
+    for (auto [field, name] : {std::pair{"from", from}, std::pair{"to", to}}) {
+      if (name != nullptr && known.count(*name) == 0) {
+        errors.push_back({childPath(p, field), "no component named " + showValue(*name) +
+                                                   " (components: " + joined(names) + ")"});
+        references_ok = false;
+      }
+    }
+    if (from == nullptr || to == nullptr) continue;
+    if (*from == *to) {
+      errors.push_back({p, "a component cannot depend on itself (" + *from + ")"});
+      references_ok = false;
+      continue;
+    }
+    edges[*from].push_back(*to);
+  }
+  if (!references_ok) return;
+  // Depth-first search for a cycle; components are few (at most 64), recursion is shallow.
+  enum class Mark { kNew, kActive, kDone };
+  std::map<std::string, Mark> marks;
+  std::vector<std::string> trail;
+  std::function<bool(const std::string&)> visit = [&](const std::string& node) {
+    marks[node] = Mark::kActive;
+    trail.push_back(node);
+    for (const auto& next : edges[node]) {
+      if (marks[next] == Mark::kActive) {
+        auto start = std::find(trail.begin(), trail.end(), next);
+        std::string cycle;
+        for (auto it = start; it != trail.end(); ++it) cycle += *it + " -> ";
+        errors.push_back({childPath(path, "dependsOn"), "dependency cycle " + cycle + next});
+        return true;
+      }
+      if (marks[next] == Mark::kNew && visit(next)) return true;
+    }
+    marks[node] = Mark::kDone;
+    trail.pop_back();
+    return false;
+  };
+  for (const auto& name : names)
+    if (marks[name] == Mark::kNew && visit(name)) return;
+}
+
+void checkRouteConflicts(const json& spec, const std::string& path, Errors& errors) {
+  std::map<std::string, std::string> seen;  // (host, path, match) -> where
+  const json& components = arrayMember(spec, "components");
+  for (size_t c = 0; c < components.size(); ++c) {
+    std::string cpath = indexPath(childPath(path, "components"), c);
+    const json& routes = arrayMember(components[c], "routes");
+    for (size_t r = 0; r < routes.size(); ++r) {
+      const std::string* host = stringMember(routes[r], "host");
+      const std::string* route_path = stringMember(routes[r], "path");
+      if (host == nullptr || route_path == nullptr) continue;
+      const json* match = member(routes[r], "match");
+      std::string key = *host + '\n' + *route_path + '\n' + (match ? match->dump() : "");
+      std::string where = indexPath(childPath(cpath, "routes"), r);
+      if (auto [it, added] = seen.emplace(key, where); !added)
+        errors.push_back({where, "duplicate route for host " + showValue(*host) + " path " +
+                                     showValue(*route_path) + " (also " + it->second + ")"});
+    }
+  }
+}
+
+void defaultApplication(json& spec) {
+  if (!spec.is_object() || !spec.contains("components")) return;
+  json& components = spec["components"];
+  if (!components.is_array()) return;
+  for (json& comp : components) defaultComponent(comp);
+}
+
+void checkApplication(const json& spec, const std::string& path, Errors& errors) {
+  const json& components = arrayMember(spec, "components");
+  std::vector<std::string> names;
+  std::map<std::string, size_t> first;
+  for (size_t i = 0; i < components.size(); ++i) {
+    std::string p = indexPath(childPath(path, "components"), i);
+    if (const std::string* name = stringMember(components[i], "name")) {
+      if (auto [it, added] = first.emplace(*name, i); !added) {
+        errors.push_back({childPath(p, "name"), "duplicate component name " + showValue(*name) +
+                                                    " (also components[" +
+                                                    std::to_string(it->second) + "])"});
+      } else {
+        names.push_back(*name);
+      }
+    }
+    checkComponent(components[i], p, errors);
+  }
+  checkDependencies(spec, path, names, errors);
+  checkRouteConflicts(spec, path, errors);
+}
+
+// ---- Envelope -------------------------------------------------------------------------
+
+void checkStringMap(const json& map, const std::string& path, bool label_values, Errors& errors) {
+  for (auto it = map.begin(); it != map.end(); ++it) {
+    std::string p = childPath(path, it.key());
+    if (std::string e = labelKeyError(it.key()); !e.empty())
+      errors.push_back({p, "invalid key: " + e});
+    if (!it->is_string()) {
+      errors.push_back({p, "must be a string, got " + typeName(*it)});
+      continue;
+    }
+    if (!label_values) continue;
+    if (std::string e = labelValueError(it->get_ref<const std::string&>()); !e.empty())
+      errors.push_back({p, e + ", got " + showValue(*it)});
+  }
+}
+
+void readMetadata(const json* meta, const KindInfo& kind, const AdmitOptions& options,
+                  ObjectMeta& out, Errors& errors) {
+  if (meta == nullptr || meta->is_null()) {
+    errors.push_back({"metadata.name", "is required"});
+    return;
+  }
+  if (!meta->is_object()) {
+    errors.push_back({"metadata", "must be an object, got " + typeName(*meta)});
+    return;
+  }
+  static const json kKnown = {"name", "tenant",          "labels",     "annotations",
+                              "uid",  "resourceVersion", "generation", "createdAt"};
+  for (auto it = meta->begin(); it != meta->end(); ++it) {
+    if (std::find(kKnown.begin(), kKnown.end(), it.key()) == kKnown.end())
+      errors.push_back({childPath("metadata", it.key()), "unknown field " + showValue(it.key())});
+  }
+
+  const json* name = member(*meta, "name");
+  if (name == nullptr || name->is_null()) {
+    errors.push_back({"metadata.name", "is required"});
+  } else if (!name->is_string()) {
+    errors.push_back({"metadata.name", "must be a string, got " + typeName(*name)});
+  } else {
+    out.name = name->get<std::string>();
+    if (!isDnsLabel(out.name)) {
+      errors.push_back({"metadata.name", checkFormat("dns-label", *name)});
+    } else if (std::string_view(kind.kind) == "Application" &&
+               out.name.size() > kMaxApplicationNameLength) {
+      errors.push_back(
+          {"metadata.name", "must be at most " + std::to_string(kMaxApplicationNameLength) +
+                                " characters for an Application (revision names add a suffix), "
+                                "got " +
+                                std::to_string(out.name.size())});
+    }
+  }
+
+  const json* tenant = member(*meta, "tenant");
+  if (tenant != nullptr && !tenant->is_null()) {
+    if (kind.scope == Scope::kPlatform) {
+      errors.push_back({"metadata.tenant", std::string("must be omitted: ") + kind.kind +
+                                               " objects do not belong to a tenant"});
+    } else if (!tenant->is_string() || tenant->get<std::string>() != options.tenant) {
+      errors.push_back({"metadata.tenant", "must be " + showValue(options.tenant) +
+                                               " (the tenant in the URL) or omitted, got " +
+                                               showValue(*tenant)});
+    }
+  }
+  out.tenant = options.tenant;
+
+  if (const json* labels = member(*meta, "labels"); labels != nullptr && !labels->is_null()) {
+    if (!labels->is_object()) {
+      errors.push_back({"metadata.labels", "must be an object, got " + typeName(*labels)});
+    } else {
+      checkStringMap(*labels, "metadata.labels", true, errors);
+      for (auto it = labels->begin(); it != labels->end(); ++it)
+        if (it->is_string()) out.labels[it.key()] = it->get<std::string>();
+    }
+  }
+
+  if (const json* notes = member(*meta, "annotations"); notes != nullptr && !notes->is_null()) {
+    if (!notes->is_object()) {
+      errors.push_back({"metadata.annotations", "must be an object, got " + typeName(*notes)});
+    } else {
+      checkStringMap(*notes, "metadata.annotations", false, errors);
+      size_t total = 0;
+      for (auto it = notes->begin(); it != notes->end(); ++it) {
+        total += it.key().size();
+        if (it->is_string()) {
+          total += it->get_ref<const std::string&>().size();
+          out.annotations[it.key()] = it->get<std::string>();
+        }
+      }
+      if (total > kMaxAnnotationsBytes)
+        errors.push_back(
+            {"metadata.annotations", "must total at most 256 KiB (keys and values), got " +
+                                         std::to_string(total) + " bytes"});
+    }
+  }
+
+  if (const json* rv = member(*meta, "resourceVersion"); rv != nullptr && !rv->is_null()) {
+    // Clients that treat versions as opaque strings (as Kubernetes does) send "42".
+    json number = *rv;
+    if (rv->is_string()) {
+      const std::string& s = rv->get_ref<const std::string&>();
+      if (!s.empty() && s.size() < 19 && s.find_first_not_of("0123456789") == std::string::npos)
+        number = std::stoll(s);
+    }
+    if (!number.is_number_integer() || number.get<int64_t>() < 0 ||
+        (number.is_number_unsigned() && number.get<uint64_t>() > INT64_MAX)) {
+      errors.push_back(
+          {"metadata.resourceVersion",
+           "must be a non-negative integer (the resourceVersion you read), got " + showValue(*rv)});
+    } else {
+      out.resource_version = number.get<int64_t>();
+    }
+  }
+}
+
+}  // namespace
+
+Result<Object> admitObject(const json& doc, const AdmitOptions& options) {
+  const KindInfo* kind = findKind(options.kind);
+  if (kind == nullptr || options.kind != kind->kind)
+    return internalError("admission for unknown kind \"" + options.kind + "\"");
+  if (!doc.is_object())
+    return Status(StatusCode::kInvalid,
+                  std::string("the body must be a ") + kind->kind + " object, got " + typeName(doc),
+                  {{"", "must be an object with apiVersion, kind, metadata and spec"}});
+
+  Errors errors;
+  for (auto it = doc.begin(); it != doc.end(); ++it) {
+    static const json kKnown = {"apiVersion", "kind", "metadata", "spec", "status"};
+    if (std::find(kKnown.begin(), kKnown.end(), it.key()) == kKnown.end())
+      errors.push_back({childPath("", it.key()),
+                        "unknown field " + showValue(it.key()) +
+                            " (an object has apiVersion, kind, metadata, spec and status)"});
+  }
+  if (const json* v = member(doc, "apiVersion"); v != nullptr && !v->is_null() && *v != kApiVersion)
+    errors.push_back(
+        {"apiVersion", std::string("must be \"") + kApiVersion + "\", got " + showValue(*v)});
+  if (const json* k = member(doc, "kind"); k != nullptr && !k->is_null() && *k != kind->kind)
+    errors.push_back({"kind", std::string("must be \"") + kind->kind +
+                                  "\" (the kind the URL names), got " + showValue(*k)});
+
+  Object object;
+  object.kind = kind->kind;
+  readMetadata(member(doc, "metadata"), *kind, options, object.metadata, errors);
+
+  json spec = json::object();
+  if (const json* s = member(doc, "spec"); s != nullptr && !s->is_null()) spec = *s;
+  if (!spec.is_object()) {
+    errors.push_back({"spec", "must be an object, got " + typeName(spec)});
+  } else {
+    const json* schema = specSchema(kind->kind);
+    SKIFF_ASSERT(schema != nullptr, std::string("no schema for kind ") + kind->kind);
+    applySchemaDefaults(*schema, spec);
+    if (object.kind == "Application") defaultApplication(spec);
+    if (object.kind == "Revision" && spec.contains("template"))
+      defaultApplication(spec["template"]);
+    validateSchema(*schema, spec, "spec", errors);
+    if (object.kind == "Application") checkApplication(spec, "spec", errors);
+    if (object.kind == "Revision") {
+      if (const json* t = objectMember(spec, "template"))
+        checkApplication(*t, "spec.template", errors);
+    }
+  }
+
+  if (!errors.empty()) {
+    std::string what = object.metadata.name.empty()
+                           ? std::string("the ") + kind->kind
+                           : std::string(kind->kind) + " " + showValue(object.metadata.name);
+    std::string count =
+        errors.size() == 1 ? "1 problem" : std::to_string(errors.size()) + " problems";
+    return Status(StatusCode::kInvalid, what + " is invalid (" + count + ")", std::move(errors));
+  }
+  object.spec = std::move(spec);
+  return object;
+}
+
+Status validateStatus(const json& status) {
+  if (!status.is_object())
+    return Status(StatusCode::kInvalid, "the status is invalid",
+                  {{"status", "must be an object, got " + typeName(status)}});
+  size_t size = status.dump(-1, ' ', false, json::error_handler_t::replace).size();
+  if (size > kMaxStatusBytes)
+    return Status(
+        StatusCode::kInvalid, "the status is invalid",
+        {{"status", "must serialize to at most 256 KiB, got " + std::to_string(size) + " bytes"}});
+  return Status::ok();
+}
+
+json objectSchema(const std::string& kind) {
+  const json* spec = specSchema(kind);
+  if (spec == nullptr) return {{"type", "object"}};
+  json status = {{"type", "object"},
+                 {"description",
+                  "what Skiff observed: observedGeneration, conditions and kind-specific "
+                  "fields; written only through the status subresource"},
+                 {"additionalProperties", true}};
+  json schema = {
+      {"type", "object"},
+      {"required", {"metadata"}},
+      {"additionalProperties", false},
+      {"properties",
+       {{"apiVersion", {{"type", "string"}, {"enum", {kApiVersion}}, {"default", kApiVersion}}},
+        {"kind", {{"type", "string"}, {"enum", {kind}}, {"default", kind}}},
+        {"metadata", metadataSchema(kind)},
+        {"spec", *spec},
+        {"status", status}}}};
+  return toOpenApiSchema(schema);
+}
+
+}  // namespace skiff

@@ -1,0 +1,12 @@
+// Labels and annotations with a meaning to Skiff itself, shared by the controllers that write
+// them and the clients that read them.
+#pragma once
+
+namespace skiff {
+
+// On every Revision and Instance: the Application it belongs to.
+inline constexpr const char* kApplicationLabel = "skiff.dev/application";
+// On an Application, copied onto the Revision it produces: why this change was made.
+inline constexpr const char* kChangeCauseAnnotation = "skiff.dev/change-cause";
+
+}  // namespace skiff

@@ -1,0 +1,344 @@
+#include "e2e/harness.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+namespace skiff::test {
+
+namespace {
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Parses "http://HOST:PORT" into an IPv4 address and port.
+bool parseUrl(const std::string& url, sockaddr_in* addr) {
+  const std::string prefix = "http://";
+  if (url.rfind(prefix, 0) != 0) return false;
+  std::string hostport = url.substr(prefix.size());
+  if (size_t slash = hostport.find('/'); slash != std::string::npos) hostport.resize(slash);
+  size_t colon = hostport.rfind(':');
+  if (colon == std::string::npos) return false;
+  std::memset(addr, 0, sizeof *addr);
+  addr->sin_family = AF_INET;
+  addr->sin_port = htons(static_cast<uint16_t>(std::stoi(hostport.substr(colon + 1))));
+  std::string host = hostport.substr(0, colon);
+  if (host == "localhost") host = "127.0.0.1";
+  return inet_pton(AF_INET, host.c_str(), &addr->sin_addr) == 1;
+}
+
+int connectTo(const std::string& url) {
+  sockaddr_in addr;
+  if (!parseUrl(url, &addr)) return -1;
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool sendAll(int fd, const std::string& data) {
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    off += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+std::string buildRequest(const std::string& method, const std::string& path,
+                         const std::string& body, const std::string& content_type) {
+  std::string req = method + " " + path + " HTTP/1.1\r\nHost: skiff\r\nConnection: close\r\n";
+  if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH")
+    req += "Content-Type: " + content_type + "\r\nContent-Length: " + std::to_string(body.size()) +
+           "\r\n";
+  return req + "\r\n" + body;
+}
+
+// Parses the status line and headers at the start of `raw`; returns the header length or 0.
+size_t parseHead(const std::string& raw, int* status, std::map<std::string, std::string>* headers) {
+  size_t end = raw.find("\r\n\r\n");
+  if (end == std::string::npos) return 0;
+  std::istringstream in(raw.substr(0, end));
+  std::string line;
+  std::getline(in, line);
+  if (line.size() >= 12) *status = std::atoi(line.c_str() + 9);
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string name = line.substr(0, colon);
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    size_t v = line.find_first_not_of(' ', colon + 1);
+    (*headers)[name] = v == std::string::npos ? "" : line.substr(v);
+  }
+  return end + 4;
+}
+
+// Decodes as much of a chunked body as `raw` holds, appending to `out`; sets *ended at the
+// last chunk. Consumed bytes are removed from `raw`.
+void dechunk(std::string& raw, std::string& out, bool* ended) {
+  while (true) {
+    size_t eol = raw.find("\r\n");
+    if (eol == std::string::npos) return;
+    size_t size = std::strtoul(raw.substr(0, eol).c_str(), nullptr, 16);
+    if (size == 0) {
+      *ended = true;
+      raw.clear();
+      return;
+    }
+    if (raw.size() < eol + 2 + size + 2) return;
+    out.append(raw, eol + 2, size);
+    raw.erase(0, eol + 2 + size + 2);
+  }
+}
+
+}  // namespace
+
+std::string skiffBinary() {
+  const char* bin = std::getenv("SKIFF_BIN");
+  if (bin == nullptr) throw std::runtime_error("SKIFF_BIN is not set (run the tests via ctest)");
+  return bin;
+}
+
+std::string sourceDir() {
+  const char* dir = std::getenv("SKIFF_SOURCE_DIR");
+  return dir ? dir : ".";
+}
+
+std::string makeTempDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string tmpl = std::string(base && *base ? base : "/tmp") + "/skiff-test-XXXXXX";
+  if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  return tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+ServerProcess::ServerProcess(std::string data_dir, std::vector<std::string> extra_args)
+    : data_dir_(std::move(data_dir)), extra_args_(std::move(extra_args)) {}
+
+ServerProcess::~ServerProcess() {
+  if (pid_ > 0) kill9();
+}
+
+void ServerProcess::start() {
+  std::filesystem::remove(data_dir_ + "/api.addr");
+  log_path_ = data_dir_ + "/server.log";
+  std::vector<std::string> args = {skiffBinary(), "server", "--data-dir", data_dir_, "--listen",
+                                   "127.0.0.1:0"};
+  args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+  pid_ = fork();
+  if (pid_ == 0) {
+    int log = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    dup2(log, 1);
+    dup2(log, 2);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  ASSERT_GT(pid_, 0);
+  bool up = eventually(
+      [&] {
+        std::string addr = readFile(data_dir_ + "/api.addr");
+        if (addr.empty() || addr.back() != '\n') return !running();
+        addr.pop_back();
+        url_ = addr;
+        return httpRequest(url_, "GET", "/healthz").status == 200;
+      },
+      std::chrono::seconds(20));
+  ASSERT_TRUE(up && running()) << "server did not start; log:\n" << readFile(log_path_);
+}
+
+bool ServerProcess::running() {
+  if (pid_ <= 0) return false;
+  int status;
+  if (waitpid(pid_, &status, WNOHANG) == pid_) {
+    pid_ = -1;
+    return false;
+  }
+  return true;
+}
+
+int ServerProcess::stop(int sig) {
+  if (pid_ <= 0) return -1;
+  kill(pid_, sig);
+  int status = -1;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return status;
+}
+
+void ServerProcess::kill9() { stop(SIGKILL); }
+
+HttpResult httpRequest(const std::string& url, const std::string& method, const std::string& path,
+                       const std::string& body, const std::string& content_type) {
+  HttpResult result;
+  int fd = connectTo(url);
+  if (fd < 0) return result;
+  // A server may answer (e.g. 413) before taking the whole body: read the answer regardless.
+  sendAll(fd, buildRequest(method, path, body, content_type));
+  std::string raw;
+  char buf[65536];
+  ssize_t n;
+  while ((n = recv(fd, buf, sizeof buf, 0)) > 0) raw.append(buf, static_cast<size_t>(n));
+  close(fd);
+  size_t head = parseHead(raw, &result.status, &result.headers);
+  if (head == 0) {
+    result.status = 0;
+    return result;
+  }
+  raw.erase(0, head);
+  if (result.headers["transfer-encoding"] == "chunked") {
+    bool ended = false;
+    dechunk(raw, result.body, &ended);
+  } else {
+    result.body = std::move(raw);
+  }
+  return result;
+}
+
+WatchStream::WatchStream(const std::string& url, const std::string& path) {
+  fd_ = connectTo(url);
+  if (fd_ < 0) return;
+  std::string req = "GET " + path + " HTTP/1.1\r\nHost: skiff\r\n\r\n";
+  if (!sendAll(fd_, req)) return;
+  std::map<std::string, std::string> headers;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  size_t head = 0;
+  while ((head = parseHead(raw_, &status_, &headers)) == 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    if (!fill(std::chrono::milliseconds(200)) && ended_) break;
+  }
+  if (head == 0) return;
+  raw_.erase(0, head);
+  chunked_ = headers["transfer-encoding"] == "chunked";
+  if (!chunked_) {
+    lines_ = raw_;
+    raw_.clear();
+  }
+}
+
+WatchStream::~WatchStream() {
+  if (fd_ >= 0) close(fd_);
+}
+
+bool WatchStream::fill(std::chrono::milliseconds timeout) {
+  if (fd_ < 0 || ended_) return false;
+  pollfd p{fd_, POLLIN, 0};
+  if (poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return false;
+  char buf[65536];
+  ssize_t n = recv(fd_, buf, sizeof buf, 0);
+  if (n <= 0) {
+    ended_ = true;
+    return false;
+  }
+  raw_.append(buf, static_cast<size_t>(n));
+  return true;
+}
+
+std::optional<std::string> WatchStream::next(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (chunked_) dechunk(raw_, lines_, &ended_);
+    if (size_t nl = lines_.find('\n'); nl != std::string::npos) {
+      std::string line = lines_.substr(0, nl);
+      lines_.erase(0, nl + 1);
+      return line;
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0 || ended_) return std::nullopt;
+    fill(left);
+  }
+}
+
+CommandResult runSkiff(const std::vector<std::string>& args, const std::string& server_url,
+                       const std::string& stdin_data) {
+  CommandResult result;
+  int in_pipe[2], out_pipe[2], err_pipe[2];
+  if (pipe2(in_pipe, O_CLOEXEC) || pipe2(out_pipe, O_CLOEXEC) || pipe2(err_pipe, O_CLOEXEC))
+    return result;
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(in_pipe[0], 0);
+    dup2(out_pipe[1], 1);
+    dup2(err_pipe[1], 2);
+    setenv("SKIFF_SERVER", server_url.c_str(), 1);
+    std::string bin = skiffBinary();
+    std::vector<char*> argv = {bin.data()};
+    std::vector<std::string> copy = args;
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  close(in_pipe[0]);
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  std::thread writer([&] {
+    size_t off = 0;
+    while (off < stdin_data.size()) {
+      ssize_t n = write(in_pipe[1], stdin_data.data() + off, stdin_data.size() - off);
+      if (n <= 0) break;
+      off += static_cast<size_t>(n);
+    }
+    close(in_pipe[1]);
+  });
+  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  int open_fds = 2;
+  char buf[65536];
+  while (open_fds > 0) {
+    if (poll(fds, 2, 60000) <= 0) {
+      kill(pid, SIGKILL);  // hung: fail the test rather than the whole run
+      break;
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP))) continue;
+      ssize_t n = read(fds[i].fd, buf, sizeof buf);
+      if (n <= 0) {
+        close(fds[i].fd);
+        fds[i].fd = -1;
+        --open_fds;
+      } else {
+        (i == 0 ? result.out : result.err).append(buf, static_cast<size_t>(n));
+      }
+    }
+  }
+  writer.join();
+  for (auto& f : fds)
+    if (f.fd >= 0) close(f.fd);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+}  // namespace skiff::test

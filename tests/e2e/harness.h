@@ -1,0 +1,110 @@
+// Test harness for end-to-end tests: starts the real `skiff` binary (SKIFF_BIN) on a temporary
+// data directory and an ephemeral port, talks to it over real HTTP, and runs CLI commands.
+// Every process it starts is ended by pid when its owner is destroyed, even on test failure.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace skiff::test {
+
+std::string skiffBinary();
+std::string sourceDir();
+// A fresh directory under $TMPDIR; the caller removes it (TempDir does).
+std::string makeTempDir();
+
+class TempDir {
+ public:
+  TempDir() : path_(makeTempDir()) {}
+  ~TempDir();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// A `skiff server` child process.
+class ServerProcess {
+ public:
+  // `data_dir` must exist; the server is started by start().
+  explicit ServerProcess(std::string data_dir, std::vector<std::string> extra_args = {});
+  ~ServerProcess();  // kills (SIGKILL) if still running and reaps
+
+  // Spawns the server and waits until its API answers; fails the test on timeout.
+  void start();
+  // Sends `sig` and waits for exit; returns the exit status as from waitpid (or -1).
+  int stop(int sig = 15);
+  void kill9();
+  bool running();
+
+  const std::string& url() const { return url_; }  // "http://127.0.0.1:PORT"
+  const std::string& dataDir() const { return data_dir_; }
+  pid_t pid() const { return pid_; }
+  const std::string& logPath() const { return log_path_; }
+
+ private:
+  std::string data_dir_;
+  std::vector<std::string> extra_args_;
+  std::string url_;
+  std::string log_path_;
+  pid_t pid_ = -1;
+};
+
+struct HttpResult {
+  int status = 0;  // 0 when the connection failed
+  std::string body;
+  std::map<std::string, std::string> headers;  // lowercase names
+};
+
+// One HTTP/1.1 request on a new connection. `url` is the server's base URL.
+HttpResult httpRequest(const std::string& url, const std::string& method, const std::string& path,
+                       const std::string& body = "",
+                       const std::string& content_type = "application/json");
+
+// A streaming watch: opens `path` (which includes ?watch=true...) and reads event lines.
+class WatchStream {
+ public:
+  WatchStream(const std::string& url, const std::string& path);
+  ~WatchStream();
+  int status() const { return status_; }
+  // The next event line (without the newline), or nullopt after `timeout` or at end of stream.
+  std::optional<std::string> next(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+ private:
+  bool fill(std::chrono::milliseconds timeout);
+  int fd_ = -1;
+  int status_ = 0;
+  bool chunked_ = false;
+  bool ended_ = false;
+  std::string raw_;    // undecoded bytes
+  std::string lines_;  // decoded body bytes not yet returned
+};
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs `skiff ARGS...` with SKIFF_SERVER=server_url, feeding `stdin_data`; waits for it.
+CommandResult runSkiff(const std::vector<std::string>& args, const std::string& server_url,
+                       const std::string& stdin_data = "");
+
+// Polls `condition` every 20 ms until it holds or `timeout` passes; returns whether it held.
+template <class F>
+bool eventually(F condition, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (condition()) return true;
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    struct timespec ts{0, 20 * 1000 * 1000};
+    nanosleep(&ts, nullptr);
+  }
+}
+
+}  // namespace skiff::test

@@ -1,0 +1,65 @@
+// Balancers: round robin spreads evenly (by weight), least request prefers idle backends.
+#include <gtest/gtest.h>
+
+#include "gateway/balancer.h"
+
+namespace skiff::gateway {
+namespace {
+
+std::vector<Backend> backends(std::vector<uint32_t> weights) {
+  std::vector<Backend> out;
+  for (uint32_t w : weights) out.push_back({"127.0.0.1:1", {}, w});
+  return out;
+}
+
+TEST(GatewayBalancer, RoundRobinSpreadsEvenly) {
+  Balancer b(BalancerKind::kRoundRobin, backends({100, 100, 100}));
+  std::vector<int> counts(3);
+  std::vector<int> order;
+  for (int i = 0; i < 300; ++i) {
+    int pick = b.pick();
+    counts[static_cast<size_t>(pick)]++;
+    if (i < 6) order.push_back(pick);
+  }
+  EXPECT_EQ(counts, (std::vector<int>{100, 100, 100}));
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 0, 1, 2}));  // strict rotation, no bursts
+}
+
+TEST(GatewayBalancer, RoundRobinFollowsWeightsInterleaved) {
+  Balancer b(BalancerKind::kRoundRobin, backends({90, 10}));
+  std::vector<int> counts(2);
+  for (int i = 0; i < 1000; ++i) counts[static_cast<size_t>(b.pick())]++;
+  EXPECT_EQ(counts, (std::vector<int>{900, 100}));
+}
+
+TEST(GatewayBalancer, ExcludedBackendsAreSkipped) {
+  Balancer b(BalancerKind::kRoundRobin, backends({1, 1, 1}));
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(b.pick(/*exclude=*/0b101), 1);
+  EXPECT_EQ(b.pick(0b111), -1);
+  Balancer empty(BalancerKind::kLeastRequest, {});
+  EXPECT_EQ(empty.pick(), -1);
+}
+
+TEST(GatewayBalancer, LeastRequestPrefersIdle) {
+  Balancer b(BalancerKind::kLeastRequest, backends({1, 1, 1}));
+  b.onRequestStart(0);
+  b.onRequestStart(0);
+  b.onRequestStart(2);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(b.pick(), 1);
+  b.onRequestStart(1);
+  b.onRequestStart(1);
+  EXPECT_EQ(b.pick(), 2);  // 0: 2, 1: 2, 2: 1
+  b.onRequestEnd(0);
+  b.onRequestEnd(0);
+  EXPECT_EQ(b.pick(), 0);
+}
+
+TEST(GatewayBalancer, LeastRequestRotatesAmongEquallyIdle) {
+  Balancer b(BalancerKind::kLeastRequest, backends({1, 1, 1}));
+  std::vector<int> counts(3);
+  for (int i = 0; i < 30; ++i) counts[static_cast<size_t>(b.pick())]++;
+  EXPECT_EQ(counts, (std::vector<int>{10, 10, 10}));
+}
+
+}  // namespace
+}  // namespace skiff::gateway

@@ -195,7 +195,8 @@ def watch_fanout(skiff, watchers=100, events=200):
         sel.register(s, selectors.EVENT_READ, bytearray())
         socks.append(s)
     received = {}  # (watcher, name) -> time first seen
-    pattern = re.compile(rb'"type":"ADDED","object":\{"apiVersion":"skiff.dev/v1","kind":"Application","metadata":\{"name":"(ev-\d+)"')
+    # The first "name" of an event line is metadata.name (metadata precedes spec).
+    pattern = re.compile(rb'\{"type":"ADDED","object":\{[^\n]*?"name":"(ev-\d+)"')
     done = threading.Event()
 
     def reader():

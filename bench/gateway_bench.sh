@@ -8,7 +8,7 @@
 # Every process started here is stopped by pid on exit, including on failure.
 #
 # Usage: bench/gateway_bench.sh [--skiff build/bin/skiff] [--seconds 10] [--connections 50]
-#                               [--idle 2000]
+#                               [--idle 2000] [--rounds 2]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,13 +16,15 @@ skiff=build/bin/skiff
 seconds=10
 connections=50
 idle=2000
+rounds=2
 while [ $# -gt 0 ]; do
   case "$1" in
     --skiff) skiff=$2; shift 2 ;;
     --seconds) seconds=$2; shift 2 ;;
     --connections) connections=$2; shift 2 ;;
     --idle) idle=$2; shift 2 ;;
-    *) echo "usage: $0 [--skiff PATH] [--seconds N] [--connections N] [--idle N]" >&2; exit 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
+    *) echo "usage: $0 [--skiff PATH] [--seconds N] [--connections N] [--idle N] [--rounds N]" >&2; exit 2 ;;
   esac
 done
 for tool in nginx wrk python3 curl; do
@@ -166,8 +168,18 @@ echo "gateway_bench: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut
 # Warm both (connection pools, page cache), then measure; alternate to spread background noise.
 wrk -t2 -c"$connections" -d2s -H "Host: bench" "http://127.0.0.1:$nginx_port/" >/dev/null
 wrk -t2 -c"$connections" -d2s -H "Host: bench" "http://$skiff_listen/" >/dev/null
-read -r n_rps n_p50 n_p99 n_err <<<"$(run_wrk "http://127.0.0.1:$nginx_port/")"
-read -r s_rps s_p50 s_p99 s_err <<<"$(run_wrk "http://$skiff_listen/")"
+# Background load on a shared machine only ever slows a run down, so each proxy is measured
+# $rounds times, interleaved, and its best run (highest requests/s) is reported.
+n_rps=0
+s_rps=0
+for _ in $(seq 1 "$rounds"); do
+  read -r rps p50 p99 err <<<"$(run_wrk "http://127.0.0.1:$nginx_port/")"
+  echo "  nginx         $rps req/s  p50 $p50 ms  p99 $p99 ms $err"
+  if [ "${rps%.*}" -gt "${n_rps%.*}" ]; then n_rps=$rps n_p50=$p50 n_p99=$p99 n_err=$err; fi
+  read -r rps p50 p99 err <<<"$(run_wrk "http://$skiff_listen/")"
+  echo "  skiff gateway $rps req/s  p50 $p50 ms  p99 $p99 ms $err"
+  if [ "${rps%.*}" -gt "${s_rps%.*}" ]; then s_rps=$rps s_p50=$p50 s_p99=$p99 s_err=$err; fi
+done
 n_mem=$(measure_idle "$nginx_port" $(nginx_workers))
 s_mem=$(measure_idle "${skiff_listen##*:}" "$skiff_pid")
 

@@ -329,7 +329,7 @@ HttpResponse ApiHandler::patch(HttpRequest& request, const Route& route) {
   for (int attempt = 0;; ++attempt) {
     auto current = store_.get(key);
     if (!current.ok()) return errorResponse(current.status());
-    json doc = (*current)->object.toJson();
+    json doc = (*current)->object().toJson();
     doc.erase("status");
     doc.merge_patch(*patch_doc);
     auto object = admitObject(doc, {route.kind->kind, route.tenant});

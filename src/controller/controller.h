@@ -22,7 +22,7 @@ namespace skiff {
 struct WatchedKind {
   std::string kind;
   // The key to reconcile for an event on `object`; nullopt to ignore it.
-  std::function<std::optional<ObjectKey>(const Object& object)> key_of;
+  std::function<std::optional<ObjectKey>(const StoredObject& object)> key_of;
 };
 
 struct ReconcileResult {

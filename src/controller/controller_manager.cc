@@ -24,7 +24,7 @@ Status ControllerManager::start() {
       // No from_revision: the watch starts with every existing object, a full resync.
       WorkQueue* queue = r->queue.get();
       auto handle = store_.watch(options, [queue, key_of = w.key_of](const WatchEvent& e) {
-        if (auto key = key_of(e.object->object)) queue->add(*key);
+        if (auto key = key_of(*e.object)) queue->add(*key);
       });
       if (!handle.ok()) return handle.status();
       r->watches.push_back(std::move(handle).value());

@@ -8,9 +8,9 @@ std::string revisionName(const std::string& application, int64_t n) {
 
 std::vector<WatchedKind> RevisionController::watches() const {
   return {
-      {"Application", [](const Object& o) { return std::optional<ObjectKey>(o.key()); }},
+      {"Application", [](const StoredObject& o) { return std::optional<ObjectKey>(o.key()); }},
       {"Revision",
-       [](const Object& o) -> std::optional<ObjectKey> {
+       [](const StoredObject& o) -> std::optional<ObjectKey> {
          auto it = o.metadata.labels.find(kApplicationLabel);
          if (it == o.metadata.labels.end()) return std::nullopt;
          return ObjectKey{"Application", o.metadata.tenant, it->second};
@@ -35,16 +35,17 @@ Result<ReconcileResult> RevisionController::reconcile(const ObjectKey& key) {
     }
     return ReconcileResult{};
   }
-  const Object& application = (*app)->object;
+  const Object application = (*app)->object();
 
-  const Object* latest = nullptr;
+  std::optional<Object> latest;
   for (const auto& r : revisions.items) {
-    if (latest == nullptr ||
-        r->object.spec.value("revision", int64_t{0}) > latest->spec.value("revision", int64_t{0}))
-      latest = &r->object;
+    Object revision = r->object();
+    if (!latest || revision.spec.value("revision", int64_t{0}) >
+                       latest->spec.value("revision", int64_t{0}))
+      latest = std::move(revision);
   }
   int64_t number = latest ? latest->spec.value("revision", int64_t{0}) : 0;
-  const bool changed = latest == nullptr || latest->spec.value("template", json()) != application.spec;
+  const bool changed = !latest || latest->spec.value("template", json()) != application.spec;
   if (changed) {
     ++number;
     Object revision;

@@ -24,6 +24,9 @@ constexpr int kMaxDepth = 64;
 // Anchors and aliases let a small document expand exponentially ("billion laughs"); these
 // bound what one document may decode to, whatever its syntax.
 constexpr size_t kMaxNodes = 1'000'000;
+// Aliases get a tighter budget of their own: without them a value costs at least a byte of
+// input, so only aliases can make a small document expensive to validate and re-serialize.
+constexpr size_t kMaxAliasNodes = 100'000;
 constexpr size_t kMaxDecodedBytes = 16 << 20;
 
 std::string quotedText(std::string_view text) {
@@ -112,6 +115,10 @@ class DocumentBuilder {
 
   // Inserts a copy of an already built value (a YAML alias) weighing `nodes` and `bytes`.
   bool copy(const json& value, size_t nodes, size_t bytes, const Where& where) {
+    alias_nodes_ += nodes;
+    if (alias_nodes_ > kMaxAliasNodes)
+      return fail(where.text() + ": the document expands to more than " +
+                  std::to_string(kMaxAliasNodes) + " values through aliases");
     if (!count(nodes, bytes, where)) return false;
     return place(value, where);
   }
@@ -236,6 +243,7 @@ class DocumentBuilder {
   json* last_ = nullptr;
   size_t nodes_ = 0;
   size_t bytes_ = 0;
+  size_t alias_nodes_ = 0;
   std::string error_;
 };
 

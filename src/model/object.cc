@@ -56,8 +56,15 @@ Result<Object> objectFromJson(const json& doc) {
 StoredObjectPtr makeStored(Object object) {
   auto stored = std::make_shared<StoredObject>();
   stored->json_text = object.toJson().dump();
-  stored->object = std::move(object);
+  stored->kind = std::move(object.kind);
+  stored->metadata = std::move(object.metadata);
   return stored;
+}
+
+Object StoredObject::object() const {
+  Result<Object> parsed = objectFromJson(json::parse(json_text));
+  SKIFF_ASSERT(parsed.ok(), "a stored object does not parse: " + parsed.status().toString());
+  return std::move(parsed).value();
 }
 
 const json* findCondition(const json& status, const std::string& type) {

@@ -62,14 +62,18 @@ struct Object {
 // does not know are ignored; use validation for user input.
 Result<Object> objectFromJson(const json& doc);
 
-// An immutable snapshot held by the store: the object and its serialized JSON, so reads
-// and watch fan-out never re-serialize. Shared between threads read-only.
+// An immutable snapshot held by the store: identity and metadata, plus the serialized JSON of
+// the whole object, so reads and watch fan-out never re-serialize and memory stays near the
+// size of the JSON. Spec and status are parsed on demand. Shared between threads read-only.
 struct StoredObject {
-  Object object;
+  std::string kind;
+  ObjectMeta metadata;
   std::string json_text;
 
-  const ObjectKey key() const { return object.key(); }
-  int64_t resourceVersion() const { return object.metadata.resource_version; }
+  ObjectKey key() const { return {kind, metadata.tenant, metadata.name}; }
+  int64_t resourceVersion() const { return metadata.resource_version; }
+  // The whole object, parsed from json_text (costs a parse: call once per use).
+  Object object() const;
 };
 using StoredObjectPtr = std::shared_ptr<const StoredObject>;
 

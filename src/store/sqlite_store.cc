@@ -46,8 +46,8 @@ class Bound {
 };
 
 bool matches(const WatchOptions& w, const StoredObject& o) {
-  const ObjectMeta& m = o.object.metadata;
-  return (w.kind.empty() || w.kind == o.object.kind) &&
+  const ObjectMeta& m = o.metadata;
+  return (w.kind.empty() || w.kind == o.kind) &&
          (w.tenant.empty() || w.tenant == m.tenant) && w.selector.matches(m.labels);
 }
 
@@ -180,7 +180,7 @@ std::string SqliteStore::newUid() {
 }
 
 Status SqliteStore::commit(const WatchEvent& event) {
-  const Object& o = event.object->object;
+  const StoredObject& o = *event.object;
   auto fail = [&](const char* what) {
     std::string msg = std::string("cannot ") + what + ": " + sqlite3_errmsg(db_);
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
@@ -257,7 +257,7 @@ Result<StoredObjectPtr> SqliteStore::update(Object object, UpdateOptions options
   const ObjectKey key = object.key();
   auto it = objects_.find(key);
   if (it == objects_.end()) return notFound(key.toString() + " not found");
-  const Object& current = it->second->object;
+  const Object current = it->second->object();
   if (!options.unconditional &&
       object.metadata.resource_version != current.metadata.resource_version) {
     return conflict(key.toString() + " has been modified (resourceVersion " +
@@ -294,7 +294,7 @@ Result<StoredObjectPtr> SqliteStore::remove(const ObjectKey& key,
     return conflict(key.toString() + " has been modified (resourceVersion " +
                     std::to_string(*resource_version) + " given, current is " +
                     std::to_string(it->second->resourceVersion()) + ")");
-  Object last = it->second->object;
+  Object last = it->second->object();
   last.metadata.resource_version = revision_ + 1;
   WatchEvent event{EventType::kDeleted, revision_ + 1, makeStored(std::move(last))};
   if (Status s = commit(event); !s.isOk()) return s;
@@ -315,7 +315,7 @@ ObjectList SqliteStore::list(const std::string& kind, const ListOptions& options
   for (auto it = objects_.lower_bound({kind, options.tenant, ""});
        it != objects_.end() && it->first.kind == kind; ++it) {
     if (!options.tenant.empty() && it->first.tenant != options.tenant) break;
-    if (options.selector.matches(it->second->object.metadata.labels))
+    if (options.selector.matches(it->second->metadata.labels))
       out.items.push_back(it->second);
   }
   return out;

@@ -52,34 +52,34 @@ TEST_F(RevisionControllerTest, SpecChangesMakeNumberedRevisionsAndNoOpsMakeNone)
   reconcile();
   reconcile();  // idempotent
   ASSERT_EQ(revisions().size(), 1u);
-  const Object& r1 = revisions()[0]->object;
+  const Object& r1 = revisions()[0]->object();
   EXPECT_EQ(r1.metadata.name, "shop-1");
   EXPECT_EQ(r1.spec["revision"], 1);
   EXPECT_EQ(r1.spec["template"]["components"][0]["name"], "web");
   EXPECT_EQ(r1.metadata.labels.at(kApplicationLabel), "shop");
   EXPECT_EQ(r1.metadata.annotations.at(kChangeCauseAnnotation), "first");
 
-  auto app = store_->get(app_key_).value();
-  EXPECT_EQ(app->object.status["latestRevision"], 1);
-  EXPECT_EQ(app->object.status["observedGeneration"], 1);
-  const json* accepted = findCondition(app->object.status, "Accepted");
+  const Object app = store_->get(app_key_).value()->object();
+  EXPECT_EQ(app.status["latestRevision"], 1);
+  EXPECT_EQ(app.status["observedGeneration"], 1);
+  const json* accepted = findCondition(app.status, "Accepted");
   ASSERT_NE(accepted, nullptr);
   EXPECT_EQ((*accepted)["status"], "True");
 
-  Object changed = app->object;
+  Object changed = app;
   changed.spec["components"][0]["replicas"] = 3;
   ASSERT_TRUE(store_->update(changed).ok());
   reconcile();
   ASSERT_EQ(revisions().size(), 2u);
-  EXPECT_EQ(store_->get(app_key_).value()->object.status["latestRevision"], 2);
+  EXPECT_EQ(store_->get(app_key_).value()->object().status["latestRevision"], 2);
 
   // Back to the first spec (a rollback) is a new revision, not a reuse of revision 1.
-  Object back = store_->get(app_key_).value()->object;
+  Object back = store_->get(app_key_).value()->object();
   back.spec = r1.spec["template"];
   ASSERT_TRUE(store_->update(back).ok());
   reconcile();
   ASSERT_EQ(revisions().size(), 3u);
-  EXPECT_EQ(store_->get({"Revision", "default", "shop-3"}).value()->object.spec["template"],
+  EXPECT_EQ(store_->get({"Revision", "default", "shop-3"}).value()->object().spec["template"],
             r1.spec["template"]);
 }
 

@@ -50,10 +50,10 @@ class SqliteStoreTest : public ::testing::Test {
 TEST_F(SqliteStoreTest, CreateAssignsIdentityAndRejectsDuplicates) {
   auto a = store_->create(app("shop"));
   ASSERT_TRUE(a.ok());
-  EXPECT_EQ((*a)->object.metadata.generation, 1);
+  EXPECT_EQ((*a)->metadata.generation, 1);
   EXPECT_EQ((*a)->resourceVersion(), 1);
-  EXPECT_EQ((*a)->object.metadata.uid.size(), 36u);
-  EXPECT_FALSE((*a)->object.metadata.created_at.empty());
+  EXPECT_EQ((*a)->metadata.uid.size(), 36u);
+  EXPECT_FALSE((*a)->metadata.created_at.empty());
   auto b = store_->create(app("shop"));
   ASSERT_FALSE(b.ok());
   EXPECT_EQ(b.status().code(), StatusCode::kAlreadyExists);
@@ -64,24 +64,24 @@ TEST_F(SqliteStoreTest, CreateAssignsIdentityAndRejectsDuplicates) {
 
 TEST_F(SqliteStoreTest, UpdateChecksResourceVersionAndBumpsGenerationOnSpecChange) {
   auto a = store_->create(app("shop"));
-  Object o = (*a)->object;
+  Object o = (*a)->object();
   o.metadata.labels["team"] = "x";
   auto labelled = store_->update(o);
   ASSERT_TRUE(labelled.ok());
-  EXPECT_EQ((*labelled)->object.metadata.generation, 1) << "labels are not spec";
+  EXPECT_EQ((*labelled)->metadata.generation, 1) << "labels are not spec";
   EXPECT_EQ((*labelled)->resourceVersion(), 2);
 
   auto stale = store_->update(o);  // still carries resourceVersion 1
   ASSERT_FALSE(stale.ok());
   EXPECT_EQ(stale.status().code(), StatusCode::kConflict);
 
-  o = (*labelled)->object;
+  o = (*labelled)->object();
   o.spec["cluster"] = "local";
   auto changed = store_->update(o);
   ASSERT_TRUE(changed.ok());
-  EXPECT_EQ((*changed)->object.metadata.generation, 2);
+  EXPECT_EQ((*changed)->metadata.generation, 2);
 
-  auto same = store_->update((*changed)->object);
+  auto same = store_->update((*changed)->object());
   ASSERT_TRUE(same.ok());
   EXPECT_EQ((*same)->resourceVersion(), (*changed)->resourceVersion()) << "no-op writes nothing";
   EXPECT_EQ(store_->revision(), 3);
@@ -89,21 +89,21 @@ TEST_F(SqliteStoreTest, UpdateChecksResourceVersionAndBumpsGenerationOnSpecChang
 
 TEST_F(SqliteStoreTest, StatusUpdateLeavesSpecAndSpecUpdateLeavesStatus) {
   auto a = store_->create(app("shop"));
-  Object o = (*a)->object;
+  Object o = (*a)->object();
   o.spec = {{"changed", true}};
   o.status = {{"phase", "Running"}};
   auto s = store_->update(o, {.status_only = true});
   ASSERT_TRUE(s.ok());
-  EXPECT_EQ((*s)->object.status["phase"], "Running");
-  EXPECT_EQ((*s)->object.spec, (*a)->object.spec);
-  EXPECT_EQ((*s)->object.metadata.generation, 1);
+  EXPECT_EQ((*s)->object().status["phase"], "Running");
+  EXPECT_EQ((*s)->object().spec, (*a)->object().spec);
+  EXPECT_EQ((*s)->metadata.generation, 1);
 
-  Object o2 = (*s)->object;
+  Object o2 = (*s)->object();
   o2.spec = {{"components", json::array({1})}};
   o2.status = json::object();
   auto t = store_->update(o2);
   ASSERT_TRUE(t.ok());
-  EXPECT_EQ((*t)->object.status["phase"], "Running");
+  EXPECT_EQ((*t)->object().status["phase"], "Running");
 }
 
 TEST_F(SqliteStoreTest, DryRunWritesNothing) {
@@ -135,8 +135,8 @@ TEST_F(SqliteStoreTest, ListFiltersByTenantAndSelectorSorted) {
   opts.tenant = "default";
   ObjectList all = store_->list("Application", opts);
   ASSERT_EQ(all.items.size(), 3u);
-  EXPECT_EQ(all.items[0]->object.metadata.name, "a");
-  EXPECT_EQ(all.items[2]->object.metadata.name, "c");
+  EXPECT_EQ(all.items[0]->metadata.name, "a");
+  EXPECT_EQ(all.items[2]->metadata.name, "c");
   EXPECT_EQ(all.revision, 4);
   opts.selector = LabelSelector::parse("tier=web").value();
   EXPECT_EQ(store_->list("Application", opts).items.size(), 2u);
@@ -147,7 +147,7 @@ TEST_F(SqliteStoreTest, ListFiltersByTenantAndSelectorSorted) {
 
 TEST_F(SqliteStoreTest, StatePersistsAcrossReopen) {
   auto a = store_->create(app("shop"));
-  Object o = (*a)->object;
+  Object o = (*a)->object();
   o.spec["cluster"] = "local";
   ASSERT_TRUE(store_->update(o).ok());
   ASSERT_TRUE(store_->create(app("gone")).ok());
@@ -156,8 +156,8 @@ TEST_F(SqliteStoreTest, StatePersistsAcrossReopen) {
   EXPECT_EQ(store_->revision(), 4);
   auto got = store_->get({"Application", "default", "shop"});
   ASSERT_TRUE(got.ok());
-  EXPECT_EQ((*got)->object.spec["cluster"], "local");
-  EXPECT_EQ((*got)->object.metadata.generation, 2);
+  EXPECT_EQ((*got)->object().spec["cluster"], "local");
+  EXPECT_EQ((*got)->metadata.generation, 2);
   EXPECT_FALSE(store_->get({"Application", "default", "gone"}).ok());
   EXPECT_EQ(store_->create(app("next")).value()->resourceVersion(), 5);
 }
@@ -170,7 +170,7 @@ struct Recorder {
     return [this](const WatchEvent& e) {
       std::lock_guard lock(mu);
       events.emplace_back(e.type, e.revision);
-      names.push_back(e.object->object.metadata.name);
+      names.push_back(e.object->metadata.name);
     };
   }
 };
@@ -183,7 +183,7 @@ TEST_F(SqliteStoreTest, WatchDeliversInRevisionOrderAndResumes) {
   auto handle = store_->watch(all, live.sink());
   ASSERT_TRUE(handle.ok());
   auto a = store_->create(app("a"));
-  Object o = (*a)->object;
+  Object o = (*a)->object();
   o.spec["x"] = 1;
   ASSERT_TRUE(store_->update(o).ok());
   ASSERT_TRUE(store_->remove(o.key()).ok());
@@ -256,7 +256,7 @@ TEST_F(SqliteStoreTest, ConcurrentWritersGetUniqueRevisionsAndWatchSeesAllInOrde
         ASSERT_TRUE(store_->create(app("t" + std::to_string(t) + "-" + std::to_string(i))).ok());
         // Optimistic updates of one object: exactly one writer wins each version.
         auto cur = store_->get({"Application", "default", "shared"});
-        Object o = (*cur)->object;
+        Object o = (*cur)->object();
         o.spec["n"] = t * 1000 + i;
         if (!store_->update(o).ok()) ++conflicts;
       }
@@ -267,7 +267,7 @@ TEST_F(SqliteStoreTest, ConcurrentWritersGetUniqueRevisionsAndWatchSeesAllInOrde
   ASSERT_EQ(static_cast<int64_t>(r.events.size()), total);
   for (size_t i = 0; i < r.events.size(); ++i) EXPECT_EQ(r.events[i].second, int64_t(i + 1));
   auto shared = store_->get({"Application", "default", "shared"});
-  EXPECT_EQ((*shared)->object.metadata.generation,
+  EXPECT_EQ((*shared)->metadata.generation,
             1 + kThreads * kPerThread - conflicts.load());
 }
 

@@ -163,12 +163,21 @@ HttpResponse ApiHandler::handle(HttpRequest& request) {
   if (p.rfind(kApiPrefix, 0) != 0) return errorResponse(notFound("no resource at " + p));
   Result<Route> route = parseRoute(p);
   if (!route.ok()) return errorResponse(route.status());
-  try {
-    return handleResource(request, *route);
-  } catch (const std::exception& e) {
-    // A bug, not user input: answer 500 rather than take the server down.
-    return errorResponse(internalError(std::string("internal error: ") + e.what()));
-  }
+  auto run = [this](HttpRequest& r, const Route& rt) {
+    try {
+      return handleResource(r, rt);
+    } catch (const std::exception& e) {
+      // A bug, not user input: answer 500 rather than take the server down.
+      return errorResponse(internalError(std::string("internal error: ") + e.what()));
+    }
+  };
+  if (request.method == "GET") return run(request, *route);
+  // Writes wait for their group commit: run them off the event loops.
+  HttpResponse deferred;
+  deferred.deferred = [run, r = std::move(request), rt = std::move(route).value()]() mutable {
+    return run(r, rt);
+  };
+  return deferred;
 }
 
 HttpResponse ApiHandler::handleResource(HttpRequest& request, const Route& route) {

@@ -68,6 +68,9 @@ struct HttpResponse {
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
   std::shared_ptr<EventStream> stream;  // when set, body is ignored
+  // When set, the server runs it on its blocking pool (off the event loops) and sends what it
+  // returns instead: for handlers that wait, such as durable writes.
+  std::function<HttpResponse()> deferred;
 };
 
 using HttpHandler = std::function<HttpResponse(HttpRequest&)>;

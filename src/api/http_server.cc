@@ -12,6 +12,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
@@ -77,6 +78,10 @@ void splitTarget(std::string_view target, HttpRequest& r) {
   }
 }
 
+// A coroutine parameter lives in the coroutine frame, unlike a lambda capture, so the work
+// outlives the hop to the blocking pool.
+net::awaitable<HttpResponse> runDeferred(std::function<HttpResponse()> work) { co_return work(); }
+
 std::string lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -88,7 +93,10 @@ std::string lower(std::string_view s) {
 class HttpServer::Impl {
  public:
   Impl(Options options, HttpHandler handler)
-      : options_(std::move(options)), handler_(std::move(handler)), acceptor_(ioc_) {}
+      : options_(std::move(options)),
+        handler_(std::move(handler)),
+        blocking_pool_(static_cast<size_t>(std::max(1, options_.blocking_threads))),
+        acceptor_(ioc_) {}
 
   Status start() {
     boost::system::error_code ec;
@@ -127,6 +135,7 @@ class HttpServer::Impl {
     ioc_.stop();
     for (auto& t : threads_) t.join();
     threads_.clear();
+    blocking_pool_.join();
   }
 
   uint16_t port() const { return port_; }
@@ -221,6 +230,11 @@ class HttpServer::Impl {
         r.body = std::move(req.body());
         r.remote_address = remote;
         response = handler_(r);
+        if (response.deferred) {
+          auto work = std::move(response.deferred);
+          response = co_await net::co_spawn(blocking_pool_, runDeferred(std::move(work)),
+                                            net::use_awaitable);
+        }
       }
       if (response.stream) {
         {
@@ -324,6 +338,7 @@ class HttpServer::Impl {
   const Options options_;
   const HttpHandler handler_;
 
+  net::thread_pool blocking_pool_;
   net::io_context ioc_;
   tcp::acceptor acceptor_;
   std::vector<std::thread> threads_;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <algorithm>
 #include <random>
 
 namespace skiff {
@@ -179,8 +180,7 @@ std::string SqliteStore::newUid() {
   return buf;
 }
 
-Status SqliteStore::commit(const WatchEvent& event) {
-  const StoredObject& o = *event.object;
+Status SqliteStore::persist(const std::vector<WatchEvent>& events) {
   auto fail = [&](const char* what) {
     std::string msg = std::string("cannot ") + what + ": " + sqlite3_errmsg(db_);
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
@@ -188,117 +188,206 @@ Status SqliteStore::commit(const WatchEvent& event) {
   };
   if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK)
     return fail("begin a transaction");
-  if (event.type == EventType::kDeleted) {
-    if (Bound(delete_object_).text(1, o.kind).text(2, o.metadata.tenant).text(3, o.metadata.name).step() != SQLITE_DONE)
-      return fail("delete the object");
-  } else {
-    if (Bound(put_object_)
-            .text(1, o.kind)
-            .text(2, o.metadata.tenant)
-            .text(3, o.metadata.name)
-            .text(4, event.object->json_text)
-            .step() != SQLITE_DONE)
+  for (const WatchEvent& event : events) {
+    const StoredObject& o = *event.object;
+    if (event.type == EventType::kDeleted) {
+      if (Bound(delete_object_)
+              .text(1, o.kind)
+              .text(2, o.metadata.tenant)
+              .text(3, o.metadata.name)
+              .step() != SQLITE_DONE)
+        return fail("delete the object");
+    } else if (Bound(put_object_)
+                   .text(1, o.kind)
+                   .text(2, o.metadata.tenant)
+                   .text(3, o.metadata.name)
+                   .text(4, o.json_text)
+                   .step() != SQLITE_DONE) {
       return fail("write the object");
+    }
+    if (Bound(put_event_)
+            .integer(1, event.revision)
+            .integer(2, static_cast<int>(event.type))
+            .text(3, o.json_text)
+            .step() != SQLITE_DONE)
+      return fail("write the event");
   }
-  if (Bound(put_event_)
-          .integer(1, event.revision)
-          .integer(2, static_cast<int>(event.type))
-          .text(3, event.object->json_text)
-          .step() != SQLITE_DONE)
-    return fail("write the event");
-  const int64_t keep_after = event.revision - static_cast<int64_t>(options_.history_events);
+  const int64_t last = events.back().revision;
+  const int64_t keep_after = last - static_cast<int64_t>(options_.history_events);
   if (keep_after > 0 && Bound(trim_events_).integer(1, keep_after).step() != SQLITE_DONE)
     return fail("compact the event history");
-  if (Bound(put_revision_).integer(1, event.revision).step() != SQLITE_DONE)
+  if (Bound(put_revision_).integer(1, last).step() != SQLITE_DONE)
     return fail("write the revision");
   if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) return fail("commit");
+  return Status::ok();
+}
 
+void SqliteStore::apply(const std::vector<WatchEvent>& events) {
   {
     std::unique_lock lock(mu_);
-    if (event.type == EventType::kDeleted)
-      objects_.erase(o.key());
-    else
-      objects_[o.key()] = event.object;
-    revision_ = event.revision;
-    history_.push_back(event);
+    for (const WatchEvent& event : events) {
+      if (event.type == EventType::kDeleted)
+        objects_.erase(event.object->key());
+      else
+        objects_[event.object->key()] = event.object;
+      revision_ = event.revision;
+      history_.push_back(event);
+    }
     while (history_.size() > options_.history_events) {
       compacted_revision_ = history_.front().revision;
       history_.pop_front();
     }
   }
-  publish(event);
-  return Status::ok();
+  for (const WatchEvent& event : events)
+    for (auto& [id, w] : watchers_)
+      if (matches(w.options, *event.object)) w.sink(event);
 }
 
-void SqliteStore::publish(const WatchEvent& event) {
-  for (auto& [id, w] : watchers_)
-    if (matches(w.options, *event.object)) w.sink(event);
+// One queued write. Lives on its caller's stack until `done`.
+struct SqliteStore::Writer {
+  Writer(ObjectKey k, Mutation m) : key(std::move(k)), mutation(std::move(m)) {}
+  ObjectKey key;
+  Mutation mutation;
+  Result<StoredObjectPtr> result = internalError("the write was not run");
+  bool wrote = false;
+  bool done = false;
+  std::condition_variable cv;
+};
+
+Result<StoredObjectPtr> SqliteStore::write(ObjectKey key, Mutation mutation) {
+  Writer w(std::move(key), std::move(mutation));
+  std::unique_lock lock(write_mu_);
+  writers_.push_back(&w);
+  w.cv.wait(lock, [&] { return w.done || writers_.front() == &w; });
+  if (w.done) return std::move(w.result);
+
+  // The writer at the front leads: it commits every queued write in one transaction, so
+  // concurrent writers share one fsync (LevelDB's group commit). Each write sees the state
+  // left by the writes before it in the batch.
+  constexpr size_t kMaxBatch = 512;
+  std::vector<Writer*> batch(writers_.begin(),
+                             writers_.begin() + std::min(writers_.size(), kMaxBatch));
+  std::map<ObjectKey, StoredObjectPtr> overlay;  // nullptr: deleted earlier in the batch
+  std::vector<WatchEvent> events;
+  int64_t revision = revision_;
+  for (Writer* b : batch) {
+    StoredObjectPtr current;
+    if (auto o = overlay.find(b->key); o != overlay.end()) {
+      current = o->second;
+    } else if (auto it = objects_.find(b->key); it != objects_.end()) {
+      current = it->second;
+    }
+    Result<Outcome> outcome = b->mutation(current, revision + 1, /*dry_run=*/false);
+    if (!outcome.ok()) {
+      b->result = outcome.status();
+      continue;
+    }
+    if (!outcome->event) {
+      b->result = outcome->unchanged;
+      continue;
+    }
+    ++revision;
+    overlay[b->key] = outcome->event->type == EventType::kDeleted ? nullptr : outcome->event->object;
+    b->result = outcome->event->object;
+    b->wrote = true;
+    events.push_back(std::move(*outcome->event));
+  }
+  if (!events.empty()) {
+    // Writers may queue for the next batch while this one is on its way to disk; nothing
+    // else changes objects_ or the revision meanwhile, since only the leader writes.
+    lock.unlock();
+    Status committed = persist(events);
+    lock.lock();
+    if (committed.isOk()) {
+      apply(events);
+    } else {
+      for (Writer* b : batch)
+        if (b->wrote) b->result = committed;
+    }
+  }
+  for (Writer* b : batch) {
+    writers_.pop_front();
+    b->done = true;
+    if (b != &w) b->cv.notify_one();
+  }
+  if (!writers_.empty()) writers_.front()->cv.notify_one();
+  return std::move(w.result);
+}
+
+Result<StoredObjectPtr> SqliteStore::dryRun(const ObjectKey& key, const Mutation& mutation) {
+  std::lock_guard write_lock(write_mu_);  // uid_counter_ and a stable view
+  auto it = objects_.find(key);
+  Result<Outcome> outcome =
+      mutation(it == objects_.end() ? nullptr : it->second, revision_ + 1, /*dry_run=*/true);
+  if (!outcome.ok()) return outcome.status();
+  return outcome->event ? outcome->event->object : outcome->unchanged;
 }
 
 Result<StoredObjectPtr> SqliteStore::create(Object object, bool dry_run) {
   if (object.metadata.resource_version != 0)
     return Status(StatusCode::kInvalid, "resourceVersion must not be set when creating an object",
                   {{"metadata.resourceVersion", "must be omitted on create"}});
-  std::lock_guard write(write_mu_);
   const ObjectKey key = object.key();
-  if (objects_.count(key) != 0) return alreadyExists(key.toString() + " already exists");
-  object.metadata.generation = 1;
-  object.metadata.created_at = formatTimestamp(options_.clock->now());
-  if (dry_run) return makeStored(std::move(object));
-  object.metadata.uid = newUid();
-  object.metadata.resource_version = revision_ + 1;
-  WatchEvent event{EventType::kAdded, revision_ + 1, makeStored(std::move(object))};
-  if (Status s = commit(event); !s.isOk()) return s;
-  return event.object;
+  Mutation m = [this, object = std::move(object)](const StoredObjectPtr& current,
+                                                  int64_t revision, bool dry) -> Result<Outcome> {
+    if (current) return alreadyExists(current->key().toString() + " already exists");
+    Object o = object;
+    o.metadata.generation = 1;
+    o.metadata.created_at = formatTimestamp(options_.clock->now());
+    if (!dry) {
+      o.metadata.uid = newUid();
+      o.metadata.resource_version = revision;
+    }
+    return Outcome{WatchEvent{EventType::kAdded, revision, makeStored(std::move(o))}, nullptr};
+  };
+  return dry_run ? dryRun(key, m) : write(key, std::move(m));
 }
 
 Result<StoredObjectPtr> SqliteStore::update(Object object, UpdateOptions options) {
-  std::lock_guard write(write_mu_);
   const ObjectKey key = object.key();
-  auto it = objects_.find(key);
-  if (it == objects_.end()) return notFound(key.toString() + " not found");
-  const Object current = it->second->object();
-  if (!options.unconditional &&
-      object.metadata.resource_version != current.metadata.resource_version) {
-    return conflict(key.toString() + " has been modified (resourceVersion " +
-                    std::to_string(object.metadata.resource_version) + " given, current is " +
-                    std::to_string(current.metadata.resource_version) +
-                    "): get the latest version and apply your change to it");
-  }
-  Object next = current;
-  if (options.status_only) {
-    next.status = std::move(object.status);
-  } else {
-    next.metadata.labels = std::move(object.metadata.labels);
-    next.metadata.annotations = std::move(object.metadata.annotations);
-    if (object.spec != current.spec) ++next.metadata.generation;
-    next.spec = std::move(object.spec);
-  }
-  if (next.metadata.labels == current.metadata.labels &&
-      next.metadata.annotations == current.metadata.annotations && next.spec == current.spec &&
-      next.status == current.status)
-    return it->second;
-  if (options.dry_run) return makeStored(std::move(next));
-  next.metadata.resource_version = revision_ + 1;
-  WatchEvent event{EventType::kModified, revision_ + 1, makeStored(std::move(next))};
-  if (Status s = commit(event); !s.isOk()) return s;
-  return event.object;
+  Mutation m = [object = std::move(object), options](const StoredObjectPtr& stored,
+                                                     int64_t revision, bool dry) -> Result<Outcome> {
+    if (!stored) return notFound(object.key().toString() + " not found");
+    if (!options.unconditional &&
+        object.metadata.resource_version != stored->resourceVersion()) {
+      return conflict(object.key().toString() + " has been modified (resourceVersion " +
+                      std::to_string(object.metadata.resource_version) + " given, current is " +
+                      std::to_string(stored->resourceVersion()) +
+                      "): get the latest version and apply your change to it");
+    }
+    const Object current = stored->object();
+    Object next = current;
+    if (options.status_only) {
+      next.status = object.status;
+    } else {
+      next.metadata.labels = object.metadata.labels;
+      next.metadata.annotations = object.metadata.annotations;
+      if (object.spec != current.spec) ++next.metadata.generation;
+      next.spec = object.spec;
+    }
+    if (next.metadata.labels == current.metadata.labels &&
+        next.metadata.annotations == current.metadata.annotations && next.spec == current.spec &&
+        next.status == current.status)
+      return Outcome{std::nullopt, stored};
+    if (!dry) next.metadata.resource_version = revision;
+    return Outcome{WatchEvent{EventType::kModified, revision, makeStored(std::move(next))}, nullptr};
+  };
+  return options.dry_run ? dryRun(key, m) : write(key, std::move(m));
 }
 
 Result<StoredObjectPtr> SqliteStore::remove(const ObjectKey& key,
                                             std::optional<int64_t> resource_version) {
-  std::lock_guard write(write_mu_);
-  auto it = objects_.find(key);
-  if (it == objects_.end()) return notFound(key.toString() + " not found");
-  if (resource_version && *resource_version != it->second->resourceVersion())
-    return conflict(key.toString() + " has been modified (resourceVersion " +
-                    std::to_string(*resource_version) + " given, current is " +
-                    std::to_string(it->second->resourceVersion()) + ")");
-  Object last = it->second->object();
-  last.metadata.resource_version = revision_ + 1;
-  WatchEvent event{EventType::kDeleted, revision_ + 1, makeStored(std::move(last))};
-  if (Status s = commit(event); !s.isOk()) return s;
-  return event.object;
+  return write(key, [key, resource_version](const StoredObjectPtr& stored, int64_t revision,
+                                            bool) -> Result<Outcome> {
+    if (!stored) return notFound(key.toString() + " not found");
+    if (resource_version && *resource_version != stored->resourceVersion())
+      return conflict(key.toString() + " has been modified (resourceVersion " +
+                      std::to_string(*resource_version) + " given, current is " +
+                      std::to_string(stored->resourceVersion()) + ")");
+    Object last = stored->object();
+    last.metadata.resource_version = revision;
+    return Outcome{WatchEvent{EventType::kDeleted, revision, makeStored(std::move(last))}, nullptr};
+  });
 }
 
 Result<StoredObjectPtr> SqliteStore::get(const ObjectKey& key) const {

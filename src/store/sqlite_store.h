@@ -10,7 +10,9 @@
 #pragma once
 
 #include <cstdint>
+#include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -55,14 +57,27 @@ class SqliteStore final : public Store {
     WatchOptions options;
     WatchSink sink;
   };
+  // What one write does: the event it makes, or (no change) the current snapshot.
+  struct Outcome {
+    std::optional<WatchEvent> event;
+    StoredObjectPtr unchanged;
+  };
+  // Computes a write's outcome from the object's current state (nullptr: absent) and the
+  // revision it would commit at. Dry runs get the same computation without identity.
+  using Mutation = std::function<Result<Outcome>(const StoredObjectPtr& current,
+                                                 int64_t revision, bool dry_run)>;
+  struct Writer;
 
   explicit SqliteStore(const Options& options);
   Status init();
   Status load();
-  // Writes `event` durably (object row + event row + revision) in one transaction, then
-  // publishes it to memory and watchers. Requires write_mu_.
-  Status commit(const WatchEvent& event);
-  void publish(const WatchEvent& event);
+  // Queues a write and returns once it is durable (or failed); see the group commit in .cc.
+  Result<StoredObjectPtr> write(ObjectKey key, Mutation mutation);
+  Result<StoredObjectPtr> dryRun(const ObjectKey& key, const Mutation& mutation);
+  // Writes events in one transaction. Called by the leading writer without write_mu_.
+  Status persist(const std::vector<WatchEvent>& events);
+  // Publishes committed events to memory and watchers. Requires write_mu_.
+  void apply(const std::vector<WatchEvent>& events);
   void unsubscribe(uint64_t id);
   std::string newUid();
 
@@ -75,14 +90,16 @@ class SqliteStore final : public Store {
   sqlite3_stmt* trim_events_ = nullptr;
   sqlite3_stmt* put_revision_ = nullptr;
 
-  // Serializes writers and watch (un)registration; guards the SQLite connection and watchers_.
+  // Orders writers and watch (un)registration. The SQLite connection belongs to the writer at
+  // the front of writers_.
   std::mutex write_mu_;
+  std::deque<Writer*> writers_;           // guarded by write_mu_
   std::map<uint64_t, Watcher> watchers_;  // guarded by write_mu_
   uint64_t next_watcher_id_ = 1;          // guarded by write_mu_
   uint64_t uid_counter_ = 0;              // guarded by write_mu_
 
-  // Guards the in-memory state below. Written only while write_mu_ is also held, so writers
-  // may read it without mu_.
+  // Guards the in-memory state below. Written only by the leading writer holding write_mu_,
+  // so the leader may read it without mu_.
   mutable std::shared_mutex mu_;
   std::map<ObjectKey, StoredObjectPtr> objects_;
   std::deque<WatchEvent> history_;

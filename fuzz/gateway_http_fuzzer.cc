@@ -20,7 +20,8 @@ void check(bool ok) {
 }
 
 bool inside(std::string_view outer, std::string_view inner) {
-  return inner.empty() || (inner.data() >= outer.data() && inner.data() + inner.size() <= outer.data() + outer.size());
+  return inner.empty() || (inner.data() >= outer.data() &&
+                           inner.data() + inner.size() <= outer.data() + outer.size());
 }
 
 }  // namespace
@@ -38,7 +39,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (st == ParseStatus::kComplete) {
     check(req.head_size <= in.size());
     check(inside(in, req.method) && inside(in, req.target));
-    for (size_t i = 0; i < req.header_count; ++i) check(inside(in, req.headers[i].name) && inside(in, req.headers[i].value));
+    for (size_t i = 0; i < req.header_count; ++i)
+      check(inside(in, req.headers[i].name) && inside(in, req.headers[i].value));
     // The incremental scanner must find the same head end when bytes arrive in two pieces.
     size_t split = (mode * 7u) % (in.size() + 1);
     HeadScanner scanner;
@@ -70,7 +72,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   st = parseResponse(in, (mode & 1) ? "HEAD" : "GET", resp, err);
   if (st == ParseStatus::kComplete) {
     check(resp.head_size <= in.size() && resp.status >= 100 && resp.status <= 999);
-    for (size_t i = 0; i < resp.header_count; ++i) check(inside(in, resp.headers[i].name) && inside(in, resp.headers[i].value));
+    for (size_t i = 0; i < resp.header_count; ++i)
+      check(inside(in, resp.headers[i].name) && inside(in, resp.headers[i].value));
   }
 
   // The chunked scanner on raw bytes, one byte at a time vs all at once.
@@ -78,7 +81,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   size_t used_all = all.feed(in);
   ChunkedScanner bytewise;
   size_t used_bytes = 0;
-  for (size_t i = 0; i < in.size() && !bytewise.done() && !bytewise.error(); ++i) used_bytes += bytewise.feed(in.substr(i, 1));
+  for (size_t i = 0; i < in.size() && !bytewise.done() && !bytewise.error(); ++i)
+    used_bytes += bytewise.feed(in.substr(i, 1));
   check(all.done() == bytewise.done() && all.error() == bytewise.error());
   if (all.done()) check(used_all == used_bytes);
   return 0;

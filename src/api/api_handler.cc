@@ -16,9 +16,9 @@ namespace skiff {
 // What a /api/v1/... path addresses.
 struct ApiHandler::Route {
   const KindInfo* kind = nullptr;
-  std::string tenant;      // for tenant-scoped kinds; empty for a cross-tenant list
-  std::string name;        // empty for a collection
-  bool status = false;     // the status subresource
+  std::string tenant;   // for tenant-scoped kinds; empty for a cross-tenant list
+  std::string name;     // empty for a collection
+  bool status = false;  // the status subresource
 };
 
 namespace {
@@ -138,8 +138,9 @@ class WatchStream final : public EventStream {
 
   // Every revision up to last_revision_ has been queued, so a client may resume from it.
   std::string heartbeat() override {
-    json bookmark = {{"kind", kind_},
-                     {"metadata", {{"resourceVersion", last_revision_.load(std::memory_order_relaxed)}}}};
+    json bookmark = {
+        {"kind", kind_},
+        {"metadata", {{"resourceVersion", last_revision_.load(std::memory_order_relaxed)}}}};
     return eventLine("BOOKMARK", bookmark.dump());
   }
 
@@ -186,8 +187,8 @@ HttpResponse ApiHandler::handleResource(HttpRequest& request, const Route& route
   auto not_allowed = [&] {
     std::string what = route.status ? "the status of " + std::string(route.kind->plural)
                                     : std::string(route.kind->plural);
-    return errorResponse(Status(StatusCode::kMethodNotAllowed,
-                                "method " + m + " is not allowed on " + what));
+    return errorResponse(
+        Status(StatusCode::kMethodNotAllowed, "method " + m + " is not allowed on " + what));
   };
   if (!route.kind->api_writable && m != "GET")
     return errorResponse(Status(StatusCode::kMethodNotAllowed,
@@ -280,8 +281,8 @@ Status ApiHandler::checkTenantDeletable(const std::string& tenant) const {
   for (const auto& k : allKinds()) {
     if (k.scope != Scope::kTenant) continue;
     if (size_t n = store_.count(k.kind, tenant); n > 0)
-      return conflict("tenant \"" + tenant + "\" still has " + std::to_string(n) + " " +
-                      k.plural + ": delete them first");
+      return conflict("tenant \"" + tenant + "\" still has " + std::to_string(n) + " " + k.plural +
+                      ": delete them first");
   }
   return Status::ok();
 }
@@ -306,13 +307,16 @@ HttpResponse ApiHandler::replace(HttpRequest& request, const Route& route) {
   if (!object.ok()) return errorResponse(object.status());
   if (object->metadata.name != route.name)
     return errorResponse(Status(StatusCode::kInvalid, "the name in the body differs from the URL",
-                                {{"metadata.name", "must be \"" + route.name + "\" (the name in "
-                                                   "the URL), got \"" + object->metadata.name + "\""}}));
+                                {{"metadata.name", "must be \"" + route.name +
+                                                       "\" (the name in "
+                                                       "the URL), got \"" +
+                                                       object->metadata.name + "\""}}));
   if (object->metadata.resource_version == 0)
-    return errorResponse(Status(
-        StatusCode::kInvalid, "an update must say which version it replaces",
-        {{"metadata.resourceVersion", "is required for update: get the object and send back its "
-                                      "resourceVersion (or use PATCH)"}}));
+    return errorResponse(Status(StatusCode::kInvalid,
+                                "an update must say which version it replaces",
+                                {{"metadata.resourceVersion",
+                                  "is required for update: get the object and send back its "
+                                  "resourceVersion (or use PATCH)"}}));
   UpdateOptions options;
   options.dry_run = flag(request, "dryRun");
   auto stored = store_.update(std::move(object).value(), options);

@@ -6,11 +6,15 @@ namespace skiff {
 
 HttpResponse errorResponse(const Status& status) {
   nlohmann::json causes = nlohmann::json::array();
-  for (const auto& f : status.fields()) causes.push_back({{"field", f.path}, {"message", f.message}});
+  for (const auto& f : status.fields())
+    causes.push_back({{"field", f.path}, {"message", f.message}});
   const int code = httpStatusOf(status.code());
-  nlohmann::json doc = {{"apiVersion", "skiff.dev/v1"}, {"kind", "Status"},
-                        {"status", "Failure"},          {"code", code},
-                        {"reason", reasonOf(status.code())}, {"message", status.message()}};
+  nlohmann::json doc = {{"apiVersion", "skiff.dev/v1"},
+                        {"kind", "Status"},
+                        {"status", "Failure"},
+                        {"code", code},
+                        {"reason", reasonOf(status.code())},
+                        {"message", status.message()}};
   if (!causes.empty()) doc["details"] = {{"causes", std::move(causes)}};
   HttpResponse r;
   r.status = code;

@@ -71,7 +71,8 @@ void splitTarget(std::string_view target, HttpRequest& r) {
     std::string_view pair = rest.substr(0, amp);
     size_t eq = pair.find('=');
     std::string key = percentDecode(pair.substr(0, eq), true);
-    std::string value = eq == std::string_view::npos ? "" : percentDecode(pair.substr(eq + 1), true);
+    std::string value =
+        eq == std::string_view::npos ? "" : percentDecode(pair.substr(eq + 1), true);
     if (!key.empty()) r.query[key] = std::move(value);
     if (amp == std::string_view::npos) break;
     rest = rest.substr(amp + 1);
@@ -112,7 +113,8 @@ class HttpServer::Impl {
                          ": " + ec.message());
     port_ = acceptor_.local_endpoint().port();
     net::co_spawn(ioc_, acceptLoop(), net::detached);
-    for (int i = 0; i < std::max(1, options_.threads); ++i) threads_.emplace_back([this] { ioc_.run(); });
+    for (int i = 0; i < std::max(1, options_.threads); ++i)
+      threads_.emplace_back([this] { ioc_.run(); });
     return Status::ok();
   }
 
@@ -194,7 +196,8 @@ class HttpServer::Impl {
       parser.body_limit(options_.max_body_bytes);
       parser.header_limit(64 * 1024);
       stream.expires_after(kIdleTimeout);
-      co_await http::async_read_header(stream, buffer, parser, net::redirect_error(net::use_awaitable, ec));
+      co_await http::async_read_header(stream, buffer, parser,
+                                       net::redirect_error(net::use_awaitable, ec));
       // Beast reports a declared Content-Length over the limit here already.
       if (ec && ec != http::error::body_limit) break;
       setBusy(conn, true);
@@ -207,15 +210,16 @@ class HttpServer::Impl {
       if (ec) {
         // Refused before reading a byte of the body.
       } else if (!parser.is_done()) {
-        co_await http::async_read(stream, buffer, parser, net::redirect_error(net::use_awaitable, ec));
+        co_await http::async_read(stream, buffer, parser,
+                                  net::redirect_error(net::use_awaitable, ec));
       }
       HttpResponse response;
       bool keep_alive = parser.get().keep_alive();
       const bool too_large = ec == http::error::body_limit;
       if (too_large) {
-        response = errorResponse(Status(StatusCode::kTooLarge,
-                                        "request body is larger than the limit of " +
-                                            std::to_string(options_.max_body_bytes) + " bytes"));
+        response = errorResponse(
+            Status(StatusCode::kTooLarge, "request body is larger than the limit of " +
+                                              std::to_string(options_.max_body_bytes) + " bytes"));
         keep_alive = false;
       } else if (ec) {
         break;
@@ -293,7 +297,8 @@ class HttpServer::Impl {
                        "\r\nCache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n";
     for (const auto& [k, v] : response.headers) head += k + ": " + v + "\r\n";
     head += "\r\n";
-    co_await net::async_write(stream, net::buffer(head), net::redirect_error(net::use_awaitable, ec));
+    co_await net::async_write(stream, net::buffer(head),
+                              net::redirect_error(net::use_awaitable, ec));
     if (ec) co_return;
 
     auto executor = co_await net::this_coro::executor;
@@ -319,7 +324,8 @@ class HttpServer::Impl {
       }
       if (closed) out += "0\r\n\r\n";
       if (!out.empty()) {
-        co_await net::async_write(stream, net::buffer(out), net::redirect_error(net::use_awaitable, ec));
+        co_await net::async_write(stream, net::buffer(out),
+                                  net::redirect_error(net::use_awaitable, ec));
         if (ec || closed) break;
         continue;
       }

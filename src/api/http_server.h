@@ -19,8 +19,8 @@ class HttpServer {
  public:
   struct Options {
     std::string host = "127.0.0.1";
-    uint16_t port = 0;  // 0: pick a free port (see port())
-    int threads = 2;           // event loops
+    uint16_t port = 0;          // 0: pick a free port (see port())
+    int threads = 2;            // event loops
     int blocking_threads = 32;  // for deferred handlers, which may wait
     size_t max_body_bytes = 1 << 20;
   };

@@ -28,8 +28,9 @@ json errorResponses(std::initializer_list<int> codes) {
       {400, "BadRequest: the body or a query parameter cannot be decoded"},
       {404, "NotFound: no such object or tenant"},
       {405, "MethodNotAllowed: the kind is read-only or the method does not apply"},
-      {409, "AlreadyExists (create) or Conflict (stale resourceVersion, or a state that forbids "
-            "the operation)"},
+      {409,
+       "AlreadyExists (create) or Conflict (stale resourceVersion, or a state that forbids "
+       "the operation)"},
       {410, "Gone: the watch's resourceVersion is older than the kept history; list again"},
       {413, "RequestEntityTooLarge: the body is over 1 MiB"},
       {415, "UnsupportedMediaType: send application/json or application/yaml"},
@@ -44,15 +45,19 @@ json errorResponses(std::initializer_list<int> codes) {
 
 json param(const char* name, const char* in, const char* description, const json& schema,
            bool required = false) {
-  return {{"name", name}, {"in", in}, {"description", description}, {"schema", schema},
+  return {{"name", name},
+          {"in", in},
+          {"description", description},
+          {"schema", schema},
           {"required", required}};
 }
 
 json statusSchema() {
   return {
       {"type", "object"},
-      {"description", "An error. `reason` is machine-readable; `details.causes` lists each "
-                      "offending field path."},
+      {"description",
+       "An error. `reason` is machine-readable; `details.causes` lists each "
+       "offending field path."},
       {"properties",
        {{"apiVersion", {{"type", "string"}}},
         {"kind", {{"type", "string"}, {"enum", {"Status"}}}},
@@ -60,9 +65,10 @@ json statusSchema() {
         {"code", {{"type", "integer"}}},
         {"reason",
          {{"type", "string"},
-          {"enum", {"BadRequest", "Invalid", "NotFound", "AlreadyExists", "Conflict", "Gone",
-                    "RequestEntityTooLarge", "UnsupportedMediaType", "MethodNotAllowed",
-                    "ServiceUnavailable", "InternalError"}}}},
+          {"enum",
+           {"BadRequest", "Invalid", "NotFound", "AlreadyExists", "Conflict", "Gone",
+            "RequestEntityTooLarge", "UnsupportedMediaType", "MethodNotAllowed",
+            "ServiceUnavailable", "InternalError"}}}},
         {"message", {{"type", "string"}}},
         {"details",
          {{"type", "object"},
@@ -82,9 +88,9 @@ json openApiDocument() {
   json paths = json::object();
   schemas["Status"] = statusSchema();
 
-  const json selector = param("labelSelector", "query",
-                              "Only objects whose labels match, e.g. `app=shop,tier!=db`.",
-                              {{"type", "string"}});
+  const json selector =
+      param("labelSelector", "query", "Only objects whose labels match, e.g. `app=shop,tier!=db`.",
+            {{"type", "string"}});
   const json watch_param = param("watch", "query",
                                  "Stream newline-delimited JSON events (ADDED, MODIFIED, DELETED, "
                                  "BOOKMARK) instead of returning a list.",
@@ -93,9 +99,9 @@ json openApiDocument() {
                               "With watch: deliver every event after this revision. With delete: "
                               "delete only if the object is still at this version.",
                               {{"type", "integer"}});
-  const json dry_run = param("dryRun", "query",
-                             "Validate and return the result without storing it.",
-                             {{"type", "boolean"}});
+  const json dry_run =
+      param("dryRun", "query", "Validate and return the result without storing it.",
+            {{"type", "boolean"}});
   const json tenant_param = param("tenant", "path", "Tenant name.", {{"type", "string"}}, true);
   const json name_param = param("name", "path", "Object name.", {{"type", "string"}}, true);
 
@@ -107,7 +113,8 @@ json openApiDocument() {
         {"properties",
          {{"apiVersion", {{"type", "string"}}},
           {"kind", {{"type", "string"}}},
-          {"metadata", {{"type", "object"}, {"properties", {{"resourceVersion", {{"type", "integer"}}}}}}},
+          {"metadata",
+           {{"type", "object"}, {"properties", {{"resourceVersion", {{"type", "integer"}}}}}}},
           {"items", {{"type", "array"}, {"items", schemaRef(kind)}}}}}};
     const bool tenant_scoped = k.scope == Scope::kTenant;
     const std::string base = tenant_scoped ? "/api/v1/tenants/{tenant}/" + std::string(k.plural)
@@ -140,21 +147,25 @@ json openApiDocument() {
                             {"requestBody", body},
                             {"responses", errorResponses({400, 404, 409, 413, 415, 422})}};
       collection["post"]["responses"]["201"] = okResponse("Created", schemaRef(kind));
-      item["put"] = {{"summary", "Replace a " + kind + "'s labels, annotations and spec; "
-                                 "metadata.resourceVersion must be the current one"},
+      item["put"] = {{"summary", "Replace a " + kind +
+                                     "'s labels, annotations and spec; "
+                                     "metadata.resourceVersion must be the current one"},
                      {"operationId", "replace" + kind},
                      {"parameters", {dry_run}},
                      {"requestBody", body},
                      {"responses", errorResponses({400, 404, 409, 413, 415, 422})}};
-      item["put"]["responses"]["200"] = okResponse("Replaced (unchanged objects keep their "
-                                                   "resourceVersion)", schemaRef(kind));
-      item["patch"] = {{"summary", "Apply a JSON merge patch (RFC 7386) to the latest version"},
-                       {"operationId", "patch" + kind},
-                       {"parameters", {dry_run}},
-                       {"requestBody",
-                        {{"required", true},
-                         {"content", {{"application/merge-patch+json", {{"schema", {{"type", "object"}}}}}}}}},
-                       {"responses", errorResponses({400, 404, 409, 413, 415, 422})}};
+      item["put"]["responses"]["200"] = okResponse(
+          "Replaced (unchanged objects keep their "
+          "resourceVersion)",
+          schemaRef(kind));
+      item["patch"] = {
+          {"summary", "Apply a JSON merge patch (RFC 7386) to the latest version"},
+          {"operationId", "patch" + kind},
+          {"parameters", {dry_run}},
+          {"requestBody",
+           {{"required", true},
+            {"content", {{"application/merge-patch+json", {{"schema", {{"type", "object"}}}}}}}}},
+          {"responses", errorResponses({400, 404, 409, 413, 415, 422})}};
       item["patch"]["responses"]["200"] = okResponse("Patched", schemaRef(kind));
       item["delete"] = {{"summary", "Delete a " + kind},
                         {"operationId", "delete" + kind},
@@ -181,12 +192,18 @@ json openApiDocument() {
     }
   }
   json plain = {{"type", "object"}};
-  paths["/healthz"] = {{"get", {{"summary", "Liveness of the API server"}, {"operationId", "healthz"},
-                               {"responses", {{"200", okResponse("Serving", plain)}}}}}};
-  paths["/version"] = {{"get", {{"summary", "Server version"}, {"operationId", "version"},
-                               {"responses", {{"200", okResponse("The version", plain)}}}}}};
-  paths["/openapi.json"] = {{"get", {{"summary", "This document"}, {"operationId", "openapi"},
-                                    {"responses", {{"200", okResponse("OpenAPI 3.0", plain)}}}}}};
+  paths["/healthz"] = {{"get",
+                        {{"summary", "Liveness of the API server"},
+                         {"operationId", "healthz"},
+                         {"responses", {{"200", okResponse("Serving", plain)}}}}}};
+  paths["/version"] = {{"get",
+                        {{"summary", "Server version"},
+                         {"operationId", "version"},
+                         {"responses", {{"200", okResponse("The version", plain)}}}}}};
+  paths["/openapi.json"] = {{"get",
+                             {{"summary", "This document"},
+                              {"operationId", "openapi"},
+                              {"responses", {{"200", okResponse("OpenAPI 3.0", plain)}}}}}};
   return {{"openapi", "3.0.3"},
           {"info",
            {{"title", "Skiff API"},

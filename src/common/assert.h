@@ -9,7 +9,7 @@ namespace skiff {
                                const std::string& message);
 }  // namespace skiff
 
-#define SKIFF_ASSERT(cond, message)                                 \
-  do {                                                              \
+#define SKIFF_ASSERT(cond, message)                                           \
+  do {                                                                        \
     if (!(cond)) ::skiff::assertFailed(__FILE__, __LINE__, #cond, (message)); \
   } while (0)

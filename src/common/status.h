@@ -16,16 +16,16 @@ namespace skiff {
 
 enum class StatusCode {
   kOk,
-  kBadRequest,       // the request cannot be decoded (malformed JSON/YAML, bad query)
-  kInvalid,          // decoded, but the object breaks the model's rules
+  kBadRequest,  // the request cannot be decoded (malformed JSON/YAML, bad query)
+  kInvalid,     // decoded, but the object breaks the model's rules
   kNotFound,
   kAlreadyExists,
-  kConflict,         // stale resourceVersion or a state that forbids the operation
-  kGone,             // a watch asked for history that was compacted
-  kTooLarge,         // body over the limit
+  kConflict,  // stale resourceVersion or a state that forbids the operation
+  kGone,      // a watch asked for history that was compacted
+  kTooLarge,  // body over the limit
   kUnsupportedMediaType,
   kMethodNotAllowed,
-  kUnavailable,      // a dependency (server, disk) cannot be reached
+  kUnavailable,  // a dependency (server, disk) cannot be reached
   kInternal,
 };
 
@@ -86,7 +86,7 @@ inline Status unavailable(std::string message) {
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT: implicit by design
     SKIFF_ASSERT(!std::get<Status>(v_).isOk(), "Result built from an OK status has no value");
   }

@@ -29,7 +29,8 @@ Status ControllerManager::start() {
       if (!handle.ok()) return handle.status();
       r->watches.push_back(std::move(handle).value());
     }
-    for (int i = 0; i < r->workers; ++i) r->threads.emplace_back([this, raw = r.get()] { work(*raw); });
+    for (int i = 0; i < r->workers; ++i)
+      r->threads.emplace_back([this, raw = r.get()] { work(*raw); });
   }
   return Status::ok();
 }

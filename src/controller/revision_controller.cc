@@ -31,7 +31,8 @@ Result<ReconcileResult> RevisionController::reconcile(const ObjectKey& key) {
     if (app.status().code() != StatusCode::kNotFound) return app.status();
     for (const auto& r : revisions.items) {
       auto removed = store_.remove(r->key());
-      if (!removed.ok() && removed.status().code() != StatusCode::kNotFound) return removed.status();
+      if (!removed.ok() && removed.status().code() != StatusCode::kNotFound)
+        return removed.status();
     }
     return ReconcileResult{};
   }
@@ -40,8 +41,8 @@ Result<ReconcileResult> RevisionController::reconcile(const ObjectKey& key) {
   std::optional<Object> latest;
   for (const auto& r : revisions.items) {
     Object revision = r->object();
-    if (!latest || revision.spec.value("revision", int64_t{0}) >
-                       latest->spec.value("revision", int64_t{0}))
+    if (!latest ||
+        revision.spec.value("revision", int64_t{0}) > latest->spec.value("revision", int64_t{0}))
       latest = std::move(revision);
   }
   int64_t number = latest ? latest->spec.value("revision", int64_t{0}) : 0;

@@ -5,7 +5,9 @@
 namespace skiff {
 
 WorkQueue::WorkQueue(Duration base_backoff, Duration max_backoff)
-    : base_backoff_(base_backoff), max_backoff_(max_backoff), delay_thread_([this] { delayLoop(); }) {}
+    : base_backoff_(base_backoff),
+      max_backoff_(max_backoff),
+      delay_thread_([this] { delayLoop(); }) {}
 
 WorkQueue::~WorkQueue() {
   shutDown();

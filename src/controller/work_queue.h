@@ -49,12 +49,12 @@ class WorkQueue {
   mutable std::mutex mu_;
   std::condition_variable ready_cv_;
   std::condition_variable delay_cv_;
-  std::deque<ObjectKey> queue_;            // guarded by mu_
-  std::set<ObjectKey> dirty_;              // queued or to be re-queued; guarded by mu_
-  std::set<ObjectKey> processing_;         // guarded by mu_
+  std::deque<ObjectKey> queue_;     // guarded by mu_
+  std::set<ObjectKey> dirty_;       // queued or to be re-queued; guarded by mu_
+  std::set<ObjectKey> processing_;  // guarded by mu_
   std::multimap<std::chrono::steady_clock::time_point, ObjectKey> delayed_;  // guarded by mu_
-  std::map<ObjectKey, int> failures_;      // guarded by mu_
-  bool shut_down_ = false;                 // guarded by mu_
+  std::map<ObjectKey, int> failures_;                                        // guarded by mu_
+  bool shut_down_ = false;                                                   // guarded by mu_
   std::thread delay_thread_;
 };
 

@@ -1,6 +1,6 @@
 // The skiff binary: `skiff server` runs the control plane; every other subcommand is the CLI.
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
 #include "exe/server.h"
@@ -18,16 +18,26 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   server->add_option("--listen", server_options.listen, "API address HOST:PORT (port 0: any)")
       ->capture_default_str();
+  server
+      ->add_option("--gateway-listen", server_options.gateway_listen,
+                   "Address of the gateway the server runs (port 0: any)")
+      ->capture_default_str();
+  server
+      ->add_option("--gateway-admin-listen", server_options.gateway_admin_listen,
+                   "Admin address of that gateway (port 0: any)")
+      ->capture_default_str();
 
   skiff::gateway::GatewayOptions gateway_options;
   CLI::App* gateway = app.add_subcommand("gateway", "Run the L7 gateway (HTTP reverse proxy)");
   gateway->add_option("--listen", gateway_options.listen, "Proxy address HOST:PORT (port 0: any)")
       ->capture_default_str();
-  gateway->add_option("--admin-listen", gateway_options.admin_listen,
-                      "Admin address HOST:PORT for routes and metrics (port 0: any)")
+  gateway
+      ->add_option("--admin-listen", gateway_options.admin_listen,
+                   "Admin address HOST:PORT for routes and metrics (port 0: any)")
       ->capture_default_str();
-  gateway->add_option("--state-dir", gateway_options.state_dir,
-                      "Where routes.json and gateway.addr are kept")
+  gateway
+      ->add_option("--state-dir", gateway_options.state_dir,
+                   "Where routes.json and gateway.addr are kept")
       ->capture_default_str();
   gateway->add_option("--threads", gateway_options.threads, "Event loop threads (0: one per core)")
       ->capture_default_str();

@@ -20,6 +20,9 @@
 #include "api/http_server.h"
 #include "controller/controller.h"
 #include "controller/revision_controller.h"
+#include "controller/route_controller.h"
+#include "exe/gateway_supervisor.h"
+#include "gateway/admin_client.h"
 #include "store/sqlite_store.h"
 
 namespace skiff {
@@ -95,7 +98,8 @@ int runServer(const ServerOptions& options) {
   const std::string lock_path = options.data_dir + "/skiff.lock";
   int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (lock_fd < 0 || ::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
-    spdlog::error("another skiff server is using {} (lock {} is held)", options.data_dir, lock_path);
+    spdlog::error("another skiff server is using {} (lock {} is held)", options.data_dir,
+                  lock_path);
     return 1;
   }
 
@@ -119,9 +123,18 @@ int runServer(const ServerOptions& options) {
     return 1;
   }
 
+  GatewaySupervisor gateway(
+      {options.data_dir + "/gateway", options.gateway_listen, options.gateway_admin_listen});
+  if (Status s = gateway.start(); !s.isOk()) {
+    spdlog::error("cannot start the gateway: {}", s.toString());
+    return 1;
+  }
+  gateway::AdminClient route_publisher([&gateway] { return gateway.adminAddress(); });
+
   const Clock& clock = SystemClock::instance();
   ControllerManager controllers(**store);
   controllers.add(std::make_unique<RevisionController>(**store, clock));
+  controllers.add(std::make_unique<RouteController>(**store, route_publisher));
   if (Status s = controllers.start(); !s.isOk()) {
     spdlog::error("cannot start controllers: {}", s.toString());
     return 1;
@@ -151,6 +164,7 @@ int runServer(const ServerOptions& options) {
   spdlog::info("received {}, shutting down", strsignal(sig));
   http.stop();
   controllers.stop();
+  gateway.stop();
   ::unlink((options.data_dir + "/api.addr").c_str());
   return 0;
 }

@@ -1,6 +1,7 @@
-// `skiff server`: wires the control plane together (store, controllers, API) and runs it until
-// SIGTERM/SIGINT, then shuts down gracefully: in-flight requests finish, watches end, the store
-// closes. The only place concrete types meet.
+// `skiff server`: wires the control plane together (store, controllers, API, the supervised
+// gateway) and runs it until SIGTERM/SIGINT, then shuts down gracefully: in-flight requests
+// finish, watches end, the store closes; the gateway keeps serving. The only place concrete
+// types meet.
 #pragma once
 
 #include <string>
@@ -10,6 +11,8 @@ namespace skiff {
 struct ServerOptions {
   std::string data_dir;
   std::string listen = "127.0.0.1:7480";
+  std::string gateway_listen = "127.0.0.1:7481";
+  std::string gateway_admin_listen = "127.0.0.1:7482";
 };
 
 // Blocks until a termination signal; returns the process exit code.

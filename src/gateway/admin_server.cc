@@ -1,5 +1,6 @@
 #include "gateway/admin_server.h"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
@@ -8,7 +9,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
 
 #include "gateway/http_parser.h"
 
@@ -25,22 +25,32 @@ std::string errorBody(const Status& status) {
   nlohmann::json body = {{"reason", reasonOf(status.code())}, {"message", status.message()}};
   if (!status.fields().empty()) {
     body["fields"] = nlohmann::json::array();
-    for (const FieldError& f : status.fields()) body["fields"].push_back({{"path", f.path}, {"message", f.message}});
+    for (const FieldError& f : status.fields())
+      body["fields"].push_back({{"path", f.path}, {"message", f.message}});
   }
   return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 const char* reasonPhrase(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 411: return "Length Required";
-    case 413: return "Content Too Large";
-    case 503: return "Service Unavailable";
-    default: return "Error";
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 409:
+      return "Conflict";
+    case 411:
+      return "Length Required";
+    case 413:
+      return "Content Too Large";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Error";
   }
 }
 
@@ -59,8 +69,9 @@ Status AdminServer::listen(const tcp::endpoint& endpoint) {
   if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec) acceptor->bind(endpoint, ec);
   if (!ec) acceptor->listen(128, ec);
-  if (ec) return unavailable("cannot listen on " + endpoint.address().to_string() + ":" +
-                             std::to_string(endpoint.port()) + " (admin): " + ec.message());
+  if (ec)
+    return unavailable("cannot listen on " + endpoint.address().to_string() + ":" +
+                       std::to_string(endpoint.port()) + " (admin): " + ec.message());
   port_ = acceptor->local_endpoint(ec).port();
   acceptor_ = std::move(acceptor);
   return Status::ok();
@@ -80,7 +91,8 @@ void AdminServer::stop() {
 asio::awaitable<void> AdminServer::acceptLoop() {
   for (;;) {
     error_code ec;
-    tcp::socket socket = co_await acceptor_->async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    tcp::socket socket =
+        co_await acceptor_->async_accept(asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       if (ec == asio::error::operation_aborted) co_return;
       continue;
@@ -99,7 +111,8 @@ asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
     while ((head_size = scanner.find(buf)) == 0) {
       if (buf.size() > kMaxHeadBytes) co_return;
       char chunk[8192];
-      size_t n = co_await socket.async_read_some(asio::buffer(chunk), asio::redirect_error(asio::use_awaitable, ec));
+      size_t n = co_await socket.async_read_some(asio::buffer(chunk),
+                                                 asio::redirect_error(asio::use_awaitable, ec));
       if (ec) co_return;
       buf.append(chunk, n);
     }
@@ -110,9 +123,11 @@ asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
     if (parseRequestHead(buf, head_size, *request, perr) != ParseStatus::kComplete) {
       response = {perr.http_status, "application/json", errorBody(badRequest(perr.message))};
     } else if (request->facts.body == BodyKind::kChunked) {
-      response = {411, "application/json", errorBody(badRequest("send the body with Content-Length"))};
+      response = {411, "application/json",
+                  errorBody(badRequest("send the body with Content-Length"))};
     } else if (request->facts.content_length > kMaxAdminBody) {
-      response = {413, "application/json", errorBody(Status(StatusCode::kTooLarge, "body over 16 MiB"))};
+      response = {413, "application/json",
+                  errorBody(Status(StatusCode::kTooLarge, "body over 16 MiB"))};
     } else {
       keep = request->facts.keep_alive;
       size_t need = head_size + static_cast<size_t>(request->facts.content_length);
@@ -120,7 +135,8 @@ asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
       std::string target(request->target);
       while (buf.size() < need) {
         char chunk[65536];
-        size_t n = co_await socket.async_read_some(asio::buffer(chunk), asio::redirect_error(asio::use_awaitable, ec));
+        size_t n = co_await socket.async_read_some(asio::buffer(chunk),
+                                                   asio::redirect_error(asio::use_awaitable, ec));
         if (ec) co_return;
         buf.append(chunk, n);
       }
@@ -131,25 +147,29 @@ asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
       path = path.substr(0, path.find('?'));
       response = co_await handle(method, path, body);
     }
-    std::string out = "HTTP/1.1 " + std::to_string(response.status) + " " + reasonPhrase(response.status) +
-                      "\r\nContent-Type: " + response.content_type +
+    std::string out = "HTTP/1.1 " + std::to_string(response.status) + " " +
+                      reasonPhrase(response.status) + "\r\nContent-Type: " + response.content_type +
                       "\r\nContent-Length: " + std::to_string(response.body.size()) + "\r\n" +
                       (keep ? "" : "Connection: close\r\n") + "\r\n" + response.body;
-    co_await asio::async_write(socket, asio::buffer(out), asio::redirect_error(asio::use_awaitable, ec));
+    co_await asio::async_write(socket, asio::buffer(out),
+                               asio::redirect_error(asio::use_awaitable, ec));
     if (ec || !keep) co_return;
   }
 }
 
-asio::awaitable<AdminServer::Response> AdminServer::handle(std::string_view method, std::string_view path,
+asio::awaitable<AdminServer::Response> AdminServer::handle(std::string_view method,
+                                                           std::string_view path,
                                                            std::string_view body) {
   if (path == "/healthz") co_return Response{200, "text/plain", "ok\n"};
   if (path == "/routes") {
     if (method == "GET") co_return Response{200, "application/json", table_->json() + "\n"};
     if (method == "PUT") co_return putRoutes(body);
-    co_return Response{405, "application/json", errorBody(Status(StatusCode::kMethodNotAllowed, "use GET or PUT"))};
+    co_return Response{405, "application/json",
+                       errorBody(Status(StatusCode::kMethodNotAllowed, "use GET or PUT"))};
   }
   if (path == "/metrics" && method == "GET") co_return co_await metrics();
-  co_return Response{404, "application/json", errorBody(notFound("no admin endpoint " + std::string(path)))};
+  co_return Response{404, "application/json",
+                     errorBody(notFound("no admin endpoint " + std::string(path)))};
 }
 
 AdminServer::Response AdminServer::putRoutes(std::string_view body) {
@@ -159,13 +179,16 @@ AdminServer::Response AdminServer::putRoutes(std::string_view body) {
   if (table->version() < table_->version()) {
     return {409, "application/json",
             errorBody(conflict("route table version " + std::to_string(table->version()) +
-                               " is older than the installed version " + std::to_string(table_->version())))};
+                               " is older than the installed version " +
+                               std::to_string(table_->version())))};
   }
   // Persist first: a table the gateway serves is one it will still serve after a restart.
-  if (Status saved = store_.save(*table); !saved.isOk()) return {503, "application/json", errorBody(saved)};
+  if (Status saved = store_.save(*table); !saved.isOk())
+    return {503, "application/json", errorBody(saved)};
   table_ = table;
   for (ProxyWorker* w : workers_) w->setTable(table);
-  spdlog::info("gateway: installed route table version {} ({} routes)", table->version(), table->routes().size());
+  spdlog::info("gateway: installed route table version {} ({} routes)", table->version(),
+               table->routes().size());
   nlohmann::json ok = {{"version", table->version()}, {"routes", table->routes().size()}};
   return {200, "application/json", ok.dump() + "\n"};
 }
@@ -190,7 +213,8 @@ asio::awaitable<AdminServer::Response> AdminServer::metrics() {
     });
   }
   error_code ec;
-  if (gather->pending > 0) co_await gather->done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  if (gather->pending > 0)
+    co_await gather->done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   std::string text = gather->total.renderPrometheus();
   text += "# HELP skiff_gateway_route_table_version Version of the installed route table.\n";
   text += "# TYPE skiff_gateway_route_table_version gauge\n";

@@ -34,7 +34,8 @@ int Balancer::pick(uint64_t exclude) {
       continue;
     }
     size_t b = static_cast<size_t>(best);
-    if (static_cast<int64_t>(active_[i]) * weight_[b] < static_cast<int64_t>(active_[b]) * weight_[i])
+    if (static_cast<int64_t>(active_[i]) * weight_[b] <
+        static_cast<int64_t>(active_[b]) * weight_[i])
       best = static_cast<int>(i);
   }
   next_ = (next_ + 1) % n;

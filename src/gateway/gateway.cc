@@ -3,11 +3,11 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <chrono>
 #include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
 #include <thread>
 
 #include "gateway/admin_server.h"
@@ -22,15 +22,18 @@ using tcp = asio::ip::tcp;
 
 Result<tcp::endpoint> parseListen(const std::string& flag, const std::string& value) {
   size_t colon = value.rfind(':');
-  if (colon == std::string::npos) return badRequest(flag + " must be HOST:PORT, got \"" + value + "\"");
+  if (colon == std::string::npos)
+    return badRequest(flag + " must be HOST:PORT, got \"" + value + "\"");
   std::string host = value.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   if (host.empty() || host == "localhost") host = "127.0.0.1";
   boost::system::error_code ec;
   auto address = asio::ip::make_address(host, ec);
   if (ec) return badRequest(flag + ": \"" + host + "\" is not an IP address");
   const std::string port_text = value.substr(colon + 1);
-  if (port_text.empty() || port_text.size() > 5 || port_text.find_first_not_of("0123456789") != std::string::npos ||
+  if (port_text.empty() || port_text.size() > 5 ||
+      port_text.find_first_not_of("0123456789") != std::string::npos ||
       std::stoul(port_text) > 65535)
     return badRequest(flag + ": \"" + port_text + "\" is not a port (0-65535)");
   return tcp::endpoint(address, static_cast<uint16_t>(std::stoul(port_text)));
@@ -70,7 +73,8 @@ int runGateway(const GatewayOptions& options) {
   asio::io_context main_ioc(1);
   asio::signal_set signals(main_ioc, SIGTERM, SIGINT);
 
-  int threads = options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
+  int threads =
+      options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
   if (threads <= 0) threads = 1;
   std::vector<std::unique_ptr<ProxyWorker>> workers;
   tcp::endpoint endpoint = listen.value();
@@ -96,10 +100,12 @@ int runGateway(const GatewayOptions& options) {
 
   nlohmann::json addr = {{"listen", formatEndpoint(endpoint, endpoint.port())},
                          {"admin", formatEndpoint(admin_listen.value(), admin.port())}};
-  if (Status st = writeFileAtomically(options.state_dir + "/gateway.addr", addr.dump() + "\n"); !st.isOk())
+  if (Status st = writeFileAtomically(options.state_dir + "/gateway.addr", addr.dump() + "\n");
+      !st.isOk())
     spdlog::warn("gateway: {}", st.toString());
-  spdlog::info("gateway: serving on {} (admin {}), {} threads, route table version {}", addr["listen"].get<std::string>(),
-               addr["admin"].get<std::string>(), threads, table->version());
+  spdlog::info("gateway: serving on {} (admin {}), {} threads, route table version {}",
+               addr["listen"].get<std::string>(), addr["admin"].get<std::string>(), threads,
+               table->version());
 
   int caught = 0;
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {

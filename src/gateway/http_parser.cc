@@ -13,8 +13,9 @@ struct CharTables {
   constexpr CharTables() {
     for (int c = 0; c < 256; ++c) {
       bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-      tchar[c] = alnum || (c != 0 && std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) !=
-                                          std::string_view::npos);
+      tchar[c] =
+          alnum || (c != 0 && std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) !=
+                                  std::string_view::npos);
       value[c] = c == '\t' || (c >= 0x20 && c != 0x7f);
       target[c] = c > 0x20 && c != 0x7f;
     }
@@ -63,7 +64,8 @@ bool parseHeaderLines(const char* p, const char* end, HttpHeader* headers, size_
     std::string_view name(name_begin, static_cast<size_t>(p - name_begin));
     ++p;
     const char* value_begin = p;
-    const char* cr = static_cast<const char*>(std::memchr(p, '\r', static_cast<size_t>(end - p) + 1));
+    const char* cr =
+        static_cast<const char*>(std::memchr(p, '\r', static_cast<size_t>(end - p) + 1));
     if (cr == nullptr || cr[1] != '\n') {
       error = {400, "header line not terminated by CRLF"};
       return false;
@@ -78,7 +80,8 @@ bool parseHeaderLines(const char* p, const char* end, HttpHeader* headers, size_
       error = {431, "too many header fields"};
       return false;
     }
-    headers[count++] = {name, trimOws(std::string_view(value_begin, static_cast<size_t>(cr - value_begin)))};
+    headers[count++] = {
+        name, trimOws(std::string_view(value_begin, static_cast<size_t>(cr - value_begin)))};
     p = cr + 2;
   }
   return true;
@@ -109,7 +112,8 @@ bool computeFacts(const HttpHeader* headers, size_t count, int version_minor, Si
         }
         break;
       case 6:
-        if (equalsIgnoreCase(name, "expect")) facts.expect_continue = equalsIgnoreCase(value, "100-continue");
+        if (equalsIgnoreCase(name, "expect"))
+          facts.expect_continue = equalsIgnoreCase(value, "100-continue");
         break;
       case 10:
         if (equalsIgnoreCase(name, "connection")) {
@@ -172,7 +176,8 @@ bool computeFacts(const HttpHeader* headers, size_t count, int version_minor, Si
     }
   } else {
     if (have_te) {
-      facts.body = equalsIgnoreCase(lastCoding(te), "chunked") ? BodyKind::kChunked : BodyKind::kUntilClose;
+      facts.body =
+          equalsIgnoreCase(lastCoding(te), "chunked") ? BodyKind::kChunked : BodyKind::kUntilClose;
       // A response with both is ambiguous; never reuse the connection after it.
       if (have_length) facts.keep_alive = false;
     } else if (have_length) {
@@ -190,7 +195,8 @@ bool computeFacts(const HttpHeader* headers, size_t count, int version_minor, Si
 bool equalsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i)
-    if (lower(static_cast<unsigned char>(a[i])) != lower(static_cast<unsigned char>(b[i]))) return false;
+    if (lower(static_cast<unsigned char>(a[i])) != lower(static_cast<unsigned char>(b[i])))
+      return false;
   return true;
 }
 
@@ -207,13 +213,20 @@ bool listContainsToken(std::string_view tokens, std::string_view name) {
 
 bool isHopByHop(std::string_view name) {
   switch (name.size()) {
-    case 2: return equalsIgnoreCase(name, "te");
-    case 7: return equalsIgnoreCase(name, "trailer") || equalsIgnoreCase(name, "upgrade");
-    case 10: return equalsIgnoreCase(name, "connection") || equalsIgnoreCase(name, "keep-alive");
-    case 16: return equalsIgnoreCase(name, "proxy-connection");
-    case 18: return equalsIgnoreCase(name, "proxy-authenticate");
-    case 19: return equalsIgnoreCase(name, "proxy-authorization");
-    default: return false;
+    case 2:
+      return equalsIgnoreCase(name, "te");
+    case 7:
+      return equalsIgnoreCase(name, "trailer") || equalsIgnoreCase(name, "upgrade");
+    case 10:
+      return equalsIgnoreCase(name, "connection") || equalsIgnoreCase(name, "keep-alive");
+    case 16:
+      return equalsIgnoreCase(name, "proxy-connection");
+    case 18:
+      return equalsIgnoreCase(name, "proxy-authenticate");
+    case 19:
+      return equalsIgnoreCase(name, "proxy-authorization");
+    default:
+      return false;
   }
 }
 
@@ -234,7 +247,8 @@ ParseStatus parseRequestHead(std::string_view data, size_t head_size, RequestHea
   const char* head_end = p + head_size - 2;  // at the final CRLF
   // Tolerate empty lines before a request (RFC 9112 section 2.2), e.g. after a body's CRLF.
   while (p + 1 < head_end && p[0] == '\r' && p[1] == '\n') p += 2;
-  const char* line_end = static_cast<const char*>(std::memchr(p, '\r', static_cast<size_t>(head_end - p) + 1));
+  const char* line_end =
+      static_cast<const char*>(std::memchr(p, '\r', static_cast<size_t>(head_end - p) + 1));
   if (line_end == nullptr || line_end[1] != '\n') {
     error = {400, "malformed request line"};
     return ParseStatus::kError;
@@ -266,7 +280,8 @@ ParseStatus parseRequestHead(std::string_view data, size_t head_size, RequestHea
   if (!parseHeaderLines(line_end + 2, head_end, out.headers, out.header_count, error))
     return ParseStatus::kError;
   out.head_size = head_size;
-  if (!computeFacts(out.headers, out.header_count, out.version_minor, Side::kRequest, out.facts, error))
+  if (!computeFacts(out.headers, out.header_count, out.version_minor, Side::kRequest, out.facts,
+                    error))
     return ParseStatus::kError;
   return ParseStatus::kComplete;
 }
@@ -276,7 +291,8 @@ ParseStatus parseResponseHead(std::string_view data, size_t head_size,
                               ParseError& error) {
   const char* p = data.data();
   const char* head_end = p + head_size - 2;
-  const char* line_end = static_cast<const char*>(std::memchr(p, '\r', static_cast<size_t>(head_end - p) + 1));
+  const char* line_end =
+      static_cast<const char*>(std::memchr(p, '\r', static_cast<size_t>(head_end - p) + 1));
   if (line_end == nullptr || line_end[1] != '\n' || line_end - p < 12 ||
       std::memcmp(p, "HTTP/1.", 7) != 0 || (p[7] != '0' && p[7] != '1') || p[8] != ' ') {
     error = {502, "malformed status line from backend"};
@@ -296,20 +312,24 @@ ParseStatus parseResponseHead(std::string_view data, size_t head_size,
     return ParseStatus::kError;
   }
   out.status = status;
-  out.reason = line_end - p > 13 ? std::string_view(p + 13, static_cast<size_t>(line_end - p - 13)) : std::string_view();
+  out.reason = line_end - p > 13 ? std::string_view(p + 13, static_cast<size_t>(line_end - p - 13))
+                                 : std::string_view();
   if (!parseHeaderLines(line_end + 2, head_end, out.headers, out.header_count, error)) {
     error.http_status = 502;
     return ParseStatus::kError;
   }
   out.head_size = head_size;
-  if (!computeFacts(out.headers, out.header_count, out.version_minor, Side::kResponse, out.facts, error)) {
+  if (!computeFacts(out.headers, out.header_count, out.version_minor, Side::kResponse, out.facts,
+                    error)) {
     error.http_status = 502;
     return ParseStatus::kError;
   }
   if (status < 200 || status == 204 || status == 304 || request_method == "HEAD") {
     out.facts.body = BodyKind::kNone;
     // A 1xx/204/304 without framing headers is still reusable: it has no body by definition.
-    if (status >= 200) out.facts.keep_alive = out.version_minor >= 1 && !listContainsToken(out.facts.connection_tokens, "close");
+    if (status >= 200)
+      out.facts.keep_alive =
+          out.version_minor >= 1 && !listContainsToken(out.facts.connection_tokens, "close");
   }
   return ParseStatus::kComplete;
 }
@@ -331,8 +351,8 @@ ParseStatus parseRequest(std::string_view data, RequestHead& out, ParseError& er
   return parseRequestHead(data, size, out, error);
 }
 
-ParseStatus parseResponse(std::string_view data, std::string_view request_method,
-                          ResponseHead& out, ParseError& error) {
+ParseStatus parseResponse(std::string_view data, std::string_view request_method, ResponseHead& out,
+                          ParseError& error) {
   HeadScanner scanner;
   size_t size = scanner.find(data);
   if (size == 0) {
@@ -360,9 +380,12 @@ size_t ChunkedScanner::feed(std::string_view data) {
     switch (state_) {
       case State::kSize: {
         int digit = -1;
-        if (c >= '0' && c <= '9') digit = c - '0';
-        else if (c >= 'a' && c <= 'f') digit = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F') digit = c - 'A' + 10;
+        if (c >= '0' && c <= '9')
+          digit = c - '0';
+        else if (c >= 'a' && c <= 'f')
+          digit = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+          digit = c - 'A' + 10;
         if (digit >= 0) {
           if (++size_digits_ > 15) {
             state_ = State::kError;
@@ -386,7 +409,8 @@ size_t ChunkedScanner::feed(std::string_view data) {
         break;
       }
       case State::kExtension:
-        if (c == '\r') state_ = State::kSizeLf;
+        if (c == '\r')
+          state_ = State::kSizeLf;
         else if (c == '\n' || ++side_bytes_ > kMaxSideBytes) {
           state_ = State::kError;
           return i;
@@ -428,11 +452,13 @@ size_t ChunkedScanner::feed(std::string_view data) {
         break;
       case State::kTrailerLineStart:
         ++i;
-        if (c == '\r') state_ = State::kFinalLf;
+        if (c == '\r')
+          state_ = State::kFinalLf;
         else if (c == '\n') {
           state_ = State::kError;
           return i - 1;
-        } else state_ = State::kTrailerLine;
+        } else
+          state_ = State::kTrailerLine;
         break;
       case State::kTrailerLine:
         if (++side_bytes_ > kMaxSideBytes) {

@@ -94,8 +94,8 @@ ParseStatus parseResponseHead(std::string_view data, size_t head_size,
 
 // Convenience for tests and the admin server: scan + parse in one call.
 ParseStatus parseRequest(std::string_view data, RequestHead& out, ParseError& error);
-ParseStatus parseResponse(std::string_view data, std::string_view request_method,
-                          ResponseHead& out, ParseError& error);
+ParseStatus parseResponse(std::string_view data, std::string_view request_method, ResponseHead& out,
+                          ParseError& error);
 
 // Delimits a chunked body. Feed it the bytes that follow the head, in any split; it reports how
 // many of them belong to the body, so whatever follows (a pipelined request) stays untouched.

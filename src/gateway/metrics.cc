@@ -39,7 +39,8 @@ void RouteStats::recordResponse(int status, double seconds) {
 
 void RouteStats::merge(const RouteStats& other) {
   for (size_t i = 0; i < by_code.size(); ++i) by_code[i] += other.by_code[i];
-  for (size_t i = 0; i < latency_buckets.size(); ++i) latency_buckets[i] += other.latency_buckets[i];
+  for (size_t i = 0; i < latency_buckets.size(); ++i)
+    latency_buckets[i] += other.latency_buckets[i];
   latency_sum_seconds += other.latency_sum_seconds;
   latency_count += other.latency_count;
   in_flight += other.in_flight;
@@ -60,7 +61,8 @@ std::string MetricsSnapshot::renderPrometheus() const {
       if (s.by_code[i] == 0) continue;
       int code = static_cast<int>(i) + 100;
       out += "skiff_gateway_requests_total{route=\"" + route + "\",code=\"" + std::to_string(code) +
-             "\",class=\"" + std::to_string(code / 100) + "xx\"} " + std::to_string(s.by_code[i]) + "\n";
+             "\",class=\"" + std::to_string(code / 100) + "xx\"} " + std::to_string(s.by_code[i]) +
+             "\n";
     }
   }
   out += "# HELP skiff_gateway_responses_total Requests answered, by route and status class.\n";
@@ -70,8 +72,8 @@ std::string MetricsSnapshot::renderPrometheus() const {
     for (size_t i = 0; i < s.by_code.size(); ++i) classes[(i + 100) / 100] += s.by_code[i];
     for (int c = 1; c <= 5; ++c) {
       if (classes[c] == 0) continue;
-      out += "skiff_gateway_responses_total{route=\"" + escapeLabel(id) + "\",class=\"" + std::to_string(c) +
-             "xx\"} " + std::to_string(classes[c]) + "\n";
+      out += "skiff_gateway_responses_total{route=\"" + escapeLabel(id) + "\",class=\"" +
+             std::to_string(c) + "xx\"} " + std::to_string(classes[c]) + "\n";
     }
   }
   out += "# HELP skiff_gateway_request_duration_seconds Time from request head to response end.\n";
@@ -83,8 +85,8 @@ std::string MetricsSnapshot::renderPrometheus() const {
     for (size_t b = 0; b < s.latency_buckets.size(); ++b) {
       cumulative += s.latency_buckets[b];
       std::string le = b < kLatencyBuckets.size() ? formatDouble(kLatencyBuckets[b]) : "+Inf";
-      out += "skiff_gateway_request_duration_seconds_bucket{route=\"" + route + "\",le=\"" + le + "\"} " +
-             std::to_string(cumulative) + "\n";
+      out += "skiff_gateway_request_duration_seconds_bucket{route=\"" + route + "\",le=\"" + le +
+             "\"} " + std::to_string(cumulative) + "\n";
     }
     out += "skiff_gateway_request_duration_seconds_sum{route=\"" + route + "\"} " +
            formatDouble(s.latency_sum_seconds) + "\n";
@@ -94,7 +96,8 @@ std::string MetricsSnapshot::renderPrometheus() const {
   out += "# HELP skiff_gateway_requests_in_flight Requests being proxied now.\n";
   out += "# TYPE skiff_gateway_requests_in_flight gauge\n";
   for (const auto& [id, s] : routes)
-    out += "skiff_gateway_requests_in_flight{route=\"" + escapeLabel(id) + "\"} " + std::to_string(s.in_flight) + "\n";
+    out += "skiff_gateway_requests_in_flight{route=\"" + escapeLabel(id) + "\"} " +
+           std::to_string(s.in_flight) + "\n";
   out += "# HELP skiff_gateway_upstream_connect_errors_total Failed connections to backends.\n";
   out += "# TYPE skiff_gateway_upstream_connect_errors_total counter\n";
   for (const auto& [id, s] : routes)

@@ -17,11 +17,11 @@
 namespace skiff::gateway {
 
 // Upper bounds in seconds of the latency histogram (+Inf is implicit).
-inline constexpr std::array<double, 13> kLatencyBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                                           0.05,   0.1,   0.25,   0.5,   1,     2.5, 10};
+inline constexpr std::array<double, 13> kLatencyBuckets = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10};
 
 struct RouteStats {
-  std::array<uint64_t, 500> by_code{};  // index: status - 100
+  std::array<uint64_t, 500> by_code{};                                 // index: status - 100
   std::array<uint64_t, kLatencyBuckets.size() + 1> latency_buckets{};  // not cumulative
   double latency_sum_seconds = 0;
   uint64_t latency_count = 0;

@@ -2,6 +2,7 @@
 
 #include <utility>  // before Asio's coroutine headers (see STYLE/build notes)
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -12,7 +13,6 @@
 #include <chrono>
 #include <cstring>
 #include <random>
-#include <spdlog/spdlog.h>
 
 #include "gateway/balancer.h"
 #include "gateway/http_parser.h"
@@ -83,25 +83,30 @@ bool wouldBlock(const error_code& ec) {
 awaitable<size_t> readSome(tcp::socket& socket, char* data, size_t size, error_code& ec,
                            bool wait_first = false) {
   if (wait_first) {
-    co_await socket.async_wait(tcp::socket::wait_read, asio::redirect_error(asio::use_awaitable, ec));
+    co_await socket.async_wait(tcp::socket::wait_read,
+                               asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return 0;
   }
   for (;;) {
     size_t n = socket.read_some(asio::buffer(data, size), ec);
     if (!wouldBlock(ec)) co_return n;
-    co_await socket.async_wait(tcp::socket::wait_read, asio::redirect_error(asio::use_awaitable, ec));
+    co_await socket.async_wait(tcp::socket::wait_read,
+                               asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return 0;
   }
 }
 
 // Writes `a` then `b` completely (one sendmsg when the socket takes it all).
-awaitable<void> writeAll(tcp::socket& socket, std::string_view a, std::string_view b, error_code& ec) {
+awaitable<void> writeAll(tcp::socket& socket, std::string_view a, std::string_view b,
+                         error_code& ec) {
   ec = {};
   while (!a.empty() || !b.empty()) {
-    std::array<asio::const_buffer, 2> buffers{asio::buffer(a.data(), a.size()), asio::buffer(b.data(), b.size())};
+    std::array<asio::const_buffer, 2> buffers{asio::buffer(a.data(), a.size()),
+                                              asio::buffer(b.data(), b.size())};
     size_t n = socket.write_some(buffers, ec);
     if (wouldBlock(ec)) {
-      co_await socket.async_wait(tcp::socket::wait_write, asio::redirect_error(asio::use_awaitable, ec));
+      co_await socket.async_wait(tcp::socket::wait_write,
+                                 asio::redirect_error(asio::use_awaitable, ec));
       if (ec) co_return;
       continue;
     }
@@ -138,26 +143,40 @@ void appendJsonString(std::string& out, std::string_view s) {
 
 const char* reasonPhrase(int status) {
   switch (status) {
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 431: return "Request Header Fields Too Large";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Error";
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 413:
+      return "Content Too Large";
+    case 414:
+      return "URI Too Long";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    case 505:
+      return "HTTP Version Not Supported";
+    default:
+      return "Error";
   }
 }
 
 // Headers the gateway writes itself instead of forwarding.
 bool isRewrittenRequestHeader(std::string_view name) {
   switch (name.size()) {
-    case 12: return equalsIgnoreCase(name, "x-request-id");
-    case 15: return equalsIgnoreCase(name, "x-forwarded-for");
-    case 17: return equalsIgnoreCase(name, "x-forwarded-proto");
-    default: return false;
+    case 12:
+      return equalsIgnoreCase(name, "x-request-id");
+    case 15:
+      return equalsIgnoreCase(name, "x-forwarded-for");
+    case 17:
+      return equalsIgnoreCase(name, "x-forwarded-proto");
+    default:
+      return false;
   }
 }
 
@@ -257,7 +276,8 @@ class ProxyWorker::Proxy {
     tcp::acceptor& acceptor = *w_.acceptor_;
     for (;;) {
       error_code ec;
-      tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+      tcp::socket socket =
+          co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
         if (draining_ || ec == asio::error::operation_aborted) co_return;
         // EMFILE and friends: back off instead of spinning on the listening socket.
@@ -300,8 +320,10 @@ class ProxyWorker::Proxy {
     sessions_ = &s;
   }
   void unlink(Session& s) {
-    if (s.prev != nullptr) s.prev->next = s.next;
-    else sessions_ = s.next;
+    if (s.prev != nullptr)
+      s.prev->next = s.next;
+    else
+      sessions_ = s.next;
     if (s.next != nullptr) s.next->prev = s.prev;
   }
 
@@ -316,7 +338,8 @@ class ProxyWorker::Proxy {
     ex->in.clear();
     ex->up.clear();
     ex->scanner.reset();
-    if (spare_exchanges_.size() < kMaxSpareExchanges && ex->in.cap <= kBufferBytes && ex->up.cap <= kBufferBytes)
+    if (spare_exchanges_.size() < kMaxSpareExchanges && ex->in.cap <= kBufferBytes &&
+        ex->up.cap <= kBufferBytes)
       spare_exchanges_.push_back(std::move(ex));
     ex.reset();
   }
@@ -335,7 +358,8 @@ class ProxyWorker::Proxy {
   void prunePools(Clock::time_point now) {
     for (auto& [address, pool] : pools_) {
       size_t stale = 0;
-      while (stale < pool->idle.size() && now - pool->idle[stale]->idle_since > w_.limits_.upstream_idle_timeout)
+      while (stale < pool->idle.size() &&
+             now - pool->idle[stale]->idle_since > w_.limits_.upstream_idle_timeout)
         ++stale;
       pool->idle.erase(pool->idle.begin(), pool->idle.begin() + static_cast<std::ptrdiff_t>(stale));
     }
@@ -383,7 +407,8 @@ class ProxyWorker::Proxy {
         if (wouldBlock(ec)) {
           // Nothing yet: give the scratch space back while waiting, unless a partial head is in it.
           if (ex->in.size() == 0) releaseExchange(ex);
-          co_await s.client.async_wait(tcp::socket::wait_read, asio::redirect_error(asio::use_awaitable, ec));
+          co_await s.client.async_wait(tcp::socket::wait_read,
+                                       asio::redirect_error(asio::use_awaitable, ec));
           if (ec) open = false;
           continue;
         }
@@ -421,7 +446,8 @@ class ProxyWorker::Proxy {
   awaitable<void> respondBadRequest(Session& s, Exchange& ex, int status, const char* message) {
     newRequestId(ex.request_id);
     no_route_stats_->recordResponse(status, 0);
-    co_await writeError(s, ex, status, status == 431 ? "HeaderTooLarge" : "BadRequest", message, false);
+    co_await writeError(s, ex, status, status == 431 ? "HeaderTooLarge" : "BadRequest", message,
+                        false);
   }
 
   awaitable<void> writeError(Session& s, Exchange& ex, int status, std::string_view reason,
@@ -434,9 +460,10 @@ class ProxyWorker::Proxy {
     appendJsonString(body, ex.request_id);
     body += "}\n";
     ex.out.clear();
-    ex.out += "HTTP/1.1 " + std::to_string(status) + " " + reasonPhrase(status) +
-              "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-              "\r\nX-Request-Id: " + ex.request_id + "\r\n";
+    ex.out +=
+        "HTTP/1.1 " + std::to_string(status) + " " + reasonPhrase(status) +
+        "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+        "\r\nX-Request-Id: " + ex.request_id + "\r\n";
     if (!keep) ex.out += "Connection: close\r\n";
     ex.out += "\r\n";
     error_code ec;
@@ -455,10 +482,14 @@ class ProxyWorker::Proxy {
       if (!tokens.empty() && listContainsToken(tokens, name)) continue;
       out.append(name).append(": ").append(req.headers[i].value).append("\r\n");
     }
-    if (req.facts.host.empty()) out.append("Host: ").append(route.host == "*" ? "localhost" : route.host).append("\r\n");
+    if (req.facts.host.empty())
+      out.append("Host: ").append(route.host == "*" ? "localhost" : route.host).append("\r\n");
     out.append("X-Forwarded-For: ");
     if (!req.facts.forwarded_for.empty()) out.append(req.facts.forwarded_for).append(", ");
-    out.append(s.peer).append("\r\nX-Forwarded-Proto: http\r\nX-Request-Id: ").append(ex.request_id).append("\r\n\r\n");
+    out.append(s.peer)
+        .append("\r\nX-Forwarded-Proto: http\r\nX-Request-Id: ")
+        .append(ex.request_id)
+        .append("\r\n\r\n");
   }
 
   // Proxies one request whose head is parsed in ex.req. Returns whether the client connection
@@ -469,8 +500,10 @@ class ProxyWorker::Proxy {
     const HeadFacts& facts = req.facts;
     std::shared_ptr<ThreadRoutes> routes = routes_;  // this request's table, whatever happens next
     ex.method.assign(req.method);
-    if (!facts.request_id.empty() && facts.request_id.size() <= 200) ex.request_id.assign(facts.request_id);
-    else newRequestId(ex.request_id);
+    if (!facts.request_id.empty() && facts.request_id.size() <= 200)
+      ex.request_id.assign(facts.request_id);
+    else
+      newRequestId(ex.request_id);
     const bool client_http10 = req.version_minor == 0;
     bool client_keep = facts.keep_alive && !draining_;
 
@@ -496,26 +529,29 @@ class ProxyWorker::Proxy {
     // into them valid) until the next read into ex.in, which only happens for the next request.
     if (body_done) ex.in.consume(head_size + body_part);
 
-    const Route* route = routes->table->match(facts.host, req.target, req.headers, req.header_count);
+    const Route* route =
+        routes->table->match(facts.host, req.target, req.headers, req.header_count);
     if (route == nullptr) {
       std::string message = "no route for host \"" + std::string(facts.host) + "\" and path \"" +
                             std::string(req.target.substr(0, req.target.find('?'))) + "\"";
       no_route_stats_->recordResponse(404, secondsSince(start));
       co_await writeError(s, ex, 404, "NoRoute", message, client_keep && body_done);
-      co_return client_keep && body_done;
+      co_return client_keep&& body_done;
     }
     RouteState& rs = routes->routes[route->index];
     RouteStats& stats = *rs.stats;
-    if (facts.body == BodyKind::kLength && facts.content_length > w_.limits_.max_request_body_bytes) {
+    if (facts.body == BodyKind::kLength &&
+        facts.content_length > w_.limits_.max_request_body_bytes) {
       stats.recordResponse(413, secondsSince(start));
-      co_await writeError(s, ex, 413, "BodyTooLarge", "request body exceeds the gateway's limit", false);
+      co_await writeError(s, ex, 413, "BodyTooLarge", "request body exceeds the gateway's limit",
+                          false);
       co_return false;
     }
     if (route->backends.empty()) {
       std::string message = "route " + route->host + route->path_prefix + " has no ready instance";
       stats.recordResponse(503, secondsSince(start));
       co_await writeError(s, ex, 503, "NoReadyInstance", message, client_keep && body_done);
-      co_return client_keep && body_done;
+      co_return client_keep&& body_done;
     }
 
     ++stats.in_flight;
@@ -554,7 +590,8 @@ class ProxyWorker::Proxy {
       if (!reused) {
         conn = std::make_unique<UpstreamConn>(ioc_);
         s.upstream = conn.get();
-        co_await conn->socket.async_connect(target.endpoint, asio::redirect_error(asio::use_awaitable, ec));
+        co_await conn->socket.async_connect(target.endpoint,
+                                            asio::redirect_error(asio::use_awaitable, ec));
         if (ec) {
           ++stats.connect_errors;
           failure = "could not connect to backend " + target.address + ": " + ec.message();
@@ -620,7 +657,8 @@ class ProxyWorker::Proxy {
           if (resp_head_size > 0) {
             ParseError perr;
             if (resp_head_size > kMaxHeadBytes ||
-                parseResponseHead(ex.up.view(), resp_head_size, ex.method, ex.resp, perr) != ParseStatus::kComplete) {
+                parseResponseHead(ex.up.view(), resp_head_size, ex.method, ex.resp, perr) !=
+                    ParseStatus::kComplete) {
               failure = "backend sent a malformed response head";
               ec = asio::error::invalid_argument;
               break;
@@ -648,7 +686,8 @@ class ProxyWorker::Proxy {
             break;
           }
           ex.up.makeRoom();
-          size_t n = co_await readSome(conn->socket, ex.up.space(), ex.up.spaceSize(), ec, ex.up.size() == 0);
+          size_t n = co_await readSome(conn->socket, ex.up.space(), ex.up.spaceSize(), ec,
+                                       ex.up.size() == 0);
           if (ec) break;
           ex.up.end += n;
         }
@@ -699,7 +738,8 @@ class ProxyWorker::Proxy {
       bool leftover = part < after.size();
       ex.out.clear();
       ex.out.append(client_http10 ? "HTTP/1.0 " : "HTTP/1.1 ");
-      char code[4] = {static_cast<char>('0' + status / 100), static_cast<char>('0' + status / 10 % 10),
+      char code[4] = {static_cast<char>('0' + status / 100),
+                      static_cast<char>('0' + status / 10 % 10),
                       static_cast<char>('0' + status % 10), ' '};
       ex.out.append(code, 4).append(resp.reason).append("\r\n");
       std::string_view tokens = resp.facts.connection_tokens;
@@ -709,8 +749,10 @@ class ProxyWorker::Proxy {
         if (!tokens.empty() && listContainsToken(tokens, name)) continue;
         ex.out.append(name).append(": ").append(resp.headers[i].value).append("\r\n");
       }
-      if (!keep) ex.out.append("Connection: close\r\n");
-      else if (client_http10) ex.out.append("Connection: keep-alive\r\n");
+      if (!keep)
+        ex.out.append("Connection: close\r\n");
+      else if (client_http10)
+        ex.out.append("Connection: keep-alive\r\n");
       ex.out.append("\r\n");
       response_started = true;
       co_await writeAll(s.client, ex.out, after.substr(0, part), ec);
@@ -745,14 +787,15 @@ class ProxyWorker::Proxy {
         }
       }
       if (!resp_done) keep = false;  // truncated: the client must not wait for more
-      upstream_reusable = resp_done && resp.facts.keep_alive && resp.facts.body != BodyKind::kUntilClose &&
-                          !leftover && !s.timed_out;
+      upstream_reusable = resp_done && resp.facts.keep_alive &&
+                          resp.facts.body != BodyKind::kUntilClose && !leftover && !s.timed_out;
       break;
     }
 
     if (backend >= 0) rs.balancer.onRequestEnd(backend);
     s.upstream = nullptr;
-    if (conn && upstream_reusable && body_done) putIdle(*rs.pools[static_cast<size_t>(backend)], std::move(conn));
+    if (conn && upstream_reusable && body_done)
+      putIdle(*rs.pools[static_cast<size_t>(backend)], std::move(conn));
     conn.reset();
     --stats.in_flight;
     s.state = Session::State::kIdle;
@@ -771,14 +814,16 @@ class ProxyWorker::Proxy {
       }
       if (status == 413) {
         stats.recordResponse(413, secondsSince(start));
-        co_await writeError(s, ex, 413, "BodyTooLarge", "request body exceeds the gateway's limit", false);
+        co_await writeError(s, ex, 413, "BodyTooLarge", "request body exceeds the gateway's limit",
+                            false);
         co_return false;
       }
       if (s.timed_out || status == 504) {
         stats.recordResponse(504, secondsSince(start));
-        co_await writeError(s, ex, 504, "UpstreamTimeout",
-                            "route " + route->id + " timed out after " + std::to_string(route->timeout_ms) + " ms",
-                            false);
+        co_await writeError(
+            s, ex, 504, "UpstreamTimeout",
+            "route " + route->id + " timed out after " + std::to_string(route->timeout_ms) + " ms",
+            false);
         co_return false;
       }
       stats.recordResponse(502, secondsSince(start));
@@ -787,7 +832,7 @@ class ProxyWorker::Proxy {
       co_return keep_after_error;
     }
     stats.recordResponse(status, secondsSince(start));
-    co_return keep && body_done;
+    co_return keep&& body_done;
   }
 
   static double secondsSince(Clock::time_point start) {
@@ -826,8 +871,9 @@ Status ProxyWorker::listen(const tcp::endpoint& endpoint) {
   }
   if (!ec) acceptor->bind(endpoint, ec);
   if (!ec) acceptor->listen(4096, ec);
-  if (ec) return unavailable("cannot listen on " + endpoint.address().to_string() + ":" +
-                             std::to_string(endpoint.port()) + ": " + ec.message());
+  if (ec)
+    return unavailable("cannot listen on " + endpoint.address().to_string() + ":" +
+                       std::to_string(endpoint.port()) + ": " + ec.message());
   port_ = acceptor->local_endpoint(ec).port();
   acceptor_ = std::move(acceptor);
   return Status::ok();

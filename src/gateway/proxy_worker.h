@@ -29,7 +29,7 @@
 namespace skiff::gateway {
 
 struct ProxyLimits {
-  uint64_t max_request_body_bytes = 1ull << 30;  // 413 beyond this
+  uint64_t max_request_body_bytes = 1ull << 30;    // 413 beyond this
   size_t max_idle_upstream_per_backend = 128;      // per worker
   std::chrono::seconds client_idle_timeout{60};    // keep-alive connections without a request
   std::chrono::seconds head_timeout{30};           // to receive a whole request head

@@ -59,7 +59,9 @@ Result<std::shared_ptr<const RouteTable>> RouteStore::load() const {
   std::stringstream ss;
   ss << in.rdbuf();
   auto table = parseRouteTable(ss.str());
-  if (!table.ok()) return Status(StatusCode::kInternal, path + " is not a valid route table: " + table.status().toString());
+  if (!table.ok())
+    return Status(StatusCode::kInternal,
+                  path + " is not a valid route table: " + table.status().toString());
   return table;
 }
 

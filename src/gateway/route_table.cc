@@ -37,7 +37,8 @@ bool headerMatches(const HeaderMatch& m, const HttpHeader* headers, size_t count
   for (size_t i = 0; i < count; ++i) {
     if (!equalsIgnoreCase(headers[i].name, m.name)) continue;
     switch (m.type) {
-      case HeaderMatch::Type::kPresent: return true;
+      case HeaderMatch::Type::kPresent:
+        return true;
       case HeaderMatch::Type::kExact:
         if (headers[i].value == m.value) return true;
         break;
@@ -63,7 +64,8 @@ bool isToken(const std::string& s) {
   if (s.empty()) return false;
   for (char c : s) {
     bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-    if (!alnum && std::string_view("!#$%&'*+-.^_`|~").find(c) == std::string_view::npos) return false;
+    if (!alnum && std::string_view("!#$%&'*+-.^_`|~").find(c) == std::string_view::npos)
+      return false;
   }
   return true;
 }
@@ -71,7 +73,9 @@ bool isToken(const std::string& s) {
 // Collects field errors while walking the document, so one PUT reports all of them.
 class Validator {
  public:
-  void fail(std::string path, std::string message) { errors_.push_back({std::move(path), std::move(message)}); }
+  void fail(std::string path, std::string message) {
+    errors_.push_back({std::move(path), std::move(message)});
+  }
   std::vector<FieldError>& errors() { return errors_; }
 
   // Reads an optional unsigned integer in [min, max]; records an error when it is not one.
@@ -79,7 +83,8 @@ class Validator {
                      uint64_t min, uint64_t max) {
     auto it = obj.find(key);
     if (it == obj.end()) return fallback;
-    if (!it->is_number_integer() || (it->is_number_integer() && !it->is_number_unsigned() && it->get<int64_t>() < 0)) {
+    if (!it->is_number_integer() ||
+        (it->is_number_integer() && !it->is_number_unsigned() && it->get<int64_t>() < 0)) {
       fail(path, "must be a non-negative integer");
       return fallback;
     }
@@ -113,7 +118,8 @@ bool parseBackendAddress(const std::string& address, boost::asio::ip::tcp::endpo
   size_t colon = address.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == address.size()) return false;
   std::string host = address.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   uint32_t port = 0;
   for (size_t i = colon + 1; i < address.size(); ++i) {
     char c = address[i];
@@ -136,7 +142,8 @@ Route parseRoute(const json& r, const std::string& path, Validator& v) {
     return route;
   }
   route.id = v.stringField(r, "id", path + ".id", true);
-  if (r.contains("id") && r["id"].is_string() && route.id.empty()) v.fail(path + ".id", "must not be empty");
+  if (r.contains("id") && r["id"].is_string() && route.id.empty())
+    v.fail(path + ".id", "must not be empty");
   std::string host = lowercase(v.stringField(r, "host", path + ".host", true));
   if (r.contains("host") && r["host"].is_string() && !isValidHost(host))
     v.fail(path + ".host", "must be a DNS name (letters, digits, '-', '.') or \"*\"");
@@ -144,18 +151,23 @@ Route parseRoute(const json& r, const std::string& path, Validator& v) {
   route.path_prefix = v.stringField(r, "pathPrefix", path + ".pathPrefix", false, "/");
   if (route.path_prefix.empty() || route.path_prefix.front() != '/')
     v.fail(path + ".pathPrefix", "must start with '/'");
-  route.timeout_ms = static_cast<uint32_t>(v.uintField(r, "timeoutMs", path + ".timeoutMs", 30000, 1, 3600000));
+  route.timeout_ms =
+      static_cast<uint32_t>(v.uintField(r, "timeoutMs", path + ".timeoutMs", 30000, 1, 3600000));
   route.retries = static_cast<uint32_t>(v.uintField(r, "retries", path + ".retries", 0, 0, 10));
   std::string balancer = v.stringField(r, "balancer", path + ".balancer", false, "round_robin");
-  if (balancer == "round_robin") route.balancer = BalancerKind::kRoundRobin;
-  else if (balancer == "least_request") route.balancer = BalancerKind::kLeastRequest;
-  else v.fail(path + ".balancer", "must be \"round_robin\" or \"least_request\"");
+  if (balancer == "round_robin")
+    route.balancer = BalancerKind::kRoundRobin;
+  else if (balancer == "least_request")
+    route.balancer = BalancerKind::kLeastRequest;
+  else
+    v.fail(path + ".balancer", "must be \"round_robin\" or \"least_request\"");
 
   if (auto m = r.find("match"); m != r.end()) {
     if (!m->is_object()) {
       v.fail(path + ".match", "must be an object");
     } else if (auto hs = m->find("headers"); hs != m->end()) {
-      if (!hs->is_array()) v.fail(path + ".match.headers", "must be an array");
+      if (!hs->is_array())
+        v.fail(path + ".match.headers", "must be an array");
       else {
         for (size_t i = 0; i < hs->size(); ++i) {
           const json& h = (*hs)[i];
@@ -169,11 +181,16 @@ Route parseRoute(const json& r, const std::string& path, Validator& v) {
           if (h.contains("name") && h["name"].is_string() && !isToken(match.name))
             v.fail(hp + ".name", "must be a valid header name");
           std::string type = v.stringField(h, "type", hp + ".type", false, "exact");
-          if (type == "exact") match.type = HeaderMatch::Type::kExact;
-          else if (type == "prefix") match.type = HeaderMatch::Type::kPrefix;
-          else if (type == "present") match.type = HeaderMatch::Type::kPresent;
-          else v.fail(hp + ".type", "must be \"exact\", \"prefix\" or \"present\"");
-          match.value = v.stringField(h, "value", hp + ".value", match.type != HeaderMatch::Type::kPresent);
+          if (type == "exact")
+            match.type = HeaderMatch::Type::kExact;
+          else if (type == "prefix")
+            match.type = HeaderMatch::Type::kPrefix;
+          else if (type == "present")
+            match.type = HeaderMatch::Type::kPresent;
+          else
+            v.fail(hp + ".type", "must be \"exact\", \"prefix\" or \"present\"");
+          match.value =
+              v.stringField(h, "value", hp + ".value", match.type != HeaderMatch::Type::kPresent);
           route.headers.push_back(std::move(match));
         }
       }
@@ -198,7 +215,8 @@ Route parseRoute(const json& r, const std::string& path, Validator& v) {
       if (b.contains("address") && b["address"].is_string() &&
           !parseBackendAddress(backend.address, backend.endpoint))
         v.fail(bp + ".address", "must be IP:PORT (an IPv4 or [IPv6] literal and a port 1-65535)");
-      backend.weight = static_cast<uint32_t>(v.uintField(b, "weight", bp + ".weight", 100, 1, 10000));
+      backend.weight =
+          static_cast<uint32_t>(v.uintField(b, "weight", bp + ".weight", 100, 1, 10000));
       route.backends.push_back(std::move(backend));
     }
   }
@@ -217,11 +235,14 @@ RouteTable::RouteTable(uint64_t version, std::vector<Route> routes, std::string 
     : version_(version), routes_(std::move(routes)), json_(std::move(json)) {
   for (size_t i = 0; i < routes_.size(); ++i) {
     routes_[i].index = i;
-    if (routes_[i].host == "*") any_host_.push_back(&routes_[i]);
-    else by_host_[routes_[i].host].push_back(&routes_[i]);
+    if (routes_[i].host == "*")
+      any_host_.push_back(&routes_[i]);
+    else
+      by_host_[routes_[i].host].push_back(&routes_[i]);
   }
   auto more_specific = [](const Route* a, const Route* b) {
-    if (a->path_prefix.size() != b->path_prefix.size()) return a->path_prefix.size() > b->path_prefix.size();
+    if (a->path_prefix.size() != b->path_prefix.size())
+      return a->path_prefix.size() > b->path_prefix.size();
     if (a->headers.size() != b->headers.size()) return a->headers.size() > b->headers.size();
     return a->index < b->index;  // stable: the order the control plane gave
   };
@@ -229,8 +250,9 @@ RouteTable::RouteTable(uint64_t version, std::vector<Route> routes, std::string 
   std::sort(any_host_.begin(), any_host_.end(), more_specific);
 }
 
-const Route* RouteTable::firstMatch(const std::vector<const Route*>& candidates, std::string_view path,
-                                    const HttpHeader* headers, size_t header_count) {
+const Route* RouteTable::firstMatch(const std::vector<const Route*>& candidates,
+                                    std::string_view path, const HttpHeader* headers,
+                                    size_t header_count) {
   for (const Route* r : candidates) {
     if (!pathHasPrefix(path, r->path_prefix)) continue;
     bool ok = true;
@@ -245,8 +267,8 @@ const Route* RouteTable::firstMatch(const std::vector<const Route*>& candidates,
   return nullptr;
 }
 
-const Route* RouteTable::match(std::string_view host, std::string_view target, const HttpHeader* headers,
-                               size_t header_count) const {
+const Route* RouteTable::match(std::string_view host, std::string_view target,
+                               const HttpHeader* headers, size_t header_count) const {
   // Absolute-form targets ("http://host/path") carry the authority themselves.
   if (target.size() > 7 && (target.starts_with("http://") || target.starts_with("HTTP://"))) {
     std::string_view rest = target.substr(7);
@@ -268,11 +290,15 @@ const Route* RouteTable::match(std::string_view host, std::string_view target, c
 Result<std::shared_ptr<const RouteTable>> parseRouteTable(std::string_view json_text) {
   json doc = json::parse(json_text.begin(), json_text.end(), nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return badRequest("route table is not valid JSON");
-  if (!doc.is_object()) return Status(StatusCode::kInvalid, "route table must be a JSON object", {{"", "must be an object"}});
+  if (!doc.is_object())
+    return Status(StatusCode::kInvalid, "route table must be a JSON object",
+                  {{"", "must be an object"}});
   Validator v;
   uint64_t version = 0;
-  if (!doc.contains("version")) v.fail("version", "is required");
-  else version = v.uintField(doc, "version", "version", 0, 0, UINT64_MAX);
+  if (!doc.contains("version"))
+    v.fail("version", "is required");
+  else
+    version = v.uintField(doc, "version", "version", 0, 0, UINT64_MAX);
   std::vector<Route> routes;
   auto rs = doc.find("routes");
   if (rs == doc.end()) {
@@ -286,7 +312,8 @@ Result<std::shared_ptr<const RouteTable>> parseRouteTable(std::string_view json_
       Route route = parseRoute((*rs)[i], path, v);
       if (!route.id.empty()) {
         auto [it, inserted] = ids.emplace(route.id, i);
-        if (!inserted) v.fail(path + ".id", "duplicates routes[" + std::to_string(it->second) + "].id");
+        if (!inserted)
+          v.fail(path + ".id", "duplicates routes[" + std::to_string(it->second) + "].id");
       }
       routes.push_back(std::move(route));
     }
@@ -294,7 +321,8 @@ Result<std::shared_ptr<const RouteTable>> parseRouteTable(std::string_view json_
   if (!v.errors().empty()) {
     return Status(StatusCode::kInvalid, "route table is invalid", std::move(v.errors()));
   }
-  return std::shared_ptr<const RouteTable>(std::make_shared<RouteTable>(version, std::move(routes), doc.dump(-1, ' ', false, json::error_handler_t::replace)));
+  return std::shared_ptr<const RouteTable>(std::make_shared<RouteTable>(
+      version, std::move(routes), doc.dump(-1, ' ', false, json::error_handler_t::replace)));
 }
 
 }  // namespace skiff::gateway

@@ -72,9 +72,8 @@ class RouteTable {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
   };
-  static const Route* firstMatch(const std::vector<const Route*>& candidates,
-                                 std::string_view path, const HttpHeader* headers,
-                                 size_t header_count);
+  static const Route* firstMatch(const std::vector<const Route*>& candidates, std::string_view path,
+                                 const HttpHeader* headers, size_t header_count);
 
   uint64_t version_ = 0;
   std::vector<Route> routes_;

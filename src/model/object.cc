@@ -79,9 +79,12 @@ void setCondition(json& status, const Condition& c, const std::string& now) {
   if (!status.is_object()) status = json::object();
   json& list = status["conditions"];
   if (!list.is_array()) list = json::array();
-  json entry = {{"type", c.type},       {"status", c.status},
-                {"reason", c.reason},   {"message", c.message},
-                {"lastTransitionTime", c.last_transition_time.empty() ? now : c.last_transition_time}};
+  json entry = {
+      {"type", c.type},
+      {"status", c.status},
+      {"reason", c.reason},
+      {"message", c.message},
+      {"lastTransitionTime", c.last_transition_time.empty() ? now : c.last_transition_time}};
   for (auto& existing : list) {
     if (!existing.is_object() || existing.value("type", "") != c.type) continue;
     if (existing.value("status", "") == c.status && c.last_transition_time.empty())

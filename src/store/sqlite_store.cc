@@ -4,8 +4,8 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <algorithm>
+#include <cstdio>
 #include <random>
 
 namespace skiff {
@@ -48,8 +48,8 @@ class Bound {
 
 bool matches(const WatchOptions& w, const StoredObject& o) {
   const ObjectMeta& m = o.metadata;
-  return (w.kind.empty() || w.kind == o.kind) &&
-         (w.tenant.empty() || w.tenant == m.tenant) && w.selector.matches(m.labels);
+  return (w.kind.empty() || w.kind == o.kind) && (w.tenant.empty() || w.tenant == m.tenant) &&
+         w.selector.matches(m.labels);
 }
 
 }  // namespace
@@ -115,8 +115,7 @@ Status SqliteStore::init() {
       {&put_revision_, "UPDATE meta SET value=? WHERE key='revision'"},
   };
   for (auto& s : statements) {
-    if (sqlite3_prepare_v3(db_, s.sql, -1, SQLITE_PREPARE_PERSISTENT, s.stmt, nullptr) !=
-        SQLITE_OK)
+    if (sqlite3_prepare_v3(db_, s.sql, -1, SQLITE_PREPARE_PERSISTENT, s.stmt, nullptr) != SQLITE_OK)
       return internalError(std::string("cannot prepare statement: ") + sqlite3_errmsg(db_));
   }
   return Status::ok();
@@ -139,7 +138,8 @@ Status SqliteStore::load() {
     const char* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, col));
     json doc = json::parse(text ? text : "", nullptr, /*allow_exceptions=*/false);
     Result<Object> object = objectFromJson(doc);
-    if (!object.ok()) return internalError("corrupt object in the database: " + object.status().toString());
+    if (!object.ok())
+      return internalError("corrupt object in the database: " + object.status().toString());
     return makeStored(std::move(object).value());
   };
 
@@ -155,13 +155,14 @@ Status SqliteStore::load() {
     return Status::ok();
   });
   if (!s.isOk()) return s;
-  s = query("SELECT revision, type, data FROM events ORDER BY revision", [&](sqlite3_stmt* stmt) -> Status {
-    auto stored = parse(stmt, 2);
-    if (!stored.ok()) return stored.status();
-    history_.push_back({static_cast<EventType>(sqlite3_column_int(stmt, 1)),
-                        sqlite3_column_int64(stmt, 0), *stored});
-    return Status::ok();
-  });
+  s = query("SELECT revision, type, data FROM events ORDER BY revision",
+            [&](sqlite3_stmt* stmt) -> Status {
+              auto stored = parse(stmt, 2);
+              if (!stored.ok()) return stored.status();
+              history_.push_back({static_cast<EventType>(sqlite3_column_int(stmt, 1)),
+                                  sqlite3_column_int64(stmt, 0), *stored});
+              return Status::ok();
+            });
   if (!s.isOk()) return s;
   compacted_revision_ = history_.empty() ? revision_ : history_.front().revision - 1;
   return Status::ok();
@@ -287,7 +288,8 @@ Result<StoredObjectPtr> SqliteStore::write(ObjectKey key, Mutation mutation) {
       continue;
     }
     ++revision;
-    overlay[b->key] = outcome->event->type == EventType::kDeleted ? nullptr : outcome->event->object;
+    overlay[b->key] =
+        outcome->event->type == EventType::kDeleted ? nullptr : outcome->event->object;
     b->result = outcome->event->object;
     b->wrote = true;
     events.push_back(std::move(*outcome->event));
@@ -328,8 +330,8 @@ Result<StoredObjectPtr> SqliteStore::create(Object object, bool dry_run) {
     return Status(StatusCode::kInvalid, "resourceVersion must not be set when creating an object",
                   {{"metadata.resourceVersion", "must be omitted on create"}});
   const ObjectKey key = object.key();
-  Mutation m = [this, object = std::move(object)](const StoredObjectPtr& current,
-                                                  int64_t revision, bool dry) -> Result<Outcome> {
+  Mutation m = [this, object = std::move(object)](const StoredObjectPtr& current, int64_t revision,
+                                                  bool dry) -> Result<Outcome> {
     if (current) return alreadyExists(current->key().toString() + " already exists");
     Object o = object;
     o.metadata.generation = 1;
@@ -345,11 +347,10 @@ Result<StoredObjectPtr> SqliteStore::create(Object object, bool dry_run) {
 
 Result<StoredObjectPtr> SqliteStore::update(Object object, UpdateOptions options) {
   const ObjectKey key = object.key();
-  Mutation m = [object = std::move(object), options](const StoredObjectPtr& stored,
-                                                     int64_t revision, bool dry) -> Result<Outcome> {
+  Mutation m = [object = std::move(object), options](
+                   const StoredObjectPtr& stored, int64_t revision, bool dry) -> Result<Outcome> {
     if (!stored) return notFound(object.key().toString() + " not found");
-    if (!options.unconditional &&
-        object.metadata.resource_version != stored->resourceVersion()) {
+    if (!options.unconditional && object.metadata.resource_version != stored->resourceVersion()) {
       return conflict(object.key().toString() + " has been modified (resourceVersion " +
                       std::to_string(object.metadata.resource_version) + " given, current is " +
                       std::to_string(stored->resourceVersion()) +
@@ -370,24 +371,28 @@ Result<StoredObjectPtr> SqliteStore::update(Object object, UpdateOptions options
         next.status == current.status)
       return Outcome{std::nullopt, stored};
     if (!dry) next.metadata.resource_version = revision;
-    return Outcome{WatchEvent{EventType::kModified, revision, makeStored(std::move(next))}, nullptr};
+    return Outcome{WatchEvent{EventType::kModified, revision, makeStored(std::move(next))},
+                   nullptr};
   };
   return options.dry_run ? dryRun(key, m) : write(key, std::move(m));
 }
 
 Result<StoredObjectPtr> SqliteStore::remove(const ObjectKey& key,
                                             std::optional<int64_t> resource_version) {
-  return write(key, [key, resource_version](const StoredObjectPtr& stored, int64_t revision,
-                                            bool) -> Result<Outcome> {
-    if (!stored) return notFound(key.toString() + " not found");
-    if (resource_version && *resource_version != stored->resourceVersion())
-      return conflict(key.toString() + " has been modified (resourceVersion " +
-                      std::to_string(*resource_version) + " given, current is " +
-                      std::to_string(stored->resourceVersion()) + ")");
-    Object last = stored->object();
-    last.metadata.resource_version = revision;
-    return Outcome{WatchEvent{EventType::kDeleted, revision, makeStored(std::move(last))}, nullptr};
-  });
+  return write(key,
+               [key, resource_version](const StoredObjectPtr& stored, int64_t revision,
+                                       bool) -> Result<Outcome> {
+                 if (!stored) return notFound(key.toString() + " not found");
+                 if (resource_version && *resource_version != stored->resourceVersion())
+                   return conflict(key.toString() + " has been modified (resourceVersion " +
+                                   std::to_string(*resource_version) + " given, current is " +
+                                   std::to_string(stored->resourceVersion()) + ")");
+                 Object last = stored->object();
+                 last.metadata.resource_version = revision;
+                 return Outcome{
+                     WatchEvent{EventType::kDeleted, revision, makeStored(std::move(last))},
+                     nullptr};
+               });
 }
 
 Result<StoredObjectPtr> SqliteStore::get(const ObjectKey& key) const {
@@ -404,8 +409,7 @@ ObjectList SqliteStore::list(const std::string& kind, const ListOptions& options
   for (auto it = objects_.lower_bound({kind, options.tenant, ""});
        it != objects_.end() && it->first.kind == kind; ++it) {
     if (!options.tenant.empty() && it->first.tenant != options.tenant) break;
-    if (options.selector.matches(it->second->metadata.labels))
-      out.items.push_back(it->second);
+    if (options.selector.matches(it->second->metadata.labels)) out.items.push_back(it->second);
   }
   return out;
 }
@@ -425,11 +429,11 @@ Result<std::unique_ptr<WatchHandle>> SqliteStore::watch(const WatchOptions& opti
   if (options.from_revision) {
     const int64_t from = *options.from_revision;
     if (from < compacted_revision_)
-      return Status(StatusCode::kGone,
-                    "resourceVersion " + std::to_string(from) +
-                        " is too old: history starts after " +
-                        std::to_string(compacted_revision_) + "; list again and watch from the "
-                        "list's resourceVersion");
+      return Status(StatusCode::kGone, "resourceVersion " + std::to_string(from) +
+                                           " is too old: history starts after " +
+                                           std::to_string(compacted_revision_) +
+                                           "; list again and watch from the "
+                                           "list's resourceVersion");
     for (const auto& e : history_)
       if (e.revision > from && matches(options, *e.object)) sink(e);
   } else {

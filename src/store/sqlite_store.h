@@ -9,8 +9,8 @@
 // they copy a snapshot pointer.
 #pragma once
 
-#include <cstdint>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
@@ -46,8 +46,7 @@ class SqliteStore final : public Store {
   Result<StoredObjectPtr> get(const ObjectKey& key) const override;
   ObjectList list(const std::string& kind, const ListOptions& options) const override;
   size_t count(const std::string& kind, const std::string& tenant) const override;
-  Result<std::unique_ptr<WatchHandle>> watch(const WatchOptions& options,
-                                             WatchSink sink) override;
+  Result<std::unique_ptr<WatchHandle>> watch(const WatchOptions& options, WatchSink sink) override;
   int64_t revision() const override;
   int64_t compactedRevision() const override;
 
@@ -64,8 +63,8 @@ class SqliteStore final : public Store {
   };
   // Computes a write's outcome from the object's current state (nullptr: absent) and the
   // revision it would commit at. Dry runs get the same computation without identity.
-  using Mutation = std::function<Result<Outcome>(const StoredObjectPtr& current,
-                                                 int64_t revision, bool dry_run)>;
+  using Mutation = std::function<Result<Outcome>(const StoredObjectPtr& current, int64_t revision,
+                                                 bool dry_run)>;
   struct Writer;
 
   explicit SqliteStore(const Options& options);

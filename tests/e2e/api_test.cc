@@ -25,7 +25,8 @@ std::string appJson(const std::string& name, int replicas = 1) {
               {"metadata", {{"name", name}, {"labels", {{"team", "shop"}}}}},
               {"spec",
                {{"components",
-                 {{{"name", "web"}, {"run", {{"command", "/bin/sleep"}, {"args", {"60"}}}},
+                 {{{"name", "web"},
+                   {"run", {{"command", "/bin/sleep"}, {"args", {"60"}}}},
                    {"replicas", replicas}}}}}}};
   return doc.dump();
 }
@@ -50,14 +51,14 @@ TEST_F(ApiTest, DefaultTenantExistsAndOpenApiDescribesEveryPath) {
   auto doc = parse(call("GET", "/openapi.json"));
   ASSERT_TRUE(doc.is_object());
   EXPECT_EQ(doc["openapi"], "3.0.3");
-  for (const char* p : {"/api/v1/tenants/{tenant}/applications/{name}",
-                        "/api/v1/tenants/{tenant}/applications/{name}/status",
-                        "/api/v1/tenants/{tenant}/revisions", "/api/v1/tenants/{name}",
-                        "/api/v1/applications"})
+  for (const char* p :
+       {"/api/v1/tenants/{tenant}/applications/{name}",
+        "/api/v1/tenants/{tenant}/applications/{name}/status", "/api/v1/tenants/{tenant}/revisions",
+        "/api/v1/tenants/{name}", "/api/v1/applications"})
     EXPECT_TRUE(doc["paths"].contains(p)) << p;
   EXPECT_TRUE(doc["components"]["schemas"]["Application"].is_object());
   EXPECT_EQ(doc["paths"]["/api/v1/tenants/{tenant}/applications"]["post"]["responses"]["422"]
-                ["content"]["application/json"]["schema"]["$ref"],
+               ["content"]["application/json"]["schema"]["$ref"],
             "#/components/schemas/Status");
 }
 
@@ -84,13 +85,15 @@ TEST_F(ApiTest, CreateGetListUpdateDelete) {
   ASSERT_EQ(list["items"].size(), 1u);
   EXPECT_EQ(list["items"][0]["metadata"]["name"], "shop");
   EXPECT_EQ(list["kind"], "ApplicationList");
-  EXPECT_GE(list["metadata"]["resourceVersion"].get<int64_t>(), obj["metadata"]["resourceVersion"].get<int64_t>());
+  EXPECT_GE(list["metadata"]["resourceVersion"].get<int64_t>(),
+            obj["metadata"]["resourceVersion"].get<int64_t>());
   EXPECT_EQ(parse(call("GET", "/api/v1/applications"))["items"].size(), 2u);
 
   // Update: must carry the current resourceVersion. Wait for the revision controller's status
   // write first, so the version read below stays current.
   ASSERT_TRUE(eventually([&] {
-    return parse(call("GET", std::string(kApps) + "/shop"))["status"].value("latestRevision", 0) == 1;
+    return parse(call("GET", std::string(kApps) + "/shop"))["status"].value("latestRevision", 0) ==
+           1;
   }));
   obj = parse(call("GET", std::string(kApps) + "/shop"));
   json next = json::parse(appJson("shop", 3));
@@ -128,9 +131,11 @@ TEST_F(ApiTest, StatusIsWrittenOnlyThroughTheSubresource) {
   // The status subresource replaces status whole: keep what the controllers wrote.
   json new_status = before["status"];
   new_status["phase"] = "Running";
-  auto status = call("PUT", std::string(kApps) + "/shop/status",
-                     json{{"metadata", {{"resourceVersion", before["metadata"]["resourceVersion"]}}},
-                          {"status", new_status}}.dump());
+  auto status =
+      call("PUT", std::string(kApps) + "/shop/status",
+           json{{"metadata", {{"resourceVersion", before["metadata"]["resourceVersion"]}}},
+                {"status", new_status}}
+               .dump());
   ASSERT_EQ(status.status, 200) << status.body;
   json current = parse(status);
   EXPECT_EQ(current["status"]["phase"], "Running");
@@ -178,7 +183,8 @@ TEST_F(ApiTest, BadInputIsRejectedWithReasonAndFieldPathAndStoresNothing) {
 TEST_F(ApiTest, ApplicationChangesBecomeRevisions) {
   auto created = parse(call("POST", kApps, appJson("shop")));
   ASSERT_TRUE(eventually([&] {
-    return parse(call("GET", std::string(kApps) + "/shop"))["status"].value("latestRevision", 0) == 1;
+    return parse(call("GET", std::string(kApps) + "/shop"))["status"].value("latestRevision", 0) ==
+           1;
   }));
   json next = json::parse(appJson("shop", 2));
   next["metadata"]["resourceVersion"] =
@@ -192,16 +198,15 @@ TEST_F(ApiTest, ApplicationChangesBecomeRevisions) {
   EXPECT_EQ(r2["spec"]["template"]["components"][0]["replicas"], 2);
   // Deleting the application collects its revisions.
   ASSERT_EQ(call("DELETE", std::string(kApps) + "/shop").status, 200);
-  EXPECT_TRUE(eventually([&] {
-    return parse(call("GET", "/api/v1/tenants/default/revisions"))["items"].empty();
-  }));
+  EXPECT_TRUE(eventually(
+      [&] { return parse(call("GET", "/api/v1/tenants/default/revisions"))["items"].empty(); }));
 }
 
 TEST_F(ApiTest, WatchStreamsEventsInOrderAndResumes) {
   auto first = parse(call("POST", kApps, appJson("a")));
   const int64_t rv = first["metadata"]["resourceVersion"];
-  WatchStream watch(server_.url(), std::string(kApps) + "?watch=true&resourceVersion=" +
-                                       std::to_string(rv));
+  WatchStream watch(server_.url(),
+                    std::string(kApps) + "?watch=true&resourceVersion=" + std::to_string(rv));
   ASSERT_EQ(watch.status(), 200);
   ASSERT_EQ(call("POST", kApps, appJson("b")).status, 201);
   ASSERT_EQ(call("DELETE", std::string(kApps) + "/a").status, 200);
@@ -260,10 +265,12 @@ TEST_F(ApiTest, KillNineLosesNoAcknowledgedWrite) {
       }
     });
   }
-  ASSERT_TRUE(eventually([&] {
-    std::lock_guard lock(mu);
-    return acknowledged.size() >= 200;
-  }, std::chrono::seconds(60)));
+  ASSERT_TRUE(eventually(
+      [&] {
+        std::lock_guard lock(mu);
+        return acknowledged.size() >= 200;
+      },
+      std::chrono::seconds(60)));
   server_.kill9();
   stop = true;
   for (auto& w : writers) w.join();

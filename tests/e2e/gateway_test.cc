@@ -18,166 +18,13 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "e2e/backend.h"
 #include "e2e/harness.h"
 
 namespace skiff::test {
 namespace {
 
 using nlohmann::json;
-
-int connectLoopback(uint16_t port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    close(fd);
-    return -1;
-  }
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  return fd;
-}
-
-bool sendAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
-
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-// Reads one HTTP message (head + Content-Length or chunked body) from `fd`, using `buf` for
-// bytes already received. Returns false on a closed or broken connection.
-bool readMessage(int fd, std::string& buf, std::string& head_line, std::map<std::string, std::string>& headers,
-                 std::string& body) {
-  auto fill = [&]() {
-    char tmp[65536];
-    ssize_t n = recv(fd, tmp, sizeof tmp, 0);
-    if (n <= 0) return false;
-    buf.append(tmp, static_cast<size_t>(n));
-    return true;
-  };
-  size_t end;
-  while ((end = buf.find("\r\n\r\n")) == std::string::npos)
-    if (!fill()) return false;
-  std::istringstream lines(buf.substr(0, end));
-  std::getline(lines, head_line);
-  if (!head_line.empty() && head_line.back() == '\r') head_line.pop_back();
-  headers.clear();
-  for (std::string line; std::getline(lines, line);) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    size_t colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    std::string value = line.substr(colon + 1);
-    value.erase(0, value.find_first_not_of(' '));
-    headers[lower(line.substr(0, colon))] = value;
-  }
-  buf.erase(0, end + 4);
-  body.clear();
-  if (lower(headers["transfer-encoding"]).find("chunked") != std::string::npos) {
-    for (;;) {
-      size_t crlf;
-      while ((crlf = buf.find("\r\n")) == std::string::npos)
-        if (!fill()) return false;
-      size_t n = std::stoul(buf.substr(0, crlf), nullptr, 16);
-      while (buf.size() < crlf + 2 + n + 2)
-        if (!fill()) return false;
-      body += buf.substr(crlf + 2, n);
-      buf.erase(0, crlf + 2 + n + 2);
-      if (n == 0) return true;  // no trailers in these tests
-    }
-  }
-  size_t length = headers.count("content-length") ? std::stoul(headers["content-length"]) : 0;
-  while (buf.size() < length)
-    if (!fill()) return false;
-  body = buf.substr(0, length);
-  buf.erase(0, length);
-  return true;
-}
-
-// A small threaded HTTP/1.1 backend with keep-alive. Every response names the backend
-// (X-Backend header and body) and echoes what the gateway added. "/sleep/MS" waits first.
-class TestBackend {
- public:
-  explicit TestBackend(std::string name) : name_(std::move(name)) {
-    listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int one = 1;
-    setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    EXPECT_EQ(bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-    EXPECT_EQ(::listen(listen_fd_, 512), 0);
-    socklen_t len = sizeof addr;
-    getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    acceptor_ = std::thread([this] { acceptLoop(); });
-  }
-  ~TestBackend() {
-    stopping_ = true;
-    shutdown(listen_fd_, SHUT_RDWR);
-    close(listen_fd_);
-    acceptor_.join();
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      for (int fd : conns_) shutdown(fd, SHUT_RDWR);
-    }
-    for (auto& t : workers_) t.join();
-  }
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
-  int requests() const { return requests_.load(); }
-
- private:
-  void acceptLoop() {
-    while (!stopping_) {
-      int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd < 0) return;
-      std::lock_guard<std::mutex> lock(mu_);
-      conns_.push_back(fd);
-      workers_.emplace_back([this, fd] { serve(fd); });
-    }
-  }
-  void serve(int fd) {
-    std::string buf, line, body;
-    std::map<std::string, std::string> headers;
-    while (readMessage(fd, buf, line, headers, body)) {
-      ++requests_;
-      std::string path = line.substr(line.find(' ') + 1);
-      path = path.substr(0, path.find(' '));
-      if (path.rfind("/sleep/", 0) == 0) std::this_thread::sleep_for(std::chrono::milliseconds(std::stoi(path.substr(7))));
-      json echo = {{"backend", name_},
-                   {"path", path},
-                   {"bodyBytes", body.size()},
-                   {"xff", headers["x-forwarded-for"]},
-                   {"proto", headers["x-forwarded-proto"]},
-                   {"requestId", headers["x-request-id"]},
-                   {"connection", headers["connection"]}};
-      std::string out = echo.dump();
-      std::string resp = "HTTP/1.1 200 OK\r\nX-Backend: " + name_ + "\r\nKeep-Alive: timeout=5\r\nContent-Length: " +
-                         std::to_string(out.size()) + "\r\n\r\n" + out;
-      if (!sendAll(fd, resp)) break;
-    }
-    close(fd);
-  }
-
-  std::string name_;
-  int listen_fd_ = -1;
-  uint16_t port_ = 0;
-  std::atomic<bool> stopping_{false};
-  std::atomic<int> requests_{0};
-  std::thread acceptor_;
-  std::mutex mu_;
-  std::vector<int> conns_;
-  std::vector<std::thread> workers_;
-};
 
 // A `skiff gateway` child process on ephemeral ports; killed by pid when destroyed.
 class GatewayProcess {
@@ -198,8 +45,9 @@ class GatewayProcess {
       FILE* f = freopen(log.c_str(), "a", stderr);
       (void)f;
       dup2(STDERR_FILENO, STDOUT_FILENO);
-      execl(skiffBinary().c_str(), "skiff", "gateway", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
-            "--state-dir", state_dir_.c_str(), "--threads", "2", static_cast<char*>(nullptr));
+      execl(skiffBinary().c_str(), "skiff", "gateway", "--listen", "127.0.0.1:0", "--admin-listen",
+            "127.0.0.1:0", "--state-dir", state_dir_.c_str(), "--threads", "2",
+            static_cast<char*>(nullptr));
       _exit(127);
     }
     ASSERT_TRUE(eventually([&] {
@@ -212,8 +60,10 @@ class GatewayProcess {
       port_ = static_cast<uint16_t>(std::stoi(listen.substr(listen.rfind(':') + 1)));
       admin_url_ = "http://" + admin;
       return true;
-    })) << "gateway did not write " << addr_file;
-    ASSERT_TRUE(eventually([&] { return httpRequest(admin_url_, "GET", "/healthz").status == 200; }));
+    })) << "gateway did not write "
+        << addr_file;
+    ASSERT_TRUE(
+        eventually([&] { return httpRequest(admin_url_, "GET", "/healthz").status == 200; }));
   }
   void kill9() {
     kill(pid_, SIGKILL);
@@ -229,7 +79,9 @@ class GatewayProcess {
   }
   uint16_t port() const { return port_; }
   const std::string& adminUrl() const { return admin_url_; }
-  HttpResult putRoutes(const json& table) const { return httpRequest(admin_url_, "PUT", "/routes", table.dump()); }
+  HttpResult putRoutes(const json& table) const {
+    return httpRequest(admin_url_, "PUT", "/routes", table.dump());
+  }
 
  private:
   std::string state_dir_;
@@ -260,7 +112,8 @@ class Client {
       req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
     req += "\r\n" + body;
     std::string line;
-    if (fd_ < 0 || !sendAll(fd_, req) || !readMessage(fd_, buf_, line, reply.headers, reply.body)) return reply;
+    if (fd_ < 0 || !sendAll(fd_, req) || !readMessage(fd_, buf_, line, reply.headers, reply.body))
+      return reply;
     reply.status = std::stoi(line.substr(9, 3));
     return reply;
   }
@@ -287,8 +140,9 @@ TEST_F(GatewayTest, RoutesByHostAndLongestPathPrefix) {
   TestBackend web("web"), api("api");
   GatewayProcess gw(dir_.path());
   json table = {{"version", 1},
-                {"routes", {route("web", "shop.localhost", "/", {web.address()}),
-                            route("api", "shop.localhost", "/api", {api.address()})}}};
+                {"routes",
+                 {route("web", "shop.localhost", "/", {web.address()}),
+                  route("api", "shop.localhost", "/api", {api.address()})}}};
   ASSERT_EQ(gw.putRoutes(table).status, 200);
   Client c(gw.port());
   Reply r = c.request("Shop.Localhost:7481", "/index.html");
@@ -297,19 +151,25 @@ TEST_F(GatewayTest, RoutesByHostAndLongestPathPrefix) {
   EXPECT_EQ(r.headers.count("keep-alive"), 0u);  // hop-by-hop, stripped
   EXPECT_EQ(c.request("shop.localhost", "/api/items?x=1").headers["x-backend"], "api");
   EXPECT_EQ(c.request("shop.localhost", "/apix").headers["x-backend"], "web");
-  json echo = c.request("shop.localhost", "/api", "GET", "X-Forwarded-For: 10.0.0.1\r\nConnection: keep-alive\r\n").bodyJson();
+  json echo = c.request("shop.localhost", "/api", "GET",
+                        "X-Forwarded-For: 10.0.0.1\r\nConnection: keep-alive\r\n")
+                  .bodyJson();
   EXPECT_EQ(echo["xff"], "10.0.0.1, 127.0.0.1");
   EXPECT_EQ(echo["proto"], "http");
   EXPECT_FALSE(echo["requestId"].get<std::string>().empty());
   EXPECT_EQ(echo["connection"], "");
   json passed = c.request("shop.localhost", "/", "GET", "X-Request-Id: trace-123\r\n").bodyJson();
   EXPECT_EQ(passed["requestId"], "trace-123");
-  EXPECT_EQ(httpRequest(gw.adminUrl(), "GET", "/routes").body.find("\"version\":1") != std::string::npos, true);
+  EXPECT_EQ(
+      httpRequest(gw.adminUrl(), "GET", "/routes").body.find("\"version\":1") != std::string::npos,
+      true);
 }
 
 TEST_F(GatewayTest, NoRouteAndNoReadyInstanceAnswerJson) {
   GatewayProcess gw(dir_.path());
-  ASSERT_EQ(gw.putRoutes({{"version", 1}, {"routes", {route("shop", "shop.localhost", "/", {})}}}).status, 200);
+  ASSERT_EQ(
+      gw.putRoutes({{"version", 1}, {"routes", {route("shop", "shop.localhost", "/", {})}}}).status,
+      200);
   Client c(gw.port());
   Reply none = c.request("unknown.localhost", "/x");
   EXPECT_EQ(none.status, 404);
@@ -323,7 +183,8 @@ TEST_F(GatewayTest, NoRouteAndNoReadyInstanceAnswerJson) {
 
 TEST_F(GatewayTest, RejectsInvalidTablesNamingTheField) {
   GatewayProcess gw(dir_.path());
-  HttpResult r = gw.putRoutes({{"version", 1}, {"routes", {route("a", "a.test", "/", {"not-an-address"})}}});
+  HttpResult r =
+      gw.putRoutes({{"version", 1}, {"routes", {route("a", "a.test", "/", {"not-an-address"})}}});
   EXPECT_EQ(r.status, 400);
   json body = json::parse(r.body);
   EXPECT_EQ(body["fields"][0]["path"], "routes[0].backends[0].address");
@@ -333,8 +194,11 @@ TEST_F(GatewayTest, RejectsInvalidTablesNamingTheField) {
 TEST_F(GatewayTest, SpreadsRequestsAcrossBackends) {
   TestBackend a("a"), b("b"), c("c");
   GatewayProcess gw(dir_.path());
-  ASSERT_EQ(gw.putRoutes({{"version", 1}, {"routes", {route("r", "*", "/", {a.address(), b.address(), c.address()})}}}).status,
-            200);
+  ASSERT_EQ(
+      gw.putRoutes({{"version", 1},
+                    {"routes", {route("r", "*", "/", {a.address(), b.address(), c.address()})}}})
+          .status,
+      200);
   std::map<std::string, int> seen;
   for (int conn = 0; conn < 6; ++conn) {
     Client client(gw.port());
@@ -350,26 +214,32 @@ TEST_F(GatewayTest, SpreadsRequestsAcrossBackends) {
 TEST_F(GatewayTest, StreamsChunkedAndLengthBodies) {
   TestBackend web("web");
   GatewayProcess gw(dir_.path());
-  ASSERT_EQ(gw.putRoutes({{"version", 1}, {"routes", {route("r", "*", "/", {web.address()})}}}).status, 200);
+  ASSERT_EQ(
+      gw.putRoutes({{"version", 1}, {"routes", {route("r", "*", "/", {web.address()})}}}).status,
+      200);
   Client c(gw.port());
   std::string big(300000, 'x');
   EXPECT_EQ(c.request("h", "/upload", "POST", "", big).bodyJson()["bodyBytes"], big.size());
   std::string chunked = "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
-  EXPECT_EQ(c.request("h", "/c", "POST", "Transfer-Encoding: chunked\r\n", chunked).bodyJson()["bodyBytes"], 11);
+  EXPECT_EQ(c.request("h", "/c", "POST", "Transfer-Encoding: chunked\r\n", chunked)
+                .bodyJson()["bodyBytes"],
+            11);
   EXPECT_EQ(c.request("h", "/after").status, 200);  // the connection is still in sync
 }
 
 TEST_F(GatewayTest, MalformedRequestsGetClearErrors) {
   GatewayProcess gw(dir_.path());
   int fd = connectLoopback(gw.port());
-  ASSERT_TRUE(sendAll(fd, "GET / HTTP/1.1\r\nHost: a\r\nX: " + std::string(40000, 'a') + "\r\n\r\n"));
+  ASSERT_TRUE(
+      sendAll(fd, "GET / HTTP/1.1\r\nHost: a\r\nX: " + std::string(40000, 'a') + "\r\n\r\n"));
   std::string buf, line, body;
   std::map<std::string, std::string> headers;
   ASSERT_TRUE(readMessage(fd, buf, line, headers, body));
   EXPECT_EQ(line.substr(9, 3), "431");
   close(fd);
   fd = connectLoopback(gw.port());
-  ASSERT_TRUE(sendAll(fd, "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"));
+  ASSERT_TRUE(sendAll(
+      fd, "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"));
   buf.clear();
   ASSERT_TRUE(readMessage(fd, buf, line, headers, body));
   EXPECT_EQ(line.substr(9, 3), "400");
@@ -391,25 +261,31 @@ TEST_F(GatewayTest, ConnectFailuresRetryIdempotentRequestsElse502) {
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   std::string dead = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
   close(fd);
-  ASSERT_EQ(gw.putRoutes({{"version", 1},
-                          {"routes", {route("retry", "retry.test", "/", {dead, live.address()}, {{"retries", 1}}),
-                                      route("dead", "dead.test", "/", {dead})}}})
-                .status,
-            200);
+  ASSERT_EQ(
+      gw.putRoutes({{"version", 1},
+                    {"routes",
+                     {route("retry", "retry.test", "/", {dead, live.address()}, {{"retries", 1}}),
+                      route("dead", "dead.test", "/", {dead})}}})
+          .status,
+      200);
   Client c(gw.port());
   for (int i = 0; i < 6; ++i) EXPECT_EQ(c.request("retry.test", "/").status, 200);
   Reply bad = c.request("dead.test", "/");
   EXPECT_EQ(bad.status, 502);
   EXPECT_EQ(bad.bodyJson()["reason"], "BadGateway");
   std::string metrics = httpRequest(gw.adminUrl(), "GET", "/metrics").body;
-  EXPECT_NE(metrics.find("skiff_gateway_upstream_connect_errors_total{route=\"dead\"} "), std::string::npos);
+  EXPECT_NE(metrics.find("skiff_gateway_upstream_connect_errors_total{route=\"dead\"} "),
+            std::string::npos);
 }
 
 TEST_F(GatewayTest, TimesOutSlowBackendsWith504) {
   TestBackend slow("slow");
   GatewayProcess gw(dir_.path());
-  ASSERT_EQ(gw.putRoutes({{"version", 1}, {"routes", {route("r", "*", "/", {slow.address()}, {{"timeoutMs", 200}})}}}).status,
-            200);
+  ASSERT_EQ(
+      gw.putRoutes({{"version", 1},
+                    {"routes", {route("r", "*", "/", {slow.address()}, {{"timeoutMs", 200}})}}})
+          .status,
+      200);
   Client c(gw.port());
   auto start = std::chrono::steady_clock::now();
   Reply r = c.request("h", "/sleep/2000");
@@ -421,7 +297,10 @@ TEST_F(GatewayTest, TimesOutSlowBackendsWith504) {
 TEST_F(GatewayTest, SwapsTablesUnderLoadWithoutFailures) {
   TestBackend a("a"), b("b");
   GatewayProcess gw(dir_.path());
-  ASSERT_EQ(gw.putRoutes({{"version", 1}, {"routes", {route("r", "shop.localhost", "/", {a.address()})}}}).status, 200);
+  ASSERT_EQ(
+      gw.putRoutes({{"version", 1}, {"routes", {route("r", "shop.localhost", "/", {a.address()})}}})
+          .status,
+      200);
   std::atomic<bool> stop{false};
   std::atomic<int> ok{0}, failed{0};
   std::vector<std::thread> clients;
@@ -429,14 +308,20 @@ TEST_F(GatewayTest, SwapsTablesUnderLoadWithoutFailures) {
     clients.emplace_back([&] {
       Client c(gw.port());
       while (!stop) {
-        if (c.request("shop.localhost", "/").status == 200) ++ok;
-        else ++failed;
+        if (c.request("shop.localhost", "/").status == 200)
+          ++ok;
+        else
+          ++failed;
       }
     });
   }
   for (int v = 2; v < 42; ++v) {
-    std::vector<std::string> backends = v % 2 ? std::vector<std::string>{a.address()} : std::vector<std::string>{b.address()};
-    ASSERT_EQ(gw.putRoutes({{"version", v}, {"routes", {route("r", "shop.localhost", "/", backends)}}}).status, 200);
+    std::vector<std::string> backends =
+        v % 2 ? std::vector<std::string>{a.address()} : std::vector<std::string>{b.address()};
+    ASSERT_EQ(
+        gw.putRoutes({{"version", v}, {"routes", {route("r", "shop.localhost", "/", backends)}}})
+            .status,
+        200);
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }
   stop = true;
@@ -452,37 +337,54 @@ TEST_F(GatewayTest, SwapsTablesUnderLoadWithoutFailures) {
 TEST_F(GatewayTest, KeepsServingRoutesAfterKill9Restart) {
   TestBackend web("web");
   GatewayProcess gw(dir_.path());
-  ASSERT_EQ(gw.putRoutes({{"version", 7}, {"routes", {route("r", "shop.localhost", "/", {web.address()})}}}).status, 200);
+  ASSERT_EQ(gw.putRoutes({{"version", 7},
+                          {"routes", {route("r", "shop.localhost", "/", {web.address()})}}})
+                .status,
+            200);
   gw.kill9();
   gw.start();
   Client c(gw.port());
   Reply r = c.request("shop.localhost", "/");
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.headers["x-backend"], "web");
-  EXPECT_NE(httpRequest(gw.adminUrl(), "GET", "/routes").body.find("\"version\":7"), std::string::npos);
+  EXPECT_NE(httpRequest(gw.adminUrl(), "GET", "/routes").body.find("\"version\":7"),
+            std::string::npos);
 }
 
 TEST_F(GatewayTest, MetricsCountRequestsPerRoute) {
   TestBackend web("web");
   GatewayProcess gw(dir_.path());
-  ASSERT_EQ(gw.putRoutes({{"version", 1}, {"routes", {route("shop/web", "shop.localhost", "/", {web.address()})}}}).status,
+  ASSERT_EQ(gw.putRoutes({{"version", 1},
+                          {"routes", {route("shop/web", "shop.localhost", "/", {web.address()})}}})
+                .status,
             200);
   Client c(gw.port());
   for (int i = 0; i < 25; ++i) ASSERT_EQ(c.request("shop.localhost", "/").status, 200);
   c.request("nowhere", "/");
   std::string m = httpRequest(gw.adminUrl(), "GET", "/metrics").body;
-  EXPECT_NE(m.find("skiff_gateway_requests_total{route=\"shop/web\",code=\"200\",class=\"2xx\"} 25\n"), std::string::npos) << m;
-  EXPECT_NE(m.find("skiff_gateway_responses_total{route=\"shop/web\",class=\"2xx\"} 25\n"), std::string::npos);
-  EXPECT_NE(m.find("skiff_gateway_request_duration_seconds_count{route=\"shop/web\"} 25\n"), std::string::npos);
-  EXPECT_NE(m.find("skiff_gateway_request_duration_seconds_bucket{route=\"shop/web\",le=\"+Inf\"} 25\n"), std::string::npos);
+  EXPECT_NE(
+      m.find("skiff_gateway_requests_total{route=\"shop/web\",code=\"200\",class=\"2xx\"} 25\n"),
+      std::string::npos)
+      << m;
+  EXPECT_NE(m.find("skiff_gateway_responses_total{route=\"shop/web\",class=\"2xx\"} 25\n"),
+            std::string::npos);
+  EXPECT_NE(m.find("skiff_gateway_request_duration_seconds_count{route=\"shop/web\"} 25\n"),
+            std::string::npos);
+  EXPECT_NE(
+      m.find("skiff_gateway_request_duration_seconds_bucket{route=\"shop/web\",le=\"+Inf\"} 25\n"),
+      std::string::npos);
   EXPECT_NE(m.find("skiff_gateway_requests_in_flight{route=\"shop/web\"} 0\n"), std::string::npos);
-  EXPECT_NE(m.find("skiff_gateway_requests_total{route=\"_no_route\",code=\"404\",class=\"4xx\"} 1\n"), std::string::npos);
+  EXPECT_NE(
+      m.find("skiff_gateway_requests_total{route=\"_no_route\",code=\"404\",class=\"4xx\"} 1\n"),
+      std::string::npos);
 }
 
 TEST_F(GatewayTest, SigtermFinishesInFlightRequestsAndExitsZero) {
   TestBackend slow("slow");
   GatewayProcess gw(dir_.path());
-  ASSERT_EQ(gw.putRoutes({{"version", 1}, {"routes", {route("r", "*", "/", {slow.address()})}}}).status, 200);
+  ASSERT_EQ(
+      gw.putRoutes({{"version", 1}, {"routes", {route("r", "*", "/", {slow.address()})}}}).status,
+      200);
   Reply reply;
   std::thread inflight([&] {
     Client c(gw.port());

@@ -69,8 +69,11 @@ bool sendAll(int fd, const std::string& data) {
 }
 
 std::string buildRequest(const std::string& method, const std::string& path,
-                         const std::string& body, const std::string& content_type) {
-  std::string req = method + " " + path + " HTTP/1.1\r\nHost: skiff\r\nConnection: close\r\n";
+                         const std::string& body, const std::string& content_type,
+                         const std::map<std::string, std::string>& headers) {
+  std::string req = method + " " + path + " HTTP/1.1\r\nConnection: close\r\n";
+  if (!headers.count("Host")) req += "Host: skiff\r\n";
+  for (const auto& [k, v] : headers) req += k + ": " + v + "\r\n";
   if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH")
     req += "Content-Type: " + content_type + "\r\nContent-Length: " + std::to_string(body.size()) +
            "\r\n";
@@ -117,6 +120,14 @@ void dechunk(std::string& raw, std::string& out, bool* ended) {
 
 }  // namespace
 
+bool processGone(pid_t pid) {
+  if (::kill(pid, 0) != 0) return true;
+  // A zombie (killed, not yet reaped by its new parent) is gone for our purposes.
+  std::string stat = readFile("/proc/" + std::to_string(pid) + "/stat");
+  size_t paren = stat.rfind(')');
+  return paren == std::string::npos || (paren + 2 < stat.size() && stat[paren + 2] == 'Z');
+}
+
 std::string skiffBinary() {
   const char* bin = std::getenv("SKIFF_BIN");
   if (bin == nullptr) throw std::runtime_error("SKIFF_BIN is not set (run the tests via ctest)");
@@ -145,12 +156,33 @@ ServerProcess::ServerProcess(std::string data_dir, std::vector<std::string> extr
 
 ServerProcess::~ServerProcess() {
   if (pid_ > 0) kill9();
+  pid_t gateway = gatewayPid();
+  if (gateway > 0 && ::kill(gateway, SIGKILL) == 0) {
+    // Not our child (the server started it): wait until it is gone.
+    eventually([&] { return processGone(gateway); }, std::chrono::seconds(5));
+  }
+}
+
+std::string ServerProcess::gatewayUrl() const {
+  std::string addr = readFile(data_dir_ + "/gateway/gateway.addr");
+  const std::string key = "\"listen\":\"";
+  size_t at = addr.find(key);
+  if (at == std::string::npos) return {};
+  size_t end = addr.find('"', at + key.size());
+  return "http://" + addr.substr(at + key.size(), end - at - key.size());
+}
+
+pid_t ServerProcess::gatewayPid() const {
+  std::string pid = readFile(data_dir_ + "/gateway/gateway.pid");
+  return pid.empty() ? -1 : std::atoi(pid.c_str());
 }
 
 void ServerProcess::start() {
   std::filesystem::remove(data_dir_ + "/api.addr");
   log_path_ = data_dir_ + "/server.log";
-  std::vector<std::string> args = {skiffBinary(), "server", "--data-dir", data_dir_, "--listen",
+  std::vector<std::string> args = {skiffBinary(),      "server",      "--data-dir",
+                                   data_dir_,          "--listen",    "127.0.0.1:0",
+                                   "--gateway-listen", "127.0.0.1:0", "--gateway-admin-listen",
                                    "127.0.0.1:0"};
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   pid_ = fork();
@@ -199,12 +231,13 @@ int ServerProcess::stop(int sig) {
 void ServerProcess::kill9() { stop(SIGKILL); }
 
 HttpResult httpRequest(const std::string& url, const std::string& method, const std::string& path,
-                       const std::string& body, const std::string& content_type) {
+                       const std::string& body, const std::string& content_type,
+                       const std::map<std::string, std::string>& headers) {
   HttpResult result;
   int fd = connectTo(url);
   if (fd < 0) return result;
   // A server may answer (e.g. 413) before taking the whole body: read the answer regardless.
-  sendAll(fd, buildRequest(method, path, body, content_type));
+  sendAll(fd, buildRequest(method, path, body, content_type, headers));
   std::string raw;
   char buf[65536];
   ssize_t n;

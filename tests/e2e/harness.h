@@ -33,7 +33,9 @@ class ServerProcess {
  public:
   // `data_dir` must exist; the server is started by start().
   explicit ServerProcess(std::string data_dir, std::vector<std::string> extra_args = {});
-  ~ServerProcess();  // kills (SIGKILL) if still running and reaps
+  // Kills (SIGKILL) the server if still running, and the gateway it started, which outlives
+  // the server by design.
+  ~ServerProcess();
 
   // Spawns the server and waits until its API answers; fails the test on timeout.
   void start();
@@ -43,6 +45,10 @@ class ServerProcess {
   bool running();
 
   const std::string& url() const { return url_; }  // "http://127.0.0.1:PORT"
+  // The gateway the server runs: its proxy URL ("http://127.0.0.1:PORT", empty while it is
+  // starting) and pid (-1 if unknown). Read fresh each call: the gateway may be restarted.
+  std::string gatewayUrl() const;
+  pid_t gatewayPid() const;
   const std::string& dataDir() const { return data_dir_; }
   pid_t pid() const { return pid_; }
   const std::string& logPath() const { return log_path_; }
@@ -64,7 +70,11 @@ struct HttpResult {
 // One HTTP/1.1 request on a new connection. `url` is the server's base URL.
 HttpResult httpRequest(const std::string& url, const std::string& method, const std::string& path,
                        const std::string& body = "",
-                       const std::string& content_type = "application/json");
+                       const std::string& content_type = "application/json",
+                       const std::map<std::string, std::string>& headers = {});
+
+// True once `pid` has exited (a zombie counts as exited).
+bool processGone(pid_t pid);
 
 // A streaming watch: opens `path` (which includes ?watch=true...) and reads event lines.
 class WatchStream {
@@ -102,7 +112,9 @@ bool eventually(F condition, std::chrono::milliseconds timeout = std::chrono::se
   while (true) {
     if (condition()) return true;
     if (std::chrono::steady_clock::now() > deadline) return false;
-    struct timespec ts{0, 20 * 1000 * 1000};
+    struct timespec ts {
+      0, 20 * 1000 * 1000
+    };
     nanosleep(&ts, nullptr);
   }
 }

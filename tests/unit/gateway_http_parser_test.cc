@@ -9,8 +9,9 @@ namespace skiff::gateway {
 namespace {
 
 TEST(GatewayHttpParser, ParsesRequestHeadInPlace) {
-  std::string raw = "GET /api/x?y=1 HTTP/1.1\r\nHost: Shop.Localhost:8080\r\nX-Request-Id: abc\r\n"
-                    "Accept:  */*  \r\n\r\n";
+  std::string raw =
+      "GET /api/x?y=1 HTTP/1.1\r\nHost: Shop.Localhost:8080\r\nX-Request-Id: abc\r\n"
+      "Accept:  */*  \r\n\r\n";
   RequestHead head;
   ParseError err;
   ASSERT_EQ(parseRequest(raw, head, err), ParseStatus::kComplete);
@@ -47,8 +48,10 @@ TEST(GatewayHttpParser, IncompleteUntilBlankLineAcrossReads) {
 }
 
 TEST(GatewayHttpParser, PipelinedRequestsParseOneAfterAnother) {
-  std::string raw = "GET /a HTTP/1.1\r\nHost: h\r\n\r\nPOST /b HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
-                    "3\r\nabc\r\n0\r\n\r\nGET /c HTTP/1.1\r\nHost: h\r\n\r\n";
+  std::string raw =
+      "GET /a HTTP/1.1\r\nHost: h\r\n\r\nPOST /b HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: "
+      "chunked\r\n\r\n"
+      "3\r\nabc\r\n0\r\n\r\nGET /c HTTP/1.1\r\nHost: h\r\n\r\n";
   std::string_view rest = raw;
   std::vector<std::string> targets;
   while (!rest.empty()) {
@@ -69,7 +72,8 @@ TEST(GatewayHttpParser, PipelinedRequestsParseOneAfterAnother) {
 }
 
 TEST(GatewayHttpParser, ChunkedScannerHandlesAnySplitExtensionsAndTrailers) {
-  std::string body = "4;ext=1\r\nwiki\r\n5\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\nTrailer: x\r\n\r\n";
+  std::string body =
+      "4;ext=1\r\nwiki\r\n5\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\nTrailer: x\r\n\r\n";
   for (size_t split = 0; split <= body.size(); ++split) {
     ChunkedScanner scanner;
     size_t a = scanner.feed(std::string_view(body).substr(0, split));
@@ -97,17 +101,18 @@ struct BadCase {
 
 TEST(GatewayHttpParser, RejectsMalformedRequests) {
   std::vector<BadCase> cases = {
-      {"GET / HTTP/1.1\r\n\r\n", 400},                                          // no Host
-      {"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505},                               // version
-      {"GET  / HTTP/1.1\r\nHost: a\r\n\r\n", 400},                              // double space
-      {"G(T / HTTP/1.1\r\nHost: a\r\n\r\n", 400},                               // bad method
-      {"GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400},                              // space before colon
-      {"GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n", 400},                    // obs-fold
-      {"GET / HTTP/1.1\r\nHost: a\r\nX: a\x01\r\n\r\n", 400},                   // control char
-      {"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},                    // two hosts
-      {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1x\r\n\r\n", 400},        // bad length
+      {"GET / HTTP/1.1\r\n\r\n", 400},                                    // no Host
+      {"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505},                         // version
+      {"GET  / HTTP/1.1\r\nHost: a\r\n\r\n", 400},                        // double space
+      {"G(T / HTTP/1.1\r\nHost: a\r\n\r\n", 400},                         // bad method
+      {"GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400},                        // space before colon
+      {"GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n", 400},              // obs-fold
+      {"GET / HTTP/1.1\r\nHost: a\r\nX: a\x01\r\n\r\n", 400},             // control char
+      {"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},              // two hosts
+      {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1x\r\n\r\n", 400},  // bad length
       {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400},
-      {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\n", 400},
+      {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\n",
+       400},
       {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 400},
       {"GET / HTTP/1.1\nHost: a\r\n\r\n", 400},  // bare LF
   };
@@ -137,10 +142,12 @@ TEST(GatewayHttpParser, ConnectionSemantics) {
   ParseError err;
   ASSERT_EQ(parseRequest("GET / HTTP/1.0\r\n\r\n", head, err), ParseStatus::kComplete);
   EXPECT_FALSE(head.facts.keep_alive);
-  ASSERT_EQ(parseRequest("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", head, err), ParseStatus::kComplete);
-  EXPECT_TRUE(head.facts.keep_alive);
-  ASSERT_EQ(parseRequest("GET / HTTP/1.1\r\nHost: a\r\nConnection: close, X-Foo\r\n\r\n", head, err),
+  ASSERT_EQ(parseRequest("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", head, err),
             ParseStatus::kComplete);
+  EXPECT_TRUE(head.facts.keep_alive);
+  ASSERT_EQ(
+      parseRequest("GET / HTTP/1.1\r\nHost: a\r\nConnection: close, X-Foo\r\n\r\n", head, err),
+      ParseStatus::kComplete);
   EXPECT_FALSE(head.facts.keep_alive);
   EXPECT_TRUE(listContainsToken(head.facts.connection_tokens, "x-foo"));
   EXPECT_TRUE(isHopByHop("Keep-Alive"));
@@ -156,22 +163,26 @@ TEST(GatewayHttpParser, ResponseFraming) {
   EXPECT_EQ(head.reason, "OK");
   EXPECT_EQ(head.facts.body, BodyKind::kLength);
   EXPECT_TRUE(head.facts.keep_alive);
-  ASSERT_EQ(parseResponse("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", "GET", head, err),
+  ASSERT_EQ(parseResponse("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", "GET",
+                          head, err),
             ParseStatus::kComplete);
   EXPECT_EQ(head.facts.body, BodyKind::kChunked);
   ASSERT_EQ(parseResponse("HTTP/1.1 200 OK\r\n\r\n", "GET", head, err), ParseStatus::kComplete);
   EXPECT_EQ(head.facts.body, BodyKind::kUntilClose);
   EXPECT_FALSE(head.facts.keep_alive);
-  ASSERT_EQ(parseResponse("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", "HEAD", head, err), ParseStatus::kComplete);
+  ASSERT_EQ(parseResponse("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", "HEAD", head, err),
+            ParseStatus::kComplete);
   EXPECT_EQ(head.facts.body, BodyKind::kNone);
-  ASSERT_EQ(parseResponse("HTTP/1.1 304 Not Modified\r\n\r\n", "GET", head, err), ParseStatus::kComplete);
+  ASSERT_EQ(parseResponse("HTTP/1.1 304 Not Modified\r\n\r\n", "GET", head, err),
+            ParseStatus::kComplete);
   EXPECT_EQ(head.facts.body, BodyKind::kNone);
   EXPECT_TRUE(head.facts.keep_alive);
   ASSERT_EQ(parseResponse("HTTP/1.1 204\r\n\r\n", "GET", head, err), ParseStatus::kComplete);
   EXPECT_EQ(head.reason, "");
   EXPECT_EQ(parseResponse("HTTP/1.1 2x0 OK\r\n\r\n", "GET", head, err), ParseStatus::kError);
   EXPECT_EQ(err.http_status, 502);
-  EXPECT_EQ(parseResponse("HTTP/1.1 200 OK\r\nContent-Le", "GET", head, err), ParseStatus::kIncomplete);
+  EXPECT_EQ(parseResponse("HTTP/1.1 200 OK\r\nContent-Le", "GET", head, err),
+            ParseStatus::kIncomplete);
 }
 
 }  // namespace

@@ -53,7 +53,8 @@ TEST(GatewayRouteTable, LongestPrefixOnSegmentBoundaries) {
 TEST(GatewayRouteTable, MoreSpecificHeaderMatchesWin) {
   auto t = table(kTable);
   EXPECT_EQ(idOf(*t, "shop.localhost", "/api", {{"x-beta", "0"}}), "beta");
-  EXPECT_EQ(idOf(*t, "shop.localhost", "/api", {{"X-Beta", "1"}, {"x-user", "admin"}}), "beta-exact");
+  EXPECT_EQ(idOf(*t, "shop.localhost", "/api", {{"X-Beta", "1"}, {"x-user", "admin"}}),
+            "beta-exact");
   EXPECT_EQ(idOf(*t, "shop.localhost", "/api", {{"X-Beta", "1"}, {"x-user", "bob"}}), "beta");
   EXPECT_EQ(idOf(*t, "shop.localhost", "/api", {{"X-Other", "1"}}), "api");
 }
@@ -64,7 +65,8 @@ TEST(GatewayRouteTable, AbsoluteFormTargetCarriesHost) {
 }
 
 TEST(GatewayRouteTable, NoMatchWithoutWildcard) {
-  auto t = table(R"({"version": 1, "routes": [{"id": "a", "host": "a.test", "pathPrefix": "/x", "backends": []}]})");
+  auto t = table(
+      R"({"version": 1, "routes": [{"id": "a", "host": "a.test", "pathPrefix": "/x", "backends": []}]})");
   EXPECT_EQ(idOf(*t, "a.test", "/y"), "");
   EXPECT_EQ(idOf(*t, "b.test", "/x"), "");
 }

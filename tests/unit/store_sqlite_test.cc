@@ -267,8 +267,7 @@ TEST_F(SqliteStoreTest, ConcurrentWritersGetUniqueRevisionsAndWatchSeesAllInOrde
   ASSERT_EQ(static_cast<int64_t>(r.events.size()), total);
   for (size_t i = 0; i < r.events.size(); ++i) EXPECT_EQ(r.events[i].second, int64_t(i + 1));
   auto shared = store_->get({"Application", "default", "shared"});
-  EXPECT_EQ((*shared)->metadata.generation,
-            1 + kThreads * kPerThread - conflicts.load());
+  EXPECT_EQ((*shared)->metadata.generation, 1 + kThreads * kPerThread - conflicts.load());
 }
 
 }  // namespace

@@ -1,0 +1,25 @@
+// AdminClient: the control plane's side of the gateway's admin API (docs/gateway.md). Publishes
+// route tables with PUT /routes over a short blocking HTTP/1.1 exchange. Thread-safe.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "controller/route_controller.h"
+
+namespace skiff::gateway {
+
+class AdminClient final : public RoutePublisher {
+ public:
+  // `admin_address` returns the gateway's current admin "HOST:PORT" (empty while unknown): the
+  // gateway may move when it is restarted.
+  explicit AdminClient(std::function<std::string()> admin_address)
+      : admin_address_(std::move(admin_address)) {}
+
+  Status publish(const json& table) override;
+
+ private:
+  const std::function<std::string()> admin_address_;
+};
+
+}  // namespace skiff::gateway

@@ -1,0 +1,79 @@
+// Cgroups for instances of the process driver: where the cpu, memory and pids controllers
+// live on this machine (cgroup v2 unified, v1 per-controller hierarchies, or a hybrid of
+// both), and one instance's cgroup "skiff/<id>" below the current process's own cgroup in
+// each hierarchy that provides a controller.
+//
+// CgroupLayout is a plain value, detected once per process. InstanceCgroup owns nothing in
+// memory: the directories it creates stay on the host until removeCgroupDirs() is called
+// with its dirs() (recorded in the instance's state so a restarted driver can do that).
+// Neither is synchronised; they only touch the filesystem.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "runtime/local/driver.h"
+
+namespace skiff::runtime {
+
+// Where one controller is available: this process's cgroup directory in its hierarchy.
+struct CgroupPlace {
+  std::string dir;  // empty: controller unavailable
+  bool v2 = false;
+  bool available() const { return !dir.empty(); }
+  bool operator==(const CgroupPlace&) const = default;
+};
+
+struct CgroupLayout {
+  CgroupPlace cpu;
+  CgroupPlace memory;
+  CgroupPlace pids;
+  // This process's directory in the v2 hierarchy, if one is mounted (even without
+  // controllers, as in the hybrid layout).
+  std::string unified_dir;
+
+  bool anyAvailable() const { return cpu.available() || memory.available() || pids.available(); }
+  // "cgroup v1: cpu, memory, pids" or why there are no limits.
+  std::string describe() const;
+};
+
+// Parses /proc/self/mountinfo and /proc/self/cgroup. A controller found in a v1 hierarchy is
+// placed there; the unified hierarchy is recorded in unified_dir, and detectCgroupLayout()
+// decides which controllers it provides (that needs cgroup.controllers).
+CgroupLayout parseCgroupLayout(std::string_view mountinfo, std::string_view proc_self_cgroup);
+
+// The layout of this process, with v2 controllers taken from cgroup.controllers for those
+// no v1 hierarchy provides; controllers whose directory is not writable are left out.
+CgroupLayout detectCgroupLayout();
+
+class InstanceCgroup {
+ public:
+  // Creates skiff/<id> in every hierarchy providing a controller and writes the limits.
+  // A limit for an unavailable controller is not applied (the layout's describe() says so);
+  // a limit that cannot be written is an error, and then nothing is left behind.
+  static Result<InstanceCgroup> create(const CgroupLayout& layout, const std::string& id,
+                                       const InstanceLimits& limits);
+
+  // Moves `pid` into the instance's cgroups (the workload does this to itself before exec,
+  // so none of its allocations escape the limits).
+  Status addProcess(pid_t pid) const;
+  // Whether the kernel OOM-killed a process in this cgroup.
+  bool oomKilled() const;
+  // Every directory created (each a leaf below a "skiff" directory).
+  const std::vector<std::string>& dirs() const { return dirs_; }
+
+ private:
+  std::vector<std::string> dirs_;  // one per distinct hierarchy
+  std::string memory_dir_;         // empty without the memory controller
+  bool memory_v2_ = false;
+};
+
+// Removes instance cgroup directories (and their "skiff" parents when they become empty).
+// Missing directories are fine; a directory still holding processes is an error.
+Status removeCgroupDirs(const std::vector<std::string>& dirs);
+
+}  // namespace skiff::runtime

@@ -1,0 +1,102 @@
+// Driver: the interface through which the node agent runs instances on this machine.
+//
+// A driver starts one workload per InstanceSpec and reports its InstanceState. Drivers keep
+// their state on disk so that a restarted control plane, constructing a new driver over the
+// same root directory, adopts instances started by its predecessor (list() + inspect()).
+// Implementations: ProcessDriver (fork/exec under a per-instance shim); a runc driver later.
+//
+// Implementations are thread-safe for calls on different instance ids; calls for the same id
+// are serialised by the caller (the node agent reconciles one key at a time).
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace skiff::runtime {
+
+// Resource limits; 0 means "no limit".
+struct InstanceLimits {
+  int64_t cpu_millis = 0;    // 1000 = one core
+  int64_t memory_bytes = 0;
+  int64_t pids = 0;
+  bool operator==(const InstanceLimits&) const = default;
+};
+
+// How much log output is kept on disk per instance: `files` files of at most `max_bytes`.
+struct LogLimits {
+  int64_t max_bytes = 10 << 20;
+  int files = 3;  // current.log plus files-1 rotated ones
+  bool operator==(const LogLimits&) const = default;
+};
+
+struct InstanceSpec {
+  std::string id;  // lowercase letters, digits, '-', '.', '_'; unique per driver root
+  // Command and arguments. A command without '/' is looked up in the PATH of `env` (or the
+  // default PATH if env has none); one with '/' is taken as is (relative to working_dir).
+  std::vector<std::string> argv;
+  // The workload's whole environment: nothing is inherited from the control plane, so an
+  // instance behaves the same whichever process started it.
+  std::map<std::string, std::string> env;
+  std::string working_dir = "/";
+  InstanceLimits limits;
+  std::chrono::milliseconds termination_grace{10000};
+  LogLimits logs;
+  bool operator==(const InstanceSpec&) const = default;
+};
+
+enum class InstancePhase { kRunning, kExited };
+
+const char* phaseName(InstancePhase phase);
+
+struct InstanceState {
+  std::string id;
+  InstancePhase phase = InstancePhase::kRunning;
+  pid_t shim_pid = -1;
+  pid_t pid = -1;  // the workload; also its process group id
+  std::chrono::system_clock::time_point started_at{};
+  std::chrono::system_clock::time_point finished_at{};  // meaningful once exited
+  int exit_code = -1;  // exit status if the workload exited normally, else -1
+  int signal = 0;      // the signal that ended the workload, else 0
+  // Why it is in this phase: "Running", "Completed", "Error", "Killed", "OOMKilled",
+  // "StartFailed: ...", "ShimLost: ...".
+  std::string reason;
+  std::string log_path;  // the file being written now (current.log)
+  std::string log_dir;   // where current.log and its rotated predecessors live
+  bool operator==(const InstanceState&) const = default;
+};
+
+class Driver {
+ public:
+  virtual ~Driver() = default;
+
+  // Short name of the driver ("process", "runc").
+  virtual std::string name() const = 0;
+  // One line for operators: what isolation and limits this driver applies on this machine.
+  virtual std::string describe() const = 0;
+
+  // Starts the instance and returns once its workload runs. Failures that can be detected up
+  // front (command not found or not executable, working directory missing, id in use) are
+  // returned as errors and leave nothing behind.
+  virtual Result<InstanceState> start(const InstanceSpec& spec) = 0;
+  virtual Result<InstanceState> inspect(const std::string& id) = 0;
+  // SIGTERM to the workload's process group, SIGKILL after `grace`; returns once it exited.
+  // Stopping an exited instance is a no-op.
+  virtual Status stop(const std::string& id, std::chrono::milliseconds grace) = 0;
+  // Deletes the state and host resources (cgroups) of an exited instance. Its logs are kept
+  // for retention under the driver's logs directory.
+  virtual Status remove(const std::string& id) = 0;
+  // Every instance the driver has state for, running or exited, including ones started by an
+  // earlier driver object (or process) on the same root.
+  virtual Result<std::vector<std::string>> list() = 0;
+  // The instance's current log file, also after remove() while its logs are retained.
+  virtual Result<std::string> logPath(const std::string& id) = 0;
+};
+
+}  // namespace skiff::runtime

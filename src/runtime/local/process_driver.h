@@ -1,0 +1,66 @@
+// ProcessDriver: runs each instance as a plain process (fork/exec) under its own shim, for
+// machines where containers cannot run. Limits come from cgroups where the machine allows.
+//
+// Layout under the root directory (e.g. DATA/runtime):
+//   instances/<id>/   the instance's state directory (see shim.h for its files)
+//   logs/<id>/        logs of removed instances, kept for retention
+//
+// All state lives in those files, so any number of ProcessDriver objects, in this or a later
+// process, see the same instances; that is how a restarted control plane adopts instances.
+// Thread-safe: no mutable members; the caller serialises operations on one id.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "runtime/local/cgroups.h"
+#include "runtime/local/driver.h"
+#include "runtime/local/shim.h"
+
+namespace skiff::runtime {
+
+struct ProcessDriverOptions {
+  std::string root_dir;
+  // The binary that provides `shim --dir DIR`; empty: this process's own executable.
+  std::string shim_binary;
+  // How long start() waits for the shim to report that the workload runs.
+  std::chrono::milliseconds start_timeout{5000};
+};
+
+class ProcessDriver final : public Driver {
+ public:
+  explicit ProcessDriver(ProcessDriverOptions options);
+
+  std::string name() const override { return "process"; }
+  std::string describe() const override;
+
+  Result<InstanceState> start(const InstanceSpec& spec) override;
+  Result<InstanceState> inspect(const std::string& id) override;
+  Status stop(const std::string& id, std::chrono::milliseconds grace) override;
+  Status remove(const std::string& id) override;
+  Result<std::vector<std::string>> list() override;
+  Result<std::string> logPath(const std::string& id) override;
+
+  std::string instanceDir(const std::string& id) const { return root_ + "/instances/" + id; }
+  std::string retainedLogDir(const std::string& id) const { return root_ + "/logs/" + id; }
+
+ private:
+  // state.json with the shim's liveness folded in: a Running record whose shim is gone is
+  // reported as exited ("ShimLost"). notFound if there is no such instance; unavailable while
+  // the shim has not yet written its first record.
+  Result<ShimRecord> readRecord(const std::string& id) const;
+  bool shimAlive(const std::string& id, pid_t shim_pid) const;
+  // Detaches a new shim for `dir`; the shim is re-parented to init (or a subreaper).
+  Status spawnShim(const std::string& dir) const;
+  // Removes a failed start: kills what may run, deletes cgroups and the state directory.
+  void discard(const std::string& id) const;
+
+  // Constant after construction.
+  const std::string root_;
+  const std::string shim_binary_;
+  const std::chrono::milliseconds start_timeout_;
+  const CgroupLayout cgroups_;
+};
+
+}  // namespace skiff::runtime

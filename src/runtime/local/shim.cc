@@ -1,0 +1,503 @@
+#include "runtime/local/shim.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+
+#include "runtime/local/cgroups.h"
+#include "runtime/local/log_files.h"
+
+namespace skiff::runtime {
+
+namespace {
+
+using Json = nlohmann::json;
+using std::chrono::system_clock;
+
+constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+std::string timeToJson(system_clock::time_point t) {
+  return t == system_clock::time_point{} ? std::string() : formatTimestampMillis(t);
+}
+
+bool timeFromJson(const Json& j, const char* key, system_clock::time_point* out) {
+  std::string text = j.value(key, std::string());
+  if (text.empty()) {
+    *out = {};
+    return true;
+  }
+  return parseTimestampMillis(text, out);
+}
+
+bool validId(const std::string& id) {
+  if (id.empty() || id.size() > 63) return false;
+  if (!((id[0] >= 'a' && id[0] <= 'z') || (id[0] >= '0' && id[0] <= '9'))) return false;
+  for (char c : id)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_'))
+      return false;
+  return true;
+}
+
+// Shim diagnostics go to stderr, which the shim points at DIR/shim.log.
+void shimLog(const std::string& message) {
+  std::string line = formatTimestampMillis(system_clock::now()) + " " + message + "\n";
+  (void)!::write(2, line.data(), line.size());
+}
+
+}  // namespace
+
+const char* phaseName(InstancePhase phase) {
+  return phase == InstancePhase::kRunning ? "Running" : "Exited";
+}
+
+std::string encodeSpec(const InstanceSpec& spec) {
+  Json j = {
+      {"id", spec.id},
+      {"argv", spec.argv},
+      {"env", spec.env},
+      {"workingDir", spec.working_dir},
+      {"limits",
+       {{"cpuMillis", spec.limits.cpu_millis},
+        {"memoryBytes", spec.limits.memory_bytes},
+        {"pids", spec.limits.pids}}},
+      {"terminationGraceMillis", spec.termination_grace.count()},
+      {"logs", {{"maxBytes", spec.logs.max_bytes}, {"files", spec.logs.files}}},
+  };
+  return j.dump(2) + "\n";
+}
+
+Result<InstanceSpec> decodeSpec(std::string_view json) {
+  Json j = Json::parse(json, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return badRequest("spec.json is not a JSON object");
+  // The shim and driver are the same binary, so a type mismatch here means a corrupt file;
+  // json's typed getters would throw, so check the shapes we rely on first.
+  if (!j.contains("id") || !j["id"].is_string() || !j.contains("argv") || !j["argv"].is_array())
+    return badRequest("spec.json lacks id or argv");
+  InstanceSpec spec;
+  try {
+    spec.id = j["id"].get<std::string>();
+    spec.argv = j["argv"].get<std::vector<std::string>>();
+    spec.env = j.value("env", std::map<std::string, std::string>());
+    spec.working_dir = j.value("workingDir", std::string("/"));
+    const Json limits = j.value("limits", Json::object());
+    spec.limits.cpu_millis = limits.value("cpuMillis", int64_t{0});
+    spec.limits.memory_bytes = limits.value("memoryBytes", int64_t{0});
+    spec.limits.pids = limits.value("pids", int64_t{0});
+    spec.termination_grace =
+        std::chrono::milliseconds(j.value("terminationGraceMillis", int64_t{10000}));
+    const Json logs = j.value("logs", Json::object());
+    spec.logs.max_bytes = logs.value("maxBytes", LogLimits{}.max_bytes);
+    spec.logs.files = logs.value("files", LogLimits{}.files);
+  } catch (const Json::exception& e) {
+    return badRequest(std::string("spec.json has a field of the wrong type: ") + e.what());
+  }
+  return spec;
+}
+
+std::string encodeRecord(const ShimRecord& record) {
+  const InstanceState& s = record.state;
+  Json j = {
+      {"id", s.id},
+      {"phase", phaseName(s.phase)},
+      {"shimPid", s.shim_pid},
+      {"pid", s.pid},
+      {"startedAt", timeToJson(s.started_at)},
+      {"finishedAt", timeToJson(s.finished_at)},
+      {"exitCode", s.exit_code},
+      {"signal", s.signal},
+      {"reason", s.reason},
+      {"logPath", s.log_path},
+      {"logDir", s.log_dir},
+      {"cgroupDirs", record.cgroup_dirs},
+  };
+  return j.dump(2) + "\n";
+}
+
+Result<ShimRecord> decodeRecord(std::string_view json) {
+  Json j = Json::parse(json, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return badRequest("state.json is not a JSON object");
+  ShimRecord record;
+  InstanceState& s = record.state;
+  try {
+    s.id = j.value("id", std::string());
+    std::string phase = j.value("phase", std::string());
+    if (phase == "Running") {
+      s.phase = InstancePhase::kRunning;
+    } else if (phase == "Exited") {
+      s.phase = InstancePhase::kExited;
+    } else {
+      return badRequest("state.json has an unknown phase \"" + phase + "\"");
+    }
+    s.shim_pid = j.value("shimPid", -1);
+    s.pid = j.value("pid", -1);
+    if (!timeFromJson(j, "startedAt", &s.started_at) ||
+        !timeFromJson(j, "finishedAt", &s.finished_at))
+      return badRequest("state.json has a malformed timestamp");
+    s.exit_code = j.value("exitCode", -1);
+    s.signal = j.value("signal", 0);
+    s.reason = j.value("reason", std::string());
+    s.log_path = j.value("logPath", std::string());
+    s.log_dir = j.value("logDir", std::string());
+    record.cgroup_dirs = j.value("cgroupDirs", std::vector<std::string>());
+  } catch (const Json::exception& e) {
+    return badRequest(std::string("state.json has a field of the wrong type: ") + e.what());
+  }
+  return record;
+}
+
+Status writeFileAtomically(const std::string& path, std::string_view content) {
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return internalError("cannot create " + tmp + ": " + std::strerror(errno));
+  size_t off = 0;
+  while (off < content.size()) {
+    ssize_t n = ::write(fd, content.data() + off, content.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return internalError("cannot write " + tmp + ": " + std::strerror(err));
+    }
+    off += static_cast<size_t>(n);
+  }
+  // fsync so that after a machine crash the rename never exposes an empty file.
+  ::fsync(fd);
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    return internalError("cannot rename " + tmp + " to " + path + ": " + std::strerror(err));
+  }
+  return Status::ok();
+}
+
+Result<std::string> readWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    if (errno == ENOENT) return notFound(path + " does not exist");
+    return internalError("cannot read " + path + ": " + std::strerror(errno));
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Result<std::string> resolveCommand(const InstanceSpec& spec) {
+  if (spec.argv.empty() || spec.argv[0].empty())
+    return Status(StatusCode::kInvalid, "the instance has no command",
+                  {{"argv", "give the command to run as argv[0]"}});
+  const std::string& command = spec.argv[0];
+  auto executable = [](const std::string& path) {
+    struct stat st;
+    return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
+  };
+  if (command.find('/') != std::string::npos) {
+    std::string path = command[0] == '/' ? command : spec.working_dir + "/" + command;
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0)
+      return Status(StatusCode::kInvalid, "command \"" + command + "\" does not exist",
+                    {{"argv[0]", "no such file: " + path}});
+    if (!executable(path))
+      return Status(StatusCode::kInvalid, "command \"" + command + "\" is not executable",
+                    {{"argv[0]", path + " is not an executable file"}});
+    return path;
+  }
+  auto it = spec.env.find("PATH");
+  std::string search = it != spec.env.end() ? it->second : kDefaultPath;
+  std::istringstream dirs(search);
+  std::string dir;
+  bool found_not_executable = false;
+  while (std::getline(dirs, dir, ':')) {
+    if (dir.empty()) dir = ".";
+    std::string path = dir + "/" + command;
+    if (executable(path)) return path;
+    if (::access(path.c_str(), F_OK) == 0) found_not_executable = true;
+  }
+  std::string message = found_not_executable
+                            ? "command \"" + command + "\" is in PATH but not executable"
+                            : "command \"" + command + "\" not found in PATH";
+  return Status(StatusCode::kInvalid, message, {{"argv[0]", "PATH searched: " + search}});
+}
+
+Status validateSpec(const InstanceSpec& spec) {
+  if (!validId(spec.id))
+    return Status(StatusCode::kInvalid, "instance id \"" + spec.id + "\" is not valid",
+                  {{"id", "use 1-63 lowercase letters, digits, '-', '.' or '_', starting with a "
+                          "letter or digit"}});
+  struct stat st;
+  if (spec.working_dir.empty() || spec.working_dir[0] != '/')
+    return Status(StatusCode::kInvalid, "working directory must be an absolute path",
+                  {{"workingDir", "\"" + spec.working_dir + "\" is relative"}});
+  if (::stat(spec.working_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return Status(StatusCode::kInvalid,
+                  "working directory \"" + spec.working_dir + "\" does not exist",
+                  {{"workingDir", "create it or choose another"}});
+  auto command = resolveCommand(spec);
+  return command.ok() ? Status::ok() : command.status();
+}
+
+namespace {
+
+// The shim proper. Single-threaded: one poll loop over the workload's pipes and a signalfd.
+class InstanceShim {
+ public:
+  explicit InstanceShim(std::string dir) : dir_(std::move(dir)) {}
+  int run();
+
+ private:
+  // Records that the workload could not be started, cleaning up what the shim created.
+  int startFailed(const std::string& message);
+  Status writeRecord() { return writeFileAtomically(dir_ + "/" + kStateFile, encodeRecord(record_)); }
+  void pump(int* fd, LogStream stream);
+
+  const std::string dir_;
+  InstanceSpec spec_;
+  ShimRecord record_;
+  std::optional<InstanceCgroup> cgroup_;
+  std::unique_ptr<LogFileWriter> log_;
+};
+
+int InstanceShim::startFailed(const std::string& message) {
+  shimLog("start failed: " + message);
+  if (cgroup_) (void)removeCgroupDirs(cgroup_->dirs());
+  record_.cgroup_dirs.clear();
+  record_.state.phase = InstancePhase::kExited;
+  record_.state.finished_at = system_clock::now();
+  record_.state.reason = kStartFailedPrefix + message;
+  Status s = writeRecord();
+  if (!s.isOk()) shimLog(s.toString());
+  return 1;
+}
+
+void InstanceShim::pump(int* fd, LogStream stream) {
+  char buf[64 * 1024];
+  ssize_t n = ::read(*fd, buf, sizeof buf);
+  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+  if (n <= 0) {
+    ::close(*fd);
+    *fd = -1;
+    return;
+  }
+  Status s = log_->append(stream, std::string_view(buf, static_cast<size_t>(n)), system_clock::now());
+  // A full disk must not block the workload: drop the output and say so once per failure.
+  if (!s.isOk()) shimLog("log write failed: " + s.toString());
+}
+
+int InstanceShim::run() {
+  record_.state.shim_pid = ::getpid();
+  record_.state.log_dir = dir_ + "/" + kLogsDir;
+  record_.state.log_path = record_.state.log_dir + "/" + LogFileWriter::kCurrentName;
+  (void)writeFileAtomically(dir_ + "/" + kShimPidFile, std::to_string(::getpid()) + "\n");
+
+  auto spec_text = readWholeFile(dir_ + "/" + kSpecFile);
+  if (!spec_text.ok()) return startFailed(spec_text.status().toString());
+  auto spec = decodeSpec(*spec_text);
+  if (!spec.ok()) return startFailed(spec.status().toString());
+  spec_ = std::move(spec).value();
+  record_.state.id = spec_.id;
+
+  // Signals arrive through a signalfd so the loop handles them between reads, not in a
+  // handler; SIGPIPE is ignored so a vanished reader never kills the shim.
+  sigset_t handled;
+  sigemptyset(&handled);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGCHLD}) sigaddset(&handled, sig);
+  sigprocmask(SIG_BLOCK, &handled, nullptr);
+  int signal_fd = ::signalfd(-1, &handled, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (signal_fd < 0) return startFailed(std::string("signalfd: ") + std::strerror(errno));
+  ::signal(SIGPIPE, SIG_IGN);
+
+  auto command = resolveCommand(spec_);
+  if (!command.ok()) return startFailed(command.status().toString());
+  auto log = LogFileWriter::open(record_.state.log_dir, spec_.logs);
+  if (!log.ok()) return startFailed(log.status().toString());
+  log_ = std::move(log).value();
+
+  CgroupLayout layout = detectCgroupLayout();
+  if (layout.anyAvailable()) {
+    auto cgroup = InstanceCgroup::create(layout, spec_.id, spec_.limits);
+    if (!cgroup.ok()) return startFailed(cgroup.status().toString());
+    cgroup_ = std::move(cgroup).value();
+    record_.cgroup_dirs = cgroup_->dirs();
+  } else {
+    shimLog("running without limits: " + layout.describe());
+  }
+
+  int out[2], err[2], exec_status[2];
+  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0 ||
+      ::pipe2(exec_status, O_CLOEXEC) != 0)
+    return startFailed(std::string("pipe: ") + std::strerror(errno));
+
+  // Everything the child needs is built before fork.
+  std::vector<std::string> env_strings;
+  for (const auto& [k, v] : spec_.env) env_strings.push_back(k + "=" + v);
+  if (!spec_.env.count("PATH")) env_strings.push_back(std::string("PATH=") + kDefaultPath);
+  std::vector<char*> envp, argv;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  for (auto& a : spec_.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+
+  pid_t pid = ::fork();
+  if (pid < 0) return startFailed(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    // The workload: its own process group so signals reach all it spawns; into the cgroup
+    // before exec so no allocation escapes the limits; reports failures through exec_status.
+    auto fail = [&](const std::string& what) {
+      std::string message = what;
+      (void)!::write(exec_status[1], message.data(), message.size());
+      ::_exit(127);
+    };
+    ::setpgid(0, 0);
+    if (cgroup_) {
+      Status s = cgroup_->addProcess(::getpid());
+      if (!s.isOk()) fail(s.toString());
+    }
+    if (::chdir(spec_.working_dir.c_str()) != 0)
+      fail("cannot enter working directory \"" + spec_.working_dir + "\": " + std::strerror(errno));
+    int devnull = ::open("/dev/null", O_RDONLY);
+    if (devnull < 0 || ::dup2(devnull, 0) < 0 || ::dup2(out[1], 1) < 0 || ::dup2(err[1], 2) < 0)
+      fail(std::string("cannot set up stdio: ") + std::strerror(errno));
+    ::signal(SIGPIPE, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::execve(command->c_str(), argv.data(), envp.data());
+    fail("cannot execute \"" + *command + "\": " + std::strerror(errno));
+  }
+  ::setpgid(pid, pid);  // also here, so the group exists whichever side runs first
+  ::close(out[1]);
+  ::close(err[1]);
+  ::close(exec_status[1]);
+  std::string exec_error;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(exec_status[0], buf, sizeof buf)) != 0) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    exec_error.append(buf, static_cast<size_t>(n));
+  }
+  ::close(exec_status[0]);
+  if (!exec_error.empty()) {
+    ::waitpid(pid, nullptr, 0);
+    ::close(out[0]);
+    ::close(err[0]);
+    return startFailed(exec_error);
+  }
+
+  record_.state.pid = pid;
+  record_.state.phase = InstancePhase::kRunning;
+  record_.state.started_at = system_clock::now();
+  record_.state.reason = "Running";
+  if (Status s = writeRecord(); !s.isOk()) shimLog("cannot record the start: " + s.toString());
+  shimLog("started pid " + std::to_string(pid) + ": " + *command);
+
+  int out_fd = out[0], err_fd = err[0];
+  std::optional<int> wait_status;
+  // After the workload's main process exits, stragglers holding its pipes are killed; the
+  // remaining output is read until EOF or this deadline.
+  std::chrono::steady_clock::time_point drain_deadline{};
+  while (out_fd >= 0 || err_fd >= 0 || !wait_status) {
+    int timeout_ms = -1;
+    if (wait_status) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      drain_deadline - std::chrono::steady_clock::now())
+                      .count();
+      if (left <= 0) break;
+      timeout_ms = static_cast<int>(left);
+    }
+    pollfd fds[3] = {{signal_fd, POLLIN, 0}, {out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
+    int ready = ::poll(fds, 3, timeout_ms);
+    if (ready < 0 && errno != EINTR) {
+      shimLog(std::string("poll: ") + std::strerror(errno));
+      break;
+    }
+    if (ready <= 0) continue;
+    if (fds[1].revents) pump(&out_fd, LogStream::kStdout);
+    if (fds[2].revents) pump(&err_fd, LogStream::kStderr);
+    if (fds[0].revents & POLLIN) {
+      signalfd_siginfo info;
+      while (::read(signal_fd, &info, sizeof info) == sizeof info) {
+        int sig = static_cast<int>(info.ssi_signo);
+        if (sig != SIGCHLD) {
+          shimLog("forwarding signal " + std::to_string(sig) + " to process group " +
+                  std::to_string(pid));
+          if (!wait_status) ::kill(-pid, sig);
+        }
+      }
+      // Peek without reaping: while the main process is a zombie its pid cannot be reused,
+      // so killing the group below cannot hit an unrelated process.
+      siginfo_t info_child{};
+      if (!wait_status && ::waitid(P_PID, pid, &info_child, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+          info_child.si_pid == pid) {
+        ::kill(-pid, SIGKILL);
+        int status = 0;
+        ::waitpid(pid, &status, 0);
+        wait_status = status;
+        drain_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+      }
+    }
+  }
+  if (out_fd >= 0) ::close(out_fd);
+  if (err_fd >= 0) ::close(err_fd);
+  if (Status s = log_->flush(system_clock::now()); !s.isOk()) shimLog(s.toString());
+
+  InstanceState& state = record_.state;
+  state.phase = InstancePhase::kExited;
+  state.finished_at = system_clock::now();
+  int status = wait_status.value_or(0);
+  bool oom = cgroup_ && cgroup_->oomKilled();
+  if (wait_status && WIFEXITED(status)) {
+    state.exit_code = WEXITSTATUS(status);
+    state.reason = state.exit_code == 0 ? "Completed" : "Error";
+  } else if (wait_status && WIFSIGNALED(status)) {
+    state.signal = WTERMSIG(status);
+    state.reason = "Killed";
+  } else {
+    state.reason = "Error";
+  }
+  // The kernel may OOM-kill a child of the main process (which then exits non-zero), so any
+  // OOM kill in the cgroup names the cause.
+  if (oom) state.reason = "OOMKilled";
+  if (Status s = writeRecord(); !s.isOk()) {
+    shimLog("cannot record the exit: " + s.toString());
+    return 1;
+  }
+  shimLog("workload exited: " + state.reason + " (exit code " + std::to_string(state.exit_code) +
+          ", signal " + std::to_string(state.signal) + ")");
+  return 0;
+}
+
+}  // namespace
+
+int runShim(const std::string& dir) {
+  // The shim outlives whoever started it, so its stdio must not point at their terminal or
+  // pipes: stdin from /dev/null, diagnostics to DIR/shim.log.
+  int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (devnull >= 0) {
+    ::dup2(devnull, 0);
+    ::close(devnull);
+  }
+  int log_fd = ::open((dir + "/" + kShimLogFile).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (log_fd < 0) return 2;  // the directory is gone; nobody is left to tell
+  ::dup2(log_fd, 1);
+  ::dup2(log_fd, 2);
+  ::close(log_fd);
+  InstanceShim shim(dir);
+  return shim.run();
+}
+
+}  // namespace skiff::runtime

@@ -5,6 +5,7 @@
 #include "cli/commands.h"
 #include "exe/server.h"
 #include "gateway/gateway.h"
+#include "runtime/local/shim.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"Skiff: an application-centric container PaaS", "skiff"};
@@ -42,11 +43,18 @@ int main(int argc, char** argv) {
   gateway->add_option("--threads", gateway_options.threads, "Event loop threads (0: one per core)")
       ->capture_default_str();
 
+  // Started by the process driver, one per instance; not for people, hence no help group.
+  std::string shim_dir;
+  CLI::App* shim = app.add_subcommand("shim", "Supervise one instance (started by the runtime)");
+  shim->add_option("--dir", shim_dir, "The instance's state directory")->required();
+  shim->group("");
+
   skiff::cli::Commands commands(app);
 
   CLI11_PARSE(app, argc, argv);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   if (server->parsed()) return skiff::runServer(server_options);
   if (gateway->parsed()) return skiff::gateway::runGateway(gateway_options);
+  if (shim->parsed()) return skiff::runtime::runShim(shim_dir);
   return commands.run();
 }

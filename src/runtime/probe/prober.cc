@@ -2,6 +2,7 @@
 
 #include <utility>  // before Asio's coroutine headers
 
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/syscall.h>

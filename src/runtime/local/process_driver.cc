@@ -1,0 +1,308 @@
+#include "runtime/local/process_driver.h"
+
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <thread>
+
+#include "runtime/local/log_files.h"
+
+namespace skiff::runtime {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+namespace {
+
+constexpr milliseconds kPollInterval{10};
+// After SIGKILL the kernel needs only moments; this bounds a stop() on a wedged machine.
+constexpr milliseconds kKillTimeout{10000};
+
+bool startsWith(const std::string& text, const std::string& prefix) {
+  return text.compare(0, prefix.size(), prefix) == 0;
+}
+
+// The last lines of the shim's log, to explain a failure that only the shim saw.
+std::string shimLogTail(const std::string& dir) {
+  auto text = readWholeFile(dir + "/" + kShimLogFile);
+  if (!text.ok() || text->empty()) return "(the shim logged nothing)";
+  std::string tail = text->size() > 1000 ? text->substr(text->size() - 1000) : *text;
+  while (!tail.empty() && tail.back() == '\n') tail.pop_back();
+  return tail;
+}
+
+pid_t readPidFile(const std::string& path) {
+  auto text = readWholeFile(path);
+  return text.ok() ? static_cast<pid_t>(std::atoi(text->c_str())) : -1;
+}
+
+}  // namespace
+
+ProcessDriver::ProcessDriver(ProcessDriverOptions options)
+    : root_(std::move(options.root_dir)),
+      shim_binary_(options.shim_binary.empty() ? "/proc/self/exe" : std::move(options.shim_binary)),
+      start_timeout_(options.start_timeout),
+      cgroups_(detectCgroupLayout()) {}
+
+std::string ProcessDriver::describe() const {
+  return "process driver: fork/exec under a per-instance shim, without namespaces; " +
+         cgroups_.describe();
+}
+
+bool ProcessDriver::shimAlive(const std::string& id, pid_t shim_pid) const {
+  if (shim_pid <= 0) return false;
+  // The pid alone could have been reused after a reboot or a crash; the command line names
+  // the instance directory. A zombie has an empty command line, and counts as gone.
+  auto cmdline = readWholeFile("/proc/" + std::to_string(shim_pid) + "/cmdline");
+  if (!cmdline.ok()) return false;
+  std::string needle = std::string("--dir") + '\0' + instanceDir(id) + '\0';
+  return cmdline->find(needle) != std::string::npos;
+}
+
+Status ProcessDriver::spawnShim(const std::string& dir) const {
+  std::vector<std::string> args = {"skiff", "shim", "--dir", dir};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const char* binary = shim_binary_.c_str();
+
+  // Double fork: the intermediate child starts a new session and exits at once, so the shim
+  // has no controlling terminal, is no child of ours (nothing to reap, nothing killed with
+  // our process group) and is adopted by init when we die. Only async-signal-safe calls
+  // between fork and exec: this process may have other threads.
+  pid_t child = ::fork();
+  if (child < 0) return internalError(std::string("cannot fork the shim: ") + std::strerror(errno));
+  if (child == 0) {
+    ::setsid();
+    pid_t shim = ::fork();
+    if (shim != 0) ::_exit(shim < 0 ? 1 : 0);
+    // The server's listening sockets and other files must not live on in the shim.
+    ::close_range(3, ~0U, 0);
+    int devnull = ::open("/dev/null", O_RDWR);
+    if (devnull >= 0) {
+      ::dup2(devnull, 0);
+      ::dup2(devnull, 1);
+      ::dup2(devnull, 2);
+      if (devnull > 2) ::close(devnull);
+    }
+    // Ignored signals and the signal mask survive exec; the shim starts from defaults.
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::execv(binary, argv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return internalError("cannot fork the shim for " + dir);
+  return Status::ok();
+}
+
+void ProcessDriver::discard(const std::string& id) const {
+  std::string dir = instanceDir(id);
+  std::vector<std::string> cgroup_dirs;
+  if (auto text = readWholeFile(dir + "/" + kStateFile); text.ok()) {
+    if (auto record = decodeRecord(*text); record.ok()) {
+      cgroup_dirs = record->cgroup_dirs;
+      if (record->state.phase == InstancePhase::kRunning && record->state.pid > 0 &&
+          shimAlive(id, record->state.shim_pid))
+        ::kill(-record->state.pid, SIGKILL);
+    }
+  }
+  pid_t shim_pid = readPidFile(dir + "/" + kShimPidFile);
+  if (shimAlive(id, shim_pid)) {
+    ::kill(shim_pid, SIGKILL);
+    for (int i = 0; i < 200 && shimAlive(id, shim_pid); ++i) std::this_thread::sleep_for(kPollInterval);
+  }
+  // A shim killed halfway may have created cgroups it never recorded.
+  for (const CgroupPlace* place : {&cgroups_.cpu, &cgroups_.memory, &cgroups_.pids})
+    if (place->available()) cgroup_dirs.push_back(place->dir + "/skiff/" + id);
+  std::sort(cgroup_dirs.begin(), cgroup_dirs.end());
+  cgroup_dirs.erase(std::unique(cgroup_dirs.begin(), cgroup_dirs.end()), cgroup_dirs.end());
+  (void)removeCgroupDirs(cgroup_dirs);
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+
+Result<InstanceState> ProcessDriver::start(const InstanceSpec& spec) {
+  if (Status s = validateSpec(spec); !s.isOk()) return s;
+  std::error_code ec;
+  fs::create_directories(root_ + "/instances", ec);
+  if (ec) return internalError("cannot create " + root_ + "/instances: " + ec.message());
+  std::string dir = instanceDir(spec.id);
+  if (::mkdir(dir.c_str(), 0755) != 0) {
+    if (errno == EEXIST)
+      return alreadyExists("instance \"" + spec.id + "\" already exists; remove it first");
+    return internalError("cannot create " + dir + ": " + std::strerror(errno));
+  }
+  if (Status s = writeFileAtomically(dir + "/" + kSpecFile, encodeSpec(spec)); !s.isOk()) {
+    discard(spec.id);
+    return s;
+  }
+  if (Status s = spawnShim(dir); !s.isOk()) {
+    discard(spec.id);
+    return s;
+  }
+
+  auto deadline = steady_clock::now() + start_timeout_;
+  while (true) {
+    if (auto text = readWholeFile(dir + "/" + kStateFile); text.ok()) {
+      auto record = decodeRecord(*text);
+      if (!record.ok()) {
+        discard(spec.id);
+        return internalError("instance \"" + spec.id + "\": " + record.status().message());
+      }
+      const std::string& reason = record->state.reason;
+      if (record->state.phase == InstancePhase::kExited && startsWith(reason, kStartFailedPrefix)) {
+        discard(spec.id);
+        return internalError("instance \"" + spec.id + "\" failed to start: " +
+                             reason.substr(std::strlen(kStartFailedPrefix)));
+      }
+      // Running, or already finished (a quick command): either way it started.
+      return record->state;
+    }
+    pid_t shim_pid = readPidFile(dir + "/" + kShimPidFile);
+    bool shim_gone = shim_pid > 0 && !shimAlive(spec.id, shim_pid) &&
+                     !fs::exists(dir + "/" + kStateFile);
+    if (shim_gone || steady_clock::now() > deadline) {
+      std::string why = shim_gone ? "its shim exited before starting it"
+                                  : "its shim did not report within " +
+                                        std::to_string(start_timeout_.count()) + " ms";
+      std::string tail = shimLogTail(dir);
+      discard(spec.id);
+      return internalError("instance \"" + spec.id + "\" failed to start: " + why +
+                           "; shim log: " + tail);
+    }
+    std::this_thread::sleep_for(kPollInterval);
+  }
+}
+
+Result<ShimRecord> ProcessDriver::readRecord(const std::string& id) const {
+  std::string dir = instanceDir(id);
+  if (!fs::is_directory(dir)) return notFound("no instance \"" + id + "\"");
+  for (int attempt = 0;; ++attempt) {
+    auto text = readWholeFile(dir + "/" + kStateFile);
+    if (!text.ok()) {
+      if (text.status().code() != StatusCode::kNotFound) return text.status();
+      pid_t shim_pid = readPidFile(dir + "/" + kShimPidFile);
+      if (shim_pid <= 0 || shimAlive(id, shim_pid))
+        return unavailable("instance \"" + id + "\" is starting; try again shortly");
+      ShimRecord lost;
+      lost.state.id = id;
+      lost.state.phase = InstancePhase::kExited;
+      lost.state.shim_pid = shim_pid;
+      lost.state.reason = "ShimLost: the shim exited before starting the workload; see " + dir +
+                          "/" + kShimLogFile;
+      return lost;
+    }
+    auto record = decodeRecord(*text);
+    if (!record.ok()) return record.status();
+    if (record->state.phase == InstancePhase::kExited || shimAlive(id, record->state.shim_pid))
+      return record;
+    // The shim may have recorded the exit and left between our two reads: read once more.
+    if (attempt == 0) continue;
+    record->state.phase = InstancePhase::kExited;
+    record->state.reason = "ShimLost: shim (pid " + std::to_string(record->state.shim_pid) +
+                           ") exited without recording the workload's exit; see " + dir + "/" +
+                           kShimLogFile;
+    return record;
+  }
+}
+
+Result<InstanceState> ProcessDriver::inspect(const std::string& id) {
+  auto record = readRecord(id);
+  if (!record.ok()) return record.status();
+  return record->state;
+}
+
+Status ProcessDriver::stop(const std::string& id, milliseconds grace) {
+  auto record = readRecord(id);
+  if (!record.ok()) return record.status();
+  const InstanceState& state = record->state;
+  if (state.phase == InstancePhase::kExited) {
+    // Without its shim a workload may still run; its group is ours to end.
+    if (startsWith(state.reason, "ShimLost") && state.pid > 0 && ::getpgid(state.pid) == state.pid)
+      ::kill(-state.pid, SIGKILL);
+    return Status::ok();
+  }
+  auto exited = [&](milliseconds timeout) {
+    auto deadline = steady_clock::now() + timeout;
+    while (true) {
+      auto now = readRecord(id);
+      if (!now.ok() || now->state.phase == InstancePhase::kExited) return true;
+      if (steady_clock::now() >= deadline) return false;
+      std::this_thread::sleep_for(kPollInterval);
+    }
+  };
+  ::kill(-state.pid, SIGTERM);
+  if (exited(grace)) return Status::ok();
+  ::kill(-state.pid, SIGKILL);
+  if (exited(kKillTimeout)) return Status::ok();
+  return unavailable("instance \"" + id + "\" did not exit after SIGKILL within " +
+                     std::to_string(kKillTimeout.count()) + " ms; see " + instanceDir(id) + "/" +
+                     kShimLogFile);
+}
+
+Status ProcessDriver::remove(const std::string& id) {
+  auto record = readRecord(id);
+  if (!record.ok()) {
+    if (record.status().code() == StatusCode::kUnavailable)
+      return conflict("instance \"" + id + "\" is starting; stop it before removing it");
+    return record.status();
+  }
+  if (record->state.phase == InstancePhase::kRunning)
+    return conflict("instance \"" + id + "\" is running; stop it before removing it");
+  if (Status s = removeCgroupDirs(record->cgroup_dirs); !s.isOk()) return s;
+
+  std::string dir = instanceDir(id);
+  std::error_code ec;
+  if (fs::exists(dir + "/" + kLogsDir)) {
+    // Same filesystem, so a rename; an earlier instance's logs under this id are replaced.
+    std::string retained = retainedLogDir(id);
+    fs::create_directories(root_ + "/logs", ec);
+    fs::remove_all(retained, ec);
+    fs::rename(dir + "/" + kLogsDir, retained, ec);
+    if (ec) return internalError("cannot keep the logs of \"" + id + "\": " + ec.message());
+  }
+  fs::remove_all(dir, ec);
+  if (ec) return internalError("cannot delete " + dir + ": " + ec.message());
+  return Status::ok();
+}
+
+Result<std::vector<std::string>> ProcessDriver::list() {
+  std::vector<std::string> ids;
+  std::error_code ec;
+  fs::directory_iterator it(root_ + "/instances", ec);
+  if (ec) {
+    if (ec == std::errc::no_such_file_or_directory) return ids;
+    return internalError("cannot list " + root_ + "/instances: " + ec.message());
+  }
+  for (const auto& entry : it)
+    if (entry.is_directory(ec)) ids.push_back(entry.path().filename().string());
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+Result<std::string> ProcessDriver::logPath(const std::string& id) {
+  if (fs::is_directory(instanceDir(id)))
+    return instanceDir(id) + "/" + kLogsDir + "/" + LogFileWriter::kCurrentName;
+  if (fs::is_directory(retainedLogDir(id)))
+    return retainedLogDir(id) + "/" + LogFileWriter::kCurrentName;
+  return notFound("no instance \"" + id + "\" and no retained logs for it");
+}
+
+}  // namespace skiff::runtime

@@ -105,7 +105,7 @@ struct Request {
   std::string target;  // path and query
   std::string path;
   std::string query;
-  std::string version;  // "HTTP/1.1"
+  std::string version;                                       // "HTTP/1.1"
   std::vector<std::pair<std::string, std::string>> headers;  // names lowercased
   std::string peer;
 
@@ -125,14 +125,22 @@ struct Response {
 
 const char* reasonPhrase(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 413: return "Payload Too Large";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    default: return "Unknown";
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 413:
+      return "Payload Too Large";
+    case 501:
+      return "Not Implemented";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Unknown";
   }
 }
 
@@ -235,7 +243,8 @@ Json callUpstream(const std::string& address) {
   std::string status_line = response.substr(0, response.find("\r\n"));
   std::string body = response.substr(body_at + 4);
   if (status_line.size() < 12 || status_line.compare(9, 3, "200") != 0) {
-    return "upstream " + address + ": " + status_line.substr(std::min<size_t>(9, status_line.size()));
+    return "upstream " + address + ": " +
+           status_line.substr(std::min<size_t>(9, status_line.size()));
   }
   Json parsed = Json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded()) return body;
@@ -247,9 +256,8 @@ Response handle(const Request& req) {
   auto method_is = [&](const char* m) { return req.method == m; };
   if (req.path == "/") {
     if (!method_is("GET")) return {405, "text/plain", "use GET\n"};
-    Json body = {{"service", options.name},
-                 {"version", options.version},
-                 {"instance", options.instance}};
+    Json body = {
+        {"service", options.name}, {"version", options.version}, {"instance", options.instance}};
     if (!options.upstream_env.empty()) {
       const char* address = std::getenv(options.upstream_env.c_str());
       body["upstream"] = address == nullptr || *address == '\0'
@@ -325,7 +333,8 @@ void serveConnection(int fd, std::string peer) {
     size_t head_end;
     while ((head_end = buf.find("\r\n\r\n")) == std::string::npos) {
       if (buf.size() > kMaxHeadBytes) {
-        sendAll(fd, "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        sendAll(fd,
+                "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
         keep_alive = false;
         break;
       }
@@ -334,7 +343,9 @@ void serveConnection(int fd, std::string peer) {
         pollfd p{fd, POLLIN, 0};
         int ready = ::poll(&p, 1, kIdlePollMillis);
         if (ready == 0) {
-          if (stopping) {
+          // A request that arrived before the shutdown began is still served: look once more
+          // after seeing `stopping`.
+          if (stopping && ::poll(&p, 1, 0) == 0) {
             keep_alive = false;
             break;
           }
@@ -360,8 +371,7 @@ void serveConnection(int fd, std::string peer) {
     }
     buf.erase(0, head_end + 4);
     if (req.header("transfer-encoding")) {
-      sendAll(fd,
-              "HTTP/1.1 501 Not Implemented\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+      sendAll(fd, "HTTP/1.1 501 Not Implemented\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
       break;
     }
     // The body, if any, is read and ignored: no endpoint takes one.
@@ -384,8 +394,8 @@ void serveConnection(int fd, std::string peer) {
     if (delay > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay));
     if (stopping) keep_alive = false;
 
-    std::string out = "HTTP/1.1 " + std::to_string(res.status) + " " +
-                      reasonPhrase(res.status) + "\r\nContent-Type: " + res.content_type +
+    std::string out = "HTTP/1.1 " + std::to_string(res.status) + " " + reasonPhrase(res.status) +
+                      "\r\nContent-Type: " + res.content_type +
                       "\r\nContent-Length: " + std::to_string(res.body.size()) + "\r\n" +
                       (keep_alive ? "" : "Connection: close\r\n") + "\r\n";
     if (req.method != "HEAD") out += res.body;

@@ -36,6 +36,9 @@ class Controller {
   virtual std::string name() const = 0;
   virtual std::vector<WatchedKind> watches() const = 0;
   virtual Result<ReconcileResult> reconcile(const ObjectKey& key) = 0;
+  // Gives the controller a way to enqueue keys from sources other than store events (probe
+  // results, timers). Called once, before start.
+  virtual void bindQueue(std::function<void(const ObjectKey&)> enqueue) { (void)enqueue; }
 };
 
 // Owns controllers, their queues, watches and worker threads. start()/stop() from one thread.

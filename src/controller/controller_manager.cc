@@ -13,6 +13,7 @@ void ControllerManager::add(std::unique_ptr<Controller> controller, int workers)
   r->controller = std::move(controller);
   r->workers = workers;
   r->queue = std::make_unique<WorkQueue>();
+  r->controller->bindQueue([queue = r->queue.get()](const ObjectKey& key) { queue->add(key); });
   running_.push_back(std::move(r));
 }
 

@@ -1,5 +1,6 @@
 #include "controller/route_controller.h"
 
+#include "model/formats.h"
 #include "model/well_known.h"
 
 namespace skiff {
@@ -7,31 +8,6 @@ namespace skiff {
 namespace {
 
 const ObjectKey kTableKey{"RouteTable", "", "gateway"};
-
-// Milliseconds of a Go-style duration ("30s", "500ms", "1m30s"); admission has checked it.
-int64_t durationMs(const std::string& text, int64_t fallback) {
-  int64_t total = 0;
-  size_t i = 0;
-  bool any = false;
-  while (i < text.size()) {
-    size_t start = i;
-    while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.'))
-      ++i;
-    if (start == i) return fallback;
-    const double value = std::stod(text.substr(start, i - start));
-    std::string unit;
-    while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) unit += text[i++];
-    double ms = unit == "ms"  ? 1
-                : unit == "s" ? 1000
-                : unit == "m" ? 60000
-                : unit == "h" ? 3600000
-                              : -1;
-    if (ms < 0) return fallback;
-    total += static_cast<int64_t>(value * ms);
-    any = true;
-  }
-  return any ? total : fallback;
-}
 
 // The name of the component port a route or probe refers to (by name or by number).
 std::optional<std::string> portName(const json& component, const json& ref) {
@@ -66,13 +42,15 @@ json buildRouteTable(const Store& store) {
       const auto& backends_of = ready[{app.metadata.tenant, app.metadata.name, name}];
       int index = 0;
       for (const auto& r : component.value("routes", json::array())) {
-        json route = {{"id", app.metadata.tenant + "/" + app.metadata.name + "/" + name + "/" +
-                                 std::to_string(index++)},
-                      {"host", r.value("host", "")},
-                      {"pathPrefix", r.value("path", "/")},
-                      {"timeoutMs", durationMs(r.value("timeout", "30s"), 30000)},
-                      {"retries", r.value("retries", 0)},
-                      {"balancer", "round_robin"}};
+        json route = {
+            {"id", app.metadata.tenant + "/" + app.metadata.name + "/" + name + "/" +
+                       std::to_string(index++)},
+            {"host", r.value("host", "")},
+            {"pathPrefix", r.value("path", "/")},
+            {"timeoutMs", static_cast<int64_t>(
+                              parseDurationSeconds(r.value("timeout", "30s")).value_or(30) * 1000)},
+            {"retries", r.value("retries", 0)},
+            {"balancer", "round_robin"}};
         if (auto m = r.find("match"); m != r.end() && m->contains("headers"))
           route["match"] = {{"headers", (*m)["headers"]}};
         json backends = json::array();

@@ -19,10 +19,14 @@
 #include "api/api_handler.h"
 #include "api/http_server.h"
 #include "controller/controller.h"
+#include "controller/instance_set_controller.h"
 #include "controller/revision_controller.h"
 #include "controller/route_controller.h"
 #include "exe/gateway_supervisor.h"
 #include "gateway/admin_client.h"
+#include "runtime/local/node_agent.h"
+#include "runtime/local/process_driver.h"
+#include "runtime/probe/prober.h"
 #include "store/sqlite_store.h"
 
 namespace skiff {
@@ -135,6 +139,20 @@ int runServer(const ServerOptions& options) {
   ControllerManager controllers(**store);
   controllers.add(std::make_unique<RevisionController>(**store, clock));
   controllers.add(std::make_unique<RouteController>(**store, route_publisher));
+  controllers.add(std::make_unique<InstanceSetController>(**store, clock));
+
+  // The local runtime: processes under per-instance shims, probed by one prober thread.
+  runtime::ProcessDriver driver({options.data_dir + "/runtime", "", std::chrono::seconds(5)});
+  runtime::Prober prober;
+  if (Status s = prober.start(); !s.isOk()) {
+    spdlog::error("cannot start the prober: {}", s.toString());
+    return 1;
+  }
+  spdlog::info("runtime: {} driver ({})", driver.name(), driver.describe());
+  // Several workers: a stop waits out its instance's grace period.
+  controllers.add(std::make_unique<runtime::NodeAgent>(**store, driver, prober, clock,
+                                                       runtime::NodeAgent::Options{}),
+                  4);
   if (Status s = controllers.start(); !s.isOk()) {
     spdlog::error("cannot start controllers: {}", s.toString());
     return 1;
@@ -164,6 +182,7 @@ int runServer(const ServerOptions& options) {
   spdlog::info("received {}, shutting down", strsignal(sig));
   http.stop();
   controllers.stop();
+  prober.stop();
   gateway.stop();
   ::unlink((options.data_dir + "/api.addr").c_str());
   return 0;

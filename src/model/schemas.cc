@@ -256,12 +256,16 @@ json buildRevisionSpec() {
 }
 
 json buildInstanceSpec() {
-  return object({{"application", string("dns-label")},
-                 {"component", string("dns-label")},
-                 {"revision", integerAtLeast(1)},
-                 {"ordinal", integerAtLeast(0)},
-                 {"node", string()}},
-                {"application", "component", "revision"});
+  return object(
+      {{"application", string("dns-label")},
+       {"component", string("dns-label")},
+       {"revision", integerAtLeast(1)},
+       {"ordinal", integerAtLeast(0)},
+       {"node", string()},
+       {"terminating", described(boolean(),
+                                 "set by Skiff to retire the instance: it is taken out of "
+                                 "routing, stopped within its grace period, then deleted")}},
+      {"application", "component", "revision"});
 }
 
 }  // namespace

@@ -30,9 +30,9 @@ TEST(CgroupLayoutTest, V1HierarchiesWinInAHybridLayout) {
 }
 
 TEST(CgroupLayoutTest, UnifiedOnlyLeavesControllersToCgroupControllers) {
-  CgroupLayout layout = parseCgroupLayout(
-      "30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n",
-      "0::/user.slice/session-1.scope\n");
+  CgroupLayout layout =
+      parseCgroupLayout("30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n",
+                        "0::/user.slice/session-1.scope\n");
   EXPECT_FALSE(layout.anyAvailable());
   EXPECT_EQ(layout.unified_dir, "/sys/fs/cgroup/user.slice/session-1.scope");
 }
@@ -56,8 +56,7 @@ TEST(CgroupLayoutTest, DescribeNamesVersionsAndGaps) {
   CgroupLayout layout;
   layout.memory = {"/sys/fs/cgroup/memory", false};
   layout.pids = {"/sys/fs/cgroup", true};
-  EXPECT_EQ(layout.describe(),
-            "cgroups: cpu (unavailable: not limited), memory (v1), pids (v2)");
+  EXPECT_EQ(layout.describe(), "cgroups: cpu (unavailable: not limited), memory (v1), pids (v2)");
 }
 
 }  // namespace

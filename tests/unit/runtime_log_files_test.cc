@@ -79,9 +79,8 @@ TEST_F(LogFilesTest, SplitsOverlongLines) {
   ASSERT_TRUE((*log)->append(LogStream::kStdout, big, at()).isOk());
   ASSERT_TRUE((*log)->flush(at()).isOk());
   std::string prefix = "2026-11-22T05:09:30.123Z stdout ";
-  EXPECT_EQ(read((*log)->currentPath()),
-            prefix + std::string(LogFileWriter::kMaxLineBytes, 'x') + "\n" + prefix +
-                std::string(10, 'x') + "\n");
+  EXPECT_EQ(read((*log)->currentPath()), prefix + std::string(LogFileWriter::kMaxLineBytes, 'x') +
+                                             "\n" + prefix + std::string(10, 'x') + "\n");
 }
 
 TEST_F(LogFilesTest, RotatesBySizeAndKeepsTheConfiguredNumberOfFiles) {

@@ -95,15 +95,19 @@ TEST(ShimFilesTest, ResolvesCommandsThroughTheSpecsPath) {
   auto missing = resolveCommand(only_tmp);
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().code(), StatusCode::kInvalid);
-  EXPECT_NE(missing.status().message().find("command \"sh\" not found in PATH"),
-            std::string::npos);
+  EXPECT_NE(missing.status().message().find("command \"sh\" not found in PATH"), std::string::npos);
 
   auto absolute = resolveCommand(specFor({"/bin/sh"}));
   ASSERT_TRUE(absolute.ok());
   EXPECT_EQ(*absolute, "/bin/sh");
   EXPECT_FALSE(resolveCommand(specFor({"/no/such/binary"})).ok());
-  EXPECT_NE(resolveCommand(specFor({"/etc/hostname"})).status().message().find("not executable"),
+  std::string tmpl = (std::filesystem::temp_directory_path() / "skiff-cmd-XXXXXX").string();
+  ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+  std::ofstream(tmpl + "/plain") << "not a program";
+  ::chmod((tmpl + "/plain").c_str(), 0644);
+  EXPECT_NE(resolveCommand(specFor({tmpl + "/plain"})).status().message().find("not executable"),
             std::string::npos);
+  std::filesystem::remove_all(tmpl);
   EXPECT_FALSE(resolveCommand(specFor({})).ok());
 }
 

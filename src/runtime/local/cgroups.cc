@@ -140,7 +140,7 @@ CgroupLayout detectCgroupLayout() {
     std::istringstream controllers(readSmallFile(layout.unified_dir + "/cgroup.controllers"));
     std::string c;
     while (controllers >> c) {
-      CgroupPlace* place = c == "cpu" ? &layout.cpu
+      CgroupPlace* place = c == "cpu"      ? &layout.cpu
                            : c == "memory" ? &layout.memory
                            : c == "pids"   ? &layout.pids
                                            : nullptr;
@@ -205,13 +205,13 @@ Result<InstanceCgroup> InstanceCgroup::create(const CgroupLayout& layout, const 
     cgroup.memory_v2_ = layout.memory.v2;
     if (limits.memory_bytes > 0) {
       std::string value = std::to_string(limits.memory_bytes);
-      Status s = writeControl(*dir + (layout.memory.v2 ? "/memory.max" : "/memory.limit_in_bytes"),
-                              value);
+      Status s =
+          writeControl(*dir + (layout.memory.v2 ? "/memory.max" : "/memory.limit_in_bytes"), value);
       if (!s.isOk()) return fail(s);
       // Without a swap limit a workload over its memory limit swaps instead of being
       // OOM-killed; the files exist only where the kernel accounts swap.
-      std::string swap_file = *dir + (layout.memory.v2 ? "/memory.swap.max"
-                                                       : "/memory.memsw.limit_in_bytes");
+      std::string swap_file =
+          *dir + (layout.memory.v2 ? "/memory.swap.max" : "/memory.memsw.limit_in_bytes");
       if (::access(swap_file.c_str(), F_OK) == 0)
         (void)writeControl(swap_file, layout.memory.v2 ? "0" : value);
     }

@@ -23,7 +23,7 @@ namespace skiff::runtime {
 
 // Resource limits; 0 means "no limit".
 struct InstanceLimits {
-  int64_t cpu_millis = 0;    // 1000 = one core
+  int64_t cpu_millis = 0;  // 1000 = one core
   int64_t memory_bytes = 0;
   int64_t pids = 0;
   bool operator==(const InstanceLimits&) const = default;
@@ -46,6 +46,8 @@ struct InstanceSpec {
   std::map<std::string, std::string> env;
   std::string working_dir = "/";
   InstanceLimits limits;
+  // How long the workload has between SIGTERM and SIGKILL when its shim is told to stop
+  // (Driver::stop() takes its own grace, normally this one).
   std::chrono::milliseconds termination_grace{10000};
   LogLimits logs;
   bool operator==(const InstanceSpec&) const = default;

@@ -45,7 +45,7 @@ std::string formatTimestampMillis(std::chrono::system_clock::time_point t) {
   }
   struct tm tm_utc;
   gmtime_r(&secs, &tm_utc);
-  char buf[40];
+  char buf[64];  // room for any int the compiler cannot rule out
   snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm_utc.tm_year + 1900,
            tm_utc.tm_mon + 1, tm_utc.tm_mday, tm_utc.tm_hour, tm_utc.tm_min, tm_utc.tm_sec, millis);
   return buf;
@@ -53,8 +53,8 @@ std::string formatTimestampMillis(std::chrono::system_clock::time_point t) {
 
 bool parseTimestampMillis(std::string_view text, std::chrono::system_clock::time_point* out) {
   // YYYY-MM-DDTHH:MM:SS.mmmZ
-  if (text.size() != 24 || text[4] != '-' || text[7] != '-' || text[10] != 'T' ||
-      text[13] != ':' || text[16] != ':' || text[19] != '.' || text[23] != 'Z')
+  if (text.size() != 24 || text[4] != '-' || text[7] != '-' || text[10] != 'T' || text[13] != ':' ||
+      text[16] != ':' || text[19] != '.' || text[23] != 'Z')
     return false;
   int year, mon, day, hour, min, sec, millis;
   if (!parseDigits(text, 0, 4, &year) || !parseDigits(text, 5, 2, &mon) ||
@@ -62,8 +62,7 @@ bool parseTimestampMillis(std::string_view text, std::chrono::system_clock::time
       !parseDigits(text, 14, 2, &min) || !parseDigits(text, 17, 2, &sec) ||
       !parseDigits(text, 20, 3, &millis))
     return false;
-  if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60)
-    return false;
+  if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60) return false;
   struct tm tm_utc {};
   tm_utc.tm_year = year - 1900;
   tm_utc.tm_mon = mon - 1;

@@ -62,7 +62,7 @@ class LogFileWriter {
   const LogLimits limits_;
   // Mutable state of the single writer.
   int fd_ = -1;
-  int64_t size_ = 0;  // bytes in current.log
+  int64_t size_ = 0;        // bytes in current.log
   std::string partial_[2];  // per LogStream: bytes after the last newline
 };
 

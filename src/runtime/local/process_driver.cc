@@ -1,6 +1,5 @@
 #include "runtime/local/process_driver.h"
 
-
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -126,7 +125,8 @@ void ProcessDriver::discard(const std::string& id) const {
   pid_t shim_pid = readPidFile(dir + "/" + kShimPidFile);
   if (shimAlive(id, shim_pid)) {
     ::kill(shim_pid, SIGKILL);
-    for (int i = 0; i < 200 && shimAlive(id, shim_pid); ++i) std::this_thread::sleep_for(kPollInterval);
+    for (int i = 0; i < 200 && shimAlive(id, shim_pid); ++i)
+      std::this_thread::sleep_for(kPollInterval);
   }
   // A shim killed halfway may have created cgroups it never recorded.
   for (const CgroupPlace* place : {&cgroups_.cpu, &cgroups_.memory, &cgroups_.pids})
@@ -176,8 +176,8 @@ Result<InstanceState> ProcessDriver::start(const InstanceSpec& spec) {
       return record->state;
     }
     pid_t shim_pid = readPidFile(dir + "/" + kShimPidFile);
-    bool shim_gone = shim_pid > 0 && !shimAlive(spec.id, shim_pid) &&
-                     !fs::exists(dir + "/" + kStateFile);
+    bool shim_gone =
+        shim_pid > 0 && !shimAlive(spec.id, shim_pid) && !fs::exists(dir + "/" + kStateFile);
     if (shim_gone || steady_clock::now() > deadline) {
       std::string why = shim_gone ? "its shim exited before starting it"
                                   : "its shim did not report within " +
@@ -205,8 +205,8 @@ Result<ShimRecord> ProcessDriver::readRecord(const std::string& id) const {
       lost.state.id = id;
       lost.state.phase = InstancePhase::kExited;
       lost.state.shim_pid = shim_pid;
-      lost.state.reason = "ShimLost: the shim exited before starting the workload; see " + dir +
-                          "/" + kShimLogFile;
+      lost.state.reason =
+          "ShimLost: the shim exited before starting the workload; see " + dir + "/" + kShimLogFile;
       return lost;
     }
     auto record = decodeRecord(*text);

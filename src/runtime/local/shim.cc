@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -188,8 +189,10 @@ Status writeFileAtomically(const std::string& path, std::string_view content) {
 Result<std::string> readWholeFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    if (errno == ENOENT) return notFound(path + " does not exist");
-    return internalError("cannot read " + path + ": " + std::strerror(errno));
+    // ifstream does not promise errno; ask the filesystem why.
+    if (::access(path.c_str(), F_OK) != 0 && errno == ENOENT)
+      return notFound(path + " does not exist");
+    return internalError("cannot read " + path);
   }
   std::stringstream ss;
   ss << in.rdbuf();
@@ -203,7 +206,8 @@ Result<std::string> resolveCommand(const InstanceSpec& spec) {
   const std::string& command = spec.argv[0];
   auto executable = [](const std::string& path) {
     struct stat st;
-    return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
+    return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+           ::access(path.c_str(), X_OK) == 0;
   };
   if (command.find('/') != std::string::npos) {
     std::string path = command[0] == '/' ? command : spec.working_dir + "/" + command;
@@ -236,8 +240,9 @@ Result<std::string> resolveCommand(const InstanceSpec& spec) {
 Status validateSpec(const InstanceSpec& spec) {
   if (!validId(spec.id))
     return Status(StatusCode::kInvalid, "instance id \"" + spec.id + "\" is not valid",
-                  {{"id", "use 1-63 lowercase letters, digits, '-', '.' or '_', starting with a "
-                          "letter or digit"}});
+                  {{"id",
+                    "use 1-63 lowercase letters, digits, '-', '.' or '_', starting with a "
+                    "letter or digit"}});
   struct stat st;
   if (spec.working_dir.empty() || spec.working_dir[0] != '/')
     return Status(StatusCode::kInvalid, "working directory must be an absolute path",
@@ -261,7 +266,9 @@ class InstanceShim {
  private:
   // Records that the workload could not be started, cleaning up what the shim created.
   int startFailed(const std::string& message);
-  Status writeRecord() { return writeFileAtomically(dir_ + "/" + kStateFile, encodeRecord(record_)); }
+  Status writeRecord() {
+    return writeFileAtomically(dir_ + "/" + kStateFile, encodeRecord(record_));
+  }
   void pump(int* fd, LogStream stream);
 
   const std::string dir_;
@@ -292,7 +299,8 @@ void InstanceShim::pump(int* fd, LogStream stream) {
     *fd = -1;
     return;
   }
-  Status s = log_->append(stream, std::string_view(buf, static_cast<size_t>(n)), system_clock::now());
+  Status s =
+      log_->append(stream, std::string_view(buf, static_cast<size_t>(n)), system_clock::now());
   // A full disk must not block the workload: drop the output and say so once per failure.
   if (!s.isOk()) shimLog("log write failed: " + s.toString());
 }
@@ -319,6 +327,9 @@ int InstanceShim::run() {
   int signal_fd = ::signalfd(-1, &handled, SFD_CLOEXEC | SFD_NONBLOCK);
   if (signal_fd < 0) return startFailed(std::string("signalfd: ") + std::strerror(errno));
   ::signal(SIGPIPE, SIG_IGN);
+  // Descendants the workload orphans come to the shim rather than to init, so they are
+  // reaped here and not left as zombies on hosts whose init does not reap.
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
 
   auto command = resolveCommand(spec_);
   if (!command.ok()) return startFailed(command.status().toString());
@@ -410,14 +421,29 @@ int InstanceShim::run() {
   // After the workload's main process exits, stragglers holding its pipes are killed; the
   // remaining output is read until EOF or this deadline.
   std::chrono::steady_clock::time_point drain_deadline{};
+  // Once the shim itself is asked to stop (say, the machine shuts down), the workload gets
+  // its termination grace and then SIGKILL, as with Driver::stop().
+  auto kill_deadline = std::chrono::steady_clock::time_point::max();  // max: not asked
+  auto millisUntil = [](std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(t -
+                                                                 std::chrono::steady_clock::now())
+        .count();
+  };
   while (out_fd >= 0 || err_fd >= 0 || !wait_status) {
     int timeout_ms = -1;
     if (wait_status) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      drain_deadline - std::chrono::steady_clock::now())
-                      .count();
+      auto left = millisUntil(drain_deadline);
       if (left <= 0) break;
       timeout_ms = static_cast<int>(left);
+    } else if (kill_deadline != std::chrono::steady_clock::time_point::max()) {
+      auto left = millisUntil(kill_deadline);
+      if (left <= 0) {
+        shimLog("termination grace over: SIGKILL to process group " + std::to_string(pid));
+        ::kill(-pid, SIGKILL);
+        kill_deadline = std::chrono::steady_clock::time_point::max();
+      } else {
+        timeout_ms = static_cast<int>(left);
+      }
     }
     pollfd fds[3] = {{signal_fd, POLLIN, 0}, {out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
     int ready = ::poll(fds, 3, timeout_ms);
@@ -436,18 +462,28 @@ int InstanceShim::run() {
           shimLog("forwarding signal " + std::to_string(sig) + " to process group " +
                   std::to_string(pid));
           if (!wait_status) ::kill(-pid, sig);
+          if (!wait_status && kill_deadline == std::chrono::steady_clock::time_point::max())
+            kill_deadline = std::chrono::steady_clock::now() + spec_.termination_grace;
         }
       }
       // Peek without reaping: while the main process is a zombie its pid cannot be reused,
-      // so killing the group below cannot hit an unrelated process.
-      siginfo_t info_child{};
-      if (!wait_status && ::waitid(P_PID, pid, &info_child, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-          info_child.si_pid == pid) {
-        ::kill(-pid, SIGKILL);
+      // so killing the group below cannot hit an unrelated process. Other exited children
+      // are orphans of the workload that the subreaper setting made ours: reap them.
+      siginfo_t info_child;
+      while (true) {
+        info_child = {};
+        if (::waitid(P_ALL, 0, &info_child, WEXITED | WNOHANG | WNOWAIT) != 0 ||
+            info_child.si_pid == 0)
+          break;
         int status = 0;
-        ::waitpid(pid, &status, 0);
-        wait_status = status;
-        drain_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+        if (info_child.si_pid == pid) {
+          ::kill(-pid, SIGKILL);
+          ::waitpid(pid, &status, 0);
+          wait_status = status;
+          drain_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+        } else {
+          ::waitpid(info_child.si_pid, &status, 0);
+        }
       }
     }
   }
@@ -491,7 +527,8 @@ int runShim(const std::string& dir) {
     ::dup2(devnull, 0);
     ::close(devnull);
   }
-  int log_fd = ::open((dir + "/" + kShimLogFile).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  int log_fd =
+      ::open((dir + "/" + kShimLogFile).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (log_fd < 0) return 2;  // the directory is gone; nobody is left to tell
   ::dup2(log_fd, 1);
   ::dup2(log_fd, 2);

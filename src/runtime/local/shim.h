@@ -2,9 +2,10 @@
 // ProcessDriver talk.
 //
 // One shim process runs per instance, detached from whoever started it. It starts the
-// workload, owns its stdio (copied into rotated, timestamped log files), forwards SIGTERM,
-// and records the workload's exit in DIR/state.json, so an instance keeps running and its
-// exit code survives while the control plane is killed or restarted.
+// workload, owns its stdio (copied into rotated, timestamped log files), forwards SIGTERM
+// (then SIGKILL after the spec's termination grace), and records the workload's exit in
+// DIR/state.json, so an instance keeps running and its exit code survives while the control plane
+// is killed or restarted.
 //
 // Files in DIR, the instance's state directory:
 //   spec.json   the InstanceSpec, written by the driver before the shim starts

@@ -256,19 +256,20 @@ struct Prober::Loop {
     if (!outcome.ok && probe.failures >= probe.spec.failure_threshold) next = false;
     if (next == probe.healthy) return;
     probe.healthy = next;
-    ProbeResult result{probe.id,         probe.handle,   *next, probe.successes,
-                       probe.failures,   std::move(outcome.message)};
+    ProbeResult result{probe.id,        probe.handle,   *next,
+                       probe.successes, probe.failures, std::move(outcome.message)};
     std::lock_guard<std::mutex> lock(callback_mu);
     if (probe.removed) return;
     probe.callback(result);
   }
 
-  // Waits for the attempt's operation; maps an aborted one to a timeout or a cancellation.
+  // After an operation of `attempt` completed: was the attempt ended early, by its deadline
+  // (a failure to report) or by remove()/stop() (nothing to report)?
   static std::optional<Outcome> interrupted(const Attempt& attempt, const ProbeSpec& spec,
                                             const std::string& what) {
     if (attempt.cancelled) return Outcome{false, true, ""};
-    if (attempt.timed_out) return Outcome{false, false, what + "timeout after " +
-                                                            formatDuration(spec.timeout)};
+    if (attempt.timed_out)
+      return Outcome{false, false, what + "timeout after " + formatDuration(spec.timeout)};
     return std::nullopt;
   }
 
@@ -288,8 +289,9 @@ struct Prober::Loop {
       auto results = co_await attempt.resolver.async_resolve(
           spec.host, std::to_string(spec.port), asio::redirect_error(asio::use_awaitable, ec));
       if (auto o = interrupted(attempt, spec, what)) co_return *o;
-      if (ec) co_return Outcome{false, false, what + dial + "lookup " + spec.host + ": " +
-                                                 lowerFirst(ec.message())};
+      if (ec)
+        co_return Outcome{false, false,
+                          what + dial + "lookup " + spec.host + ": " + lowerFirst(ec.message())};
       for (const auto& entry : results) endpoints.push_back(entry.endpoint());
     }
 
@@ -370,8 +372,8 @@ struct Prober::Loop {
       posix_spawnattr_setpgroup(&attr, 0);
       posix_spawnattr_setsigmask(&attr, &none);
       posix_spawnattr_setsigdefault(&attr, &all);
-      posix_spawnattr_setflags(&attr,
-                               POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+      posix_spawnattr_setflags(
+          &attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
       std::vector<char*> args;
       for (const auto& arg : spec.argv) args.push_back(const_cast<char*>(arg.c_str()));
       args.push_back(nullptr);
@@ -414,8 +416,7 @@ struct Prober::Loop {
       int code = WEXITSTATUS(wstatus);
       co_return Outcome{code == 0, false, what + "exit code " + std::to_string(code)};
     }
-    co_return Outcome{false, false,
-                      what + "killed by signal " + std::to_string(WTERMSIG(wstatus))};
+    co_return Outcome{false, false, what + "killed by signal " + std::to_string(WTERMSIG(wstatus))};
   }
 };
 
@@ -436,6 +437,7 @@ Status Prober::start() {
 }
 
 void Prober::stop() {
+  SKIFF_ASSERT(!loop_->onLoop(), "Prober::stop() called from a probe callback");
   std::map<std::string, std::shared_ptr<Probe>> probes;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -443,7 +445,6 @@ void Prober::stop() {
     stopped_ = true;
     probes.swap(probes_);
   }
-  SKIFF_ASSERT(!loop_->onLoop(), "Prober::stop() called from a probe callback");
   for (auto& [id, probe] : probes) probe->removed = true;
   if (thread_.joinable()) {
     asio::post(loop_->io, [loop = loop_.get()] { loop->shutdown(); });

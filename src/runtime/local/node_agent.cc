@@ -1,0 +1,381 @@
+#include "runtime/local/node_agent.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "controller/revision_controller.h"
+#include "model/formats.h"
+
+namespace skiff::runtime {
+
+namespace {
+
+using std::chrono::milliseconds;
+
+// A free TCP port on the loopback interface, as the kernel hands out ephemeral ports.
+Result<int> freePort() {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return unavailable("cannot allocate a port: socket() failed");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    close(fd);
+    return unavailable("cannot allocate a port: bind() failed");
+  }
+  close(fd);
+  return static_cast<int>(ntohs(addr.sin_port));
+}
+
+std::string envName(std::string name) {
+  for (char& c : name)
+    c = c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return name;
+}
+
+milliseconds seconds(const json& probe, const char* field, double fallback) {
+  return milliseconds(static_cast<int64_t>(std::llround(probe.value(field, fallback) * 1000)));
+}
+
+// The host port behind a probe's or route's port reference (a port name or number).
+std::optional<int> hostPort(const json& component, const json& ref,
+                            const std::map<std::string, int>& ports) {
+  for (const auto& p : component.value("ports", json::array())) {
+    const std::string name = p.value("name", "");
+    if ((ref.is_string() && ref.get<std::string>() == name) ||
+        (ref.is_number_integer() && ref.get<int>() == p.value("port", 0))) {
+      auto it = ports.find(name);
+      if (it != ports.end()) return it->second;
+    }
+  }
+  return std::nullopt;
+}
+
+Result<ProbeSpec> probeSpec(const json& probe, const json& component,
+                            const std::map<std::string, int>& ports) {
+  ProbeSpec spec;
+  spec.initial_delay = seconds(probe, "initialDelaySeconds", 0);
+  spec.period = seconds(probe, "periodSeconds", 10);
+  spec.timeout = seconds(probe, "timeoutSeconds", 1);
+  spec.success_threshold = probe.value("successThreshold", 1);
+  spec.failure_threshold = probe.value("failureThreshold", 3);
+  const json* target = nullptr;
+  if (probe.contains("http")) {
+    spec.kind = ProbeKind::kHttp;
+    target = &probe["http"];
+    spec.path = target->value("path", "/");
+    for (const auto& h : target->value("headers", json::array()))
+      spec.headers.emplace_back(h.value("name", ""), h.value("value", ""));
+  } else if (probe.contains("tcp")) {
+    spec.kind = ProbeKind::kTcp;
+    target = &probe["tcp"];
+  } else {
+    spec.kind = ProbeKind::kExec;
+    spec.argv = probe["exec"].value("command", std::vector<std::string>{});
+    return spec;
+  }
+  auto port = hostPort(component, target->value("port", json()), ports);
+  if (!port) return Status(StatusCode::kInvalid, "the probe's port is not a declared port");
+  spec.port = *port;
+  return spec;
+}
+
+std::map<std::string, int> portsOf(const json& status) {
+  std::map<std::string, int> ports;
+  auto it = status.find("ports");
+  if (it == status.end() || !it->is_object()) return ports;
+  for (const auto& [name, port] : it->items())
+    if (port.is_number_integer()) ports[name] = port.get<int>();
+  return ports;
+}
+
+std::chrono::system_clock::time_point parseTime(const json& status, const char* field) {
+  std::chrono::system_clock::time_point t{};
+  if (status.contains(field) && status[field].is_string())
+    parseTimestamp(status[field].get<std::string>(), &t);
+  return t;
+}
+
+}  // namespace
+
+NodeAgent::NodeAgent(Store& store, Driver& driver, Prober& prober, const Clock& clock,
+                     Options options)
+    : store_(store), driver_(driver), prober_(prober), clock_(clock), options_(options) {}
+
+std::string NodeAgent::driverId(const ObjectKey& key) { return key.tenant + "." + key.name; }
+
+std::vector<WatchedKind> NodeAgent::watches() const {
+  return {{"Instance", [](const StoredObject& o) { return std::optional<ObjectKey>(o.key()); }}};
+}
+
+Result<InstanceSpec> NodeAgent::buildSpec(const Object& instance, const json& component,
+                                          std::map<std::string, int>* ports) {
+  const json run = component.value("run", json::object());
+  if (!run.contains("command"))
+    return Status(StatusCode::kInvalid,
+                  "ImageNotSupported: the process driver runs run.command; a component with "
+                  "only an image needs the runc driver");
+  InstanceSpec spec;
+  spec.id = driverId(instance.key());
+  spec.argv.push_back(run.value("command", ""));
+  for (const auto& a : run.value("args", std::vector<std::string>{})) spec.argv.push_back(a);
+  spec.working_dir = run.value("workingDir", "/");
+  // Skiff's own directory comes first, so tools built beside it (skiff-example) are found.
+  char self[4096];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  std::string own_dir = n > 0 ? std::string(self, static_cast<size_t>(n)) : std::string();
+  own_dir = own_dir.substr(0, own_dir.rfind('/'));
+  spec.env["PATH"] = (own_dir.empty() ? "" : own_dir + ":") +
+                     "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  spec.env["HOME"] = "/tmp";
+  for (const auto& e : component.value("env", json::array()))
+    if (e.contains("value")) spec.env[e.value("name", "")] = e.value("value", "");
+  spec.env["SKIFF_TENANT"] = instance.metadata.tenant;
+  spec.env["SKIFF_APPLICATION"] = instance.spec.value("application", "");
+  spec.env["SKIFF_COMPONENT"] = instance.spec.value("component", "");
+  spec.env["SKIFF_INSTANCE"] = instance.metadata.name;
+  bool first = true;
+  for (const auto& p : component.value("ports", json::array())) {
+    const std::string name = p.value("name", "");
+    if (!ports->count(name)) {
+      auto port = freePort();
+      if (!port.ok()) return port.status();
+      (*ports)[name] = *port;
+    }
+    spec.env["PORT_" + envName(name)] = std::to_string((*ports)[name]);
+    if (first) spec.env["PORT"] = std::to_string((*ports)[name]);
+    first = false;
+  }
+  const json resources = component.value("resources", json::object());
+  const json limits = resources.contains("limits") ? resources["limits"] : resources;
+  if (limits.contains("cpu")) spec.limits.cpu_millis = parseCpuMillis(limits["cpu"]).value_or(0);
+  if (limits.contains("memory"))
+    spec.limits.memory_bytes = parseMemoryBytes(limits["memory"]).value_or(0);
+  spec.termination_grace =
+      milliseconds(component.value("terminationGracePeriodSeconds", 30) * 1000);
+  return spec;
+}
+
+Status NodeAgent::registerProbes(const ObjectKey& key, const json& component,
+                                 const std::map<std::string, int>& ports) {
+  const json health = component.value("health", json::object());
+  for (const char* kind : {"readiness", "liveness", "startup"}) {
+    if (!health.contains(kind)) continue;
+    auto spec = probeSpec(health[kind], component, ports);
+    if (!spec.ok()) return spec.status();
+    const std::string which = kind;
+    auto added = prober_.add(driverId(key) + "/" + which, std::move(spec).value(),
+                             [this, key, which](const ProbeResult& r) {
+                               {
+                                 std::lock_guard lock(mu_);
+                                 Health& h = health_[key];
+                                 (which == "readiness"  ? h.readiness
+                                  : which == "liveness" ? h.liveness
+                                                        : h.startup) = r.healthy;
+                                 h.message = which + " probe: " + r.message;
+                                 ++h.generation;
+                               }
+                               if (requeue_) requeue_(key);
+                             });
+    if (!added.ok()) return added.status();
+  }
+  std::lock_guard lock(mu_);
+  health_[key].generation += 0;  // an entry marks the probes as registered
+  return Status::ok();
+}
+
+void NodeAgent::unregisterProbes(const ObjectKey& key) {
+  for (const char* kind : {"readiness", "liveness", "startup"})
+    prober_.remove(driverId(key) + "/" + kind);
+  std::lock_guard lock(mu_);
+  health_.erase(key);
+}
+
+Status NodeAgent::writeStatus(const Object& instance, json status) {
+  if (status == instance.status) return Status::ok();
+  Object updated = instance;
+  updated.status = std::move(status);
+  UpdateOptions options;
+  options.status_only = true;
+  auto written = store_.update(std::move(updated), options);
+  return written.ok() ? Status::ok() : written.status();
+}
+
+Result<ReconcileResult> NodeAgent::retire(const ObjectKey& key, Object instance,
+                                          const json& component) {
+  json status = instance.status;
+  const auto now = clock_.now();
+  if (status.value("phase", "") != "Terminating") {
+    // Out of routing first; the stop waits for the gateway to take the new table.
+    status["phase"] = "Terminating";
+    status["ready"] = false;
+    status["drainStartedAt"] = formatTimestamp(now);
+    if (Status s = writeStatus(instance, status); !s.isOk()) return s;
+    return ReconcileResult{options_.drain};
+  }
+  const auto drain_end = parseTime(status, "drainStartedAt") + options_.drain;
+  if (now < drain_end)
+    return ReconcileResult{std::chrono::duration_cast<milliseconds>(drain_end - now)};
+  unregisterProbes(key);
+  const milliseconds grace(component.value("terminationGracePeriodSeconds", 30) * 1000);
+  const std::string id = driverId(key);
+  if (driver_.inspect(id).ok()) {
+    if (Status s = driver_.stop(id, grace); !s.isOk()) return s;
+    if (Status s = driver_.remove(id); !s.isOk()) return s;
+  }
+  auto removed = store_.remove(key);
+  if (!removed.ok() && removed.status().code() != StatusCode::kNotFound) return removed.status();
+  return ReconcileResult{};
+}
+
+Result<ReconcileResult> NodeAgent::reconcile(const ObjectKey& key) {
+  const std::string id = driverId(key);
+  auto stored = store_.get(key);
+  if (!stored.ok()) {
+    if (stored.status().code() != StatusCode::kNotFound) return stored.status();
+    // The object is gone: nothing may keep running for it.
+    unregisterProbes(key);
+    if (driver_.inspect(id).ok()) {
+      if (Status s = driver_.stop(id, milliseconds(0)); !s.isOk()) return s;
+      if (Status s = driver_.remove(id); !s.isOk()) return s;
+    }
+    return ReconcileResult{};
+  }
+  Object instance = (*stored)->object();
+  if (instance.spec.value("node", options_.node) != options_.node) return ReconcileResult{};
+
+  json component = json::object();
+  auto revision = store_.get({"Revision", key.tenant,
+                              revisionName(instance.spec.value("application", ""),
+                                           instance.spec.value("revision", int64_t{0}))});
+  if (revision.ok()) {
+    for (const auto& c : (*revision)->object().spec["template"].value("components", json::array()))
+      if (c.value("name", "") == instance.spec.value("component", "")) component = c;
+  }
+  if (instance.spec.value("terminating", false)) return retire(key, std::move(instance), component);
+  if (!revision.ok()) return revision.status();
+
+  json status = instance.status;
+  status["node"] = options_.node;
+  status["driver"] = driver_.name();
+  const auto now = clock_.now();
+  auto state = driver_.inspect(id);
+
+  if (state.ok() && state->phase == InstancePhase::kExited) {
+    unregisterProbes(key);
+    status["ready"] = false;
+    status["lastExit"] = {{"exitCode", state->exit_code},
+                          {"signal", state->signal},
+                          {"reason", state->reason},
+                          {"finishedAt", formatTimestamp(state->finished_at)}};
+    const std::string policy = component.value("restartPolicy", "Always");
+    const bool failed = state->exit_code != 0;
+    if (policy == "Never" || (policy == "OnFailure" && !failed)) {
+      status["phase"] = failed ? "Failed" : "Succeeded";
+      setCondition(status, {"Ready", "False", state->reason, "the process exited", ""},
+                   formatTimestamp(now));
+      if (Status s = writeStatus(instance, status); !s.isOk()) return s;
+      return ReconcileResult{};
+    }
+    // Crash-loop backoff: doubles per consecutive crash; a long enough run resets it.
+    const bool ran_long = state->finished_at - state->started_at >= options_.backoff_reset;
+    const int crashes = ran_long ? 0 : status.value("consecutiveCrashes", 0);
+    const auto delay = std::min<milliseconds>(
+        options_.max_backoff, options_.initial_backoff * (int64_t{1} << std::min(crashes, 20)));
+    status["consecutiveCrashes"] = crashes + 1;
+    status["phase"] = "Backoff";
+    status["restartAt"] = formatTimestamp(now + delay);
+    setCondition(status,
+                 {"Ready", "False", "CrashLoopBackOff",
+                  "exited (" + state->reason + ", code " + std::to_string(state->exit_code) +
+                      "); restarting in " + std::to_string(delay.count()) + " ms",
+                  ""},
+                 formatTimestamp(now));
+    if (Status s = driver_.remove(id); !s.isOk()) return s;
+    if (Status s = writeStatus(instance, status); !s.isOk()) return s;
+    return ReconcileResult{delay};
+  }
+
+  if (!state.ok()) {
+    if (state.status().code() != StatusCode::kNotFound) return state.status();
+    if (auto at = parseTime(status, "restartAt"); now < at)
+      return ReconcileResult{std::chrono::duration_cast<milliseconds>(at - now) + milliseconds(1)};
+    std::map<std::string, int> ports = portsOf(status);  // restarts keep their ports
+    auto spec = buildSpec(instance, component, &ports);
+    Result<InstanceState> started =
+        spec.ok() ? driver_.start(*spec) : Result<InstanceState>(spec.status());
+    if (!started.ok()) {
+      const int crashes = status.value("consecutiveCrashes", 0);
+      const auto delay = std::min<milliseconds>(
+          options_.max_backoff, options_.initial_backoff * (int64_t{1} << std::min(crashes, 20)));
+      status["phase"] = "Failed";
+      status["ready"] = false;
+      status["consecutiveCrashes"] = crashes + 1;
+      status["restartAt"] = formatTimestamp(now + delay);
+      setCondition(status, {"Ready", "False", "StartFailed", started.status().message(), ""},
+                   formatTimestamp(now));
+      if (Status s = writeStatus(instance, status); !s.isOk()) return s;
+      return ReconcileResult{delay};
+    }
+    if (status.contains("startedAt")) status["restarts"] = status.value("restarts", 0) + 1;
+    status["phase"] = "Running";
+    status["pid"] = started->pid;
+    status["address"] = "127.0.0.1";
+    status["ports"] = ports;
+    status["startedAt"] = formatTimestamp(started->started_at);
+    status.erase("restartAt");
+    state = started;
+  }
+
+  // Running: probes are registered once per run (also after adoption by a new server).
+  bool registered;
+  {
+    std::lock_guard lock(mu_);
+    registered = health_.count(key) != 0;
+  }
+  if (!registered) {
+    if (Status s = registerProbes(key, component, portsOf(status)); !s.isOk()) return s;
+  }
+  Health h;
+  {
+    std::lock_guard lock(mu_);
+    h = health_[key];
+  }
+  const json health = component.value("health", json::object());
+  if (health.contains("liveness") && h.liveness == false) {
+    // Restarted through the exited path on the next pass.
+    unregisterProbes(key);
+    if (Status s = driver_.stop(
+            id, milliseconds(component.value("terminationGracePeriodSeconds", 30) * 1000));
+        !s.isOk())
+      return s;
+    if (requeue_) requeue_(key);
+    return ReconcileResult{};
+  }
+  const bool started_ok = !health.contains("startup") || h.startup == true;
+  const bool ready = started_ok && (!health.contains("readiness") || h.readiness == true);
+  status["ready"] = ready;
+  status["phase"] = "Running";
+  if (!ready && !h.message.empty())
+    status["message"] = h.message;
+  else
+    status.erase("message");
+  if (ready && state->started_at + options_.backoff_reset < now) status.erase("consecutiveCrashes");
+  setCondition(
+      status,
+      {"Ready", ready ? "True" : "False", ready ? "ProbesPassed" : "ProbesPending",
+       ready ? "the instance is ready" : (h.message.empty() ? "waiting for probes" : h.message),
+       ""},
+      formatTimestamp(now));
+  if (Status s = writeStatus(instance, status); !s.isOk()) return s;
+  return ReconcileResult{};
+}
+
+}  // namespace skiff::runtime

@@ -36,7 +36,7 @@ struct Comparison {
   std::string merged_yaml;  // what the server would store
 };
 
-Result<Comparison> compare(ApiClient& client, const Manifest& m) {
+Result<Comparison> compareOnce(ApiClient& client, const Manifest& m) {
   auto live = client.get(m.address);
   if (!live.ok() && live.status().code() != StatusCode::kNotFound) return live.status();
   Comparison c;
@@ -53,6 +53,14 @@ Result<Comparison> compare(ApiClient& client, const Manifest& m) {
   c.live_yaml = toYaml(withoutServerFields(*live));
   c.merged_yaml = toYaml(withoutServerFields(*merged));
   return c;
+}
+
+// Controllers write status between our read and the dry run; a conflict means "read again".
+Result<Comparison> compare(ApiClient& client, const Manifest& m) {
+  for (int attempt = 1;; ++attempt) {
+    auto c = compareOnce(client, m);
+    if (c.ok() || c.status().code() != StatusCode::kConflict || attempt == 5) return c;
+  }
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 namespace skiff::test {
 
@@ -156,10 +157,36 @@ ServerProcess::ServerProcess(std::string data_dir, std::vector<std::string> extr
 
 ServerProcess::~ServerProcess() {
   if (pid_ > 0) kill9();
+  killInstances();
   pid_t gateway = gatewayPid();
   if (gateway > 0 && ::kill(gateway, SIGKILL) == 0) {
     // Not our child (the server started it): wait until it is gone.
     eventually([&] { return processGone(gateway); }, std::chrono::seconds(5));
+  }
+}
+
+void ServerProcess::killInstances() const {
+  // Twice, a moment apart: a shim the server was starting when it died appears a little late.
+  for (int pass = 0; pass < 2; ++pass) {
+    std::error_code ec;
+    for (const auto& dir :
+         std::filesystem::directory_iterator(data_dir_ + "/runtime/instances", ec)) {
+      const std::string d = dir.path().string();
+      // The workload leads its own process group under its shim.
+      auto state = nlohmann::json::parse(readFile(d + "/state.json"), nullptr, false);
+      if (state.is_object())
+        if (int pid = state.value("pid", -1); pid > 0) ::kill(-pid, SIGKILL);
+      const pid_t shim = std::atoi(readFile(d + "/shim.pid").c_str());
+      if (shim <= 0 || processGone(shim)) continue;
+      std::stringstream children(readFile("/proc/" + std::to_string(shim) + "/task/" +
+                                          std::to_string(shim) + "/children"));
+      for (pid_t child; children >> child;) {
+        ::kill(-child, SIGKILL);
+        ::kill(child, SIGKILL);
+      }
+      ::kill(shim, SIGKILL);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
 }
 

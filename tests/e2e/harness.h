@@ -33,8 +33,8 @@ class ServerProcess {
  public:
   // `data_dir` must exist; the server is started by start().
   explicit ServerProcess(std::string data_dir, std::vector<std::string> extra_args = {});
-  // Kills (SIGKILL) the server if still running, and the gateway it started, which outlives
-  // the server by design.
+  // Kills (SIGKILL) the server if still running, and the gateway and instances it started,
+  // which outlive the server by design.
   ~ServerProcess();
 
   // Spawns the server and waits until its API answers; fails the test on timeout.
@@ -49,6 +49,9 @@ class ServerProcess {
   // starting) and pid (-1 if unknown). Read fresh each call: the gateway may be restarted.
   std::string gatewayUrl() const;
   pid_t gatewayPid() const;
+  // SIGKILLs every instance the server's runtime started (workload process groups and shims),
+  // which outlive the server by design.
+  void killInstances() const;
   const std::string& dataDir() const { return data_dir_; }
   pid_t pid() const { return pid_; }
   const std::string& logPath() const { return log_path_; }

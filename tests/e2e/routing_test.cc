@@ -16,7 +16,7 @@ namespace {
 using nlohmann::json;
 
 const char* kApp = R"({"metadata":{"name":"shop"},"spec":{"components":[
-  {"name":"web","run":{"command":"/bin/true"},"ports":[{"name":"http","port":8080}],
+  {"name":"web","run":{"command":"/bin/true"},"replicas":0,"ports":[{"name":"http","port":8080}],
    "routes":[{"host":"shop.localhost","path":"/","port":"http"}]}]}})";
 
 class RoutingTest : public ::testing::Test {
@@ -30,11 +30,14 @@ class RoutingTest : public ::testing::Test {
     return httpRequest(server_.gatewayUrl(), "GET", path, "", "application/json",
                        {{"Host", "shop.localhost"}});
   }
-  // Registers an instance of shop/web that is ready at `backend`.
+  // Registers an instance of shop/web that is ready at `backend`, as a node other than this
+  // machine's would (so the local node agent leaves it alone).
   void addReadyInstance(const std::string& name, const TestBackend& backend) {
     const std::string base = "/api/v1/tenants/default/instances";
-    json instance = {{"metadata", {{"name", name}}},
-                     {"spec", {{"application", "shop"}, {"component", "web"}, {"revision", 1}}}};
+    json instance = {
+        {"metadata", {{"name", name}}},
+        {"spec",
+         {{"application", "shop"}, {"component", "web"}, {"revision", 1}, {"node", "edge-1"}}}};
     ASSERT_EQ(httpRequest(server_.url(), "POST", base, instance.dump()).status, 201);
     const std::string port = backend.address().substr(backend.address().rfind(':') + 1);
     json status = {

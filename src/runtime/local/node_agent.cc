@@ -359,8 +359,13 @@ Result<ReconcileResult> NodeAgent::reconcile(const ObjectKey& key) {
     if (requeue_) requeue_(key);
     return ReconcileResult{};
   }
-  const bool started_ok = !health.contains("startup") || h.startup == true;
-  const bool ready = started_ok && (!health.contains("readiness") || h.readiness == true);
+  // A probe that has not answered yet leaves an adopted instance (same process as before a
+  // control-plane restart) as it was, so a restart takes nothing out of routing.
+  const bool was_ready =
+      instance.status.value("ready", false) && instance.status.value("pid", -1) == state->pid;
+  const bool started_ok = !health.contains("startup") || h.startup.value_or(was_ready);
+  const bool ready =
+      started_ok && (!health.contains("readiness") || h.readiness.value_or(was_ready));
   status["ready"] = ready;
   status["phase"] = "Running";
   if (!ready && !h.message.empty())

@@ -40,8 +40,9 @@ def free_port():
         return s.getsockname()[1]
 
 
-def app_doc(name, replicas=2):
-    """A realistic two-component application (about 1 KB of JSON)."""
+def app_doc(name, replicas=0):
+    """A realistic two-component application (about 1 KB of JSON). Zero replicas: this measures
+    the API and the store, not the runtime starting 11,000 applications' processes."""
     return {
         "apiVersion": "skiff.dev/v1", "kind": "Application",
         "metadata": {"name": name, "labels": {"team": "bench", "tier": "web"}},
@@ -55,6 +56,7 @@ def app_doc(name, replicas=2):
                             "liveness": {"tcp": {"port": "http"}}},
                  "routes": [{"host": name + ".example.test", "path": "/", "port": "http"}]},
                 {"name": "cache", "type": "stateful", "run": {"command": "/usr/bin/cache"},
+                 "replicas": 0,
                  "ports": [{"name": "redis", "port": 6379}],
                  "volumes": [{"name": "data", "path": "/data", "size": "1Gi"}]},
             ],
@@ -69,7 +71,9 @@ class Skiff:
         os.makedirs(self.data)
         self.log = open(os.path.join(workdir, "skiff.log"), "w")
         self.proc = subprocess.Popen([binary, "server", "--data-dir", self.data,
-                                      "--listen", "127.0.0.1:0"],
+                                      "--listen", "127.0.0.1:0",
+                                      "--gateway-listen", "127.0.0.1:0",
+                                      "--gateway-admin-listen", "127.0.0.1:0"],
                                      stdout=self.log, stderr=subprocess.STDOUT)
         addr_file = os.path.join(self.data, "api.addr")
         for _ in range(200):
@@ -90,15 +94,48 @@ class Skiff:
             c.close()
         return r.status, data
 
-    def rss_mb(self):
-        for line in open(f"/proc/{self.proc.pid}/status"):
+    def rss_mb(self, pid=None):
+        for line in open(f"/proc/{pid or self.proc.pid}/status"):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
         return 0.0
 
+    def gateway(self):
+        """(proxy "HOST:PORT", pid) of the gateway the server runs."""
+        path = os.path.join(self.data, "gateway")
+        for _ in range(200):
+            try:
+                addr = json.load(open(os.path.join(path, "gateway.addr")))["listen"]
+                return addr, int(open(os.path.join(path, "gateway.pid")).read())
+            except (OSError, ValueError, KeyError):
+                time.sleep(0.05)
+        raise RuntimeError("the gateway did not start")
+
     def stop(self):
+        """Stops the server, then what outlives it by design: the gateway and the instances."""
         self.proc.terminate()
         self.proc.wait()
+        pids = []
+        try:
+            pids.append(int(open(os.path.join(self.data, "gateway", "gateway.pid")).read()))
+        except (OSError, ValueError):
+            pass
+        root = os.path.join(self.data, "runtime", "instances")
+        for d in os.listdir(root) if os.path.isdir(root) else []:
+            try:
+                state = json.load(open(os.path.join(root, d, "state.json")))
+                os.killpg(state["pid"], 9)
+            except (OSError, ValueError, KeyError):
+                pass
+            try:
+                pids.append(int(open(os.path.join(root, d, "shim.pid")).read()))
+            except (OSError, ValueError):
+                pass
+        for pid in pids:
+            try:
+                os.kill(pid, 9)
+            except OSError:
+                pass
 
 
 class Etcd:
@@ -157,7 +194,12 @@ def populate(skiff, tenant, count, threads=8):
         raise RuntimeError(f"populate {tenant}: {errors[:3]}")
 
 
+_runs = [0]
+
+
 def wrk(url, seconds, connections, script=None, env=None):
+    _runs[0] += 1  # lets scripts that create objects pick names no earlier run used
+    env = {**(env or {}), "BENCH_RUN": str(_runs[0])}
     cmd = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds}s", "--latency"]
     if script:
         cmd += ["-s", os.path.join(HERE, "wrk", script)]

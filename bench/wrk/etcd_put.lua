@@ -19,6 +19,7 @@ local function b64(s)
 end
 function init(args)
   counter = 0
+  run = os.getenv("BENCH_RUN") or "0"
   value = os.getenv("ETCD_VALUE")
   wrk.method = "POST"
   encode = b64
@@ -29,5 +30,5 @@ function request()
   return wrk.format(nil, nil, nil, '{"key":"' .. key .. '","value":"' .. value .. '"}')
 end
 function keyname(n)
-  return "/bench/new/" .. tid .. "-" .. n
+  return "/bench/new/" .. run .. "-" .. tid .. "-" .. n
 end

@@ -49,7 +49,9 @@ struct Options {
   std::string instance;
   std::string host = "0.0.0.0";
   int port = 8080;
-  std::string upstream_env;  // the env var that holds the upstream's host:port
+  std::string upstream_env;   // the env var that holds the upstream's host:port
+  std::string upstream_host;  // Host header for the upstream (e.g. a route host on Skiff's
+                              // gateway); default: the address itself
   size_t pad = 0;
   std::string port_file;
 };
@@ -69,7 +71,7 @@ int open_connections = 0;  // guarded by connections_mu
 void usage() {
   std::fprintf(stderr,
                "usage: skiff-example [--name NAME] [--port N] [--host ADDR] [--version-label V]\n"
-               "                     [--upstream-env VAR] [--pad BYTES] [--port-file PATH]\n"
+               "                     [--upstream-env VAR] [--upstream-host HOST] [--pad BYTES] [--port-file PATH]\n"
                "  PORT, APP_VERSION and SKIFF_INSTANCE are read from the environment.\n");
 }
 
@@ -189,7 +191,7 @@ std::string queryParam(const std::string& query, const std::string& name) {
 }
 
 // GET / on the upstream at `address` ("host:port"); its JSON body, or an error string.
-Json callUpstream(const std::string& address) {
+Json callUpstream(const std::string& address, const std::string& host_header) {
   size_t colon = address.rfind(':');
   if (colon == std::string::npos) return "bad upstream address \"" + address + "\": want host:port";
   std::string host = address.substr(0, colon);
@@ -220,7 +222,7 @@ Json callUpstream(const std::string& address) {
   ::freeaddrinfo(found);
   if (fd < 0) return "upstream " + address + ": connect: " + error;
 
-  std::string request = "GET / HTTP/1.1\r\nHost: " + address +
+  std::string request = "GET / HTTP/1.1\r\nHost: " + (host_header.empty() ? address : host_header) +
                         "\r\nUser-Agent: skiff-example\r\nConnection: close\r\n\r\n";
   std::string response;
   if (sendAll(fd, request)) {
@@ -262,7 +264,7 @@ Response handle(const Request& req) {
       const char* address = std::getenv(options.upstream_env.c_str());
       body["upstream"] = address == nullptr || *address == '\0'
                              ? Json("$" + options.upstream_env + " is not set")
-                             : callUpstream(address);
+                             : callUpstream(address, options.upstream_host);
     }
     if (options.pad > 0) body["pad"] = std::string(options.pad, 'x');
     res.body = body.dump() + "\n";
@@ -428,7 +430,8 @@ bool parseArgs(int argc, char** argv) {
       usage();
       std::exit(0);
     } else if (arg == "--name" || arg == "--version-label" || arg == "--host" ||
-               arg == "--upstream-env" || arg == "--port-file" || arg == "--port" ||
+               arg == "--upstream-env" || arg == "--upstream-host" || arg == "--port-file" ||
+               arg == "--port" ||
                arg == "--pad") {
       if ((v = value()) == nullptr) return false;
     } else {
@@ -440,6 +443,7 @@ bool parseArgs(int argc, char** argv) {
     if (arg == "--version-label") options.version = v;
     if (arg == "--host") options.host = v;
     if (arg == "--upstream-env") options.upstream_env = v;
+    if (arg == "--upstream-host") options.upstream_host = v;
     if (arg == "--port-file") options.port_file = v;
     if (arg == "--port" && !parsePort(v, &options.port)) {
       std::fprintf(stderr, "skiff-example: --port %s is not a port number (0..65535)\n", v);

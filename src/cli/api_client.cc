@@ -214,6 +214,10 @@ Result<json> ApiClient::replace(const ObjectAddress& address, const json& object
   return call("PUT", target, object.dump(), "application/json");
 }
 
+Result<json> ApiClient::mergePatch(const ObjectAddress& address, const json& patch) {
+  return call("PATCH", objectPath(address), patch.dump(), "application/merge-patch+json");
+}
+
 Result<json> ApiClient::remove(const ObjectAddress& address) {
   return call("DELETE", objectPath(address));
 }

@@ -50,6 +50,9 @@ class ApiClient {
   Result<json> create(const ObjectAddress& address, const json& object, bool dry_run = false);
   // PUT: `object` must carry the metadata.resourceVersion it replaces.
   Result<json> replace(const ObjectAddress& address, const json& object, bool dry_run = false);
+  // PATCH with a JSON merge patch (RFC 7386): null removes a key, objects merge, anything else
+  // (arrays included) replaces. Applies to the latest version unless the patch pins one.
+  Result<json> mergePatch(const ObjectAddress& address, const json& patch);
   // The object's last state.
   Result<json> remove(const ObjectAddress& address);
   // GET /version.

@@ -3,6 +3,7 @@
 #include <ostream>
 
 #include "cli/manifest.h"
+#include "cli/object_update.h"
 #include "cli/output.h"
 #include "cli/subcommands.h"
 
@@ -13,12 +14,6 @@ namespace {
 // Attempts per object when another writer gets in between our GET and our write (a 409): the
 // next attempt starts from a fresh GET.
 constexpr int kApplyAttempts = 3;
-
-int64_t resourceVersionOf(const json& object) {
-  const json meta = object.value("metadata", json::object());
-  const json rv = meta.is_object() ? meta.value("resourceVersion", json()) : json();
-  return rv.is_number_integer() ? rv.get<int64_t>() : 0;
-}
 
 // "created", "configured" or "unchanged".
 Result<std::string> applyOne(ApiClient& client, const Manifest& m) {
@@ -32,10 +27,8 @@ Result<std::string> applyOne(ApiClient& client, const Manifest& m) {
       if (created.status().code() == StatusCode::kAlreadyExists && !last) continue;
       return created.status();
     }
-    json desired = m.document;
     const int64_t before = resourceVersionOf(*live);
-    desired["metadata"]["resourceVersion"] = before;
-    auto replaced = client.replace(m.address, desired);
+    auto replaced = client.replace(m.address, replacementFor(m.document, *live));
     if (replaced.ok())
       return std::string(resourceVersionOf(*replaced) == before ? "unchanged" : "configured");
     const StatusCode code = replaced.status().code();

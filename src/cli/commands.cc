@@ -1,6 +1,8 @@
 #include "cli/commands.h"
 
+#include <functional>
 #include <iostream>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -19,15 +21,22 @@ struct Commands::State {
   DiffOptions diff;
   RolloutHistoryOptions history;
   int64_t history_revision = 0;
-
-  CLI::App* apply_cmd = nullptr;
-  CLI::App* get_cmd = nullptr;
-  CLI::App* describe_cmd = nullptr;
-  CLI::App* delete_cmd = nullptr;
-  CLI::App* diff_cmd = nullptr;
-  CLI::App* history_cmd = nullptr;
   CLI::Option* history_revision_opt = nullptr;
-  CLI::App* version_cmd = nullptr;
+  RolloutStatusOptions status;
+  RolloutUndoOptions undo;
+  int64_t undo_revision = 0;
+  CLI::Option* undo_revision_opt = nullptr;
+  RolloutPauseOptions pause;
+  RolloutPauseOptions resume;  // paused = false, set by the constructor
+  ScaleOptions scale;
+
+  // Each client subcommand and what runs it; run() runs the one that was parsed.
+  struct Handler {
+    CLI::App* command;
+    std::function<int(CommandContext&)> run;
+  };
+  std::vector<Handler> handlers;
+  CLI::App* diff_cmd = nullptr;
 };
 
 namespace {
@@ -47,54 +56,101 @@ void addTenantOption(CLI::App& app, TenantOption& tenant) {
 Commands::Commands(CLI::App& app) : state_(std::make_unique<State>()) {
   State& s = *state_;
   addServerOption(app, s.server);
+  auto add = [&](CLI::App& parent, const char* name, const char* description,
+                 std::function<int(CommandContext&)> run) {
+    CLI::App* cmd = parent.add_subcommand(name, description);
+    addServerOption(*cmd, s.server);
+    s.handlers.push_back({cmd, std::move(run)});
+    return cmd;
+  };
 
-  s.apply_cmd = app.add_subcommand("apply", "Create or update objects from files");
-  s.apply_cmd->add_option("-f,--filename", s.apply.file, "File, directory or - for stdin")
-      ->required();
-  addTenantOption(*s.apply_cmd, s.apply.tenant);
+  CLI::App* apply = add(app, "apply", "Create or update objects from files",
+                        [&s](CommandContext& ctx) { return runApply(ctx, s.apply); });
+  apply->add_option("-f,--filename", s.apply.file, "File, directory or - for stdin")->required();
+  addTenantOption(*apply, s.apply.tenant);
 
-  s.get_cmd = app.add_subcommand("get", "List objects, or show one");
-  s.get_cmd->add_option("kind", s.get.kind, "Kind: tenants, apps, revisions, instances")
-      ->required();
-  s.get_cmd->add_option("name", s.get.name, "Object name (all objects when omitted)");
-  addTenantOption(*s.get_cmd, s.get.tenant);
-  s.get_cmd->add_flag("-A,--all-tenants", s.get.all_tenants, "List across every tenant");
-  s.get_cmd->add_option("-o,--output", s.get.output, "Output format: json, yaml, wide or name");
-  s.get_cmd->add_option("-l,--selector", s.get.selector, "Label selector, e.g. app=shop,tier!=db");
-  s.get_cmd->add_flag("-w,--watch", s.get.watch, "After listing, print changes until interrupted");
+  CLI::App* get = add(app, "get", "List objects, or show one",
+                      [&s](CommandContext& ctx) { return runGet(ctx, s.get); });
+  get->add_option("kind", s.get.kind, "Kind: tenants, apps, revisions, instances")->required();
+  get->add_option("name", s.get.name, "Object name (all objects when omitted)");
+  addTenantOption(*get, s.get.tenant);
+  get->add_flag("-A,--all-tenants", s.get.all_tenants, "List across every tenant");
+  get->add_option("-o,--output", s.get.output, "Output format: json, yaml, wide or name");
+  get->add_option("-l,--selector", s.get.selector, "Label selector, e.g. app=shop,tier!=db");
+  get->add_flag("-w,--watch", s.get.watch, "After listing, print changes until interrupted");
 
-  s.describe_cmd = app.add_subcommand("describe", "Show one object in detail");
-  s.describe_cmd->add_option("kind", s.describe.kind, "Kind")->required();
-  s.describe_cmd->add_option("name", s.describe.name, "Object name")->required();
-  addTenantOption(*s.describe_cmd, s.describe.tenant);
+  CLI::App* describe = add(app, "describe", "Show one object in detail",
+                           [&s](CommandContext& ctx) { return runDescribe(ctx, s.describe); });
+  describe->add_option("kind", s.describe.kind, "Kind")->required();
+  describe->add_option("name", s.describe.name, "Object name")->required();
+  addTenantOption(*describe, s.describe.tenant);
 
-  s.delete_cmd = app.add_subcommand("delete", "Delete objects by kind and name, or from files");
-  s.delete_cmd->add_option("kind", s.remove.kind, "Kind");
-  s.delete_cmd->add_option("name", s.remove.name, "Object name");
-  s.delete_cmd->add_option("-f,--filename", s.remove.file, "File, directory or - for stdin");
-  s.delete_cmd->add_flag("--ignore-not-found", s.remove.ignore_not_found,
-                         "Succeed when the object does not exist");
-  addTenantOption(*s.delete_cmd, s.remove.tenant);
+  CLI::App* remove = add(app, "delete", "Delete objects by kind and name, or from files",
+                         [&s](CommandContext& ctx) { return runDelete(ctx, s.remove); });
+  remove->add_option("kind", s.remove.kind, "Kind");
+  remove->add_option("name", s.remove.name, "Object name");
+  remove->add_option("-f,--filename", s.remove.file, "File, directory or - for stdin");
+  remove->add_flag("--ignore-not-found", s.remove.ignore_not_found,
+                   "Succeed when the object does not exist");
+  addTenantOption(*remove, s.remove.tenant);
 
-  s.diff_cmd = app.add_subcommand(
-      "diff", "Show what apply would change (exit 0: none, 1: changes, 2: error)");
+  s.diff_cmd = add(app, "diff", "Show what apply would change (exit 0: none, 1: changes, 2: error)",
+                   [&s](CommandContext& ctx) { return runDiff(ctx, s.diff); });
   s.diff_cmd->add_option("-f,--filename", s.diff.file, "File, directory or - for stdin")
       ->required();
   addTenantOption(*s.diff_cmd, s.diff.tenant);
 
+  CLI::App* scale = add(app, "scale", "Set the replicas of application components",
+                        [&s](CommandContext& ctx) { return runScale(ctx, s.scale); });
+  scale->add_option("targets", s.scale.targets, "APPLICATION/COMPONENT=REPLICAS, e.g. shop/web=3")
+      ->required();
+  addTenantOption(*scale, s.scale.tenant);
+
   CLI::App* rollout = app.add_subcommand("rollout", "Manage an application's rollouts");
   rollout->require_subcommand(1);
-  s.history_cmd = rollout->add_subcommand("history", "List an application's revisions");
-  s.history_cmd->add_option("application", s.history.application, "Application name")->required();
-  s.history_revision_opt = s.history_cmd->add_option("--revision", s.history_revision,
-                                                     "Print this revision's template as YAML");
-  addTenantOption(*s.history_cmd, s.history.tenant);
 
-  s.version_cmd = app.add_subcommand("version", "Print the client and server versions");
+  CLI::App* history = add(*rollout, "history", "List an application's revisions",
+                          [&s](CommandContext& ctx) {
+                            if (s.history_revision_opt->count() > 0)
+                              s.history.revision = s.history_revision;
+                            return runRolloutHistory(ctx, s.history);
+                          });
+  history->add_option("application", s.history.application, "Application name")->required();
+  s.history_revision_opt = history->add_option("--revision", s.history_revision,
+                                               "Print this revision's template as YAML");
+  addTenantOption(*history, s.history.tenant);
 
-  for (CLI::App* cmd : {s.apply_cmd, s.get_cmd, s.describe_cmd, s.delete_cmd, s.diff_cmd,
-                        s.history_cmd, s.version_cmd})
-    addServerOption(*cmd, s.server);
+  CLI::App* status = add(*rollout, "status",
+                         "Follow a rollout until it completes (exit 0) or cannot progress (1)",
+                         [&s](CommandContext& ctx) { return runRolloutStatus(ctx, s.status); });
+  status->add_option("application", s.status.application, "Application name")->required();
+  status->add_option("--timeout", s.status.timeout, "Give up after this long (default 5m)");
+  addTenantOption(*status, s.status.tenant);
+
+  CLI::App* undo = add(*rollout, "undo",
+                       "Go back to an earlier revision's spec (default: the one before the latest)",
+                       [&s](CommandContext& ctx) {
+                         if (s.undo_revision_opt->count() > 0) s.undo.to_revision = s.undo_revision;
+                         return runRolloutUndo(ctx, s.undo);
+                       });
+  undo->add_option("application", s.undo.application, "Application name")->required();
+  s.undo_revision_opt =
+      undo->add_option("--to-revision", s.undo_revision, "Revision to go back to");
+  addTenantOption(*undo, s.undo.tenant);
+
+  s.resume.paused = false;
+  for (RolloutPauseOptions* options : {&s.pause, &s.resume}) {
+    CLI::App* cmd =
+        add(*rollout, options->paused ? "pause" : "resume",
+            options->paused ? "Hold the rollout: instances keep the template they run"
+                            : "Let a paused rollout continue",
+            [options](CommandContext& ctx) { return runRolloutPause(ctx, *options); });
+    cmd->add_option("application", options->application, "Application name")->required();
+    addTenantOption(*cmd, options->tenant);
+  }
+
+  add(app, "version", "Print the client and server versions",
+      [](CommandContext& ctx) { return runVersion(ctx); });
 }
 
 Commands::~Commands() = default;
@@ -109,16 +165,8 @@ int Commands::run() {
     return diff ? 2 : 1;
   }
   CommandContext ctx{*client, std::cin, std::cout, std::cerr};
-  if (s.apply_cmd->parsed()) return runApply(ctx, s.apply);
-  if (s.get_cmd->parsed()) return runGet(ctx, s.get);
-  if (s.describe_cmd->parsed()) return runDescribe(ctx, s.describe);
-  if (s.delete_cmd->parsed()) return runDelete(ctx, s.remove);
-  if (diff) return runDiff(ctx, s.diff);
-  if (s.history_cmd->parsed()) {
-    if (s.history_revision_opt->count() > 0) s.history.revision = s.history_revision;
-    return runRolloutHistory(ctx, s.history);
-  }
-  if (s.version_cmd->parsed()) return runVersion(ctx);
+  for (const auto& handler : s.handlers)
+    if (handler.command->parsed()) return handler.run(ctx);
   std::cerr << "error: no command given: run skiff --help\n";
   return 1;
 }

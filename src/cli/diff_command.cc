@@ -3,6 +3,7 @@
 #include <ostream>
 
 #include "cli/manifest.h"
+#include "cli/object_update.h"
 #include "cli/output.h"
 #include "cli/subcommands.h"
 #include "cli/unified_diff.h"
@@ -46,9 +47,7 @@ Result<Comparison> compareOnce(ApiClient& client, const Manifest& m) {
     c.merged_yaml = toYaml(withoutServerFields(*merged));
     return c;
   }
-  json desired = m.document;
-  desired["metadata"]["resourceVersion"] = (*live)["metadata"]["resourceVersion"];
-  auto merged = client.replace(m.address, desired, /*dry_run=*/true);
+  auto merged = client.replace(m.address, replacementFor(m.document, *live), /*dry_run=*/true);
   if (!merged.ok()) return merged.status();
   c.live_yaml = toYaml(withoutServerFields(*live));
   c.merged_yaml = toYaml(withoutServerFields(*merged));

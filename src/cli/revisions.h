@@ -1,4 +1,5 @@
-// Reading an application's revisions, shared by `rollout history` and `describe`.
+// Reading an application's revisions, shared by `rollout history`, `rollout undo` and
+// `describe`.
 // Not thread-safe (uses the caller's ApiClient).
 #pragma once
 
@@ -8,6 +9,10 @@
 #include "cli/api_client.h"
 
 namespace skiff::cli {
+
+// On an Application, "true" holds its rollout (the instance set controller's
+// kPausedAnnotation, which the CLI does not link).
+inline constexpr const char* kPausedAnnotation = "skiff.dev/paused";
 
 // The revisions of `application` in `tenant`, by ascending spec.revision.
 Result<std::vector<json>> applicationRevisions(ApiClient& client, const std::string& tenant,

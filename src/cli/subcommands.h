@@ -7,6 +7,7 @@
 #include <iosfwd>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "cli/api_client.h"
 #include "common/status.h"
@@ -78,6 +79,39 @@ struct RolloutHistoryOptions {
   std::optional<int64_t> revision;  // print this revision's template
 };
 int runRolloutHistory(CommandContext& ctx, const RolloutHistoryOptions& options);
+
+// Exit code 0: the latest revision runs everywhere and is ready; 1: it cannot progress (an
+// instance crash-loops or cannot start, or the rollout is paused), the timeout passed, or an
+// error.
+struct RolloutStatusOptions {
+  std::string application;
+  TenantOption tenant;
+  std::string timeout = "5m";  // a duration: 90s, 5m, 1h
+};
+int runRolloutStatus(CommandContext& ctx, const RolloutStatusOptions& options);
+
+// Makes an earlier revision's spec the application's spec again, as a new revision.
+struct RolloutUndoOptions {
+  std::string application;
+  TenantOption tenant;
+  std::optional<int64_t> to_revision;  // default: the revision before the latest
+};
+int runRolloutUndo(CommandContext& ctx, const RolloutUndoOptions& options);
+
+// Pause: the application's instances stay on the template they run; resume: roll on.
+struct RolloutPauseOptions {
+  std::string application;
+  TenantOption tenant;
+  bool paused = true;
+};
+int runRolloutPause(CommandContext& ctx, const RolloutPauseOptions& options);
+
+// Sets components' replicas; each target is "APP/COMPONENT=N".
+struct ScaleOptions {
+  std::vector<std::string> targets;
+  TenantOption tenant;
+};
+int runScale(CommandContext& ctx, const ScaleOptions& options);
 
 int runVersion(CommandContext& ctx);
 

@@ -25,6 +25,10 @@ struct WatchedKind {
   std::function<std::optional<ObjectKey>(const StoredObject& object)> key_of;
 };
 
+// The Application an object belongs to (its skiff.dev/application label), for controllers that
+// reconcile an application on events of the objects it owns; nullopt for unowned objects.
+std::optional<ObjectKey> owningApplication(const StoredObject& object);
+
 struct ReconcileResult {
   // Look at the key again after this long even if nothing changes (e.g. a timed step).
   std::optional<std::chrono::milliseconds> requeue_after;

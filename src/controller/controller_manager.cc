@@ -2,7 +2,15 @@
 
 #include <spdlog/spdlog.h>
 
+#include "model/well_known.h"
+
 namespace skiff {
+
+std::optional<ObjectKey> owningApplication(const StoredObject& object) {
+  auto it = object.metadata.labels.find(kApplicationLabel);
+  if (it == object.metadata.labels.end()) return std::nullopt;
+  return ObjectKey{"Application", object.metadata.tenant, it->second};
+}
 
 ControllerManager::ControllerManager(Store& store) : store_(store) {}
 

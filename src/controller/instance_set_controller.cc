@@ -82,12 +82,7 @@ std::string templateHash(const json& component) {
 std::vector<WatchedKind> InstanceSetController::watches() const {
   return {
       {"Application", [](const StoredObject& o) { return std::optional<ObjectKey>(o.key()); }},
-      {"Instance",
-       [](const StoredObject& o) -> std::optional<ObjectKey> {
-         auto it = o.metadata.labels.find(kApplicationLabel);
-         if (it == o.metadata.labels.end()) return std::nullopt;
-         return ObjectKey{"Application", o.metadata.tenant, it->second};
-       }},
+      {"Instance", owningApplication},
   };
 }
 

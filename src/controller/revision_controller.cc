@@ -9,12 +9,7 @@ std::string revisionName(const std::string& application, int64_t n) {
 std::vector<WatchedKind> RevisionController::watches() const {
   return {
       {"Application", [](const StoredObject& o) { return std::optional<ObjectKey>(o.key()); }},
-      {"Revision",
-       [](const StoredObject& o) -> std::optional<ObjectKey> {
-         auto it = o.metadata.labels.find(kApplicationLabel);
-         if (it == o.metadata.labels.end()) return std::nullopt;
-         return ObjectKey{"Application", o.metadata.tenant, it->second};
-       }},
+      {"Revision", owningApplication},
   };
 }
 

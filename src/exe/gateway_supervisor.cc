@@ -1,5 +1,7 @@
 #include "exe/gateway_supervisor.h"
 
+#include "common/files.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -8,7 +10,6 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <vector>
 
@@ -20,10 +21,8 @@ namespace skiff {
 namespace {
 
 std::string readFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  auto text = readWholeFile(path);
+  return text.ok() ? *text : std::string();
 }
 
 // True if `pid` runs `skiff gateway` for `state_dir` (a recycled pid must not be adopted).
@@ -66,11 +65,14 @@ void GatewaySupervisor::stop() {
   if (watcher_.joinable()) watcher_.join();
 }
 
-std::string GatewaySupervisor::adminAddress() const {
+std::string GatewaySupervisor::address(const char* which) const {
   auto doc = nlohmann::json::parse(readFile(options_.state_dir + "/gateway.addr"), nullptr, false);
   if (!doc.is_object()) return {};
-  return doc.value("admin", "");
+  return doc.value(which, "");
 }
+
+std::string GatewaySupervisor::adminAddress() const { return address("admin"); }
+std::string GatewaySupervisor::proxyAddress() const { return address("listen"); }
 
 Status GatewaySupervisor::spawn() {
   std::filesystem::remove(options_.state_dir + "/gateway.addr");
@@ -113,7 +115,10 @@ Status GatewaySupervisor::spawn() {
     pid_ = pid;
     own_child_ = true;
   }
-  std::ofstream(options_.state_dir + "/gateway.pid", std::ios::trunc) << pid << "\n";
+  if (Status s =
+          writeFileAtomically(options_.state_dir + "/gateway.pid", std::to_string(pid) + "\n");
+      !s.isOk())
+    spdlog::warn("{}", s.toString());
   spdlog::info("started the gateway (pid {}) on {} (admin {})", pid, options_.listen,
                options_.admin_listen);
   return Status::ok();

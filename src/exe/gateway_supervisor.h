@@ -30,11 +30,13 @@ class GatewaySupervisor {
   Status start();
   // Stops watching. The gateway keeps running.
   void stop();
-  // The gateway's admin "HOST:PORT", or empty while it is starting.
+  // The gateway's admin and proxy "HOST:PORT", or empty while it is starting.
   std::string adminAddress() const;
+  std::string proxyAddress() const;
 
  private:
   Status spawn();
+  std::string address(const char* which) const;
   bool alive();
   void watch();
 

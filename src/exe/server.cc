@@ -18,6 +18,7 @@
 
 #include "api/api_handler.h"
 #include "api/http_server.h"
+#include "common/files.h"
 #include "controller/controller.h"
 #include "controller/instance_set_controller.h"
 #include "controller/revision_controller.h"
@@ -47,17 +48,6 @@ bool splitHostPort(const std::string& text, std::string* host, uint16_t* port) {
   if (n > 65535) return false;
   *port = static_cast<uint16_t>(n);
   return !host->empty();
-}
-
-// Written atomically so a reader never sees half an address.
-bool writeFileAtomically(const std::string& path, const std::string& content) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << content;
-    if (!out.flush()) return false;
-  }
-  return std::rename(tmp.c_str(), path.c_str()) == 0;
 }
 
 Status ensureDefaultTenant(Store& store) {
@@ -150,9 +140,10 @@ int runServer(const ServerOptions& options) {
   }
   spdlog::info("runtime: {} driver ({})", driver.name(), driver.describe());
   // Several workers: a stop waits out its instance's grace period.
-  controllers.add(std::make_unique<runtime::NodeAgent>(**store, driver, prober, clock,
-                                                       runtime::NodeAgent::Options{}),
-                  4);
+  runtime::NodeAgent::Options agent_options;
+  agent_options.gateway_address = [&gateway] { return gateway.proxyAddress(); };
+  controllers.add(
+      std::make_unique<runtime::NodeAgent>(**store, driver, prober, clock, agent_options), 4);
   if (Status s = controllers.start(); !s.isOk()) {
     spdlog::error("cannot start controllers: {}", s.toString());
     return 1;
@@ -173,7 +164,9 @@ int runServer(const ServerOptions& options) {
   }
   const std::string address = (host.find(':') != std::string::npos ? "[" + host + "]" : host) +
                               ":" + std::to_string(http.port());
-  writeFileAtomically(options.data_dir + "/api.addr", "http://" + address + "\n");
+  if (Status s = writeFileAtomically(options.data_dir + "/api.addr", "http://" + address + "\n");
+      !s.isOk())
+    spdlog::warn("{}", s.toString());
   spdlog::info("skiff server {} listening on http://{} (data in {})", SKIFF_VERSION, address,
                options.data_dir);
 

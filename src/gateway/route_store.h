@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/files.h"
 #include "common/status.h"
 #include "gateway/route_table.h"
 
@@ -27,8 +28,5 @@ class RouteStore {
  private:
   std::string state_dir_;
 };
-
-// Writes `contents` to `path` atomically (temporary file, fsync, rename, fsync of the directory).
-Status writeFileAtomically(const std::string& path, std::string_view contents);
 
 }  // namespace skiff::gateway

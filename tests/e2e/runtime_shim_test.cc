@@ -56,7 +56,7 @@ class InstanceGuard {
   InstanceGuard(ProcessDriver& driver, std::string id) : driver_(driver), id_(std::move(id)) {}
   ~InstanceGuard() {
     std::string dir = driver_.instanceDir(id_);
-    auto text = runtime::readWholeFile(dir + "/" + runtime::kStateFile);
+    auto text = readWholeFile(dir + "/" + runtime::kStateFile);
     std::vector<std::string> cgroup_dirs;
     pid_t shim_pid = -1;
     if (text.ok()) {

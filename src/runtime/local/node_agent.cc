@@ -141,6 +141,10 @@ Result<InstanceSpec> NodeAgent::buildSpec(const Object& instance, const json& co
   spec.env["SKIFF_APPLICATION"] = instance.spec.value("application", "");
   spec.env["SKIFF_COMPONENT"] = instance.spec.value("component", "");
   spec.env["SKIFF_INSTANCE"] = instance.metadata.name;
+  if (options_.gateway_address) {
+    if (std::string gateway = options_.gateway_address(); !gateway.empty())
+      spec.env["SKIFF_GATEWAY_ADDR"] = gateway;
+  }
   bool first = true;
   for (const auto& p : component.value("ports", json::array())) {
     const std::string name = p.value("name", "");

@@ -32,6 +32,9 @@ class NodeAgent final : public Controller {
     std::chrono::milliseconds max_backoff{std::chrono::minutes(5)};
     // An instance that ran this long without exiting starts its backoff afresh.
     std::chrono::milliseconds backoff_reset{std::chrono::minutes(1)};
+    // The gateway's proxy address ("HOST:PORT", empty if unknown), given to every instance as
+    // SKIFF_GATEWAY_ADDR: components reach each other through it by route host.
+    std::function<std::string()> gateway_address;
   };
 
   NodeAgent(Store& store, Driver& driver, Prober& prober, const Clock& clock, Options options);

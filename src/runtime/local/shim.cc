@@ -159,46 +159,6 @@ Result<ShimRecord> decodeRecord(std::string_view json) {
   return record;
 }
 
-Status writeFileAtomically(const std::string& path, std::string_view content) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return internalError("cannot create " + tmp + ": " + std::strerror(errno));
-  size_t off = 0;
-  while (off < content.size()) {
-    ssize_t n = ::write(fd, content.data() + off, content.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return internalError("cannot write " + tmp + ": " + std::strerror(err));
-    }
-    off += static_cast<size_t>(n);
-  }
-  // fsync so that after a machine crash the rename never exposes an empty file.
-  ::fsync(fd);
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return internalError("cannot rename " + tmp + " to " + path + ": " + std::strerror(err));
-  }
-  return Status::ok();
-}
-
-Result<std::string> readWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    // ifstream does not promise errno; ask the filesystem why.
-    if (::access(path.c_str(), F_OK) != 0 && errno == ENOENT)
-      return notFound(path + " does not exist");
-    return internalError("cannot read " + path);
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 Result<std::string> resolveCommand(const InstanceSpec& spec) {
   if (spec.argv.empty() || spec.argv[0].empty())
     return Status(StatusCode::kInvalid, "the instance has no command",

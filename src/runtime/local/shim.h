@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/files.h"
 #include "common/status.h"
 #include "runtime/local/driver.h"
 
@@ -45,10 +46,6 @@ std::string encodeSpec(const InstanceSpec& spec);
 Result<InstanceSpec> decodeSpec(std::string_view json);
 std::string encodeRecord(const ShimRecord& record);
 Result<ShimRecord> decodeRecord(std::string_view json);
-
-// Replaces `path` with `content` so readers see the old or the new file, never a mix.
-Status writeFileAtomically(const std::string& path, std::string_view content);
-Result<std::string> readWholeFile(const std::string& path);
 
 // The executable the spec's command names: argv[0] looked up in the PATH of spec.env (or a
 // default PATH), or argv[0] itself when it contains '/'. Errors say which command is missing

@@ -1,0 +1,19 @@
+// Small file helpers shared by the processes that keep state on disk (server, gateway, shims).
+// Thread-safe (they share nothing).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace skiff {
+
+// Replaces `path` with `contents` so that readers see the old or the new file, never a mix,
+// also after a machine crash (temporary file, fsync, rename, fsync of the directory).
+Status writeFileAtomically(const std::string& path, std::string_view contents);
+
+// The whole file; kNotFound if it does not exist.
+Result<std::string> readWholeFile(const std::string& path);
+
+}  // namespace skiff

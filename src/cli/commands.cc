@@ -109,20 +109,19 @@ Commands::Commands(CLI::App& app) : state_(std::make_unique<State>()) {
   CLI::App* rollout = app.add_subcommand("rollout", "Manage an application's rollouts");
   rollout->require_subcommand(1);
 
-  CLI::App* history = add(*rollout, "history", "List an application's revisions",
-                          [&s](CommandContext& ctx) {
-                            if (s.history_revision_opt->count() > 0)
-                              s.history.revision = s.history_revision;
-                            return runRolloutHistory(ctx, s.history);
-                          });
+  CLI::App* history =
+      add(*rollout, "history", "List an application's revisions", [&s](CommandContext& ctx) {
+        if (s.history_revision_opt->count() > 0) s.history.revision = s.history_revision;
+        return runRolloutHistory(ctx, s.history);
+      });
   history->add_option("application", s.history.application, "Application name")->required();
   s.history_revision_opt = history->add_option("--revision", s.history_revision,
                                                "Print this revision's template as YAML");
   addTenantOption(*history, s.history.tenant);
 
-  CLI::App* status = add(*rollout, "status",
-                         "Follow a rollout until it completes (exit 0) or cannot progress (1)",
-                         [&s](CommandContext& ctx) { return runRolloutStatus(ctx, s.status); });
+  CLI::App* status =
+      add(*rollout, "status", "Follow a rollout until it completes (exit 0) or cannot progress (1)",
+          [&s](CommandContext& ctx) { return runRolloutStatus(ctx, s.status); });
   status->add_option("application", s.status.application, "Application name")->required();
   status->add_option("--timeout", s.status.timeout, "Give up after this long (default 5m)");
   addTenantOption(*status, s.status.tenant);
@@ -140,11 +139,10 @@ Commands::Commands(CLI::App& app) : state_(std::make_unique<State>()) {
 
   s.resume.paused = false;
   for (RolloutPauseOptions* options : {&s.pause, &s.resume}) {
-    CLI::App* cmd =
-        add(*rollout, options->paused ? "pause" : "resume",
-            options->paused ? "Hold the rollout: instances keep the template they run"
-                            : "Let a paused rollout continue",
-            [options](CommandContext& ctx) { return runRolloutPause(ctx, *options); });
+    CLI::App* cmd = add(*rollout, options->paused ? "pause" : "resume",
+                        options->paused ? "Hold the rollout: instances keep the template they run"
+                                        : "Let a paused rollout continue",
+                        [options](CommandContext& ctx) { return runRolloutPause(ctx, *options); });
     cmd->add_option("application", options->application, "Application name")->required();
     addTenantOption(*cmd, options->tenant);
   }

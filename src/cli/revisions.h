@@ -3,16 +3,14 @@
 // Not thread-safe (uses the caller's ApiClient).
 #pragma once
 
+#include "model/well_known.h"
+
 #include <string>
 #include <vector>
 
 #include "cli/api_client.h"
 
 namespace skiff::cli {
-
-// On an Application, "true" holds its rollout (the instance set controller's
-// kPausedAnnotation, which the CLI does not link).
-inline constexpr const char* kPausedAnnotation = "skiff.dev/paused";
 
 // The revisions of `application` in `tenant`, by ascending spec.revision.
 Result<std::vector<json>> applicationRevisions(ApiClient& client, const std::string& tenant,

@@ -39,8 +39,7 @@ int runRolloutHistory(CommandContext& ctx, const RolloutHistoryOptions& options)
       ctx.out << toYaml(r["spec"].value("template", json::object()));
       return 0;
     }
-    return reportError(ctx.err,
-                       noSuchRevision(options.application, *options.revision, *revisions));
+    return reportError(ctx.err, noSuchRevision(options.application, *options.revision, *revisions));
   }
 
   if (revisions->empty()) {

@@ -67,8 +67,7 @@ std::string progressLine(const json& app, int64_t revision) {
     return prefix + std::to_string(updated) + " of " + std::to_string(desired) +
            " instances have been updated...";
   if (current > updated)
-    return prefix + std::to_string(current - updated) +
-           " old instances are pending termination...";
+    return prefix + std::to_string(current - updated) + " old instances are pending termination...";
   return prefix + std::to_string(ready) + " of " + std::to_string(desired) +
          " updated instances are ready...";
 }
@@ -144,8 +143,8 @@ int runRolloutStatus(CommandContext& ctx, const RolloutStatusOptions& options) {
                                                " cannot progress: " + stuck));
       const auto annotations = metadataMap(*app, "annotations");
       if (!ready) {
-        if (auto p = annotations.find(kPausedAnnotation); p != annotations.end() &&
-                                                         p->second == "true")
+        if (auto p = annotations.find(kPausedAnnotation);
+            p != annotations.end() && p->second == "true")
           return reportError(ctx.err, Status(StatusCode::kConflict,
                                              "rollout of revision " + std::to_string(revision) +
                                                  " is paused: run skiff rollout resume " +
@@ -158,10 +157,10 @@ int runRolloutStatus(CommandContext& ctx, const RolloutStatusOptions& options) {
       last_line = line;
     }
     if (std::chrono::steady_clock::now() >= deadline)
-      return reportError(ctx.err, Status(StatusCode::kUnavailable,
-                                         "timed out after " + options.timeout + " (" +
-                                             (last_line.empty() ? "no progress" : last_line) +
-                                             ")"));
+      return reportError(ctx.err,
+                         Status(StatusCode::kUnavailable,
+                                "timed out after " + options.timeout + " (" +
+                                    (last_line.empty() ? "no progress" : last_line) + ")"));
     std::this_thread::sleep_for(kPollInterval);
   }
 }

@@ -29,7 +29,7 @@ Result<std::pair<std::string, ScaleTarget>> parseScaleArgument(const std::string
   const size_t slash = arg.find('/');
   const size_t equals = arg.find('=');
   if (slash == std::string::npos || equals == std::string::npos || equals < slash)
-    return bad("expected APPLICATION/COMPONENT=REPLICAS");
+    return bad("it needs a / and an =");
   std::string app = arg.substr(0, slash);
   std::string component = arg.substr(slash + 1, equals - slash - 1);
   const std::string count = arg.substr(equals + 1);
@@ -88,10 +88,9 @@ int runScale(CommandContext& ctx, const ScaleOptions& options) {
   int exit_code = 0;
   for (const std::string& app : order) {
     std::vector<std::string> changes;
-    auto written = updateObject(ctx.client, {&kind, options.tenant.effective(), app},
-                                [&](json& object) {
-                                  return setReplicas(object, by_app[app], changes);
-                                });
+    auto written =
+        updateObject(ctx.client, {&kind, options.tenant.effective(), app},
+                     [&](json& object) { return setReplicas(object, by_app[app], changes); });
     if (!written.ok()) {
       const Status& s = written.status();
       if (s.code() == StatusCode::kUnavailable) return reportError(ctx.err, s);

@@ -218,6 +218,8 @@ Result<ReconcileResult> InstanceSetController::reconcile(const ObjectKey& key) {
   json& status = updated_app.status;
   const std::string now = formatTimestamp(clock_.now());
   status["components"] = components;
+  // The revision that `components` and the conditions below describe.
+  status["observedRevision"] = target;
   setCondition(status,
                {"Available", all_available ? "True" : "False",
                 all_available ? "MinimumInstancesReady" : "InstancesUnavailable",

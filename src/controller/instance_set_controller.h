@@ -7,14 +7,12 @@
 // conditions.
 #pragma once
 
+#include "model/well_known.h"
+
 #include "controller/controller.h"
 
 namespace skiff {
 
-// Annotation on an Application: "true" holds its rollout where it is (`skiff rollout pause`).
-inline constexpr const char* kPausedAnnotation = "skiff.dev/paused";
-// Label on every Instance naming its component.
-inline constexpr const char* kComponentLabel = "skiff.dev/component";
 // Label on every Instance: a hash of its component's spec without replicas and autoscale.
 // Instances whose hash matches the latest revision's are current: scaling replaces nothing.
 inline constexpr const char* kTemplateHashLabel = "skiff.dev/template-hash";

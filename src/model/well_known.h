@@ -9,4 +9,9 @@ inline constexpr const char* kApplicationLabel = "skiff.dev/application";
 // On an Application, copied onto the Revision it produces: why this change was made.
 inline constexpr const char* kChangeCauseAnnotation = "skiff.dev/change-cause";
 
+// On an Application: "true" holds its rollout where it is (`skiff rollout pause`).
+inline constexpr const char* kPausedAnnotation = "skiff.dev/paused";
+// On every Instance: the component it runs.
+inline constexpr const char* kComponentLabel = "skiff.dev/component";
+
 }  // namespace skiff

@@ -170,8 +170,9 @@ TEST_F(CliRuntimeTest, CrashLoopAndPauseEndRolloutStatusWithAnError) {
   EXPECT_EQ(resumed.out, "application.skiff.dev/demo resumed\n");
   rolloutCompletes();
   ASSERT_TRUE(servesOnly("v3"));
-  EXPECT_FALSE(get(kApps + "/demo")["metadata"].value("annotations", json::object()).contains(
-      "skiff.dev/paused"));
+  EXPECT_FALSE(get(kApps + "/demo")["metadata"]
+                   .value("annotations", json::object())
+                   .contains("skiff.dev/paused"));
 }
 
 }  // namespace

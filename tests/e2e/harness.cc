@@ -158,33 +158,32 @@ ServerProcess::ServerProcess(std::string data_dir, std::vector<std::string> extr
 ServerProcess::~ServerProcess() {
   if (pid_ > 0) kill9();
   killInstances();
-  pid_t gateway = gatewayPid();
-  if (gateway > 0 && ::kill(gateway, SIGKILL) == 0) {
-    // Not our child (the server started it): wait until it is gone.
-    eventually([&] { return processGone(gateway); }, std::chrono::seconds(5));
-  }
 }
 
 void ServerProcess::killInstances() const {
-  // Twice, a moment apart: a shim the server was starting when it died appears a little late.
+  // Everything this server started names a path under its data directory on its command line
+  // (the gateway's --state-dir, each shim's --dir); the workloads lead their own process
+  // groups under their shims. Twice, a moment apart: a process the server was starting when it
+  // died appears a little late.
+  const std::string prefix = data_dir_ + "/";
   for (int pass = 0; pass < 2; ++pass) {
     std::error_code ec;
-    for (const auto& dir :
-         std::filesystem::directory_iterator(data_dir_ + "/runtime/instances", ec)) {
-      const std::string d = dir.path().string();
-      // The workload leads its own process group under its shim.
-      auto state = nlohmann::json::parse(readFile(d + "/state.json"), nullptr, false);
-      if (state.is_object())
-        if (int pid = state.value("pid", -1); pid > 0) ::kill(-pid, SIGKILL);
-      const pid_t shim = std::atoi(readFile(d + "/shim.pid").c_str());
-      if (shim <= 0 || processGone(shim)) continue;
-      std::stringstream children(readFile("/proc/" + std::to_string(shim) + "/task/" +
-                                          std::to_string(shim) + "/children"));
+    for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+      const std::string name = entry.path().filename().string();
+      if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+      const pid_t pid = std::atoi(name.c_str());
+      if (pid == pid_ || pid == ::getpid()) continue;
+      std::stringstream cmdline(readFile("/proc/" + name + "/cmdline"));
+      bool ours = false;
+      for (std::string arg; std::getline(cmdline, arg, '\0');)
+        ours = ours || arg.rfind(prefix, 0) == 0;
+      if (!ours) continue;
+      std::stringstream children(readFile("/proc/" + name + "/task/" + name + "/children"));
       for (pid_t child; children >> child;) {
         ::kill(-child, SIGKILL);
         ::kill(child, SIGKILL);
       }
-      ::kill(shim, SIGKILL);
+      ::kill(pid, SIGKILL);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }

@@ -49,8 +49,8 @@ class ServerProcess {
   // starting) and pid (-1 if unknown). Read fresh each call: the gateway may be restarted.
   std::string gatewayUrl() const;
   pid_t gatewayPid() const;
-  // SIGKILLs every instance the server's runtime started (workload process groups and shims),
-  // which outlive the server by design.
+  // SIGKILLs every process the server started (gateway, shims and their workloads), which
+  // outlive the server by design. The server itself must be stopped first.
   void killInstances() const;
   const std::string& dataDir() const { return data_dir_; }
   pid_t pid() const { return pid_; }

@@ -315,6 +315,19 @@ def main():
         populate(skiff, "list1k", 1000)
         populate(skiff, "list10k", 10000)
         load_s = time.monotonic() - t0
+        # Controllers turn every application into a revision and status writes; measure the
+        # steady state, after they have caught up (the store's revision stops moving).
+        t1 = time.monotonic()
+        last, still = -1, 0.0
+        while still < 2.0 and time.monotonic() - t1 < 300:
+            rv = json.loads(skiff.request("GET", "/api/v1/tenants/list1k/applications")[1])[
+                "metadata"]["resourceVersion"]
+            still = still + 0.5 if rv == last else 0.0
+            last = rv
+            time.sleep(0.5)
+        settle_s = time.monotonic() - t1 - still
+        print(f"controllers caught up {settle_s:.1f}s after the last create "
+              f"(store revision {last})", flush=True)
         rss = skiff.rss_mb()
         print(f"loaded 11,000 applications in {load_s:.1f}s ({11000 / load_s:.0f}/s, 8 clients)"
               f"; server RSS {rss:.1f} MB", flush=True)

@@ -71,7 +71,8 @@ int open_connections = 0;  // guarded by connections_mu
 void usage() {
   std::fprintf(stderr,
                "usage: skiff-example [--name NAME] [--port N] [--host ADDR] [--version-label V]\n"
-               "                     [--upstream-env VAR] [--upstream-host HOST] [--pad BYTES] [--port-file PATH]\n"
+               "                     [--upstream-env VAR] [--upstream-host HOST] [--pad BYTES] "
+               "[--port-file PATH]\n"
                "  PORT, APP_VERSION and SKIFF_INSTANCE are read from the environment.\n");
 }
 
@@ -431,8 +432,7 @@ bool parseArgs(int argc, char** argv) {
       std::exit(0);
     } else if (arg == "--name" || arg == "--version-label" || arg == "--host" ||
                arg == "--upstream-env" || arg == "--upstream-host" || arg == "--port-file" ||
-               arg == "--port" ||
-               arg == "--pad") {
+               arg == "--port" || arg == "--pad") {
       if ((v = value()) == nullptr) return false;
     } else {
       std::fprintf(stderr, "skiff-example: unknown argument %s\n", arg.c_str());

@@ -127,9 +127,10 @@ int runServer(const ServerOptions& options) {
 
   const Clock& clock = SystemClock::instance();
   ControllerManager controllers(**store);
-  controllers.add(std::make_unique<RevisionController>(**store, clock));
+  // Several workers per application controller: their writes then share group commits.
+  controllers.add(std::make_unique<RevisionController>(**store, clock), 4);
   controllers.add(std::make_unique<RouteController>(**store, route_publisher));
-  controllers.add(std::make_unique<InstanceSetController>(**store, clock));
+  controllers.add(std::make_unique<InstanceSetController>(**store, clock), 4);
 
   // The local runtime: processes under per-instance shims, probed by one prober thread.
   runtime::ProcessDriver driver({options.data_dir + "/runtime", "", std::chrono::seconds(5)});

@@ -175,7 +175,8 @@ TEST_F(RuntimeTest, DeployScaleHealAndRollingUpdateWithoutFailedRequests) {
 
 TEST_F(RuntimeTest, BrokenRevisionStopsTheRolloutAndTheOldOneKeepsServing) {
   apply(app(2, "v1"));
-  ASSERT_TRUE(eventually([&] { return appReady(); }, std::chrono::seconds(20)));
+  ASSERT_TRUE(eventually([&] { return appReady() && instancesAnswering().size() == 2; },
+                         std::chrono::seconds(20)));
   apply(app(2, "v2", "/bin/false"));
   // The new instance crash-loops; the rollout holds; every request is still answered by v1.
   ASSERT_TRUE(eventually(
@@ -199,7 +200,9 @@ TEST_F(RuntimeTest, BrokenRevisionStopsTheRolloutAndTheOldOneKeepsServing) {
 
 TEST_F(RuntimeTest, KillNineOfTheServerDropsNoRequestAndInstancesAreAdopted) {
   apply(app(2, "v1"));
-  ASSERT_TRUE(eventually([&] { return appReady(); }, std::chrono::seconds(20)));
+  // Ready, and both instances in the gateway's table (routes follow readiness a moment later).
+  ASSERT_TRUE(eventually([&] { return appReady() && instancesAnswering().size() == 2; },
+                         std::chrono::seconds(20)));
   std::map<std::string, int> pids;
   const json before = get(kInstances)["items"];
   for (const auto& i : before) pids[i["metadata"]["name"]] = i["status"]["pid"];

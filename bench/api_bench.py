@@ -115,7 +115,7 @@ class Skiff:
         """Stops the server, then what outlives it by design: the gateway and the instances."""
         self.proc.terminate()
         self.proc.wait()
-        pids = []
+        pids, cgroups = [], []
         try:
             pids.append(int(open(os.path.join(self.data, "gateway", "gateway.pid")).read()))
         except (OSError, ValueError):
@@ -124,6 +124,7 @@ class Skiff:
         for d in os.listdir(root) if os.path.isdir(root) else []:
             try:
                 state = json.load(open(os.path.join(root, d, "state.json")))
+                cgroups.extend(state.get("cgroupDirs", []))
                 os.killpg(state["pid"], 9)
             except (OSError, ValueError, KeyError):
                 pass
@@ -136,6 +137,16 @@ class Skiff:
                 os.kill(pid, 9)
             except OSError:
                 pass
+        # The instances' cgroups, once their processes are gone.
+        for cgroup in cgroups:
+            for _ in range(40):
+                try:
+                    os.rmdir(cgroup)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.05)
 
 
 class Etcd:

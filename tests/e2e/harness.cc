@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -186,6 +187,18 @@ void ServerProcess::killInstances() const {
       ::kill(pid, SIGKILL);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  // The cgroups the shims made (recorded in each state.json) go once their processes are gone.
+  std::error_code ec;
+  for (const auto& dir :
+       std::filesystem::directory_iterator(data_dir_ + "/runtime/instances", ec)) {
+    auto state =
+        nlohmann::json::parse(readFile(dir.path().string() + "/state.json"), nullptr, false);
+    if (!state.is_object()) continue;
+    for (const auto& cgroup : state.value("cgroupDirs", std::vector<std::string>())) {
+      eventually([&] { return ::rmdir(cgroup.c_str()) == 0 || errno == ENOENT; },
+                 std::chrono::seconds(2));
+    }
   }
 }
 

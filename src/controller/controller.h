@@ -28,6 +28,8 @@ struct WatchedKind {
 // The Application an object belongs to (its skiff.dev/application label), for controllers that
 // reconcile an application on events of the objects it owns; nullopt for unowned objects.
 std::optional<ObjectKey> owningApplication(const StoredObject& object);
+// The objects of `kind` that belong to `application` (the inverse of owningApplication).
+ObjectList listOwnedBy(const Store& store, const std::string& kind, const ObjectKey& application);
 
 struct ReconcileResult {
   // Look at the key again after this long even if nothing changes (e.g. a timed step).

@@ -12,6 +12,15 @@ std::optional<ObjectKey> owningApplication(const StoredObject& object) {
   return ObjectKey{"Application", object.metadata.tenant, it->second};
 }
 
+ObjectList listOwnedBy(const Store& store, const std::string& kind, const ObjectKey& application) {
+  ListOptions options;
+  options.tenant = application.tenant;
+  // Application names are DNS labels (admission checked), so the selector always parses.
+  options.selector =
+      LabelSelector::parse(std::string(kApplicationLabel) + "=" + application.name).value();
+  return store.list(kind, options);
+}
+
 ControllerManager::ControllerManager(Store& store) : store_(store) {}
 
 ControllerManager::~ControllerManager() { stop(); }

@@ -117,12 +117,7 @@ Status InstanceSetController::retire(const StoredObjectPtr& stored) {
 }
 
 Result<ReconcileResult> InstanceSetController::reconcile(const ObjectKey& key) {
-  ListOptions options;
-  options.tenant = key.tenant;
-  auto selector = LabelSelector::parse(std::string(kApplicationLabel) + "=" + key.name);
-  if (!selector.ok()) return selector.status();
-  options.selector = std::move(selector).value();
-  ObjectList listed = store_.list("Instance", options);
+  ObjectList listed = listOwnedBy(store_, "Instance", key);
 
   auto app_snapshot = store_.get(key);
   if (!app_snapshot.ok()) {

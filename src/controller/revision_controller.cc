@@ -14,12 +14,7 @@ std::vector<WatchedKind> RevisionController::watches() const {
 }
 
 Result<ReconcileResult> RevisionController::reconcile(const ObjectKey& key) {
-  ListOptions options;
-  options.tenant = key.tenant;
-  auto selector = LabelSelector::parse(std::string(kApplicationLabel) + "=" + key.name);
-  if (!selector.ok()) return selector.status();
-  options.selector = std::move(selector).value();
-  ObjectList revisions = store_.list("Revision", options);
+  ObjectList revisions = listOwnedBy(store_, "Revision", key);
 
   auto app = store_.get(key);
   if (!app.ok()) {

@@ -29,7 +29,11 @@ struct WatchedKind {
 // reconcile an application on events of the objects it owns; nullopt for unowned objects.
 std::optional<ObjectKey> owningApplication(const StoredObject& object);
 // The objects of `kind` that belong to `application` (the inverse of owningApplication).
-ObjectList listOwnedBy(const Store& store, const std::string& kind, const ObjectKey& application);
+// `name_prefix` narrows the scan to names that start with it, for kinds whose names Skiff
+// derives from the application's (revisions: "shop-3"): the list then costs the application's
+// objects instead of every object of the tenant.
+ObjectList listOwnedBy(const Store& store, const std::string& kind, const ObjectKey& application,
+                       const std::string& name_prefix = "");
 
 struct ReconcileResult {
   // Look at the key again after this long even if nothing changes (e.g. a timed step).

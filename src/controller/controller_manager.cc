@@ -12,9 +12,11 @@ std::optional<ObjectKey> owningApplication(const StoredObject& object) {
   return ObjectKey{"Application", object.metadata.tenant, it->second};
 }
 
-ObjectList listOwnedBy(const Store& store, const std::string& kind, const ObjectKey& application) {
+ObjectList listOwnedBy(const Store& store, const std::string& kind, const ObjectKey& application,
+                       const std::string& name_prefix) {
   ListOptions options;
   options.tenant = application.tenant;
+  options.name_prefix = name_prefix;
   // Application names are DNS labels (admission checked), so the selector always parses.
   options.selector =
       LabelSelector::parse(std::string(kApplicationLabel) + "=" + application.name).value();

@@ -14,7 +14,9 @@ std::vector<WatchedKind> RevisionController::watches() const {
 }
 
 Result<ReconcileResult> RevisionController::reconcile(const ObjectKey& key) {
-  ObjectList revisions = listOwnedBy(store_, "Revision", key);
+  // Revisions are named "<application>-<n>" (revisionName); the label still decides ownership,
+  // since "shop-canary-1" also starts with "shop-".
+  ObjectList revisions = listOwnedBy(store_, "Revision", key, key.name + "-");
 
   auto app = store_.get(key);
   if (!app.ok()) {

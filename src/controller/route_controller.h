@@ -1,12 +1,18 @@
 // RouteController: keeps the gateway's route table equal to what the applications ask for.
 // Every route of every component becomes a gateway route whose backends are the component's
-// ready instances (Instance status `ready`, `address` and `ports`). The table is reconciled as
-// one key on any Application or Instance event and handed to a RoutePublisher, which retries
-// with backoff when the gateway cannot be reached.
+// ready instances (Instance status `ready`, `address` and `ports`). The table is handed to a
+// RoutePublisher, which retries with backoff when the gateway cannot be reached.
+//
+// Work is proportional to the change: each Application or Instance event reconciles that
+// object's key, which re-reads only that object and only when what routing takes from it can
+// have changed (an application's spec, an instance's readiness and address). A change that
+// alters the table marks it stale and queues the table's own key, which rebuilds and publishes
+// the whole table at a bounded rate; status writes and other no-op events cost a map lookup.
 #pragma once
 
 #include <chrono>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <tuple>
 
@@ -28,17 +34,27 @@ class RouteController final : public Controller {
   std::string name() const override { return "routes"; }
   std::vector<WatchedKind> watches() const override;
   Result<ReconcileResult> reconcile(const ObjectKey& key) override;
+  void bindQueue(std::function<void(const ObjectKey&)> enqueue) override;
+
+  // The key that rebuilds and publishes the table.
+  static const ObjectKey& tableKey();
 
  private:
-  // What one Application contributes: each route without its backends, with the component
-  // and port name the backends come from.
+  // One route of a component, without its backends; the backends are the ready instances of
+  // `component` on port `port`.
   struct RouteSpec {
-    json route;
+    std::string id, host, path_prefix;
+    int64_t timeout_ms = 0;
+    int retries = 0;
+    json match;  // null: none
     std::string component;
     std::optional<std::string> port;
+    bool operator==(const RouteSpec&) const = default;
   };
+  // What one Application contributes, read from the spec of `uid` at `generation`.
   struct AppEntry {
-    int64_t rv = 0;
+    std::string uid;
+    int64_t generation = 0;
     std::vector<RouteSpec> routes;
   };
   // What one Instance contributes.
@@ -47,19 +63,34 @@ class RouteController final : public Controller {
     bool ready = false;
     std::string application, component, address;
     std::map<std::string, int> ports;
+    // Equal for routing: both unready (no backend), or the same backend.
+    bool routesLike(const InstanceEntry& o) const {
+      if (!ready && !o.ready) return true;
+      return ready == o.ready && application == o.application && component == o.component &&
+             address == o.address && ports == o.ports;
+    }
   };
 
-  // The gateway route table for the current objects: {"version": store revision,
-  // "routes": [...]}, in the gateway's admin format (docs/gateway.md).
-  json buildTable();
+  void refreshApplication(const StoredObject& stored);
+  void refreshInstance(const StoredObject& stored);
+  Result<ReconcileResult> publishTable();
+  // The gateway route table for the cached objects: {"version": store revision, "routes": [...]},
+  // in the gateway's admin format (docs/gateway.md).
+  json buildTable(int64_t version) const;
+  void markStale();  // requires mu_
 
   Store& store_;
   RoutePublisher& publisher_;
-  // Touched only by reconcile(), which runs for one key on one worker at a time.
-  std::map<ObjectKey, AppEntry> app_cache_;
-  std::map<ObjectKey, InstanceEntry> instance_cache_;
-  std::optional<json> published_routes_;  // the last routes the gateway took
-  std::optional<std::chrono::steady_clock::time_point> next_build_;
+  std::function<void(const ObjectKey&)> enqueue_;  // set once, before start
+
+  // The work queue hands one key to one worker at a time; mu_ covers workers reconciling
+  // different keys at once.
+  std::mutex mu_;
+  std::map<ObjectKey, AppEntry> apps_;            // guarded by mu_
+  std::map<ObjectKey, InstanceEntry> instances_;  // guarded by mu_
+  bool stale_ = false;         // the gateway's table differs from the caches; guarded by mu_
+  bool table_queued_ = false;  // the table key is queued or waiting; guarded by mu_
+  std::optional<std::chrono::steady_clock::time_point> next_build_;  // guarded by mu_
 };
 
 }  // namespace skiff

@@ -159,8 +159,15 @@ Status SqliteStore::load() {
             [&](sqlite3_stmt* stmt) -> Status {
               auto stored = parse(stmt, 2);
               if (!stored.ok()) return stored.status();
-              history_.push_back({static_cast<EventType>(sqlite3_column_int(stmt, 1)),
-                                  sqlite3_column_int64(stmt, 0), *stored});
+              const auto type = static_cast<EventType>(sqlite3_column_int(stmt, 1));
+              // An event that made an object's current state shares its snapshot, as it does
+              // before a restart, instead of holding a second copy.
+              StoredObjectPtr object = *stored;
+              if (auto it = objects_.find(object->key());
+                  type != EventType::kDeleted && it != objects_.end() &&
+                  it->second->resourceVersion() == object->resourceVersion())
+                object = it->second;
+              history_.push_back({type, sqlite3_column_int64(stmt, 0), std::move(object)});
               return Status::ok();
             });
   if (!s.isOk()) return s;
@@ -406,9 +413,16 @@ ObjectList SqliteStore::list(const std::string& kind, const ListOptions& options
   ObjectList out;
   std::shared_lock lock(mu_);
   out.revision = revision_;
-  for (auto it = objects_.lower_bound({kind, options.tenant, ""});
+  const std::string& prefix = options.name_prefix;
+  auto has_prefix = [&](const std::string& name) {
+    return name.compare(0, prefix.size(), prefix) == 0;
+  };
+  // Within one tenant, the names with the prefix are one contiguous range of the map.
+  const bool ranged = !options.tenant.empty();
+  for (auto it = objects_.lower_bound({kind, options.tenant, ranged ? prefix : ""});
        it != objects_.end() && it->first.kind == kind; ++it) {
-    if (!options.tenant.empty() && it->first.tenant != options.tenant) break;
+    if (ranged && (it->first.tenant != options.tenant || !has_prefix(it->first.name))) break;
+    if (!has_prefix(it->first.name)) continue;
     if (options.selector.matches(it->second->metadata.labels)) out.items.push_back(it->second);
   }
   return out;

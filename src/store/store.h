@@ -33,6 +33,9 @@ struct WatchEvent {
 struct ListOptions {
   std::string tenant;  // empty: every tenant (platform kinds ignore it)
   LabelSelector selector;
+  // Only names that start with this; with a tenant, the list costs the objects in that name
+  // range rather than every object of the tenant.
+  std::string name_prefix;
 };
 
 struct ObjectList {

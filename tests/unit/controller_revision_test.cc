@@ -92,5 +92,34 @@ TEST_F(RevisionControllerTest, DeletedApplicationsLoseTheirRevisions) {
   EXPECT_TRUE(revisions().empty());
 }
 
+TEST_F(RevisionControllerTest, ReconcilingAnUnchangedApplicationWritesNothing) {
+  createApp({{"components", json::array()}});
+  reconcile();
+  const int64_t after_first = store_->revision();
+  reconcile();
+  reconcile();
+  EXPECT_EQ(store_->revision(), after_first) << "no revision and no status write for no change";
+}
+
+TEST_F(RevisionControllerTest, ApplicationsWhoseNamesSharePrefixesKeepTheirOwnRevisions) {
+  createApp({{"components", json::array()}});
+  Object canary;
+  canary.kind = "Application";
+  canary.metadata.name = "shop-canary";
+  canary.metadata.tenant = "default";
+  canary.spec = {{"components", {{{"name", "web"}}}}};
+  ASSERT_TRUE(store_->create(canary).ok());
+  const ObjectKey canary_key{"Application", "default", "shop-canary"};
+  ASSERT_TRUE(controller_->reconcile(canary_key).ok());
+  reconcile();
+  // "shop-canary-1" starts with "shop-" but belongs to shop-canary.
+  EXPECT_EQ(store_->get(app_key_).value()->object().status["latestRevision"], 1);
+  EXPECT_TRUE(store_->get({"Revision", "default", "shop-1"}).ok());
+  ASSERT_TRUE(store_->remove(app_key_).ok());
+  reconcile();
+  ASSERT_EQ(revisions().size(), 1u);
+  EXPECT_EQ(revisions()[0]->metadata.name, "shop-canary-1");
+}
+
 }  // namespace
 }  // namespace skiff

@@ -145,6 +145,28 @@ TEST_F(SqliteStoreTest, ListFiltersByTenantAndSelectorSorted) {
   EXPECT_EQ(store_->list("Revision", {}).items.size(), 0u);
 }
 
+TEST_F(SqliteStoreTest, ListByNamePrefix) {
+  for (const char* name : {"shop", "shop-1", "shop-2", "shopping-1", "sho", "tea-1"})
+    ASSERT_TRUE(store_->create(app(name)).ok());
+  ASSERT_TRUE(store_->create(app("shop-3", "acme")).ok());
+  auto names = [](const ObjectList& l) {
+    std::vector<std::string> out;
+    for (const auto& o : l.items) out.push_back(o->metadata.tenant + "/" + o->metadata.name);
+    return out;
+  };
+  ListOptions in_default;
+  in_default.tenant = "default";
+  in_default.name_prefix = "shop-";
+  EXPECT_EQ(names(store_->list("Application", in_default)),
+            (std::vector<std::string>{"default/shop-1", "default/shop-2"}));
+  ListOptions everywhere;
+  everywhere.name_prefix = "shop-";
+  EXPECT_EQ(names(store_->list("Application", everywhere)),
+            (std::vector<std::string>{"acme/shop-3", "default/shop-1", "default/shop-2"}));
+  in_default.name_prefix = "zzz";
+  EXPECT_TRUE(store_->list("Application", in_default).items.empty());
+}
+
 TEST_F(SqliteStoreTest, StatePersistsAcrossReopen) {
   auto a = store_->create(app("shop"));
   Object o = (*a)->object();
@@ -268,6 +290,22 @@ TEST_F(SqliteStoreTest, ConcurrentWritersGetUniqueRevisionsAndWatchSeesAllInOrde
   for (size_t i = 0; i < r.events.size(); ++i) EXPECT_EQ(r.events[i].second, int64_t(i + 1));
   auto shared = store_->get({"Application", "default", "shared"});
   EXPECT_EQ((*shared)->metadata.generation, 1 + kThreads * kPerThread - conflicts.load());
+}
+
+TEST_F(SqliteStoreTest, HistoryAfterReopenSharesCurrentSnapshots) {
+  auto a = store_->create(app("shop"));
+  Object o = (*a)->object();
+  o.status = {{"phase", "Running"}};
+  ASSERT_TRUE(store_->update(o, {.status_only = true}).ok());
+  reopen();
+  std::vector<StoredObjectPtr> seen;
+  WatchOptions w;
+  w.from_revision = 0;
+  auto h = store_->watch(w, [&](const WatchEvent& e) { seen.push_back(e.object); });
+  ASSERT_TRUE(h.ok());
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0]->resourceVersion(), 1);
+  EXPECT_EQ(seen[1].get(), store_->get({"Application", "default", "shop"}).value().get());
 }
 
 }  // namespace

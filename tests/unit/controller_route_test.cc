@@ -1,0 +1,171 @@
+#include "controller/route_controller.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <filesystem>
+
+#include "model/well_known.h"
+#include "store/sqlite_store.h"
+
+namespace skiff {
+namespace {
+
+class RecordingPublisher final : public RoutePublisher {
+ public:
+  Status publish(const json& table) override {
+    tables.push_back(table);
+    return Status::ok();
+  }
+  std::vector<json> tables;
+};
+
+// Drives the controller as the manager would: store events enqueue keys, and run() reconciles
+// queued keys until none is left. A key that asks to come back later (the table's throttle) goes
+// to the back of the queue at once, so run() waits the throttle out.
+class RouteControllerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("skiff-route-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    SqliteStore::Options o;
+    o.path = (dir_ / "skiff.db").string();
+    store_ = std::move(SqliteStore::open(o)).value();
+    controller_ = std::make_unique<RouteController>(*store_, publisher_);
+    controller_->bindQueue([this](const ObjectKey& key) { queue_.push_back(key); });
+    for (const WatchedKind& w : controller_->watches()) {
+      WatchOptions options;
+      options.kind = w.kind;
+      watches_.push_back(std::move(store_
+                                       ->watch(options,
+                                               [this, key_of = w.key_of](const WatchEvent& e) {
+                                                 if (auto key = key_of(*e.object))
+                                                   queue_.push_back(*key);
+                                               })
+                                       .value()));
+    }
+  }
+  void TearDown() override {
+    watches_.clear();
+    controller_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void run() {
+    while (!queue_.empty()) {
+      ObjectKey key = queue_.front();
+      queue_.pop_front();
+      auto result = controller_->reconcile(key);
+      ASSERT_TRUE(result.ok()) << result.status().toString();
+      if (result->requeue_after) queue_.push_back(key);
+    }
+  }
+  void createApp(const std::string& name, const std::string& host) {
+    Object o;
+    o.kind = "Application";
+    o.metadata.name = name;
+    o.metadata.tenant = "default";
+    o.spec = {{"components",
+               {{{"name", "web"},
+                 {"ports", {{{"name", "http"}, {"port", 8080}}}},
+                 {"routes", {{{"host", host}, {"path", "/"}, {"port", "http"}}}}}}}};
+    ASSERT_TRUE(store_->create(o).ok());
+  }
+  void createInstance(const std::string& name, bool ready) {
+    Object o;
+    o.kind = "Instance";
+    o.metadata.name = name;
+    o.metadata.tenant = "default";
+    o.metadata.labels[kApplicationLabel] = "shop";
+    o.spec = {{"application", "shop"}, {"component", "web"}};
+    auto created = store_->create(o);
+    ASSERT_TRUE(created.ok());
+    setInstanceStatus(name, ready, 9000);
+  }
+  void setInstanceStatus(const std::string& name, bool ready, int port) {
+    Object o = store_->get({"Instance", "default", name}).value()->object();
+    o.status = {{"ready", ready}, {"address", "127.0.0.1"}, {"ports", {{"http", port}}}};
+    ASSERT_TRUE(store_->update(o, {.status_only = true}).ok());
+  }
+  const json& lastRoutes() { return publisher_.tables.back()["routes"]; }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<Store> store_;
+  RecordingPublisher publisher_;
+  std::unique_ptr<RouteController> controller_;
+  std::deque<ObjectKey> queue_;
+  std::vector<std::unique_ptr<WatchHandle>> watches_;
+};
+
+TEST_F(RouteControllerTest, PublishesRoutesWithReadyBackends) {
+  createApp("shop", "shop.test");
+  createInstance("shop-web-1", /*ready=*/true);
+  createInstance("shop-web-2", /*ready=*/false);
+  run();
+  ASSERT_EQ(publisher_.tables.size(), 1u) << "changes in one burst make one table";
+  ASSERT_EQ(lastRoutes().size(), 1u);
+  EXPECT_EQ(lastRoutes()[0]["id"], "default/shop/web/0");
+  EXPECT_EQ(lastRoutes()[0]["host"], "shop.test");
+  EXPECT_EQ(lastRoutes()[0]["backends"],
+            json::array({{{"address", "127.0.0.1:9000"}, {"weight", 100}}}));
+  EXPECT_EQ(publisher_.tables.back()["version"], store_->revision());
+
+  setInstanceStatus("shop-web-2", true, 9001);
+  run();
+  ASSERT_EQ(publisher_.tables.size(), 2u);
+  EXPECT_EQ(lastRoutes()[0]["backends"].size(), 2u);
+}
+
+TEST_F(RouteControllerTest, ChangesThatRoutingDoesNotUsePublishNothing) {
+  createApp("shop", "shop.test");
+  createInstance("shop-web-1", /*ready=*/false);
+  run();
+  ASSERT_EQ(publisher_.tables.size(), 1u);
+
+  // Status written by other controllers, labels, and an unready instance changing its port
+  // leave the table as it is.
+  Object app = store_->get({"Application", "default", "shop"}).value()->object();
+  app.status = {{"latestRevision", 1}};
+  ASSERT_TRUE(store_->update(app, {.status_only = true}).ok());
+  app = store_->get({"Application", "default", "shop"}).value()->object();
+  app.metadata.labels["team"] = "a";
+  ASSERT_TRUE(store_->update(app).ok());
+  setInstanceStatus("shop-web-1", false, 9005);
+  run();
+  EXPECT_EQ(publisher_.tables.size(), 1u);
+
+  // A spec change that moves the route does.
+  app = store_->get({"Application", "default", "shop"}).value()->object();
+  app.spec["components"][0]["routes"][0]["host"] = "new.test";
+  ASSERT_TRUE(store_->update(app).ok());
+  run();
+  ASSERT_EQ(publisher_.tables.size(), 2u);
+  EXPECT_EQ(lastRoutes()[0]["host"], "new.test");
+}
+
+TEST_F(RouteControllerTest, DeletedObjectsLeaveTheTable) {
+  createApp("shop", "shop.test");
+  createApp("tea", "tea.test");
+  createInstance("shop-web-1", /*ready=*/true);
+  run();
+  ASSERT_EQ(lastRoutes().size(), 2u);
+
+  ASSERT_TRUE(store_->remove({"Instance", "default", "shop-web-1"}).ok());
+  run();
+  EXPECT_TRUE(lastRoutes()[0]["backends"].empty());
+  ASSERT_TRUE(store_->remove({"Application", "default", "tea"}).ok());
+  run();
+  ASSERT_EQ(lastRoutes().size(), 1u);
+  EXPECT_EQ(lastRoutes()[0]["host"], "shop.test");
+
+  // A new application under a deleted one's name is read afresh (same generation, new uid).
+  ASSERT_TRUE(store_->remove({"Application", "default", "shop"}).ok());
+  createApp("shop", "other.test");
+  run();
+  ASSERT_EQ(lastRoutes().size(), 1u);
+  EXPECT_EQ(lastRoutes()[0]["host"], "other.test");
+}
+
+}  // namespace
+}  // namespace skiff

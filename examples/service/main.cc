@@ -54,6 +54,7 @@ struct Options {
                               // gateway); default: the address itself
   size_t pad = 0;
   std::string port_file;
+  bool access_log = false;  // one stdout line per request
 };
 
 // Constant after startup.
@@ -73,6 +74,7 @@ void usage() {
                "usage: skiff-example [--name NAME] [--port N] [--host ADDR] [--version-label V]\n"
                "                     [--upstream-env VAR] [--upstream-host HOST] [--pad BYTES] "
                "[--port-file PATH]\n"
+               "                     [--access-log]\n"
                "  PORT, APP_VERSION and SKIFF_INSTANCE are read from the environment.\n");
 }
 
@@ -394,6 +396,11 @@ void serveConnection(int fd, std::string peer) {
 
     int delay = slow_ms.load(std::memory_order_relaxed);
     Response res = handle(req);
+    if (options.access_log) {
+      // One call per line, so lines of concurrent connections do not interleave.
+      std::printf("%s %s %d\n", req.method.c_str(), req.target.c_str(), res.status);
+      std::fflush(stdout);
+    }
     if (delay > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay));
     if (stopping) keep_alive = false;
 
@@ -430,6 +437,9 @@ bool parseArgs(int argc, char** argv) {
     if (arg == "--help" || arg == "-h") {
       usage();
       std::exit(0);
+    } else if (arg == "--access-log") {
+      options.access_log = true;
+      continue;
     } else if (arg == "--name" || arg == "--version-label" || arg == "--host" ||
                arg == "--upstream-env" || arg == "--upstream-host" || arg == "--port-file" ||
                arg == "--port" || arg == "--pad") {

@@ -246,7 +246,7 @@ class HttpServer::Impl {
           conn.stream = response.stream;
           if (stopping_) response.stream->close();
         }
-        co_await pump(stream, response);
+        co_await pump(conn_ptr, response);
         break;
       }
       http::response<http::string_body> res{static_cast<http::status>(response.status), 11};
@@ -288,8 +288,22 @@ class HttpServer::Impl {
     c.busy = busy;
   }
 
+  // Reads (and drops) whatever the client sends while a stream is sent: the read fails as soon
+  // as the client disconnects, which ends the stream then rather than at its next write (a
+  // quiet log follow may not write for a long time).
+  static net::awaitable<void> watchPeer(std::shared_ptr<Connection> conn,
+                                        std::shared_ptr<EventStream> events) {
+    std::array<char, 512> sink;
+    boost::system::error_code ec;
+    while (!ec)
+      co_await conn->socket.async_read_some(net::buffer(sink),
+                                            net::redirect_error(net::use_awaitable, ec));
+    events->close();
+  }
+
   // Sends an EventStream with chunked encoding until it closes or the client goes away.
-  net::awaitable<void> pump(beast::tcp_stream& stream, HttpResponse& response) {
+  net::awaitable<void> pump(std::shared_ptr<Connection> conn, HttpResponse& response) {
+    beast::tcp_stream& stream = conn->socket;
     boost::system::error_code ec;
     stream.expires_never();
     std::string head = "HTTP/1.1 " + std::to_string(response.status) +
@@ -302,6 +316,7 @@ class HttpServer::Impl {
     if (ec) co_return;
 
     auto executor = co_await net::this_coro::executor;
+    net::co_spawn(executor, watchPeer(conn, response.stream), net::detached);
     auto timer = std::make_shared<net::steady_timer>(executor);
     std::weak_ptr<net::steady_timer> weak = timer;
     response.stream->setWaker([executor, weak] {
@@ -338,6 +353,7 @@ class HttpServer::Impl {
     }
     response.stream->setWaker(nullptr);
     response.stream->close();
+    stream.socket().cancel(ec);  // ends watchPeer's read
   }
 
   // Constant after construction.

@@ -4,7 +4,7 @@
 // revision that crash-loops or cannot start, or a paused rollout, ends it with exit 1 at once.
 //
 // It polls rather than watches: the tenant's application watch would stream every other
-// application's changes too, and the instances must be read alongside anyway.
+// application's changes too. Everything it needs is in the application's status.
 #include <chrono>
 #include <ostream>
 #include <thread>
@@ -37,20 +37,6 @@ int64_t integerAt(const json& object, const char* section, const char* field) {
   return integerOr0(objectAt(object, section), field);
 }
 
-// Whether status.components agrees with the spec's replica counts: the Ready condition is
-// written after latestRevision, so just after a change it can still describe the revision
-// before; counts written for another spec give that away.
-bool countsMatchSpec(const json& app) {
-  const json components = objectAt(objectAt(app, "status"), "components");
-  for (const auto& c : objectAt(app, "spec").value("components", json::array())) {
-    auto counts = components.find(c.value("name", ""));
-    if (counts == components.end()) continue;  // not long-running: no instances to count
-    const int64_t replicas = c.contains("replicas") ? integerOr0(c, "replicas") : 1;
-    if (integerOr0(*counts, "desired") != replicas) return false;
-  }
-  return true;
-}
-
 // "Waiting for rollout of revision 3: 1 of 3 updated instances are ready...", from the
 // controller's counts summed over components (most pressing step first, as kubectl does).
 std::string progressLine(const json& app, int64_t revision) {
@@ -72,32 +58,11 @@ std::string progressLine(const json& app, int64_t revision) {
          " updated instances are ready...";
 }
 
-// An instance of `revision` that will not become ready by waiting, described for the user,
-// or empty.
-std::string stuckInstance(const json& instances, int64_t revision) {
-  for (const auto& i : instances.value("items", json::array())) {
-    const json spec = objectAt(i, "spec");
-    if (integerOr0(spec, "revision") != revision || spec.value("terminating", json()) == true)
-      continue;
-    const json status = objectAt(i, "status");
-    for (const auto& c : status.value("conditions", json::array())) {
-      if (!c.is_object()) continue;
-      const std::string reason = c.value("reason", "");
-      if (reason != "CrashLoopBackOff" && reason != "StartFailed") continue;
-      std::string text = "instance " + metadataString(i, "name") + " (component " +
-                         spec.value("component", "") + "): " + reason;
-      if (const std::string message = c.value("message", ""); !message.empty())
-        text += ": " + message;
-      if (const json exit = objectAt(status, "lastExit"); !exit.empty()) {
-        text += " (last exit: code " + std::to_string(integerOr0(exit, "exitCode"));
-        if (int64_t signal = integerOr0(exit, "signal"); signal != 0)
-          text += ", signal " + std::to_string(signal);
-        text += ", " + std::to_string(integerOr0(status, "restarts")) + " restarts)";
-      }
-      return text;
-    }
-  }
-  return "";
+// The condition `type` of the application, or an empty object.
+json conditionOf(const json& app, const std::string& type) {
+  for (const auto& c : objectAt(app, "status").value("conditions", json::array()))
+    if (c.is_object() && c.value("type", "") == type) return c;
+  return json::object();
 }
 
 }  // namespace
@@ -111,13 +76,7 @@ int runRolloutStatus(CommandContext& ctx, const RolloutStatusOptions& options) {
                         std::chrono::milliseconds(static_cast<int64_t>(*timeout_seconds * 1000));
   const std::string& tenant = options.tenant.effective();
   const ObjectAddress address{findKind("Application"), tenant, options.application};
-  ListQuery instance_query;
-  instance_query.kind = findKind("Instance");
-  instance_query.tenant = tenant;
-  instance_query.label_selector = std::string(kApplicationLabel) + "=" + options.application;
-
   std::string last_line;
-  int64_t ready_seen_for = 0;  // revision last seen Ready on the previous poll
   for (;;) {
     auto app = ctx.client.get(address);
     if (!app.ok()) return reportError(ctx.err, app.status());
@@ -127,30 +86,29 @@ int runRolloutStatus(CommandContext& ctx, const RolloutStatusOptions& options) {
     if (revision == 0 || integerAt(*app, "status", "observedGeneration") < generation) {
       line = "Waiting for the server to record the latest change...";
     } else {
-      const bool ready = conditionStatus(*app, "Ready") == "True" && countsMatchSpec(*app);
-      // Seen twice in a row: a stale Ready from the previous revision lasts only until the
-      // controller's next write, well within one poll interval.
-      if (ready && ready_seen_for == revision) {
+      // The Ready condition describes status.observedRevision: only that being the latest
+      // revision makes it this rollout's readiness rather than the previous one's.
+      const bool ready = conditionStatus(*app, "Ready") == "True" &&
+                         integerAt(*app, "status", "observedRevision") == revision;
+      if (ready) {
         ctx.out << "rollout of revision " << revision << " complete\n";
         return 0;
       }
-      ready_seen_for = ready ? revision : 0;
-      auto instances = ctx.client.list(instance_query);
-      if (!instances.ok()) return reportError(ctx.err, instances.status());
-      if (std::string stuck = stuckInstance(*instances, revision); !stuck.empty())
+      // The controller says when an instance of this revision will not become ready by
+      // waiting (it crash-loops or cannot start).
+      if (const json progressing = conditionOf(*app, "Progressing");
+          integerAt(*app, "status", "observedRevision") == revision &&
+          progressing.value("reason", "") == "InstancesFailing")
+        return reportError(ctx.err,
+                           Status(StatusCode::kConflict, progressing.value("message", "")));
+      const auto annotations = metadataMap(*app, "annotations");
+      if (auto p = annotations.find(kPausedAnnotation);
+          p != annotations.end() && p->second == "true")
         return reportError(ctx.err, Status(StatusCode::kConflict,
                                            "rollout of revision " + std::to_string(revision) +
-                                               " cannot progress: " + stuck));
-      const auto annotations = metadataMap(*app, "annotations");
-      if (!ready) {
-        if (auto p = annotations.find(kPausedAnnotation);
-            p != annotations.end() && p->second == "true")
-          return reportError(ctx.err, Status(StatusCode::kConflict,
-                                             "rollout of revision " + std::to_string(revision) +
-                                                 " is paused: run skiff rollout resume " +
-                                                 options.application + " to continue"));
-      }
-      line = ready ? last_line : progressLine(*app, revision);
+                                               " is paused: run skiff rollout resume " +
+                                               options.application + " to continue"));
+      line = progressLine(*app, revision);
     }
     if (line != last_line) {
       ctx.out << line << "\n" << std::flush;

@@ -16,6 +16,16 @@ namespace {
 bool terminating(const Object& instance) { return instance.spec.value("terminating", false); }
 bool ready(const Object& instance) { return instance.status.value("ready", false); }
 
+// Why `instance` will not become ready by waiting ("instance demo-web-x2f4k: CrashLoopBackOff:
+// exited (Error, code 1): ..."), or empty while it may still.
+std::string failure(const Object& instance) {
+  const json* cond = findCondition(instance.status, "Ready");
+  if (cond == nullptr || cond->value("status", "") == "True") return "";
+  const std::string reason = cond->value("reason", "");
+  if (reason != "CrashLoopBackOff" && reason != "StartFailed") return "";
+  return "instance " + instance.metadata.name + ": " + reason + ": " + cond->value("message", "");
+}
+
 std::string randomSuffix() {
   static thread_local std::mt19937 rng{std::random_device{}()};
   static const char kAlphabet[] = "bcdfghjklmnpqrstvwxz2456789";  // no vowels: no words
@@ -157,6 +167,7 @@ Result<ReconcileResult> InstanceSetController::reconcile(const ObjectKey& key) {
 
   json components = json::object();
   bool all_available = true, all_done = true;
+  std::string failures;  // the first instance of the target revision that is failing
   for (const auto& c : template_spec.value("components", json::array())) {
     if (!longRunning(c)) continue;
     const std::string name = c.value("name", "");
@@ -169,14 +180,20 @@ Result<ReconcileResult> InstanceSetController::reconcile(const ObjectKey& key) {
       return label != i.metadata.labels.end() && label->second == hash;
     };
     int ready_count = 0, updated = 0;
+    std::string failing;
     for (const auto& [stored, i] : instances) {
       if (ready(i)) ++ready_count;
       if (is_current(i)) ++updated;
+      if (is_current(i) && failing.empty()) failing = failure(i);
     }
     components[name] = {{"desired", desired},
                         {"current", instances.size()},
                         {"ready", ready_count},
                         {"updated", updated}};
+    if (!failing.empty()) {
+      components[name]["failing"] = failing;
+      if (failures.empty()) failures = "component " + name + ": " + failing;
+    }
     all_available = all_available && ready_count >= desired - budget.unavailable;
     all_done = all_done && updated == desired && ready_count == desired &&
                static_cast<int>(instances.size()) == desired;
@@ -222,13 +239,22 @@ Result<ReconcileResult> InstanceSetController::reconcile(const ObjectKey& key) {
                               : "some component has fewer ready instances than it may lose",
                 ""},
                now);
-  setCondition(
-      status,
-      {"Progressing", paused ? "Unknown" : "True",
-       paused ? "RolloutPaused" : (all_done ? "RolloutComplete" : "RolloutInProgress"),
-       "revision " + std::to_string(target) + (all_done ? " is rolled out" : " is rolling out"),
-       ""},
-      now);
+  // A failing new instance holds the rollout (old instances are only retired for ready new
+  // ones), so the revision before keeps serving; the condition says why it holds.
+  if (!paused && !failures.empty()) {
+    setCondition(status,
+                 {"Progressing", "False", "InstancesFailing",
+                  "revision " + std::to_string(target) + " cannot progress: " + failures, ""},
+                 now);
+  } else {
+    setCondition(
+        status,
+        {"Progressing", paused ? "Unknown" : "True",
+         paused ? "RolloutPaused" : (all_done ? "RolloutComplete" : "RolloutInProgress"),
+         "revision " + std::to_string(target) + (all_done ? " is rolled out" : " is rolling out"),
+         ""},
+        now);
+  }
   setCondition(
       status,
       {"Ready", all_done ? "True" : "False", all_done ? "AllInstancesReady" : "NotReady",

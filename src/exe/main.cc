@@ -27,6 +27,10 @@ int main(int argc, char** argv) {
       ->add_option("--gateway-admin-listen", server_options.gateway_admin_listen,
                    "Admin address of that gateway (port 0: any)")
       ->capture_default_str();
+  server
+      ->add_option("--log-retention", server_options.log_retention,
+                   "How long logs of removed instances are kept (e.g. 24h, 90m)")
+      ->capture_default_str();
 
   skiff::gateway::GatewayOptions gateway_options;
   CLI::App* gateway = app.add_subcommand("gateway", "Run the L7 gateway (HTTP reverse proxy)");

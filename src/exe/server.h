@@ -13,6 +13,9 @@ struct ServerOptions {
   std::string listen = "127.0.0.1:7480";
   std::string gateway_listen = "127.0.0.1:7481";
   std::string gateway_admin_listen = "127.0.0.1:7482";
+  // How long the logs of removed instances (and of instances' earlier runs) are kept: a
+  // duration such as "24h", "90m".
+  std::string log_retention = "24h";
 };
 
 // Blocks until a termination signal; returns the process exit code.

@@ -113,6 +113,38 @@ TEST_F(InstanceSetTest, RollingUpdateReplacesEveryInstanceWithinTheBudget) {
   EXPECT_EQ((*findCondition(app().status, "Progressing"))["reason"], "RolloutComplete");
 }
 
+TEST_F(InstanceSetTest, AFailingNewInstanceHoldsTheRolloutAndSaysWhy) {
+  apply({web(2)});
+  reconcile();
+  agentStep();
+  reconcile();
+  apply({web(2, "/bin/broken")});
+  reconcile();
+  // What the node agent reports for a new instance that keeps crashing.
+  for (Object& i : instances()) {
+    if (i.spec["revision"] != 2) continue;
+    setCondition(i.status,
+                 {"Ready", "False", "CrashLoopBackOff", "exited (Error, code 1): no config", ""},
+                 "2026-12-01T00:00:00Z");
+    ASSERT_TRUE(store_->update(i, {.status_only = true}).ok());
+  }
+  reconcile();
+  const Object held = app();
+  const json* progressing = findCondition(held.status, "Progressing");
+  ASSERT_NE(progressing, nullptr);
+  EXPECT_EQ((*progressing)["status"], "False");
+  EXPECT_EQ((*progressing)["reason"], "InstancesFailing");
+  const std::string message = (*progressing)["message"];
+  EXPECT_NE(message.find("component web: instance shop-web-2-"), std::string::npos) << message;
+  EXPECT_NE(message.find("CrashLoopBackOff: exited (Error, code 1): no config"), std::string::npos)
+      << message;
+  EXPECT_NE(held.status["components"]["web"].value("failing", ""), "");
+  // The old revision keeps serving: nothing of it was retired.
+  int old_ready = 0;
+  for (const auto& i : instances()) old_ready += i.spec["revision"] == 1;
+  EXPECT_EQ(old_ready, 2);
+}
+
 TEST_F(InstanceSetTest, ScaleDownAndDeleteRetireInstances) {
   apply({web(3)});
   reconcile();

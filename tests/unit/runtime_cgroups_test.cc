@@ -1,5 +1,8 @@
 // Cgroup layout detection from /proc/self/mountinfo and /proc/self/cgroup text.
 #include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
 
 #include "runtime/local/cgroups.h"
 
@@ -57,6 +60,26 @@ TEST(CgroupLayoutTest, DescribeNamesVersionsAndGaps) {
   layout.memory = {"/sys/fs/cgroup/memory", false};
   layout.pids = {"/sys/fs/cgroup", true};
   EXPECT_EQ(layout.describe(), "cgroups: cpu (unavailable: not limited), memory (v1), pids (v2)");
+}
+
+TEST(InstanceCgroupNameTest, TagsTheIdWithItsDriverRootAndFindsLeftoversByIt) {
+  const std::string a = instanceCgroupName("/data/a/runtime", "default.web-0");
+  EXPECT_EQ(a.rfind("default.web-0-", 0), 0u) << a;
+  EXPECT_EQ(a, instanceCgroupName("/data/a/runtime", "default.web-0"));
+  EXPECT_NE(a, instanceCgroupName("/data/b/runtime", "default.web-0"));
+
+  std::string root = (std::filesystem::temp_directory_path() / "skiff-cg-XXXXXX").string();
+  ASSERT_NE(mkdtemp(root.data()), nullptr);
+  std::filesystem::create_directories(root + "/skiff/" + a);
+  std::filesystem::create_directories(root + "/skiff/" +
+                                      instanceCgroupName("/data/b/runtime", "default.web-0"));
+  CgroupLayout layout;
+  layout.cpu = {root, false};
+  layout.memory = {root, false};  // co-mounted: listed once
+  EXPECT_EQ(instanceCgroupDirs(layout, "/data/a/runtime"),
+            std::vector<std::string>{root + "/skiff/" + a});
+  EXPECT_TRUE(instanceCgroupDirs(layout, "/data/c/runtime").empty());
+  std::filesystem::remove_all(root);
 }
 
 }  // namespace

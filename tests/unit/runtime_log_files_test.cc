@@ -1,4 +1,5 @@
-// LogFileWriter: line prefixes, partial lines, long lines and size-based rotation.
+// LogFileWriter: line prefixes, partial lines, long lines and size-based rotation; reading
+// back the last stderr line.
 #include "runtime/local/log_files.h"
 
 #include <gtest/gtest.h>
@@ -123,6 +124,20 @@ TEST_F(LogFilesTest, OneFileMeansStartingOver) {
   ASSERT_TRUE((*log)->append(LogStream::kStdout, "line-001\nline-002\n", at()).isOk());
   EXPECT_EQ(read((*log)->currentPath()), "2026-11-22T05:09:30.123Z stdout line-002\n");
   EXPECT_FALSE(std::filesystem::exists((*log)->rotatedPath(1)));
+}
+
+TEST_F(LogFilesTest, LastStderrLineSaysWhyAWorkloadExited) {
+  auto log = LogFileWriter::open(dir_, LogLimits{});
+  ASSERT_TRUE(log.ok()) << log.status().toString();
+  EXPECT_EQ(lastStderrLine((*log)->currentPath()), "");
+  ASSERT_TRUE((*log)->append(LogStream::kStderr, "first problem\n", at()).isOk());
+  ASSERT_TRUE((*log)->append(LogStream::kStderr, "cannot listen: in use\n", at(1)).isOk());
+  ASSERT_TRUE((*log)->append(LogStream::kStdout, "a stderr lookalike\nbye\n", at(2)).isOk());
+  EXPECT_EQ(lastStderrLine((*log)->currentPath()), "cannot listen: in use");
+  // Only the file's tail is read: a stderr line buried under lots of stdout is not found.
+  ASSERT_TRUE((*log)->append(LogStream::kStdout, std::string(9000, 'x') + "\n", at(3)).isOk());
+  EXPECT_EQ(lastStderrLine((*log)->currentPath()), "");
+  EXPECT_EQ(lastStderrLine(dir_ + "/missing.log"), "");
 }
 
 }  // namespace

@@ -4,9 +4,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -152,7 +155,43 @@ CgroupLayout detectCgroupLayout() {
   return layout;
 }
 
-Result<InstanceCgroup> InstanceCgroup::create(const CgroupLayout& layout, const std::string& id,
+namespace {
+
+// FNV-1a: stable across builds and processes, which std::hash is not required to be.
+std::string rootTag(const std::string& driver_root) {
+  uint32_t h = 2166136261u;
+  for (unsigned char c : driver_root) h = (h ^ c) * 16777619u;
+  char tag[9];
+  std::snprintf(tag, sizeof tag, "%08x", h);
+  return tag;
+}
+
+}  // namespace
+
+std::string instanceCgroupName(const std::string& driver_root, const std::string& id) {
+  return id + "-" + rootTag(driver_root);
+}
+
+std::vector<std::string> instanceCgroupDirs(const CgroupLayout& layout,
+                                            const std::string& driver_root) {
+  const std::string suffix = "-" + rootTag(driver_root);
+  std::vector<std::string> dirs;
+  for (const CgroupPlace* place : {&layout.cpu, &layout.memory, &layout.pids}) {
+    if (!place->available()) continue;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(place->dir + "/skiff", ec)) {
+      const std::string name = entry.path().filename().string();
+      if (name.size() > suffix.size() &&
+          name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+        dirs.push_back(entry.path().string());
+    }
+  }
+  std::sort(dirs.begin(), dirs.end());
+  dirs.erase(std::unique(dirs.begin(), dirs.end()), dirs.end());
+  return dirs;
+}
+
+Result<InstanceCgroup> InstanceCgroup::create(const CgroupLayout& layout, const std::string& name,
                                               const InstanceLimits& limits) {
   InstanceCgroup cgroup;
   // One directory per hierarchy: v1 may co-mount controllers, v2 has them all in one.
@@ -160,7 +199,7 @@ Result<InstanceCgroup> InstanceCgroup::create(const CgroupLayout& layout, const 
   auto ensureDir = [&](const CgroupPlace& place, const char* controller) -> Result<std::string> {
     if (auto it = dir_of_parent.find(place.dir); it != dir_of_parent.end()) return it->second;
     std::string parent = place.dir + "/skiff";
-    std::string dir = parent + "/" + id;
+    std::string dir = parent + "/" + name;
     if (place.v2) {
       // A v2 controller reaches a child only when enabled in each ancestor's subtree_control.
       Status s = writeControl(place.dir + "/cgroup.subtree_control", std::string("+") + controller);

@@ -50,12 +50,21 @@ CgroupLayout parseCgroupLayout(std::string_view mountinfo, std::string_view proc
 // no v1 hierarchy provides; controllers whose directory is not writable are left out.
 CgroupLayout detectCgroupLayout();
 
+// The cgroup name of instance `id` of the driver rooted at `driver_root`: the id and a tag of
+// the root, so that servers with different data directories on one machine (tests run several)
+// never share a cgroup, and leftovers can be found by the tag alone.
+std::string instanceCgroupName(const std::string& driver_root, const std::string& id);
+// Every instance cgroup directory of the driver rooted at `driver_root` in `layout`, for a
+// cleanup after processes were killed without their shims removing their cgroups.
+std::vector<std::string> instanceCgroupDirs(const CgroupLayout& layout,
+                                            const std::string& driver_root);
+
 class InstanceCgroup {
  public:
-  // Creates skiff/<id> in every hierarchy providing a controller and writes the limits.
+  // Creates skiff/<name> in every hierarchy providing a controller and writes the limits.
   // A limit for an unavailable controller is not applied (the layout's describe() says so);
   // a limit that cannot be written is an error, and then nothing is left behind.
-  static Result<InstanceCgroup> create(const CgroupLayout& layout, const std::string& id,
+  static Result<InstanceCgroup> create(const CgroupLayout& layout, const std::string& name,
                                        const InstanceLimits& limits);
 
   // Moves `pid` into the instance's cgroups (the workload does this to itself before exec,

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -87,6 +88,34 @@ Result<std::unique_ptr<LogFileWriter>> LogFileWriter::open(std::string dir, LogL
   struct stat st;
   int64_t size = fstat(fd, &st) == 0 ? st.st_size : 0;
   return std::unique_ptr<LogFileWriter>(new LogFileWriter(std::move(dir), limits, fd, size));
+}
+
+std::string lastStderrLine(const std::string& log_file) {
+  constexpr off_t kWindow = 8 * 1024;
+  int fd = ::open(log_file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "";
+  struct stat st;
+  std::string tail;
+  if (fstat(fd, &st) == 0) {
+    const off_t from = std::max<off_t>(0, st.st_size - kWindow);
+    tail.resize(static_cast<size_t>(st.st_size - from));
+    ssize_t n = ::pread(fd, tail.data(), tail.size(), from);
+    tail.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  }
+  ::close(fd);
+  const std::string_view marker = " stderr ";
+  std::string_view rest = tail;
+  while (!rest.empty()) {
+    if (rest.back() == '\n') rest.remove_suffix(1);
+    const size_t start = rest.rfind('\n') == std::string_view::npos ? 0 : rest.rfind('\n') + 1;
+    std::string_view line = rest.substr(start);
+    rest = rest.substr(0, start);
+    // "<timestamp> stderr <text>": the timestamp holds no spaces.
+    const size_t space = line.find(' ');
+    if (space != std::string_view::npos && line.substr(space, marker.size()) == marker)
+      return std::string(line.substr(space + marker.size()));
+  }
+  return "";
 }
 
 LogFileWriter::LogFileWriter(std::string dir, LogLimits limits, int fd, int64_t size)

@@ -28,6 +28,10 @@ std::string formatTimestampMillis(std::chrono::system_clock::time_point t);
 // Inverse of formatTimestampMillis; false if `text` is not in exactly that form.
 bool parseTimestampMillis(std::string_view text, std::chrono::system_clock::time_point* out);
 
+// The text of the last stderr line in `log_file` (a file LogFileWriter wrote), looking only at
+// its final few KiB; empty if there is none. Used to say why a workload exited.
+std::string lastStderrLine(const std::string& log_file);
+
 class LogFileWriter {
  public:
   static constexpr const char* kCurrentName = "current.log";

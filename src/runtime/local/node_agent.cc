@@ -10,6 +10,8 @@
 
 #include "controller/revision_controller.h"
 #include "model/formats.h"
+#include "runtime/local/local_log_source.h"
+#include "runtime/local/log_files.h"
 
 namespace skiff::runtime {
 
@@ -107,7 +109,17 @@ std::chrono::system_clock::time_point parseTime(const json& status, const char* 
 
 NodeAgent::NodeAgent(Store& store, Driver& driver, Prober& prober, const Clock& clock,
                      Options options)
-    : store_(store), driver_(driver), prober_(prober), clock_(clock), options_(options) {}
+    : store_(store),
+      driver_(driver),
+      prober_(prober),
+      clock_(clock),
+      options_(options),
+      exits_([this](const std::string& id) {
+        // Driver ids are "TENANT.NAME"; tenant names hold no dots.
+        const size_t dot = id.find('.');
+        if (requeue_ && dot != std::string::npos)
+          requeue_({"Instance", id.substr(0, dot), id.substr(dot + 1)});
+      }) {}
 
 std::string NodeAgent::driverId(const ObjectKey& key) { return key.tenant + "." + key.name; }
 
@@ -275,15 +287,27 @@ Result<ReconcileResult> NodeAgent::reconcile(const ObjectKey& key) {
   if (state.ok() && state->phase == InstancePhase::kExited) {
     unregisterProbes(key);
     status["ready"] = false;
+    // Why it exited, in the user's terms: the agent's own kill (a failed liveness probe)
+    // names the probe; otherwise the workload's last stderr line usually says it.
+    std::string reason = state->reason;
+    std::string message = lastStderrLine(state->log_path);
+    if (status.contains("killedBy")) {
+      reason = status["killedBy"].value("reason", reason);
+      message = status["killedBy"].value("message", message);
+      status.erase("killedBy");
+    }
     status["lastExit"] = {{"exitCode", state->exit_code},
                           {"signal", state->signal},
-                          {"reason", state->reason},
+                          {"reason", reason},
                           {"finishedAt", formatTimestamp(state->finished_at)}};
+    if (!message.empty()) status["lastExit"]["message"] = message;
     const std::string policy = component.value("restartPolicy", "Always");
     const bool failed = state->exit_code != 0;
     if (policy == "Never" || (policy == "OnFailure" && !failed)) {
       status["phase"] = failed ? "Failed" : "Succeeded";
-      setCondition(status, {"Ready", "False", state->reason, "the process exited", ""},
+      setCondition(status,
+                   {"Ready", "False", reason,
+                    message.empty() ? "the process exited" : "the process exited: " + message, ""},
                    formatTimestamp(now));
       if (Status s = writeStatus(instance, status); !s.isOk()) return s;
       return ReconcileResult{};
@@ -298,8 +322,9 @@ Result<ReconcileResult> NodeAgent::reconcile(const ObjectKey& key) {
     status["restartAt"] = formatTimestamp(now + delay);
     setCondition(status,
                  {"Ready", "False", "CrashLoopBackOff",
-                  "exited (" + state->reason + ", code " + std::to_string(state->exit_code) +
-                      "); restarting in " + std::to_string(delay.count()) + " ms",
+                  "exited (" + reason + ", code " + std::to_string(state->exit_code) + ")" +
+                      (message.empty() ? "" : ": " + message) + "; restarting in " +
+                      std::to_string(delay.count()) + " ms",
                   ""},
                  formatTimestamp(now));
     if (Status s = driver_.remove(id); !s.isOk()) return s;
@@ -328,6 +353,7 @@ Result<ReconcileResult> NodeAgent::reconcile(const ObjectKey& key) {
       if (Status s = writeStatus(instance, status); !s.isOk()) return s;
       return ReconcileResult{delay};
     }
+    (void)recordLogOwner(started->log_dir, instance);  // keeps its logs findable by application
     if (status.contains("startedAt")) status["restarts"] = status.value("restarts", 0) + 1;
     status["phase"] = "Running";
     status["pid"] = started->pid;
@@ -338,7 +364,10 @@ Result<ReconcileResult> NodeAgent::reconcile(const ObjectKey& key) {
     state = started;
   }
 
-  // Running: probes are registered once per run (also after adoption by a new server).
+  // Running. Its exit requeues it (probes may not notice: a component need not have any);
+  // where its shim cannot be watched, a poll does.
+  const bool exit_watched = exits_.watch(id, state->shim_pid);
+  // Probes are registered once per run (also after adoption by a new server).
   bool registered;
   {
     std::lock_guard lock(mu_);
@@ -354,8 +383,10 @@ Result<ReconcileResult> NodeAgent::reconcile(const ObjectKey& key) {
   }
   const json health = component.value("health", json::object());
   if (health.contains("liveness") && h.liveness == false) {
-    // Restarted through the exited path on the next pass.
+    // Restarted through the exited path on the next pass, which reports this as the reason.
     unregisterProbes(key);
+    status["killedBy"] = {{"reason", "LivenessProbeFailed"}, {"message", h.message}};
+    if (Status s = writeStatus(instance, status); !s.isOk()) return s;
     if (Status s = driver_.stop(
             id, milliseconds(component.value("terminationGracePeriodSeconds", 30) * 1000));
         !s.isOk())
@@ -384,6 +415,7 @@ Result<ReconcileResult> NodeAgent::reconcile(const ObjectKey& key) {
        ""},
       formatTimestamp(now));
   if (Status s = writeStatus(instance, status); !s.isOk()) return s;
+  if (!exit_watched) return ReconcileResult{std::chrono::seconds(1)};
   return ReconcileResult{};
 }
 

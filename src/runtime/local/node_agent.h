@@ -18,6 +18,7 @@
 
 #include "controller/controller.h"
 #include "runtime/local/driver.h"
+#include "runtime/local/exit_watcher.h"
 #include "runtime/probe/prober.h"
 
 namespace skiff::runtime {
@@ -72,6 +73,10 @@ class NodeAgent final : public Controller {
 
   std::mutex mu_;
   std::map<ObjectKey, Health> health_;  // guarded by mu_
+
+  // Requeues an instance when its shim exits (the workload ended); declared last so that it
+  // stops before what its callback uses goes away.
+  ExitWatcher exits_;
 };
 
 }  // namespace skiff::runtime

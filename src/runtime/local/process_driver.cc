@@ -130,7 +130,8 @@ void ProcessDriver::discard(const std::string& id) const {
   }
   // A shim killed halfway may have created cgroups it never recorded.
   for (const CgroupPlace* place : {&cgroups_.cpu, &cgroups_.memory, &cgroups_.pids})
-    if (place->available()) cgroup_dirs.push_back(place->dir + "/skiff/" + id);
+    if (place->available())
+      cgroup_dirs.push_back(place->dir + "/skiff/" + instanceCgroupName(root_, id));
   std::sort(cgroup_dirs.begin(), cgroup_dirs.end());
   cgroup_dirs.erase(std::unique(cgroup_dirs.begin(), cgroup_dirs.end()), cgroup_dirs.end());
   (void)removeCgroupDirs(cgroup_dirs);

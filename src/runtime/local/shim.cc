@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -299,7 +300,11 @@ int InstanceShim::run() {
 
   CgroupLayout layout = detectCgroupLayout();
   if (layout.anyAvailable()) {
-    auto cgroup = InstanceCgroup::create(layout, spec_.id, spec_.limits);
+    // The shim's directory is ROOT/instances/ID (ProcessDriver::instanceDir).
+    const std::string driver_root =
+        std::filesystem::path(dir_).parent_path().parent_path().string();
+    auto cgroup =
+        InstanceCgroup::create(layout, instanceCgroupName(driver_root, spec_.id), spec_.limits);
     if (!cgroup.ok()) return startFailed(cgroup.status().toString());
     cgroup_ = std::move(cgroup).value();
     record_.cgroup_dirs = cgroup_->dirs();

@@ -7,79 +7,20 @@
 
 #include "api/errors.h"
 #include "api/openapi.h"
+#include "auth/authenticator.h"
+#include "auth/rbac.h"
 #include "model/codec.h"
 #include "model/kinds.h"
 #include "model/validation.h"
 
 namespace skiff {
 
-// What a /api/v1/... path addresses.
-struct ApiHandler::Route {
-  const KindInfo* kind = nullptr;
-  std::string tenant;   // for tenant-scoped kinds; empty for a cross-tenant list
-  std::string name;     // empty for a collection
-  bool status = false;  // the status subresource
-};
-
 namespace {
-
-constexpr std::string_view kApiPrefix = "/api/v1/";
 
 HttpResponse jsonResponse(int status, std::string body) {
   HttpResponse r;
   r.status = status;
   r.body = std::move(body);
-  return r;
-}
-
-std::vector<std::string> splitPath(std::string_view path) {
-  std::vector<std::string> out;
-  while (!path.empty()) {
-    size_t slash = path.find('/');
-    if (slash != 0) out.emplace_back(path.substr(0, slash));
-    if (slash == std::string_view::npos) break;
-    path = path.substr(slash + 1);
-  }
-  return out;
-}
-
-Result<ApiHandler::Route> parseRoute(std::string_view path) {
-  std::vector<std::string> seg = splitPath(path.substr(kApiPrefix.size()));
-  auto unknown = [&] { return notFound("no API resource at " + std::string(path)); };
-  if (seg.empty()) return unknown();
-  ApiHandler::Route r;
-  const KindInfo* first = findKind(seg[0]);
-  if (first == nullptr || seg[0] != first->plural) return unknown();
-  if (first->scope == Scope::kTenant) {  // /api/v1/applications: across tenants
-    if (seg.size() != 1) return unknown();
-    r.kind = first;
-    return r;
-  }
-  r.kind = first;
-  if (seg.size() == 1) return r;
-  r.name = seg[1];
-  if (seg.size() == 2) return r;
-  if (first->kind != std::string_view("Tenant")) {
-    if (seg.size() == 3 && seg[2] == "status") {
-      r.status = true;
-      return r;
-    }
-    return unknown();
-  }
-  if (seg.size() == 3 && seg[2] == "status") {
-    r.status = true;
-    return r;
-  }
-  // /api/v1/tenants/{t}/{plural}[/{name}[/status]]
-  const KindInfo* inner = findKind(seg[2]);
-  if (inner == nullptr || seg[2] != inner->plural || inner->scope != Scope::kTenant)
-    return unknown();
-  r.kind = inner;
-  r.tenant = std::move(r.name);
-  r.name.clear();
-  if (seg.size() >= 4) r.name = seg[3];
-  if (seg.size() == 5 && seg[4] == "status") r.status = true;
-  if (seg.size() > 5 || (seg.size() == 5 && !r.status)) return unknown();
   return r;
 }
 
@@ -152,8 +93,39 @@ class WatchStream final : public EventStream {
 
 }  // namespace
 
-ApiHandler::ApiHandler(Store& store, const Clock& clock)
-    : store_(store), clock_(clock), openapi_(openApiDocument().dump()) {}
+ApiHandler::ApiHandler(Store& store, const Clock& clock, Authenticator& authn,
+                       const Authorizer& authz)
+    : store_(store),
+      clock_(clock),
+      authn_(authn),
+      authz_(authz),
+      openapi_(openApiDocument().dump()) {}
+
+TenantSet ApiHandler::visibleTenants(const HttpRequest& request, const Route& route) const {
+  const bool watch = flag(request, "watch");
+  const std::string verb = watch ? kVerbWatch : kVerbList;
+  if (route.kind->kind == std::string_view("Tenant")) {
+    // Listing tenants is a platform permission; without it, one sees the tenants one may get.
+    if (authz_.authorize(request.identity, {verb, "tenants", ""}).allowed) return {true, {}};
+    return authz_.tenantsPermitted(request.identity, kVerbGet, "tenants");
+  }
+  if (!route.tenant.empty()) return {true, {}};  // authorised in that tenant already
+  return authz_.tenantsPermitted(request.identity, verb, route.kind->plural);
+}
+
+Status ApiHandler::checkRbacWrite(const HttpRequest& request, const Object& object) const {
+  const std::string_view kind = object.kind;
+  if (kind == "Role" && findBuiltinRole(object.metadata.name) != nullptr)
+    return Status(StatusCode::kInvalid, "\"" + object.metadata.name + "\" is a built-in role",
+                  {{"metadata.name",
+                    "must not be a built-in role's name (platform-admin, "
+                    "tenant-admin, developer, viewer), got \"" +
+                        object.metadata.name + "\""}});
+  if (kind != "RoleBinding" && kind != "PlatformRoleBinding") return Status::ok();
+  const std::string role = object.spec.value("role", "");
+  Decision d = authz_.authorizeBinding(request.identity, role, object.metadata.tenant);
+  return d.allowed ? Status::ok() : forbidden(d.reason);
+}
 
 HttpResponse ApiHandler::handle(HttpRequest& request) {
   const std::string& p = request.path;
@@ -162,7 +134,7 @@ HttpResponse ApiHandler::handle(HttpRequest& request) {
     return jsonResponse(200, json{{"version", SKIFF_VERSION}, {"apiVersion", kApiVersion}}.dump());
   if (p == "/openapi.json") return jsonResponse(200, openapi_);
   if (p.rfind(kApiPrefix, 0) != 0) return errorResponse(notFound("no resource at " + p));
-  Result<Route> route = parseRoute(p);
+  Result<ResourcePath> route = parseResourcePath(p);
   if (!route.ok()) return errorResponse(route.status());
   auto run = [this](HttpRequest& r, const Route& rt) {
     try {
@@ -231,6 +203,12 @@ HttpResponse ApiHandler::list(HttpRequest& request, const Route& route) {
     if (Status s = checkTenant(route.tenant); !s.isOk()) return errorResponse(s);
   }
   ObjectList objects = store_.list(route.kind->kind, options);
+  if (const TenantSet visible = visibleTenants(request, route); !visible.all) {
+    const bool tenants = route.kind->kind == std::string_view("Tenant");
+    std::erase_if(objects.items, [&](const StoredObjectPtr& o) {
+      return !visible.contains(tenants ? o->metadata.name : o->metadata.tenant);
+    });
+  }
   size_t size = 128;
   for (const auto& o : objects.items) size += o->json_text.size() + 1;
   std::string body;
@@ -262,7 +240,14 @@ HttpResponse ApiHandler::watch(HttpRequest& request, const Route& route) {
   options.from_revision = *from;
   auto stream = std::make_shared<WatchStream>(route.kind->kind, from->value_or(store_.revision()));
   WatchStream* raw = stream.get();
-  auto handle = store_.watch(options, [raw](const WatchEvent& e) { raw->deliver(e); });
+  // Fixed for the watch's life: a grant made later shows in the next watch.
+  TenantSet visible = visibleTenants(request, route);
+  const bool tenants = route.kind->kind == std::string_view("Tenant");
+  auto handle =
+      store_.watch(options, [raw, visible = std::move(visible), tenants](const WatchEvent& e) {
+        if (visible.contains(tenants ? e.object->metadata.name : e.object->metadata.tenant))
+          raw->deliver(e);
+      });
   if (!handle.ok()) return errorResponse(handle.status());
   stream->setHandle(std::move(handle).value());
   HttpResponse r;
@@ -295,6 +280,7 @@ HttpResponse ApiHandler::create(HttpRequest& request, const Route& route) {
   if (!route.tenant.empty()) {
     if (Status s = checkTenant(route.tenant); !s.isOk()) return errorResponse(s);
   }
+  if (Status s = checkRbacWrite(request, *object); !s.isOk()) return errorResponse(s);
   auto stored = store_.create(std::move(object).value(), flag(request, "dryRun"));
   if (!stored.ok()) return errorResponse(stored.status());
   return jsonResponse(201, (*stored)->json_text);
@@ -317,6 +303,7 @@ HttpResponse ApiHandler::replace(HttpRequest& request, const Route& route) {
                                 {{"metadata.resourceVersion",
                                   "is required for update: get the object and send back its "
                                   "resourceVersion (or use PATCH)"}}));
+  if (Status s = checkRbacWrite(request, *object); !s.isOk()) return errorResponse(s);
   UpdateOptions options;
   options.dry_run = flag(request, "dryRun");
   auto stored = store_.update(std::move(object).value(), options);
@@ -350,6 +337,7 @@ HttpResponse ApiHandler::patch(HttpRequest& request, const Route& route) {
     if (object->metadata.name != route.name)
       return errorResponse(Status(StatusCode::kInvalid, "a patch cannot rename an object",
                                   {{"metadata.name", "cannot be changed"}}));
+    if (Status s = checkRbacWrite(request, *object); !s.isOk()) return errorResponse(s);
     UpdateOptions options;
     options.dry_run = flag(request, "dryRun");
     auto stored = store_.update(std::move(object).value(), options);
@@ -367,6 +355,10 @@ HttpResponse ApiHandler::remove(HttpRequest& request, const Route& route) {
   }
   auto removed = store_.remove({route.kind->kind, route.tenant, route.name}, *rv);
   if (!removed.ok()) return errorResponse(removed.status());
+  if (route.kind->kind == std::string_view("User")) {
+    // The user's password and tokens go with them: none may sign in any more.
+    if (Status s = authn_.forgetUser(route.name); !s.isOk()) return errorResponse(s);
+  }
   return jsonResponse(200, (*removed)->json_text);
 }
 

@@ -9,18 +9,24 @@
 #include <string>
 
 #include "api/http.h"
+#include "api/resource_path.h"
 #include "common/clock.h"
 #include "store/store.h"
 
 namespace skiff {
 
+class Authenticator;
+class Authorizer;
+struct TenantSet;
+
 class ApiHandler {
  public:
-  ApiHandler(Store& store, const Clock& clock);
+  // `authz` filters cross-tenant lists and watches to what the caller may see and guards
+  // role bindings against escalation; `authn` forgets what a deleted user leaves behind.
+  ApiHandler(Store& store, const Clock& clock, Authenticator& authn, const Authorizer& authz);
   HttpResponse handle(HttpRequest& request);
 
-  // What a /api/v1/... path addresses (parsed in api_handler.cc).
-  struct Route;
+  using Route = ResourcePath;
 
  private:
   HttpResponse handleResource(HttpRequest& request, const Route& route);
@@ -36,8 +42,16 @@ class ApiHandler {
   // Rules for deleting a tenant: not the default one, and only when it owns nothing.
   Status checkTenantDeletable(const std::string& tenant) const;
 
+  // The tenants whose objects the caller of a cross-tenant list or watch sees.
+  TenantSet visibleTenants(const HttpRequest& request, const Route& route) const;
+  // Rules on writing the RBAC kinds: a binding may grant only what its writer holds, and a
+  // Role may not take a built-in role's name.
+  Status checkRbacWrite(const HttpRequest& request, const Object& object) const;
+
   Store& store_;
   const Clock& clock_;
+  Authenticator& authn_;
+  const Authorizer& authz_;
   const std::string openapi_;  // rendered once
 };
 

@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "auth/identity.h"
+
 namespace skiff {
 
 struct HttpRequest {
@@ -21,6 +23,9 @@ struct HttpRequest {
   std::map<std::string, std::string> headers;  // lowercase names
   std::string body;
   std::string remote_address;
+  // Set by the Gatekeeper before a handler sees the request.
+  Identity identity;
+  std::string request_id;
 
   std::string header(const std::string& lower_name) const {
     auto it = headers.find(lower_name);

@@ -42,10 +42,8 @@ std::optional<LogPath> parseLogPath(std::string_view path) {
   const std::vector<std::string> seg = splitPath(path.substr(kTenantsPrefix.size()));
   // {t}/instances/{name}/log or {t}/applications/{app}/logs
   if (seg.size() != 4) return std::nullopt;
-  if (seg[1] == "instances" && seg[3] == "log")
-    return LogPath{seg[0], seg[2], ""};
-  if (seg[1] == "applications" && seg[3] == "logs")
-    return LogPath{seg[0], "", seg[2]};
+  if (seg[1] == "instances" && seg[3] == "log") return LogPath{seg[0], seg[2], ""};
+  if (seg[1] == "applications" && seg[3] == "logs") return LogPath{seg[0], "", seg[2]};
   return std::nullopt;
 }
 

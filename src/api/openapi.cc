@@ -35,6 +35,8 @@ json errorResponses(std::initializer_list<int> codes) {
       {413, "RequestEntityTooLarge: the body is over 1 MiB"},
       {415, "UnsupportedMediaType: send application/json or application/yaml"},
       {422, "Invalid: the object breaks the model's rules; details.causes names each field"},
+      {401, "Unauthorized: no valid bearer token (or, at login, wrong credentials or a lock)"},
+      {403, "Forbidden: the caller's roles do not allow it; the message names the permission"},
   };
   json out = json::object();
   for (int c : codes)
@@ -191,7 +193,87 @@ json openApiDocument() {
       paths["/api/v1/" + std::string(k.plural)] = all;
     }
   }
+  // Logs: plain text, one line per log line.
+  const json text_lines = {
+      {"description",
+       "The log lines as plain text; with follow=true a chunked stream that goes on until the "
+       "instances are deleted or the client disconnects"},
+      {"content", {{"text/plain", {{"schema", {{"type", "string"}}}}}}}};
+  const json boolean = {{"type", "boolean"}};
+  const json log_params = json::array(
+      {param("previous", "query",
+             "The run before the current one (after a restart) instead of the current one.",
+             boolean),
+       param("sinceSeconds", "query", "Only lines written in the last N seconds (N >= 1).",
+             {{"type", "integer"}, {"minimum", 1}}),
+       param("since", "query",
+             "Only lines written at or after this RFC 3339 time (UTC); excludes sinceSeconds.",
+             {{"type", "string"}, {"format", "date-time"}}),
+       param("tailLines", "query", "Only the last N lines (of each instance).",
+             {{"type", "integer"}, {"minimum", 0}}),
+       param("follow", "query", "Keep streaming new lines as they are written.", boolean),
+       param("timestamps", "query", "Start each line with its RFC 3339 time.", boolean)});
+  const json instance_name = param("name", "path", "Instance name.", {{"type", "string"}}, true);
+  json instance_log_params = log_params;
+  paths["/api/v1/tenants/{tenant}/instances/{name}/log"] = {
+      {"parameters", {tenant_param, instance_name}},
+      {"get",
+       {{"summary", "Read or follow an instance's log (also of a deleted one, until retention)"},
+        {"operationId", "readInstanceLog"},
+        {"parameters", instance_log_params},
+        {"responses", errorResponses({400, 404})}}}};
+  paths["/api/v1/tenants/{tenant}/instances/{name}/log"]["get"]["responses"]["200"] = text_lines;
+  json app_log_params = log_params;
+  app_log_params.push_back(
+      param("component", "query", "Only the instances of this component.", {{"type", "string"}}));
+  app_log_params.push_back(param("instance", "query", "Only this instance.", {{"type", "string"}}));
+  paths["/api/v1/tenants/{tenant}/applications/{name}/logs"] = {
+      {"parameters", {tenant_param, name_param}},
+      {"get",
+       {{"summary",
+         "Read or follow the logs of an application's instances, merged by time and prefixed "
+         "with \"[INSTANCE] \" when there are several"},
+        {"operationId", "readApplicationLogs"},
+        {"parameters", app_log_params},
+        {"responses", errorResponses({400, 404})}}}};
+  paths["/api/v1/tenants/{tenant}/applications/{name}/logs"]["get"]["responses"]["200"] =
+      text_lines;
+
   json plain = {{"type", "object"}};
+  // Signing in, the caller's own credentials and the audit trail (api/auth_handler.h).
+  auto operation = [&](const char* summary, const char* id, std::initializer_list<int> errors) {
+    json op = {{"summary", summary}, {"operationId", id}, {"responses", errorResponses(errors)}};
+    op["responses"]["200"] = okResponse("Done", plain);
+    return op;
+  };
+  paths["/api/v1/login"] = {
+      {"post", operation("Sign in with {user, password}: a session token, shown once", "login",
+                         {400, 401, 422})}};
+  paths["/api/v1/logout"] = {{"post", operation("Revoke the session presented", "logout", {401})}};
+  paths["/api/v1/whoami"] = {{"get", operation("The caller's identity", "whoami", {401})}};
+  paths["/api/v1/accessreviews"] = {
+      {"post",
+       operation("May the caller do {verb, resource, tenant}?", "accessReview", {400, 401, 422})}};
+  paths["/api/v1/tokens"] = {
+      {"get", operation("The caller's API tokens and sessions (everyone's with permission)",
+                        "listTokens", {401})},
+      {"post", operation("Create an API token {user, roles, tenants, ttl, description}; the "
+                         "secret is in this answer only",
+                         "createToken", {400, 401, 403, 422})}};
+  paths["/api/v1/tokens/{name}"] = {
+      {"parameters", {name_param}},
+      {"get", operation("One token (no secret)", "readToken", {401, 404})},
+      {"delete", operation("Revoke a token", "revokeToken", {401, 404})}};
+  paths["/api/v1/users/{name}/password"] = {
+      {"parameters", {name_param}},
+      {"put", operation("Set a password {password, currentPassword}", "setPassword",
+                        {400, 401, 403, 404, 422})}};
+  paths["/api/v1/audit"] = {
+      {"get", operation("Audit entries, filtered by user, tenant, since and limit",
+                        "listAuditEvents", {400, 401, 403})}};
+  paths["/api/v1/audit/verify"] = {
+      {"get", operation("Recompute the audit trail's hash chain", "verifyAudit", {401, 403})}};
+
   paths["/healthz"] = {{"get",
                         {{"summary", "Liveness of the API server"},
                          {"operationId", "healthz"},
@@ -204,13 +286,20 @@ json openApiDocument() {
                              {{"summary", "This document"},
                               {"operationId", "openapi"},
                               {"responses", {{"200", okResponse("OpenAPI 3.0", plain)}}}}}};
-  return {{"openapi", "3.0.3"},
-          {"info",
-           {{"title", "Skiff API"},
-            {"version", SKIFF_VERSION},
-            {"description", "The resource API of Skiff, an application-centric container PaaS."}}},
-          {"paths", std::move(paths)},
-          {"components", {{"schemas", std::move(schemas)}}}};
+  return {
+      {"openapi", "3.0.3"},
+      {"info",
+       {{"title", "Skiff API"},
+        {"version", SKIFF_VERSION},
+        {"description", "The resource API of Skiff, an application-centric container PaaS."}}},
+      {"paths", std::move(paths)},
+      // Every path but /healthz, /readyz, /version, /openapi.json and login needs a token.
+      {"security", {{{"bearer", json::array()}}}},
+      {"components",
+       {{"schemas", std::move(schemas)},
+        {"securitySchemes",
+         {{"bearer",
+           {{"type", "http"}, {"scheme", "bearer"}, {"bearerFormat", "skf_<id>_<secret>"}}}}}}}};
 }
 
 }  // namespace skiff

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <chrono>
 #include <cstdlib>
+#include <limits>
 #include <vector>
 
 #include <boost/asio/connect.hpp>
@@ -24,22 +25,9 @@ namespace {
 constexpr auto kRequestTimeout = std::chrono::seconds(30);
 // Lists of many objects are large; the server bounds what it sends, not us.
 constexpr uint64_t kMaxReplyBytes = uint64_t{1} << 31;
-
-// Percent-encodes a query parameter value (RFC 3986 unreserved characters pass through).
-std::string urlEncode(const std::string& value) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : value) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
+// For open-ended streams. Not boost::none: Boost 1.74's parser then refuses every answer with a
+// Content-Length (it compares the length with an empty optional), such as a JSON error answer.
+constexpr uint64_t kUnlimitedBody = std::numeric_limits<uint64_t>::max();
 
 std::string objectPath(const ObjectAddress& a) {
   if (a.kind->scope == Scope::kPlatform)
@@ -75,10 +63,12 @@ beast::error_code connectStream(beast::tcp_stream& stream, boost::asio::io_conte
 }
 
 http::request<http::string_body> makeRequest(http::verb verb, const std::string& target,
-                                             const std::string& host, const std::string& body,
+                                             const std::string& host, const std::string& token,
+                                             const std::string& body,
                                              const std::string& content_type) {
   http::request<http::string_body> req{verb, target, 11};
   req.set(http::field::host, host);
+  if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
   req.set(http::field::user_agent, std::string("skiff-cli/") + SKIFF_VERSION);
   req.set(http::field::accept, "application/json");
   req.set(http::field::connection, "close");
@@ -88,7 +78,47 @@ http::request<http::string_body> makeRequest(http::verb verb, const std::string&
   return req;
 }
 
+// The Status a Skiff error document (or, failing that, the raw answer) stands for.
+Status statusFromErrorDocument(int http_status, const std::string& body) {
+  json doc = json::parse(body, nullptr, false);
+  // A Status document; its kind may be missing from an answer made outside the API handlers.
+  if (doc.is_object() && doc.contains("message") &&
+      (doc.value("kind", "") == "Status" || doc.contains("reason"))) {
+    std::vector<FieldError> fields;
+    if (auto details = doc.find("details"); details != doc.end() && details->is_object()) {
+      if (auto causes = details->find("causes"); causes != details->end() && causes->is_array()) {
+        for (const auto& c : *causes) {
+          if (!c.is_object()) continue;
+          fields.push_back({c.value("field", ""), c.value("message", "")});
+        }
+      }
+    }
+    const json& message = doc["message"];
+    return Status(codeOfReason(doc.value("reason", "")),
+                  message.is_string() ? message.get<std::string>() : message.dump(),
+                  std::move(fields));
+  }
+  std::string text = body.size() > 512 ? body.substr(0, 512) + "..." : body;
+  return Status(StatusCode::kInternal, "the server answered HTTP " + std::to_string(http_status) +
+                                           (text.empty() ? std::string() : ": " + text));
+}
+
 }  // namespace
+
+std::string urlEncode(const std::string& value) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : value) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
 
 std::string resolveServerUrl(const std::string& flag_value) {
   if (!flag_value.empty()) return flag_value;
@@ -142,8 +172,8 @@ Result<ApiClient::Reply> ApiClient::exchange(const std::string& method, const st
   boost::asio::io_context io;
   beast::tcp_stream stream(io);
   if (auto ec = connectStream(stream, io, host_, port_)) return unreachable(ec.message());
-  auto req =
-      makeRequest(http::string_to_verb(method), path_prefix_ + target, host_, body, content_type);
+  auto req = makeRequest(http::string_to_verb(method), path_prefix_ + target, host_, token_, body,
+                         content_type);
   beast::error_code ec;
   stream.expires_after(kRequestTimeout);
   http::write(stream, req, ec);
@@ -161,26 +191,26 @@ Result<ApiClient::Reply> ApiClient::exchange(const std::string& method, const st
   return reply;
 }
 
+void ApiClient::setToken(std::string token, std::string login_hint) {
+  token_ = std::move(token);
+  login_hint_ = std::move(login_hint);
+}
+
 Status statusFromErrorReply(int http_status, const std::string& body) {
-  json doc = json::parse(body, nullptr, false);
-  if (doc.is_object() && doc.value("kind", "") == "Status" && doc.contains("message")) {
-    std::vector<FieldError> fields;
-    if (auto details = doc.find("details"); details != doc.end() && details->is_object()) {
-      if (auto causes = details->find("causes"); causes != details->end() && causes->is_array()) {
-        for (const auto& c : *causes) {
-          if (!c.is_object()) continue;
-          fields.push_back({c.value("field", ""), c.value("message", "")});
-        }
-      }
-    }
-    const json& message = doc["message"];
-    return Status(codeOfReason(doc.value("reason", "")),
-                  message.is_string() ? message.get<std::string>() : message.dump(),
-                  std::move(fields));
-  }
-  std::string text = body.size() > 512 ? body.substr(0, 512) + "..." : body;
-  return Status(StatusCode::kInternal, "the server answered HTTP " + std::to_string(http_status) +
-                                           (text.empty() ? std::string() : ": " + text));
+  Status status = statusFromErrorDocument(http_status, body);
+  // Whatever sits in front of the server (a proxy) may answer these without a Status body.
+  if (http_status == 401 && status.code() != StatusCode::kUnauthenticated)
+    return Status(StatusCode::kUnauthenticated, status.message(), status.fields());
+  if (http_status == 403 && status.code() != StatusCode::kForbidden)
+    return Status(StatusCode::kForbidden, status.message(), status.fields());
+  return status;
+}
+
+Status ApiClient::errorFromReply(int http_status, const std::string& body) const {
+  Status status = statusFromErrorReply(http_status, body);
+  if (status.code() != StatusCode::kUnauthenticated) return status;
+  return Status(StatusCode::kUnauthenticated, "not logged in to " + base_url_ + ": " + login_hint_ +
+                                                  " (server said: " + status.message() + ")");
 }
 
 Result<json> ApiClient::call(const std::string& method, const std::string& target,
@@ -188,11 +218,34 @@ Result<json> ApiClient::call(const std::string& method, const std::string& targe
   auto reply = exchange(method, target, body, content_type);
   if (!reply.ok()) return reply.status();
   if (reply->status < 200 || reply->status >= 300)
-    return statusFromErrorReply(reply->status, reply->body);
+    return errorFromReply(reply->status, reply->body);
+  if (reply->body.empty()) return json::object();  // e.g. 204 No Content
   json doc = json::parse(reply->body, nullptr, false);
   if (doc.is_discarded())
     return internalError("the server at " + base_url_ + " answered " + method + " " + target +
                          " with a body that is not JSON: is it a Skiff server?");
+  return doc;
+}
+
+Result<json> ApiClient::request(const std::string& method, const std::string& target,
+                                const json& body) {
+  if (body.is_null()) return call(method, target);
+  return call(method, target, body.dump(), "application/json");
+}
+
+Result<json> ApiClient::login(const std::string& user, const std::string& password) {
+  const std::string saved = std::exchange(token_, std::string());
+  const std::string target = "/api/v1/login";
+  auto reply = exchange("POST", target, json{{"user", user}, {"password", password}}.dump(),
+                        "application/json");
+  token_ = saved;
+  if (!reply.ok()) return reply.status();
+  if (reply->status < 200 || reply->status >= 300)
+    return statusFromErrorReply(reply->status, reply->body);
+  json doc = json::parse(reply->body, nullptr, false);
+  if (!doc.is_object() || !doc.contains("token") || !doc["token"].is_string())
+    return internalError("the server at " + base_url_ + " answered POST " + target +
+                         " without a token: is it a Skiff server that supports login?");
   return doc;
 }
 
@@ -233,14 +286,14 @@ Status ApiClient::watch(const ListQuery& query, std::optional<int64_t> resource_
   boost::asio::io_context io;
   beast::tcp_stream stream(io);
   if (auto ec = connectStream(stream, io, host_, port_)) return unreachable(ec.message());
-  auto req = makeRequest(http::verb::get, path_prefix_ + target, host_, "", "");
+  auto req = makeRequest(http::verb::get, path_prefix_ + target, host_, token_, "", "");
   beast::error_code ec;
   http::write(stream, req, ec);
   if (ec) return unreachable(ec.message());
 
   beast::flat_buffer buffer;
   http::response_parser<http::buffer_body> parser;
-  parser.body_limit(boost::none);
+  parser.body_limit(kUnlimitedBody);
   http::read_header(stream, buffer, parser, ec);
   if (ec) return unreachable(ec.message());
   // A watch is open-ended: the server's bookmarks keep it alive, so no read deadline.
@@ -270,7 +323,49 @@ Status ApiClient::watch(const ListQuery& query, std::optional<int64_t> resource_
       if (!on_event(event)) return Status::ok();
     }
   }
-  if (http_status < 200 || http_status >= 300) return statusFromErrorReply(http_status, pending);
+  if (http_status < 200 || http_status >= 300) return errorFromReply(http_status, pending);
+  return Status::ok();
+}
+
+Status ApiClient::streamGet(const std::string& target,
+                            const std::function<bool(std::string_view data)>& on_data) {
+  boost::asio::io_context io;
+  beast::tcp_stream stream(io);
+  if (auto ec = connectStream(stream, io, host_, port_)) return unreachable(ec.message());
+  auto req = makeRequest(http::verb::get, path_prefix_ + target, host_, token_, "", "");
+  req.set(http::field::accept, "text/plain, application/json");
+  beast::error_code ec;
+  http::write(stream, req, ec);
+  if (ec) return unreachable(ec.message());
+
+  beast::flat_buffer buffer;
+  http::response_parser<http::buffer_body> parser;
+  parser.body_limit(kUnlimitedBody);
+  // The server answers once it has opened what it streams; then the stream is open-ended.
+  stream.expires_after(kRequestTimeout);
+  http::read_header(stream, buffer, parser, ec);
+  if (ec) return unreachable(ec.message());
+  stream.expires_never();
+
+  const int http_status = static_cast<int>(parser.get().result_int());
+  const bool failed = http_status < 200 || http_status >= 300;
+  std::string error_body;
+  char chunk[16 * 1024];
+  while (!parser.is_done()) {
+    parser.get().body().data = chunk;
+    parser.get().body().size = sizeof chunk;
+    http::read_some(stream, buffer, parser, ec);
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec == http::error::end_of_stream || ec == boost::asio::error::eof) break;
+    if (ec) return unreachable("the stream broke: " + ec.message());
+    const std::string_view data(chunk, sizeof chunk - parser.get().body().size);
+    if (failed) {
+      error_body.append(data);
+    } else if (!data.empty() && !on_data(data)) {
+      return Status::ok();
+    }
+  }
+  if (failed) return errorFromReply(http_status, error_body);
   return Status::ok();
 }
 

@@ -3,14 +3,16 @@
 //
 // Every failure comes back as a Status: an error answer from the server keeps its reason,
 // message and field causes; a server that cannot be reached is kUnavailable with a message
-// saying where the CLI looked and how to point it elsewhere. Not thread-safe; the CLI is
-// single-threaded.
+// saying where the CLI looked and how to point it elsewhere. Every request carries the bearer
+// token set with setToken(); a 401 answer becomes a kUnauthenticated Status telling the user
+// to log in. Not thread-safe; the CLI is single-threaded.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "common/status.h"
 #include "model/kinds.h"
@@ -22,6 +24,10 @@ inline constexpr const char* kDefaultServer = "http://127.0.0.1:7480";
 
 // --server if given, else $SKIFF_SERVER, else kDefaultServer.
 std::string resolveServerUrl(const std::string& flag_value);
+
+// Percent-encodes a path segment or query parameter value (RFC 3986 unreserved characters
+// pass through).
+std::string urlEncode(const std::string& value);
 
 // What one object call addresses. `tenant` is ignored for platform-scoped kinds.
 struct ObjectAddress {
@@ -44,6 +50,19 @@ class ApiClient {
 
   const std::string& baseUrl() const { return base_url_; }
 
+  // The token sent as "Authorization: Bearer <token>" on every request (none when empty), and
+  // what a 401 answer should tell the user to do, e.g. "run skiff login".
+  void setToken(std::string token, std::string login_hint = "run skiff login");
+  const std::string& token() const { return token_; }
+
+  // A request outside the object API (/api/v1/whoami, /api/v1/tokens, ...): `body`, unless
+  // null, is sent as JSON; a 2xx answer's JSON body is returned.
+  Result<json> request(const std::string& method, const std::string& target,
+                       const json& body = nullptr);
+  // POST /api/v1/login without a bearer token: a 401 is a kUnauthenticated Status carrying the
+  // server's message (wrong password, locked account), not the "run skiff login" advice.
+  Result<json> login(const std::string& user, const std::string& password);
+
   Result<json> get(const ObjectAddress& address);
   // The List document ({"items": [...], "metadata": {"resourceVersion": N}}).
   Result<json> list(const ListQuery& query);
@@ -64,6 +83,12 @@ class ApiClient {
   Status watch(const ListQuery& query, std::optional<int64_t> resource_version,
                const std::function<bool(const json& event)>& on_event);
 
+  // GET `target` (a path with its query, e.g. "/api/v1/tenants/t/instances/x/log?follow=true")
+  // and hand the body to `on_data` as it arrives, until it returns false or the body ends. No
+  // read deadline: the answer may be an open-ended stream. An error answer is its Status.
+  Status streamGet(const std::string& target,
+                   const std::function<bool(std::string_view data)>& on_data);
+
  private:
   struct Reply {
     int status = 0;
@@ -83,15 +108,20 @@ class ApiClient {
   Result<json> call(const std::string& method, const std::string& target,
                     const std::string& body = "", const std::string& content_type = "");
   Status unreachable(const std::string& reason) const;
+  // statusFromErrorReply(), with 401 answers turned into advice to log in.
+  Status errorFromReply(int http_status, const std::string& body) const;
 
   std::string base_url_;
   std::string host_;
   std::string port_;
   std::string path_prefix_;  // path part of the base URL, without a trailing slash
+  std::string token_;
+  std::string login_hint_ = "run skiff login";
 };
 
 // The Status an HTTP error answer stands for: the server's Status document when the body is
-// one, else the HTTP status and body text.
+// one, else the HTTP status and body text. 401 and 403 are kUnauthenticated and kForbidden
+// whatever the body says.
 Status statusFromErrorReply(int http_status, const std::string& body);
 
 }  // namespace skiff::cli

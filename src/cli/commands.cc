@@ -13,6 +13,7 @@ namespace skiff::cli {
 
 struct Commands::State {
   std::string server;  // --server, on the app and on every client subcommand
+  std::string token;   // --token, likewise
 
   ApplyOptions apply;
   GetOptions get;
@@ -29,6 +30,20 @@ struct Commands::State {
   RolloutPauseOptions pause;
   RolloutPauseOptions resume;  // paused = false, set by the constructor
   ScaleOptions scale;
+  LogsOptions logs;
+  int64_t logs_tail = 0;
+  CLI::Option* logs_tail_opt = nullptr;
+  LoginOptions login;
+  std::string login_user_flag;
+  WhoamiOptions whoami;
+  CanIOptions can_i;
+  PasswdOptions passwd;
+  TokenCreateOptions token_create;
+  TokenListOptions token_list;
+  std::string token_revoke_id;
+  AuditOptions audit;
+  int64_t audit_limit = 0;
+  CLI::Option* audit_limit_opt = nullptr;
 
   // Each client subcommand and what runs it; run() runs the one that was parsed.
   struct Handler {
@@ -37,14 +52,19 @@ struct Commands::State {
   };
   std::vector<Handler> handlers;
   CLI::App* diff_cmd = nullptr;
+  CLI::App* can_i_cmd = nullptr;
+  CLI::App* audit_verify_cmd = nullptr;
 };
 
 namespace {
 
-void addServerOption(CLI::App& app, std::string& server) {
+void addServerOptions(CLI::App& app, std::string& server, std::string& token) {
   app.add_option("--server", server,
-                 "Skiff API URL, e.g. http://127.0.0.1:7480 (default: $SKIFF_SERVER, else " +
+                 "Skiff API URL, e.g. http://127.0.0.1:7480 (default: $SKIFF_SERVER, else the "
+                 "server logged in to, else " +
                      std::string(kDefaultServer) + ")");
+  app.add_option("--token", token,
+                 "Bearer token to send (default: $SKIFF_TOKEN, else the saved login session)");
 }
 
 void addTenantOption(CLI::App& app, TenantOption& tenant) {
@@ -55,11 +75,11 @@ void addTenantOption(CLI::App& app, TenantOption& tenant) {
 
 Commands::Commands(CLI::App& app) : state_(std::make_unique<State>()) {
   State& s = *state_;
-  addServerOption(app, s.server);
+  addServerOptions(app, s.server, s.token);
   auto add = [&](CLI::App& parent, const char* name, const char* description,
                  std::function<int(CommandContext&)> run) {
     CLI::App* cmd = parent.add_subcommand(name, description);
-    addServerOption(*cmd, s.server);
+    addServerOptions(*cmd, s.server, s.token);
     s.handlers.push_back({cmd, std::move(run)});
     return cmd;
   };
@@ -106,6 +126,23 @@ Commands::Commands(CLI::App& app) : state_(std::make_unique<State>()) {
       ->required();
   addTenantOption(*scale, s.scale.tenant);
 
+  CLI::App* logs =
+      add(app, "logs", "Print the logs of an application's instances", [&s](CommandContext& ctx) {
+        if (s.logs_tail_opt->count() > 0) s.logs.tail = s.logs_tail;
+        return runLogs(ctx, s.logs);
+      });
+  logs->add_option("target", s.logs.target, "APPLICATION or APPLICATION/COMPONENT")->required();
+  logs->add_flag("-f,--follow", s.logs.follow, "Keep printing new lines until interrupted");
+  logs->add_option("--since", s.logs.since,
+                   "Only lines newer than a duration (5m, 1h) or an RFC 3339 time");
+  s.logs_tail_opt =
+      logs->add_option("--tail", s.logs_tail, "Only the last N lines of each instance");
+  logs->add_option("--instance", s.logs.instance, "Only this instance");
+  logs->add_flag("-p,--previous", s.logs.previous,
+                 "The run before the current one (after a restart)");
+  logs->add_flag("--timestamps", s.logs.timestamps, "Start each line with its time");
+  addTenantOption(*logs, s.logs.tenant);
+
   CLI::App* rollout = app.add_subcommand("rollout", "Manage an application's rollouts");
   rollout->require_subcommand(1);
 
@@ -147,6 +184,87 @@ Commands::Commands(CLI::App& app) : state_(std::make_unique<State>()) {
     addTenantOption(*cmd, options->tenant);
   }
 
+  CLI::App* login = add(
+      app, "login", "Log in and save the session for later commands", [&s](CommandContext& ctx) {
+        if (!s.login_user_flag.empty()) {
+          if (!s.login.user.empty() && s.login.user != s.login_user_flag)
+            return reportError(ctx.err,
+                               badRequest("the user is named twice, as \"" + s.login.user +
+                                          "\" and --user \"" + s.login_user_flag + "\": give one"));
+          s.login.user = s.login_user_flag;
+        }
+        return runLogin(ctx, s.login);
+      });
+  login->add_option("user", s.login.user, "User to log in as");
+  login->add_option("-u,--user", s.login_user_flag, "User to log in as (instead of USER)");
+  login->add_flag("--password-stdin", s.login.password_stdin,
+                  "Read the password from the first line of standard input");
+
+  add(app, "logout", "End the saved session, on the server and here",
+      [](CommandContext& ctx) { return runLogout(ctx); });
+
+  CLI::App* whoami = add(app, "whoami", "Show who the server takes you for",
+                         [&s](CommandContext& ctx) { return runWhoami(ctx, s.whoami); });
+  whoami->add_option("-o,--output", s.whoami.output, "Output format: json");
+
+  CLI::App* auth = app.add_subcommand("auth", "Inspect authorization");
+  auth->require_subcommand(1);
+  s.can_i_cmd = add(*auth, "can-i", "Check whether you may do something (exit 0: yes, 1: no)",
+                    [&s](CommandContext& ctx) { return runCanI(ctx, s.can_i); });
+  s.can_i_cmd->add_option("verb", s.can_i.verb, "get, list, watch, create, update, patch, delete")
+      ->required();
+  s.can_i_cmd
+      ->add_option("resource", s.can_i.resource,
+                   "A kind (applications, apps, tokens, ...) or a subresource (applications/logs)")
+      ->required();
+  s.can_i_cmd->add_option("-n,--tenant", s.can_i.tenant,
+                          "Tenant to ask about (default: the platform scope)");
+
+  CLI::App* user = app.add_subcommand("user", "Manage users");
+  user->require_subcommand(1);
+  CLI::App* passwd = add(*user, "passwd", "Set a user's password (your own needs the current one)",
+                         [&s](CommandContext& ctx) { return runPasswd(ctx, s.passwd); });
+  passwd->add_option("name", s.passwd.user, "User name")->required();
+  passwd->add_flag("--password-stdin", s.passwd.password_stdin,
+                   "Read the passwords from standard input, one a line: the current one (for your "
+                   "own password), then the new one");
+
+  CLI::App* token = app.add_subcommand("token", "Manage API tokens");
+  token->require_subcommand(1);
+  CLI::App* create = add(*token, "create", "Create an API token and print it (once)",
+                         [&s](CommandContext& ctx) { return runTokenCreate(ctx, s.token_create); });
+  create->add_option("--user", s.token_create.user, "Whose token (default: yours)");
+  create->add_option("--role", s.token_create.roles,
+                     "Only what this role allows (repeatable; default: all the user may do)");
+  create->add_option("--tenant", s.token_create.tenants,
+                     "Only in this tenant (repeatable; default: every tenant)");
+  create->add_option("--ttl", s.token_create.ttl,
+                     "Lifetime, e.g. 720h (default 720h, at most 8784h)");
+  create->add_option("--description", s.token_create.description, "What the token is for");
+  CLI::App* list = add(*token, "ls", "List API tokens and sessions",
+                       [&s](CommandContext& ctx) { return runTokenList(ctx, s.token_list); });
+  list->alias("list");
+  list->add_option("-o,--output", s.token_list.output, "Output format: json");
+  CLI::App* revoke = add(*token, "revoke", "Revoke a token by its ID", [&s](CommandContext& ctx) {
+    return runTokenRevoke(ctx, s.token_revoke_id);
+  });
+  revoke->add_option("id", s.token_revoke_id, "Token ID, as token ls shows it")->required();
+
+  CLI::App* audit =
+      add(app, "audit", "Show the audit trail (newest last)", [&s](CommandContext& ctx) {
+        if (s.audit_limit_opt->count() > 0) s.audit.limit = s.audit_limit;
+        return runAudit(ctx, s.audit);
+      });
+  audit->add_option("--user", s.audit.user, "Only requests by this user");
+  audit->add_option("-n,--tenant", s.audit.tenant, "Only requests in this tenant");
+  audit->add_option("--since", s.audit.since,
+                    "Only entries newer than a duration (1h) or an RFC 3339 time");
+  s.audit_limit_opt = audit->add_option("--limit", s.audit_limit, "At most N entries");
+  audit->add_option("-o,--output", s.audit.output, "Output format: json");
+  s.audit_verify_cmd =
+      add(*audit, "verify", "Check the audit trail's hash chain (exit 0: intact, 1: broken)",
+          [](CommandContext& ctx) { return runAuditVerify(ctx); });
+
   add(app, "version", "Print the client and server versions",
       [](CommandContext& ctx) { return runVersion(ctx); });
 }
@@ -155,16 +273,48 @@ Commands::~Commands() = default;
 
 int Commands::run() {
   State& s = *state_;
-  const std::string url = resolveServerUrl(s.server);
-  auto client = ApiClient::connect(url);
-  const bool diff = s.diff_cmd->parsed();
+  // Commands whose exit code 1 means an answer (differences, "no", a broken trail).
+  const bool answers_with_1 =
+      s.diff_cmd->parsed() || s.can_i_cmd->parsed() || s.audit_verify_cmd->parsed();
+  const int error_exit = answers_with_1 ? 2 : 1;
+
+  const CliEnvironment env = CliEnvironment::fromProcess();
+  ClientSettings settings;
+  settings.config_path = configPath(env);
+  if (settings.config_path.ok()) {
+    auto config = loadConfig(*settings.config_path);
+    if (!config.ok()) {
+      reportError(std::cerr, config.status());
+      return error_exit;
+    }
+    settings.config = std::move(config).value();
+  }
+  settings.credentials = resolveCredentials(s.server, s.token, env, settings.config);
+  auto client = ApiClient::connect(settings.credentials.server);
   if (!client.ok()) {
     reportError(std::cerr, client.status());
-    return diff ? 2 : 1;
+    return error_exit;
   }
-  CommandContext ctx{*client, std::cin, std::cout, std::cerr};
+  switch (settings.credentials.source) {
+    case TokenSource::kFlag:
+      client->setToken(settings.credentials.token, "the token given with --token was refused");
+      break;
+    case TokenSource::kEnvironment:
+      client->setToken(settings.credentials.token,
+                       "the token in SKIFF_TOKEN was refused (set a valid one, or unset it and "
+                       "run skiff login)");
+      break;
+    case TokenSource::kConfig:
+      client->setToken(settings.credentials.token, "the saved session has ended: run skiff login");
+      break;
+    case TokenSource::kNone:
+      break;
+  }
+  CommandContext ctx{*client, std::cin, std::cout, std::cerr, &settings};
+  // The deepest parsed command runs: `audit verify` parses both audit and verify.
   for (const auto& handler : s.handlers)
-    if (handler.command->parsed()) return handler.run(ctx);
+    if (handler.command->parsed() && handler.command->get_subcommands().empty())
+      return handler.run(ctx);
   std::cerr << "error: no command given: run skiff --help\n";
   return 1;
 }

@@ -10,15 +10,24 @@
 #include <vector>
 
 #include "cli/api_client.h"
+#include "cli/config.h"
 #include "common/status.h"
 
 namespace skiff::cli {
+
+// Where the client's credentials came from: what login and logout read and write.
+struct ClientSettings {
+  Result<std::string> config_path = std::string();  // an error when the environment names none
+  CliConfig config;                                 // as loaded when the command started
+  Credentials credentials;                          // what `client` was set up with
+};
 
 struct CommandContext {
   ApiClient& client;
   std::istream& in;
   std::ostream& out;
   std::ostream& err;
+  const ClientSettings* settings = nullptr;  // null: the commands that need it refuse to run
 };
 
 // Where a command looks for tenant-scoped objects: --tenant/-n, else "default".
@@ -112,6 +121,79 @@ struct ScaleOptions {
   TenantOption tenant;
 };
 int runScale(CommandContext& ctx, const ScaleOptions& options);
+
+// Prints the logs of an application's instances; `target` is "APP" or "APP/COMPONENT".
+struct LogsOptions {
+  std::string target;
+  TenantOption tenant;
+  std::string instance;  // only this instance
+  std::string since;     // a duration back from now (5m) or an RFC 3339 time
+  std::optional<int64_t> tail;
+  bool previous = false;
+  bool follow = false;
+  bool timestamps = false;
+};
+int runLogs(CommandContext& ctx, const LogsOptions& options);
+
+// Signing in (auth_commands.cc). The password comes from the terminal with echo off, or with
+// `password_stdin` from one line of ctx.in.
+struct LoginOptions {
+  std::string user;
+  bool password_stdin = false;
+};
+int runLogin(CommandContext& ctx, const LoginOptions& options);
+// Revokes the saved session on the server and removes it from the config; succeeds (saying so)
+// when the server cannot be reached.
+int runLogout(CommandContext& ctx);
+
+struct WhoamiOptions {
+  std::string output;  // "" or "json"
+};
+int runWhoami(CommandContext& ctx, const WhoamiOptions& options);
+
+// Exit code 0: allowed, 1: denied, 2: an error.
+struct CanIOptions {
+  std::string verb;
+  std::string resource;  // a kind's plural (or any name of a kind), or "plural/subresource"
+  std::string tenant;    // empty: the platform scope
+};
+int runCanI(CommandContext& ctx, const CanIOptions& options);
+
+// Sets a user's password; one's own needs the current password too. With `password_stdin`,
+// ctx.in holds the current password (one's own only) and then the new one, a line each.
+struct PasswdOptions {
+  std::string user;
+  bool password_stdin = false;
+};
+int runPasswd(CommandContext& ctx, const PasswdOptions& options);
+
+// API tokens (token_commands.cc).
+struct TokenCreateOptions {
+  std::string user;  // empty: the caller
+  std::vector<std::string> roles;
+  std::vector<std::string> tenants;
+  std::string ttl;  // a duration; empty: the server's default
+  std::string description;
+};
+int runTokenCreate(CommandContext& ctx, const TokenCreateOptions& options);
+
+struct TokenListOptions {
+  std::string output;  // "" or "json"
+};
+int runTokenList(CommandContext& ctx, const TokenListOptions& options);
+int runTokenRevoke(CommandContext& ctx, const std::string& id);
+
+// The audit trail (audit_commands.cc).
+struct AuditOptions {
+  std::string user;
+  std::string tenant;
+  std::string since;  // a duration back from now (1h) or an RFC 3339 time
+  std::optional<int64_t> limit;
+  std::string output;  // "" or "json"
+};
+int runAudit(CommandContext& ctx, const AuditOptions& options);
+// Exit code 0: the trail is intact, 1: it is broken, 2: an error.
+int runAuditVerify(CommandContext& ctx);
 
 int runVersion(CommandContext& ctx);
 

@@ -37,6 +37,8 @@ constexpr CodeInfo kCodes[] = {
     {StatusCode::kTooLarge, "RequestEntityTooLarge", 413},
     {StatusCode::kUnsupportedMediaType, "UnsupportedMediaType", 415},
     {StatusCode::kMethodNotAllowed, "MethodNotAllowed", 405},
+    {StatusCode::kUnauthenticated, "Unauthorized", 401},
+    {StatusCode::kForbidden, "Forbidden", 403},
     {StatusCode::kUnavailable, "ServiceUnavailable", 503},
     {StatusCode::kInternal, "InternalError", 500},
 };

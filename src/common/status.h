@@ -25,7 +25,9 @@ enum class StatusCode {
   kTooLarge,  // body over the limit
   kUnsupportedMediaType,
   kMethodNotAllowed,
-  kUnavailable,  // a dependency (server, disk) cannot be reached
+  kUnauthenticated,  // no valid credentials
+  kForbidden,        // authenticated, but not permitted
+  kUnavailable,      // a dependency (server, disk) cannot be reached
   kInternal,
 };
 
@@ -78,6 +80,9 @@ inline Status conflict(std::string message) {
 }
 inline Status internalError(std::string message) {
   return Status(StatusCode::kInternal, std::move(message));
+}
+inline Status forbidden(std::string message) {
+  return Status(StatusCode::kForbidden, std::move(message));
 }
 inline Status unavailable(std::string message) {
   return Status(StatusCode::kUnavailable, std::move(message));

@@ -9,15 +9,25 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
 #include "api/api_handler.h"
+#include "api/auth_handler.h"
+#include "api/gatekeeper.h"
 #include "api/http_server.h"
+#include "api/log_handler.h"
+#include "audit/audit_log.h"
+#include "auth/authenticator.h"
+#include "auth/rbac.h"
 #include "common/files.h"
 #include "controller/controller.h"
 #include "controller/instance_set_controller.h"
@@ -25,6 +35,8 @@
 #include "controller/route_controller.h"
 #include "exe/gateway_supervisor.h"
 #include "gateway/admin_client.h"
+#include "model/formats.h"
+#include "runtime/local/local_log_source.h"
 #include "runtime/local/node_agent.h"
 #include "runtime/local/process_driver.h"
 #include "runtime/probe/prober.h"
@@ -78,6 +90,12 @@ int runServer(const ServerOptions& options) {
   uint16_t port = 0;
   if (!splitHostPort(options.listen, &host, &port)) {
     spdlog::error("--listen must be HOST:PORT (e.g. 127.0.0.1:7480), got \"{}\"", options.listen);
+    return 2;
+  }
+  const auto retention_seconds = parseDurationSeconds(options.log_retention);
+  if (!retention_seconds || *retention_seconds < 1) {
+    spdlog::error("--log-retention must be a duration of at least 1s (e.g. 24h, 90m), got \"{}\"",
+                  options.log_retention);
     return 2;
   }
   std::error_code ec;
@@ -150,7 +168,41 @@ int runServer(const ServerOptions& options) {
     return 1;
   }
 
-  ApiHandler api(**store, clock);
+  // Instance logs for the API; kept logs of removed instances expire after the retention.
+  runtime::LocalLogSource::Options log_options;
+  log_options.runtime_dir = options.data_dir + "/runtime";
+  log_options.retention = std::chrono::seconds(static_cast<int64_t>(*retention_seconds));
+  runtime::LocalLogSource log_source(**store, clock, log_options);
+  if (Status s = log_source.start(); !s.isOk()) {
+    spdlog::error("cannot start the log retention sweep: {}", s.toString());
+    return 1;
+  }
+  LogHandler logs(**store, log_source);
+
+  // Security: who calls (sessions and API tokens), what they may do (RBAC), what they did.
+  Authenticator authenticator(**store, clock);
+  Authorizer authorizer(**store);
+  auto bootstrap = authenticator.bootstrapAdmin(options.data_dir);
+  if (!bootstrap.ok()) {
+    spdlog::error("cannot create the platform admin: {}", bootstrap.status().toString());
+    return 1;
+  }
+  if (bootstrap->created) {
+    // Shown once, on the terminal only: never through the log.
+    std::printf(
+        "\nskiff: created the platform admin \"%s\" with password %s\n"
+        "       (also in %s, readable only by this user; sign in with: skiff login %s)\n\n",
+        kAdminUser, bootstrap->password.c_str(), bootstrap->password_file.c_str(), kAdminUser);
+    std::fflush(stdout);
+  }
+  auto audit = AuditLog::open(options.data_dir + "/audit");
+  if (!audit.ok()) {
+    spdlog::error("{}", audit.status().toString());
+    return 1;
+  }
+  Gatekeeper gatekeeper(authenticator, authorizer, **audit);
+  AuthHandler auth(authenticator, authorizer, **store, **audit);
+  ApiHandler api(**store, clock, authenticator, authorizer);
   HttpServer::Options http_options;
   http_options.host = host;
   http_options.port = port;
@@ -158,7 +210,12 @@ int runServer(const ServerOptions& options) {
   // pool, where enough threads let concurrent writers share one fsync.
   http_options.threads = static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
   http_options.blocking_threads = 32;
-  HttpServer http(http_options, [&api](HttpRequest& r) { return api.handle(r); });
+  const HttpHandler serve = [&api, &auth, &logs](HttpRequest& r) {
+    if (AuthHandler::handles(r)) return auth.handle(r);
+    return LogHandler::handles(r) ? logs.handle(r) : api.handle(r);
+  };
+  HttpServer http(http_options,
+                  [&gatekeeper, &serve](HttpRequest& r) { return gatekeeper.handle(r, serve); });
   if (Status s = http.start(); !s.isOk()) {
     spdlog::error("{}", s.toString());
     return 1;
@@ -171,10 +228,30 @@ int runServer(const ServerOptions& options) {
   spdlog::info("skiff server {} listening on http://{} (data in {})", SKIFF_VERSION, address,
                options.data_dir);
 
+  // Expired tokens no longer authenticate anyone; purging them keeps the store small.
+  std::mutex purge_mu;
+  std::condition_variable purge_wake;
+  bool stopping = false;
+  std::thread purger([&] {
+    std::unique_lock lock(purge_mu);
+    do {
+      if (auto purged = authenticator.purgeExpiredTokens(); !purged.ok())
+        spdlog::warn("cannot purge expired tokens: {}", purged.status().toString());
+    } while (!purge_wake.wait_for(lock, std::chrono::minutes(10), [&] { return stopping; }));
+  });
+
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("received {}, shutting down", strsignal(sig));
   http.stop();
+  {
+    std::lock_guard lock(purge_mu);
+    stopping = true;
+  }
+  purge_wake.notify_all();
+  purger.join();
+  logs.stop();
+  log_source.stop();
   controllers.stop();
   prober.stop();
   gateway.stop();

@@ -2,9 +2,33 @@
 
 #include <strings.h>
 
+#include <algorithm>
 #include <string>
 
 namespace skiff {
+namespace {
+
+// Subresources and endpoints that are not kinds. All can be addressed inside a tenant; metrics
+// and auditevents also at platform scope (the whole platform's).
+constexpr const char* kExtraResources[] = {
+    "applications/logs", "applications/metrics", "instances/logs",
+    "instances/exec",    "instances/metrics",    "images",
+    "metrics",           "auditevents",
+};
+
+std::vector<std::string> collectResources(bool tenant_only) {
+  std::vector<std::string> out;
+  for (const KindInfo& k : allKinds()) {
+    if (tenant_only && k.scope != Scope::kTenant) continue;
+    out.push_back(k.plural);
+    out.push_back(std::string(k.plural) + "/status");
+  }
+  for (const char* r : kExtraResources) out.push_back(r);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
 
 const std::vector<KindInfo>& allKinds() {
   static const std::vector<KindInfo> kinds = {
@@ -12,6 +36,13 @@ const std::vector<KindInfo>& allKinds() {
       {"Application", "applications", "app", Scope::kTenant, true},
       {"Revision", "revisions", "rev", Scope::kTenant, false},
       {"Instance", "instances", "inst", Scope::kTenant, true},
+      {"User", "users", "user", Scope::kPlatform, true},
+      {"Role", "roles", "role", Scope::kPlatform, true},
+      {"RoleBinding", "rolebindings", "rb", Scope::kTenant, true},
+      {"PlatformRoleBinding", "platformrolebindings", "prb", Scope::kPlatform, true},
+      // Created through the token endpoint (auth/authenticator.h), which returns the secret
+      // once; deleting one revokes it.
+      {"Token", "tokens", "token", Scope::kPlatform, true},
   };
   return kinds;
 }
@@ -24,6 +55,30 @@ const KindInfo* findKind(std::string_view name) {
       return &k;
   }
   return nullptr;
+}
+
+const std::vector<std::string>& allVerbs() {
+  static const std::vector<std::string> verbs = {kVerbGet,    kVerbList,  kVerbWatch, kVerbCreate,
+                                                 kVerbUpdate, kVerbPatch, kVerbDelete};
+  return verbs;
+}
+
+const std::vector<std::string>& allResources() {
+  static const std::vector<std::string> resources = collectResources(false);
+  return resources;
+}
+
+const std::vector<std::string>& tenantResources() {
+  static const std::vector<std::string> resources = collectResources(true);
+  return resources;
+}
+
+bool isRbacResource(std::string_view resource) {
+  if (resource == kRbacWildcard) return true;
+  const auto& all = allResources();
+  if (resource.size() > 2 && resource.substr(resource.size() - 2) == "/*")
+    resource.remove_suffix(2);
+  return std::find(all.begin(), all.end(), resource) != all.end();
 }
 
 }  // namespace skiff

@@ -268,6 +268,60 @@ json buildInstanceSpec() {
       {"application", "component", "revision"});
 }
 
+// ---- Identities and permissions (docs/security.md) ----------------------------------------
+// Credentials (password hashes, token digests) are not part of these: they live in internal
+// kinds the API never serves (model/kinds.h).
+
+json buildUserSpec() {
+  return object(
+      {{"displayName", boundedString(256)},
+       {"email", described(boundedString(254), "an address like name@example.com")},
+       {"groups", described(arrayOf(string("dns-label"), 0, 64),
+                            "groups the user belongs to; bindings may name a group")},
+       {"disabled", described(defaulted(boolean(), false),
+                              "a disabled user cannot log in, and its tokens stop working")}});
+}
+
+json buildRoleSpec() {
+  json rule = object(
+      {{"verbs", described(arrayOf(oneOfStrings({"get", "list", "watch", "create", "update",
+                                                 "patch", "delete", "*"}),
+                                   1, 0),
+                           "\"*\" is every verb")},
+       {"resources", described(arrayOf(with(string(), "minLength", 1), 1, 0),
+                               "API resources (\"applications\"), subresources "
+                               "(\"instances/logs\"), \"<resource>/*\" for every subresource of "
+                               "one, or \"*\" for all")}},
+      {"verbs", "resources"});
+  return object({{"description", boundedString(1024)}, {"rules", arrayOf(rule, 1, 256)}},
+                {"rules"});
+}
+
+json buildBindingSpec(const char* where) {
+  json subject = object({{"kind", oneOfStrings({"User", "Group"})}, {"name", string("dns-label")}},
+                        {"kind", "name"});
+  return described(
+      object({{"role", described(string("dns-label"), "a built-in role or a Role's name")},
+              {"subjects", arrayOf(subject, 1, 256)}},
+             {"role", "subjects"}),
+      where);
+}
+
+json buildTokenSpec() {
+  return described(
+      object({{"user", string("dns-label")},
+              {"type", defaulted(oneOfStrings({"api", "session"}), "api")},
+              {"roles", described(arrayOf(string("dns-label")),
+                                  "limits the token to these roles' permissions (never more than "
+                                  "the user's); empty: the user's")},
+              {"tenants", described(arrayOf(string("dns-label")),
+                                    "limits the token to these tenants; empty: no limit")},
+              {"expiresAt", described(string(), "RFC 3339 UTC, e.g. 2026-01-31T00:00:00Z")},
+              {"description", boundedString(1024)}},
+             {"user", "expiresAt"}),
+      "created through the token endpoint, which returns the secret once; delete to revoke");
+}
+
 }  // namespace
 
 const json& applicationSpecSchema() {
@@ -283,6 +337,17 @@ const json* specSchema(std::string_view kind) {
   if (kind == "Application") return &applicationSpecSchema();
   if (kind == "Revision") return &revision;
   if (kind == "Instance") return &instance;
+  static const json user = buildUserSpec();
+  static const json role = buildRoleSpec();
+  static const json binding = buildBindingSpec("grants the role to the subjects in this tenant");
+  static const json platform_binding =
+      buildBindingSpec("grants the role to the subjects at platform scope: in every tenant");
+  static const json token = buildTokenSpec();
+  if (kind == "User") return &user;
+  if (kind == "Role") return &role;
+  if (kind == "RoleBinding") return &binding;
+  if (kind == "PlatformRoleBinding") return &platform_binding;
+  if (kind == "Token") return &token;
   return nullptr;
 }
 

@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "common/clock.h"
 #include "model/formats.h"
 #include "model/kinds.h"
 #include "model/schema.h"
@@ -437,6 +438,44 @@ void checkApplication(const json& spec, const std::string& path, Errors& errors)
   checkRouteConflicts(spec, path, errors);
 }
 
+// ---- Identity and permission rules ------------------------------------------------------
+
+void checkUser(const json& spec, Errors& errors) {
+  if (const std::string* email = stringMember(spec, "email"); email != nullptr && !email->empty()) {
+    size_t at = email->find('@');
+    if (at == 0 || at == std::string::npos || at + 1 == email->size() ||
+        email->find_first_of(" \t\r\n") != std::string::npos)
+      errors.push_back(
+          {"spec.email", "must be an address like name@example.com, got " + showValue(*email)});
+  }
+}
+
+void checkRole(const json& spec, Errors& errors) {
+  const json& rules = arrayMember(spec, "rules");
+  for (size_t i = 0; i < rules.size(); ++i) {
+    const json& resources = arrayMember(rules[i], "resources");
+    for (size_t j = 0; j < resources.size(); ++j) {
+      if (!resources[j].is_string()) continue;
+      const std::string& r = resources[j].get_ref<const std::string&>();
+      if (!isRbacResource(r))
+        errors.push_back({indexPath(childPath(indexPath("spec.rules", i), "resources"), j),
+                          "unknown resource " + showValue(r) + ": use one of " +
+                              joined(allResources()) + ", \"<resource>/*\" or \"*\""});
+    }
+  }
+}
+
+void checkToken(const json& spec, Errors& errors) {
+  if (const std::string* at = stringMember(spec, "expiresAt")) {
+    std::chrono::system_clock::time_point t;
+    if (!parseTimestamp(*at, &t))
+      errors.push_back({"spec.expiresAt",
+                        "must be an RFC 3339 UTC time like "
+                        "\"2026-01-31T00:00:00Z\", got " +
+                            showValue(*at)});
+  }
+}
+
 // ---- Envelope -------------------------------------------------------------------------
 
 void checkStringMap(const json& map, const std::string& path, bool label_values, Errors& errors) {
@@ -595,6 +634,9 @@ Result<Object> admitObject(const json& doc, const AdmitOptions& options) {
       defaultApplication(spec["template"]);
     validateSchema(*schema, spec, "spec", errors);
     if (object.kind == "Application") checkApplication(spec, "spec", errors);
+    if (object.kind == "User") checkUser(spec, errors);
+    if (object.kind == "Role") checkRole(spec, errors);
+    if (object.kind == "Token") checkToken(spec, errors);
     if (object.kind == "Revision") {
       if (const json* t = objectMember(spec, "template"))
         checkApplication(*t, "spec.template", errors);

@@ -14,4 +14,7 @@ inline constexpr const char* kPausedAnnotation = "skiff.dev/paused";
 // On every Instance: the component it runs.
 inline constexpr const char* kComponentLabel = "skiff.dev/component";
 
+// On every Token: the user it acts for, so a user's tokens are listed by selector.
+inline constexpr const char* kUserLabel = "skiff.dev/user";
+
 }  // namespace skiff

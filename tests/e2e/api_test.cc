@@ -187,10 +187,14 @@ TEST_F(ApiTest, ApplicationChangesBecomeRevisions) {
     return parse(call("GET", std::string(kApps) + "/shop"))["status"].value("latestRevision", 0) ==
            1;
   }));
+  // Controllers write the status meanwhile (which moves resourceVersion): read, modify,
+  // write until no write came between, as every client does.
   json next = json::parse(appJson("shop", 2));
-  next["metadata"]["resourceVersion"] =
-      parse(call("GET", std::string(kApps) + "/shop"))["metadata"]["resourceVersion"];
-  ASSERT_EQ(call("PUT", std::string(kApps) + "/shop", next.dump()).status, 200);
+  ASSERT_TRUE(eventually([&] {
+    next["metadata"]["resourceVersion"] =
+        parse(call("GET", std::string(kApps) + "/shop"))["metadata"]["resourceVersion"];
+    return call("PUT", std::string(kApps) + "/shop", next.dump()).status == 200;
+  }));
   ASSERT_TRUE(eventually([&] {
     return parse(call("GET", "/api/v1/tenants/default/revisions"))["items"].size() == 2;
   }));

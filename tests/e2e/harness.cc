@@ -14,12 +14,15 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+
+#include "runtime/local/cgroups.h"
 
 namespace skiff::test {
 
@@ -70,12 +73,19 @@ bool sendAll(int fd, const std::string& data) {
   return true;
 }
 
-std::string buildRequest(const std::string& method, const std::string& path,
+// Bearer tokens of the servers started by this process, by base URL (see rememberToken()).
+std::mutex tokens_mu;
+std::map<std::string, std::string> tokens_by_url;
+
+std::string buildRequest(const std::string& url, const std::string& method, const std::string& path,
                          const std::string& body, const std::string& content_type,
                          const std::map<std::string, std::string>& headers) {
   std::string req = method + " " + path + " HTTP/1.1\r\nConnection: close\r\n";
   if (!headers.count("Host")) req += "Host: skiff\r\n";
-  for (const auto& [k, v] : headers) req += k + ": " + v + "\r\n";
+  if (const std::string token = tokenFor(url); !token.empty() && !headers.count("Authorization"))
+    req += "Authorization: Bearer " + token + "\r\n";
+  for (const auto& [k, v] : headers)
+    if (!v.empty()) req += k + ": " + v + "\r\n";  // empty: leave the header out
   if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH")
     req += "Content-Type: " + content_type + "\r\nContent-Length: " + std::to_string(body.size()) +
            "\r\n";
@@ -188,18 +198,10 @@ void ServerProcess::killInstances() const {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  // The cgroups the shims made (recorded in each state.json) go once their processes are gone.
-  std::error_code ec;
-  for (const auto& dir :
-       std::filesystem::directory_iterator(data_dir_ + "/runtime/instances", ec)) {
-    auto state =
-        nlohmann::json::parse(readFile(dir.path().string() + "/state.json"), nullptr, false);
-    if (!state.is_object()) continue;
-    for (const auto& cgroup : state.value("cgroupDirs", std::vector<std::string>())) {
-      eventually([&] { return ::rmdir(cgroup.c_str()) == 0 || errno == ENOENT; },
-                 std::chrono::seconds(2));
-    }
-  }
+  // The cgroups the shims made go once their processes are gone, also those of a shim killed
+  // before it recorded them: they are named after this server's runtime directory.
+  (void)runtime::removeCgroupDirs(
+      runtime::instanceCgroupDirs(runtime::detectCgroupLayout(), data_dir_ + "/runtime"));
 }
 
 std::string ServerProcess::gatewayUrl() const {
@@ -246,6 +248,26 @@ void ServerProcess::start() {
       },
       std::chrono::seconds(20));
   ASSERT_TRUE(up && running()) << "server did not start; log:\n" << readFile(log_path_);
+  // Sign in as the platform admin the server created on its first start; requests to this
+  // server carry the session from now on.
+  const std::string password = readFile(data_dir_ + "/admin-password");
+  nlohmann::json login = {{"user", "admin"}, {"password", password.substr(0, password.find('\n'))}};
+  HttpResult r = httpRequest(url_, "POST", "/api/v1/login", login.dump(), "application/json",
+                             {{"Authorization", ""}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  admin_token_ = nlohmann::json::parse(r.body).value("token", "");
+  rememberToken(url_, admin_token_);
+}
+
+void rememberToken(const std::string& url, const std::string& token) {
+  std::lock_guard lock(tokens_mu);
+  tokens_by_url[url] = token;
+}
+
+std::string tokenFor(const std::string& url) {
+  std::lock_guard lock(tokens_mu);
+  auto it = tokens_by_url.find(url);
+  return it == tokens_by_url.end() ? std::string() : it->second;
 }
 
 bool ServerProcess::running() {
@@ -276,7 +298,7 @@ HttpResult httpRequest(const std::string& url, const std::string& method, const 
   int fd = connectTo(url);
   if (fd < 0) return result;
   // A server may answer (e.g. 413) before taking the whole body: read the answer regardless.
-  sendAll(fd, buildRequest(method, path, body, content_type, headers));
+  sendAll(fd, buildRequest(url, method, path, body, content_type, headers));
   std::string raw;
   char buf[65536];
   ssize_t n;
@@ -300,7 +322,7 @@ HttpResult httpRequest(const std::string& url, const std::string& method, const 
 WatchStream::WatchStream(const std::string& url, const std::string& path) {
   fd_ = connectTo(url);
   if (fd_ < 0) return;
-  std::string req = "GET " + path + " HTTP/1.1\r\nHost: skiff\r\n\r\n";
+  const std::string req = buildRequest(url, "GET", path, "", "", {});
   if (!sendAll(fd_, req)) return;
   std::map<std::string, std::string> headers;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -354,6 +376,12 @@ std::optional<std::string> WatchStream::next(std::chrono::milliseconds timeout) 
 
 CommandResult runSkiff(const std::vector<std::string>& args, const std::string& server_url,
                        const std::string& stdin_data) {
+  return runSkiff(args, server_url, stdin_data, {});
+}
+
+CommandResult runSkiff(const std::vector<std::string>& args, const std::string& server_url,
+                       const std::string& stdin_data,
+                       const std::map<std::string, std::string>& env) {
   CommandResult result;
   int in_pipe[2], out_pipe[2], err_pipe[2];
   if (pipe2(in_pipe, O_CLOEXEC) || pipe2(out_pipe, O_CLOEXEC) || pipe2(err_pipe, O_CLOEXEC))
@@ -364,6 +392,16 @@ CommandResult runSkiff(const std::vector<std::string>& args, const std::string& 
     dup2(out_pipe[1], 1);
     dup2(err_pipe[1], 2);
     setenv("SKIFF_SERVER", server_url.c_str(), 1);
+    if (const std::string token = tokenFor(server_url); !token.empty())
+      setenv("SKIFF_TOKEN", token.c_str(), 1);
+    // Last, so that a test can unset or replace SKIFF_TOKEN too.
+    for (const auto& [name, value] : env) {
+      if (value.empty()) {
+        unsetenv(name.c_str());
+      } else {
+        setenv(name.c_str(), value.c_str(), 1);
+      }
+    }
     std::string bin = skiffBinary();
     std::vector<char*> argv = {bin.data()};
     std::vector<std::string> copy = args;

@@ -53,6 +53,8 @@ class ServerProcess {
   // outlive the server by design. The server itself must be stopped first.
   void killInstances() const;
   const std::string& dataDir() const { return data_dir_; }
+  // The session of the platform admin, signed in by start().
+  const std::string& adminToken() const { return admin_token_; }
   pid_t pid() const { return pid_; }
   const std::string& logPath() const { return log_path_; }
 
@@ -61,8 +63,14 @@ class ServerProcess {
   std::vector<std::string> extra_args_;
   std::string url_;
   std::string log_path_;
+  std::string admin_token_;
   pid_t pid_ = -1;
 };
+
+// Requests to `url` (httpRequest, WatchStream, runSkiff) send this bearer token unless they
+// set an Authorization header themselves; an empty Authorization header sends none.
+void rememberToken(const std::string& url, const std::string& token);
+std::string tokenFor(const std::string& url);
 
 struct HttpResult {
   int status = 0;  // 0 when the connection failed
@@ -107,6 +115,11 @@ struct CommandResult {
 // Runs `skiff ARGS...` with SKIFF_SERVER=server_url, feeding `stdin_data`; waits for it.
 CommandResult runSkiff(const std::vector<std::string>& args, const std::string& server_url,
                        const std::string& stdin_data = "");
+// As above, with the variables in `env` set as well (an empty value unsets one), e.g. HOME and
+// XDG_CONFIG_HOME pointing into a temporary directory so the CLI's config stays out of $HOME.
+CommandResult runSkiff(const std::vector<std::string>& args, const std::string& server_url,
+                       const std::string& stdin_data,
+                       const std::map<std::string, std::string>& env);
 
 // Polls `condition` every 20 ms until it holds or `timeout` passes; returns whether it held.
 template <class F>

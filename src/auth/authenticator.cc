@@ -36,15 +36,6 @@ Authentication failed(AuthnFailure failure, std::string message) {
   return a;
 }
 
-std::vector<std::string> stringsOf(const json& spec, const char* key) {
-  std::vector<std::string> out;
-  auto it = spec.find(key);
-  if (it == spec.end() || !it->is_array()) return out;
-  for (const json& v : *it)
-    if (v.is_string()) out.push_back(v.get<std::string>());
-  return out;
-}
-
 std::optional<system_clock::time_point> timeOf(const json& spec, const char* key) {
   auto it = spec.find(key);
   if (it == spec.end() || !it->is_string()) return std::nullopt;
@@ -56,7 +47,7 @@ std::optional<system_clock::time_point> timeOf(const json& spec, const char* key
 Identity identityOf(const Object& user) {
   Identity id;
   id.user = user.metadata.name;
-  id.groups = stringsOf(user.spec, "groups");
+  id.groups = stringsAt(user.spec, "groups");
   return id;
 }
 
@@ -242,7 +233,7 @@ Status Authenticator::storePassword(std::string_view user, std::string_view new_
   if (existing) {
     if (std::string current = existing->spec.value("passwordHash", ""); !current.empty())
       previous.push_back(current);
-    for (auto& h : stringsOf(existing->spec, "previousHashes")) previous.push_back(h);
+    for (auto& h : stringsAt(existing->spec, "previousHashes")) previous.push_back(h);
   }
   if (Status s = options_.policy.checkNotReused(new_password, previous); !s.isOk()) return s;
   auto hash = hashPassword(new_password, options_.argon2);
@@ -385,7 +376,7 @@ Result<Authentication> Authenticator::authenticateBearer(std::string_view token)
   Authentication a;
   a.identity = identityOf(u);
   a.identity.token_id = *id;
-  TokenScope scope{stringsOf(t.spec, "roles"), stringsOf(t.spec, "tenants")};
+  TokenScope scope{stringsAt(t.spec, "roles"), stringsAt(t.spec, "tenants")};
   if (!scope.roles.empty() || !scope.tenants.empty()) a.identity.scope = std::move(scope);
   return a;
 }

@@ -24,15 +24,6 @@ bool resourceMatches(std::string_view pattern, std::string_view resource) {
   return false;
 }
 
-std::vector<std::string> stringsOf(const json& spec, const char* key) {
-  std::vector<std::string> out;
-  auto it = spec.find(key);
-  if (it == spec.end() || !it->is_array()) return out;
-  for (const json& v : *it)
-    if (v.is_string()) out.push_back(v.get<std::string>());
-  return out;
-}
-
 std::string where(const std::string& tenant) {
   return tenant.empty() ? "at platform scope" : "in tenant \"" + tenant + "\"";
 }
@@ -114,7 +105,7 @@ Result<RoleDefinition> Authorizer::findRole(std::string_view name) const {
   auto rules = role.spec.find("rules");
   if (rules != role.spec.end() && rules->is_array()) {
     for (const json& r : *rules)
-      if (r.is_object()) def.rules.push_back({stringsOf(r, "verbs"), stringsOf(r, "resources")});
+      if (r.is_object()) def.rules.push_back({stringsAt(r, "verbs"), stringsAt(r, "resources")});
   }
   return def;
 }

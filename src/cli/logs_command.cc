@@ -8,6 +8,7 @@
 #include <ostream>
 #include <vector>
 
+#include "cli/api_client.h"
 #include "cli/subcommands.h"
 #include "model/formats.h"
 
@@ -15,24 +16,9 @@ namespace skiff::cli {
 
 namespace {
 
-std::string queryEncode(const std::string& value) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : value) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 // The query parameters --since stands for: a duration back from now, or an RFC 3339 time.
 Result<std::string> sinceParameter(const std::string& since) {
-  if (since.find('T') != std::string::npos) return "since=" + queryEncode(since);
+  if (since.find('T') != std::string::npos) return "since=" + urlEncode(since);
   auto seconds = parseDurationSeconds(since);
   if (!seconds || *seconds <= 0)
     return badRequest(
@@ -62,8 +48,8 @@ int runLogs(CommandContext& ctx, const LogsOptions& options) {
                                            std::to_string(*options.tail)));
 
   std::vector<std::string> query;
-  if (!component.empty()) query.push_back("component=" + queryEncode(component));
-  if (!options.instance.empty()) query.push_back("instance=" + queryEncode(options.instance));
+  if (!component.empty()) query.push_back("component=" + urlEncode(component));
+  if (!options.instance.empty()) query.push_back("instance=" + urlEncode(options.instance));
   if (!options.since.empty()) {
     auto since = sinceParameter(options.since);
     if (!since.ok()) return reportError(ctx.err, since.status());

@@ -75,6 +75,16 @@ const json* findCondition(const json& status, const std::string& type) {
   return nullptr;
 }
 
+std::vector<std::string> stringsAt(const json& object, const char* key) {
+  std::vector<std::string> out;
+  if (!object.is_object()) return out;
+  auto it = object.find(key);
+  if (it == object.end() || !it->is_array()) return out;
+  for (const json& v : *it)
+    if (v.is_string()) out.push_back(v.get<std::string>());
+  return out;
+}
+
 void setCondition(json& status, const Condition& c, const std::string& now) {
   if (!status.is_object()) status = json::object();
   json& list = status["conditions"];

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -84,5 +85,9 @@ StoredObjectPtr makeStored(Object object);
 void setCondition(json& status, const Condition& c, const std::string& now);
 // The condition of `type` in status.conditions, or nullptr.
 const json* findCondition(const json& status, const std::string& type);
+
+// The strings of the array object[key]; other elements and a missing or non-array field give
+// nothing.
+std::vector<std::string> stringsAt(const json& object, const char* key);
 
 }  // namespace skiff

@@ -102,7 +102,7 @@ for _ in $(seq 1 100); do [ -s "$work/skiff/gateway.addr" ] && break; sleep 0.05
 addr_field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$work/skiff/gateway.addr" "$1"; }
 skiff_listen=$(addr_field listen)
 skiff_admin=$(addr_field admin)
-curl -fs -X PUT "http://$skiff_admin/routes" -d "{\"version\":1,\"routes\":[{\"id\":\"bench\",\"host\":\"*\",
+curl -fs -X PUT -H "Authorization: Bearer $(cat "$work/skiff/admin-token")" "http://$skiff_admin/routes" -d "{\"version\":1,\"routes\":[{\"id\":\"bench\",\"host\":\"*\",
   \"pathPrefix\":\"/\",\"backends\":[{\"address\":\"127.0.0.1:$backend_port\"}]}]}" >/dev/null
 wait_http "http://127.0.0.1:$backend_port/"
 wait_http "http://127.0.0.1:$nginx_port/"

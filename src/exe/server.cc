@@ -141,7 +141,8 @@ int runServer(const ServerOptions& options) {
     spdlog::error("cannot start the gateway: {}", s.toString());
     return 1;
   }
-  gateway::AdminClient route_publisher([&gateway] { return gateway.adminAddress(); });
+  gateway::AdminClient route_publisher([&gateway] { return gateway.adminAddress(); },
+                                       options.data_dir + "/gateway");
 
   const Clock& clock = SystemClock::instance();
   ControllerManager controllers(**store);

@@ -8,6 +8,8 @@
 
 #include <cstring>
 
+#include "gateway/admin_token.h"
+
 namespace skiff::gateway {
 
 namespace {
@@ -57,7 +59,10 @@ Status AdminClient::publish(const json& table) {
   const std::string address = admin_address_();
   if (address.empty()) return unavailable("the gateway is not running yet");
   const std::string body = table.dump();
+  // Read each time: a gateway started afresh may have made the token only just now.
+  const std::string token = readAdminToken(state_dir_);
   const std::string request = "PUT /routes HTTP/1.1\r\nHost: " + address +
+                              "\r\nAuthorization: Bearer " + token +
                               "\r\nContent-Type: application/json\r\nConnection: close\r\n"
                               "Content-Length: " +
                               std::to_string(body.size()) + "\r\n\r\n" + body;

@@ -13,13 +13,15 @@ class AdminClient final : public RoutePublisher {
  public:
   // `admin_address` returns the gateway's current admin "HOST:PORT" (empty while unknown): the
   // gateway may move when it is restarted.
-  explicit AdminClient(std::function<std::string()> admin_address)
-      : admin_address_(std::move(admin_address)) {}
+  // `state_dir` holds the admin token the gateway requires (gateway/admin_token.h).
+  AdminClient(std::function<std::string()> admin_address, std::string state_dir)
+      : admin_address_(std::move(admin_address)), state_dir_(std::move(state_dir)) {}
 
   Status publish(const json& table) override;
 
  private:
   const std::function<std::string()> admin_address_;
+  const std::string state_dir_;
 };
 
 }  // namespace skiff::gateway

@@ -15,6 +15,14 @@
 namespace skiff::gateway {
 namespace {
 
+// Compares in time independent of where the strings differ.
+bool tokensEqual(std::string_view a, const std::string& b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
@@ -57,8 +65,11 @@ const char* reasonPhrase(int status) {
 }  // namespace
 
 AdminServer::AdminServer(RouteStore store, std::shared_ptr<const RouteTable> initial,
-                         std::vector<ProxyWorker*> workers)
-    : workers_(std::move(workers)), store_(std::move(store)), table_(std::move(initial)) {}
+                         std::vector<ProxyWorker*> workers, std::string admin_token)
+    : workers_(std::move(workers)),
+      admin_token_(std::move(admin_token)),
+      store_(std::move(store)),
+      table_(std::move(initial)) {}
 
 AdminServer::~AdminServer() { stop(); }
 
@@ -145,7 +156,13 @@ asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
       scanner.reset();
       std::string_view path(target);
       path = path.substr(0, path.find('?'));
-      response = co_await handle(method, path, body);
+      bool authorized = false;
+      for (size_t i = 0; i < request->header_count; ++i) {
+        const HttpHeader& h = request->headers[i];
+        if (equalsIgnoreCase(h.name, "authorization"))
+          authorized = tokensEqual(h.value, "Bearer " + admin_token_);
+      }
+      response = co_await handle(method, path, body, authorized);
     }
     std::string out = "HTTP/1.1 " + std::to_string(response.status) + " " +
                       reasonPhrase(response.status) + "\r\nContent-Type: " + response.content_type +
@@ -159,9 +176,15 @@ asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
 
 asio::awaitable<AdminServer::Response> AdminServer::handle(std::string_view method,
                                                            std::string_view path,
-                                                           std::string_view body) {
+                                                           std::string_view body, bool authorized) {
   if (path == "/healthz") co_return Response{200, "text/plain", "ok\n"};
   if (path == "/routes") {
+    if (!authorized)
+      co_return Response{401, "application/json",
+                         errorBody(Status(StatusCode::kUnauthenticated,
+                                          "the route table needs \"Authorization: Bearer "
+                                          "<token>\" with the token in the gateway's "
+                                          "state directory (admin-token)"))};
     if (method == "GET") co_return Response{200, "application/json", table_->json() + "\n"};
     if (method == "PUT") co_return putRoutes(body);
     co_return Response{405, "application/json",

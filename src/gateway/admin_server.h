@@ -24,9 +24,10 @@ namespace skiff::gateway {
 
 class AdminServer {
  public:
-  // `workers` must outlive this server.
+  // `workers` must outlive this server. /routes requires "Authorization: Bearer
+  // <admin_token>" (gateway/admin_token.h).
   AdminServer(RouteStore store, std::shared_ptr<const RouteTable> initial,
-              std::vector<ProxyWorker*> workers);
+              std::vector<ProxyWorker*> workers, std::string admin_token);
   ~AdminServer();
 
   Status listen(const boost::asio::ip::tcp::endpoint& endpoint);
@@ -44,12 +45,13 @@ class AdminServer {
   boost::asio::awaitable<void> acceptLoop();
   boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket);
   boost::asio::awaitable<Response> handle(std::string_view method, std::string_view path,
-                                          std::string_view body);
+                                          std::string_view body, bool authorized);
   Response putRoutes(std::string_view body);
   boost::asio::awaitable<Response> metrics();
 
   // --- constant after construction
   std::vector<ProxyWorker*> workers_;
+  const std::string admin_token_;
   boost::asio::io_context ioc_;
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
   uint16_t port_ = 0;

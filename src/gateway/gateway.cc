@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "gateway/admin_server.h"
+#include "gateway/admin_token.h"
 #include "gateway/proxy_worker.h"
 #include "gateway/route_store.h"
 
@@ -90,7 +91,12 @@ int runGateway(const GatewayOptions& options) {
   }
   std::vector<ProxyWorker*> worker_ptrs;
   for (auto& w : workers) worker_ptrs.push_back(w.get());
-  AdminServer admin(store, table, worker_ptrs);
+  auto admin_token = ensureAdminToken(options.state_dir);
+  if (!admin_token.ok()) {
+    spdlog::error("gateway: {}", admin_token.status().toString());
+    return 1;
+  }
+  AdminServer admin(store, table, worker_ptrs, std::move(admin_token).value());
   if (Status st = admin.listen(admin_listen.value()); !st.isOk()) {
     spdlog::error("gateway: {}", st.toString());
     return 1;

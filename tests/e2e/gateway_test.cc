@@ -64,6 +64,11 @@ class GatewayProcess {
         << addr_file;
     ASSERT_TRUE(
         eventually([&] { return httpRequest(admin_url_, "GET", "/healthz").status == 200; }));
+    // The admin token the gateway made on its first start; requests to its admin port carry it.
+    std::ifstream token_file(state_dir_ + "/admin-token");
+    std::getline(token_file, admin_token_);
+    ASSERT_EQ(admin_token_.size(), 64u);
+    rememberToken(admin_url_, admin_token_);
   }
   void kill9() {
     kill(pid_, SIGKILL);
@@ -88,6 +93,7 @@ class GatewayProcess {
   pid_t pid_ = -1;
   uint16_t port_ = 0;
   std::string admin_url_;
+  std::string admin_token_;
 };
 
 struct Reply {
@@ -189,6 +195,19 @@ TEST_F(GatewayTest, RejectsInvalidTablesNamingTheField) {
   json body = json::parse(r.body);
   EXPECT_EQ(body["fields"][0]["path"], "routes[0].backends[0].address");
   EXPECT_EQ(httpRequest(gw.adminUrl(), "PUT", "/routes", "{").status, 400);
+  // Without the admin token the route table can be neither read nor replaced.
+  for (const char* method : {"GET", "PUT"}) {
+    HttpResult refused = httpRequest(gw.adminUrl(), method, "/routes", "{}", "application/json",
+                                     {{"Authorization", ""}});
+    EXPECT_EQ(refused.status, 401) << method << " " << refused.body;
+    refused = httpRequest(gw.adminUrl(), method, "/routes", "{}", "application/json",
+                          {{"Authorization", "Bearer wrong"}});
+    EXPECT_EQ(refused.status, 401) << method;
+  }
+  EXPECT_EQ(
+      httpRequest(gw.adminUrl(), "GET", "/metrics", "", "application/json", {{"Authorization", ""}})
+          .status,
+      200);
 }
 
 TEST_F(GatewayTest, SpreadsRequestsAcrossBackends) {

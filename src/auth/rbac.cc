@@ -110,46 +110,69 @@ Result<RoleDefinition> Authorizer::findRole(std::string_view name) const {
   return def;
 }
 
-namespace {
+namespace {}  // namespace
 
-bool subjectMatches(const json& spec, const Identity& identity) {
-  auto subjects = spec.find("subjects");
-  if (subjects == spec.end() || !subjects->is_array()) return false;
-  for (const json& s : *subjects) {
-    if (!s.is_object()) continue;
-    std::string kind = s.value("kind", "");
-    std::string name = s.value("name", "");
-    if (kind == "User" && name == identity.user) return true;
-    if (kind == "Group" && listed(identity.groups, name)) return true;
+struct Authorizer::ParsedBinding {
+  std::string role;
+  std::vector<std::string> users;
+  std::vector<std::string> groups;
+};
+
+Authorizer::Authorizer(const Store& store) : store_(store) {}
+Authorizer::~Authorizer() = default;
+
+std::shared_ptr<const Authorizer::ParsedBinding> Authorizer::parsed(
+    const StoredObject& binding) const {
+  {
+    std::lock_guard lock(cache_mu_);
+    auto it = cache_.find(binding.metadata.uid);
+    if (it != cache_.end() && it->second.first == binding.metadata.resource_version)
+      return it->second.second;
   }
-  return false;
+  auto p = std::make_shared<ParsedBinding>();
+  const Object b = binding.object();
+  p->role = b.spec.value("role", "");
+  auto subjects = b.spec.find("subjects");
+  if (subjects != b.spec.end() && subjects->is_array()) {
+    for (const json& subject : *subjects) {
+      if (!subject.is_object()) continue;
+      const std::string kind = subject.value("kind", "");
+      if (kind == "User") p->users.push_back(subject.value("name", ""));
+      if (kind == "Group") p->groups.push_back(subject.value("name", ""));
+    }
+  }
+  std::lock_guard lock(cache_mu_);
+  // Deleted bindings leave entries behind; start over now and then rather than track them.
+  if (cache_.size() > 10000) cache_.clear();
+  cache_[binding.metadata.uid] = {binding.metadata.resource_version, p};
+  return p;
 }
 
 // Whether one binding object gives `identity` a role that allows verb on resource.
-bool bindingGrants(const StoredObject& binding, const Identity& identity, std::string_view verb,
-                   std::string_view resource, const Authorizer& authorizer, RoleCache& roles) {
-  Object b = binding.object();
-  if (!subjectMatches(b.spec, identity)) return false;
-  std::string role = b.spec.value("role", "");
-  auto it = roles.find(role);
+bool Authorizer::grants(const StoredObject& binding, const Identity& identity,
+                        std::string_view verb, std::string_view resource, RoleCache& roles) const {
+  const std::shared_ptr<const ParsedBinding> b = parsed(binding);
+  bool subject = listed(b->users, identity.user);
+  for (size_t i = 0; !subject && i < identity.groups.size(); ++i)
+    subject = listed(b->groups, identity.groups[i]);
+  if (!subject) return false;
+  auto it = roles.find(b->role);
   if (it == roles.end()) {
-    auto found = authorizer.findRole(role);
-    it = roles.emplace(role, found.ok() ? std::optional(*found) : std::nullopt).first;
+    auto found = findRole(b->role);
+    it = roles.emplace(b->role, found.ok() ? std::optional(*found) : std::nullopt).first;
   }
   return it->second.has_value() && it->second->allows(verb, resource);
 }
 
-}  // namespace
-
 bool Authorizer::userAllows(const Identity& identity, const AccessRequest& request) const {
   RoleCache roles;
   for (const auto& b : store_.list("PlatformRoleBinding", {}).items)
-    if (bindingGrants(*b, identity, request.verb, request.resource, *this, roles)) return true;
+    if (grants(*b, identity, request.verb, request.resource, roles)) return true;
   if (request.tenant.empty()) return false;
   ListOptions in_tenant;
   in_tenant.tenant = request.tenant;
   for (const auto& b : store_.list("RoleBinding", in_tenant).items)
-    if (bindingGrants(*b, identity, request.verb, request.resource, *this, roles)) return true;
+    if (grants(*b, identity, request.verb, request.resource, roles)) return true;
   return false;
 }
 
@@ -196,15 +219,14 @@ TenantSet Authorizer::tenantsPermitted(const Identity& identity, std::string_vie
   }
   RoleCache roles;
   for (const auto& b : store_.list("PlatformRoleBinding", {}).items) {
-    if (bindingGrants(*b, identity, verb, resource, *this, roles)) {
+    if (grants(*b, identity, verb, resource, roles)) {
       out.all = true;
       break;
     }
   }
   if (!out.all) {
     for (const auto& b : store_.list("RoleBinding", {}).items) {
-      if (out.tenants.count(b->metadata.tenant) == 0 &&
-          bindingGrants(*b, identity, verb, resource, *this, roles))
+      if (out.tenants.count(b->metadata.tenant) == 0 && grants(*b, identity, verb, resource, roles))
         out.tenants.insert(b->metadata.tenant);
     }
   }

@@ -10,12 +10,18 @@
 // tenantsPermitted().
 //
 // The Authorizer reads bindings and roles from the Store on every call (they are in memory
-// there), so changes apply to the next request. Thread-safe.
+// there; parsed bindings are cached per version), so changes apply to the next request.
+// Thread-safe.
 #pragma once
 
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "auth/identity.h"
@@ -24,6 +30,7 @@
 namespace skiff {
 
 class Store;
+struct StoredObject;
 
 inline constexpr const char* kPlatformAdminRole = "platform-admin";
 inline constexpr const char* kTenantAdminRole = "tenant-admin";
@@ -77,7 +84,8 @@ struct TenantSet {
 
 class Authorizer {
  public:
-  explicit Authorizer(const Store& store) : store_(store) {}
+  explicit Authorizer(const Store& store);
+  ~Authorizer();
 
   Decision authorize(const Identity& identity, const AccessRequest& request) const;
 
@@ -104,7 +112,19 @@ class Authorizer {
   // The check of a token's scope alone; empty string if it allows the request.
   std::string scopeDenial(const Identity& identity, const AccessRequest& request) const;
 
+  // A binding's role and subjects, parsed once per version of the binding: every request
+  // consults the bindings, and parsing their JSON each time would dominate the decision.
+  struct ParsedBinding;
+  std::shared_ptr<const ParsedBinding> parsed(const StoredObject& binding) const;
+  bool grants(const StoredObject& binding, const Identity& identity, std::string_view verb,
+              std::string_view resource,
+              std::map<std::string, std::optional<RoleDefinition>, std::less<>>& roles) const;
+
   const Store& store_;
+  mutable std::mutex cache_mu_;
+  // By uid: the resourceVersion parsed and what it holds. Guarded by cache_mu_.
+  mutable std::unordered_map<std::string, std::pair<int64_t, std::shared_ptr<const ParsedBinding>>>
+      cache_;
 };
 
 }  // namespace skiff

@@ -166,6 +166,21 @@ TEST_F(RbacTest, GroupsAreSubjects) {
   EXPECT_FALSE(authorizer.authorize(user("ops"), {"create", "applications", "acme"}).allowed);
 }
 
+TEST_F(RbacTest, AChangedOrDeletedBindingAppliesToTheNextDecision) {
+  bind("developer", "bob", "acme");
+  Authorizer authorizer(*store_);
+  const AccessRequest create_app{"create", "applications", "acme"};
+  ASSERT_TRUE(authorizer.authorize(user("bob"), create_app).allowed);  // now cached
+  const ObjectKey key{"RoleBinding", "acme", "developer-bob-1"};
+  Object binding = store_->get(key).value()->object();
+  binding.spec["role"] = "viewer";
+  ASSERT_TRUE(store_->update(binding).ok());
+  EXPECT_FALSE(authorizer.authorize(user("bob"), create_app).allowed);
+  EXPECT_TRUE(authorizer.authorize(user("bob"), {"list", "applications", "acme"}).allowed);
+  ASSERT_TRUE(store_->remove(key).ok());
+  EXPECT_FALSE(authorizer.authorize(user("bob"), {"list", "applications", "acme"}).allowed);
+}
+
 TEST_F(RbacTest, CustomRolesFromTheStore) {
   create("Role", "", "log-reader",
          {{"rules",

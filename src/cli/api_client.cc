@@ -281,50 +281,25 @@ Status ApiClient::watch(const ListQuery& query, std::optional<int64_t> resource_
                         const std::function<bool(const json& event)>& on_event) {
   std::string extra = "watch=true";
   if (resource_version) extra += "&resourceVersion=" + std::to_string(*resource_version);
-  const std::string target = listTarget(query, extra);
-
-  boost::asio::io_context io;
-  beast::tcp_stream stream(io);
-  if (auto ec = connectStream(stream, io, host_, port_)) return unreachable(ec.message());
-  auto req = makeRequest(http::verb::get, path_prefix_ + target, host_, token_, "", "");
-  beast::error_code ec;
-  http::write(stream, req, ec);
-  if (ec) return unreachable(ec.message());
-
-  beast::flat_buffer buffer;
-  http::response_parser<http::buffer_body> parser;
-  parser.body_limit(kUnlimitedBody);
-  http::read_header(stream, buffer, parser, ec);
-  if (ec) return unreachable(ec.message());
-  // A watch is open-ended: the server's bookmarks keep it alive, so no read deadline.
-  stream.expires_never();
-
-  const int http_status = static_cast<int>(parser.get().result_int());
+  // Events are newline-delimited JSON; the server's bookmarks keep a quiet watch alive.
   std::string pending;  // body bytes not yet split into lines
-  char chunk[16 * 1024];
-  while (!parser.is_done()) {
-    parser.get().body().data = chunk;
-    parser.get().body().size = sizeof chunk;
-    // read_some, not read: read would wait for the body buffer to fill, holding back events.
-    http::read_some(stream, buffer, parser, ec);
-    if (ec == http::error::need_buffer) ec = {};
-    if (ec == http::error::end_of_stream || ec == boost::asio::error::eof) break;
-    if (ec) return unreachable("the watch stream broke: " + ec.message());
-    pending.append(chunk, sizeof chunk - parser.get().body().size);
-    if (http_status < 200 || http_status >= 300) continue;  // the error body is read whole
-    size_t eol;
-    while ((eol = pending.find('\n')) != std::string::npos) {
+  Status undecodable;
+  Status streamed = streamGet(listTarget(query, extra), [&](std::string_view data) {
+    pending.append(data);
+    for (size_t eol; (eol = pending.find('\n')) != std::string::npos;) {
       std::string line = pending.substr(0, eol);
       pending.erase(0, eol + 1);
       if (line.empty()) continue;
       json event = json::parse(line, nullptr, false);
-      if (event.is_discarded())
-        return internalError("the server sent a watch event that is not JSON: " + line);
-      if (!on_event(event)) return Status::ok();
+      if (event.is_discarded()) {
+        undecodable = internalError("the server sent a watch event that is not JSON: " + line);
+        return false;
+      }
+      if (!on_event(event)) return false;
     }
-  }
-  if (http_status < 200 || http_status >= 300) return errorFromReply(http_status, pending);
-  return Status::ok();
+    return true;
+  });
+  return undecodable.isOk() ? streamed : undecodable;
 }
 
 Status ApiClient::streamGet(const std::string& target,

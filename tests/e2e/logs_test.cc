@@ -154,9 +154,12 @@ TEST_F(LogsTest, LogsOfAnApplicationThroughItsLifetime) {
   const std::string b = std::next(instances.begin())->first;
   request(instances[a], "a1");
   request(instances[a], "a2");
-  request(instances[b], "b1");
   const std::string a2 = "GET /echo?m=a2 200";
+  // Each shim stamps a line when it reads it: b1 is sent once a's lines are stamped, so the
+  // merge by time must put them first.
   ASSERT_TRUE(eventually([&] { return contains(logs({}), a2); }));
+  request(instances[b], "b1");
+  ASSERT_TRUE(eventually([&] { return contains(logs({}), "m=b1"); }));
 
   // Several instances: every line says whose it is, merged by time.
   const std::string all = logs({});

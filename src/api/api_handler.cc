@@ -9,6 +9,7 @@
 #include "api/openapi.h"
 #include "auth/authenticator.h"
 #include "auth/rbac.h"
+#include "controller/footprint.h"
 #include "model/codec.h"
 #include "model/kinds.h"
 #include "model/validation.h"
@@ -111,6 +112,30 @@ TenantSet ApiHandler::visibleTenants(const HttpRequest& request, const Route& ro
   }
   if (!route.tenant.empty()) return {true, {}};  // authorised in that tenant already
   return authz_.tenantsPermitted(request.identity, verb, route.kind->plural);
+}
+
+Status ApiHandler::checkQuota(const Object& object) const {
+  if (object.kind != "Application") return Status::ok();
+  auto tenant = store_.get({"Tenant", "", object.metadata.tenant});
+  if (!tenant.ok()) return Status::ok();  // checkTenant() says so
+  const json quota = (*tenant)->object().spec.value("quota", json::object());
+  if (!quota.is_object() || quota.empty()) return Status::ok();
+  Footprint used, previous;
+  ListOptions in_tenant;
+  in_tenant.tenant = object.metadata.tenant;
+  for (const auto& other : store_.list("Application", in_tenant).items)
+    (other->metadata.name == object.metadata.name ? previous : used) +=
+        footprintOf(other->object().spec);
+  const Footprint wanted = footprintOf(object.spec);
+  // A change that grows nothing passes, even in a tenant over a quota lowered since.
+  if (previous.applications > 0 && wanted.instances <= previous.instances &&
+      wanted.cpu_millis <= previous.cpu_millis && wanted.memory_bytes <= previous.memory_bytes &&
+      wanted.storage_bytes <= previous.storage_bytes)
+    return Status::ok();
+  const std::string exceeded = quotaExceeded(quota, used, wanted, object.metadata.name);
+  if (exceeded.empty()) return Status::ok();
+  return forbidden("exceeded the quota of tenant \"" + object.metadata.tenant + "\": " + exceeded +
+                   " (raise spec.quota of the tenant, or ask less)");
 }
 
 Status ApiHandler::checkRbacWrite(const HttpRequest& request, const Object& object) const {
@@ -281,6 +306,7 @@ HttpResponse ApiHandler::create(HttpRequest& request, const Route& route) {
     if (Status s = checkTenant(route.tenant); !s.isOk()) return errorResponse(s);
   }
   if (Status s = checkRbacWrite(request, *object); !s.isOk()) return errorResponse(s);
+  if (Status s = checkQuota(*object); !s.isOk()) return errorResponse(s);
   auto stored = store_.create(std::move(object).value(), flag(request, "dryRun"));
   if (!stored.ok()) return errorResponse(stored.status());
   return jsonResponse(201, (*stored)->json_text);
@@ -304,6 +330,7 @@ HttpResponse ApiHandler::replace(HttpRequest& request, const Route& route) {
                                   "is required for update: get the object and send back its "
                                   "resourceVersion (or use PATCH)"}}));
   if (Status s = checkRbacWrite(request, *object); !s.isOk()) return errorResponse(s);
+  if (Status s = checkQuota(*object); !s.isOk()) return errorResponse(s);
   UpdateOptions options;
   options.dry_run = flag(request, "dryRun");
   auto stored = store_.update(std::move(object).value(), options);
@@ -338,6 +365,7 @@ HttpResponse ApiHandler::patch(HttpRequest& request, const Route& route) {
       return errorResponse(Status(StatusCode::kInvalid, "a patch cannot rename an object",
                                   {{"metadata.name", "cannot be changed"}}));
     if (Status s = checkRbacWrite(request, *object); !s.isOk()) return errorResponse(s);
+    if (Status s = checkQuota(*object); !s.isOk()) return errorResponse(s);
     UpdateOptions options;
     options.dry_run = flag(request, "dryRun");
     auto stored = store_.update(std::move(object).value(), options);

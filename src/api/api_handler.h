@@ -47,6 +47,9 @@ class ApiHandler {
   // Rules on writing the RBAC kinds: a binding may grant only what its writer holds, and a
   // Role may not take a built-in role's name.
   Status checkRbacWrite(const HttpRequest& request, const Object& object) const;
+  // An application may be created or grown only while its tenant's quota has room for its
+  // footprint (controller/footprint.h); kForbidden naming the quota, the need and what remains.
+  Status checkQuota(const Object& object) const;
 
   Store& store_;
   const Clock& clock_;

@@ -33,6 +33,7 @@
 #include "controller/instance_set_controller.h"
 #include "controller/revision_controller.h"
 #include "controller/route_controller.h"
+#include "controller/tenant_usage_controller.h"
 #include "exe/gateway_supervisor.h"
 #include "gateway/admin_client.h"
 #include "model/formats.h"
@@ -150,6 +151,7 @@ int runServer(const ServerOptions& options) {
   controllers.add(std::make_unique<RevisionController>(**store, clock), 4);
   controllers.add(std::make_unique<RouteController>(**store, route_publisher));
   controllers.add(std::make_unique<InstanceSetController>(**store, clock), 4);
+  controllers.add(std::make_unique<TenantUsageController>(**store));
 
   // The local runtime: processes under per-instance shims, probed by one prober thread.
   runtime::ProcessDriver driver({options.data_dir + "/runtime", "", std::chrono::seconds(5)});

@@ -102,18 +102,6 @@ ApiHandler::ApiHandler(Store& store, const Clock& clock, Authenticator& authn,
       authz_(authz),
       openapi_(openApiDocument().dump()) {}
 
-TenantSet ApiHandler::visibleTenants(const HttpRequest& request, const Route& route) const {
-  const bool watch = flag(request, "watch");
-  const std::string verb = watch ? kVerbWatch : kVerbList;
-  if (route.kind->kind == std::string_view("Tenant")) {
-    // Listing tenants is a platform permission; without it, one sees the tenants one may get.
-    if (authz_.authorize(request.identity, {verb, "tenants", ""}).allowed) return {true, {}};
-    return authz_.tenantsPermitted(request.identity, kVerbGet, "tenants");
-  }
-  if (!route.tenant.empty()) return {true, {}};  // authorised in that tenant already
-  return authz_.tenantsPermitted(request.identity, verb, route.kind->plural);
-}
-
 Status ApiHandler::checkQuota(const Object& object) const {
   if (object.kind != "Application") return Status::ok();
   auto tenant = store_.get({"Tenant", "", object.metadata.tenant});
@@ -228,10 +216,10 @@ HttpResponse ApiHandler::list(HttpRequest& request, const Route& route) {
     if (Status s = checkTenant(route.tenant); !s.isOk()) return errorResponse(s);
   }
   ObjectList objects = store_.list(route.kind->kind, options);
-  if (const TenantSet visible = visibleTenants(request, route); !visible.all) {
+  if (const auto& visible = request.visible_tenants; visible && !visible->all) {
     const bool tenants = route.kind->kind == std::string_view("Tenant");
     std::erase_if(objects.items, [&](const StoredObjectPtr& o) {
-      return !visible.contains(tenants ? o->metadata.name : o->metadata.tenant);
+      return !visible->contains(tenants ? o->metadata.name : o->metadata.tenant);
     });
   }
   size_t size = 128;
@@ -266,7 +254,7 @@ HttpResponse ApiHandler::watch(HttpRequest& request, const Route& route) {
   auto stream = std::make_shared<WatchStream>(route.kind->kind, from->value_or(store_.revision()));
   WatchStream* raw = stream.get();
   // Fixed for the watch's life: a grant made later shows in the next watch.
-  TenantSet visible = visibleTenants(request, route);
+  TenantSet visible = request.visible_tenants.value_or(TenantSet{true, {}});
   const bool tenants = route.kind->kind == std::string_view("Tenant");
   auto handle =
       store_.watch(options, [raw, visible = std::move(visible), tenants](const WatchEvent& e) {

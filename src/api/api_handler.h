@@ -17,12 +17,12 @@ namespace skiff {
 
 class Authenticator;
 class Authorizer;
-struct TenantSet;
 
 class ApiHandler {
  public:
-  // `authz` filters cross-tenant lists and watches to what the caller may see and guards
-  // role bindings against escalation; `authn` forgets what a deleted user leaves behind.
+  // Lists and watches across tenants show request.visible_tenants (set by the Gatekeeper);
+  // `authz` guards role bindings against escalation; `authn` forgets what a deleted user leaves
+  // behind.
   ApiHandler(Store& store, const Clock& clock, Authenticator& authn, const Authorizer& authz);
   HttpResponse handle(HttpRequest& request);
 
@@ -42,8 +42,6 @@ class ApiHandler {
   // Rules for deleting a tenant: not the default one, and only when it owns nothing.
   Status checkTenantDeletable(const std::string& tenant) const;
 
-  // The tenants whose objects the caller of a cross-tenant list or watch sees.
-  TenantSet visibleTenants(const HttpRequest& request, const Route& route) const;
   // Rules on writing the RBAC kinds: a binding may grant only what its writer holds, and a
   // Role may not take a built-in role's name.
   Status checkRbacWrite(const HttpRequest& request, const Object& object) const;

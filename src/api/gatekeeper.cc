@@ -123,18 +123,22 @@ std::optional<HttpResponse> Gatekeeper::authenticateAndAuthorize(HttpRequest& re
     if (decision.allowed) return std::nullopt;
     return errorResponse(forbidden(decision.reason));
   }
-  // Across tenants: some tenant must be visible (the handler shows only those). Tenants
-  // themselves are visible to whoever may get them.
-  const bool tenants = access.request.resource == "tenants";
-  if (!authz_
-           .tenantsPermitted(request.identity, tenants ? kVerbGet : access.request.verb,
-                             access.request.resource)
-           .empty() ||
-      authz_.authorize(request.identity, access.request).allowed)
-    return std::nullopt;
-  return errorResponse(forbidden("user \"" + request.identity.user + "\" cannot " +
-                                 access.request.verb + " " + access.request.resource +
-                                 " in any tenant"));
+  // Across tenants: the handler shows only the visible tenants' objects, and some must be.
+  // Tenants themselves: all with the platform permission, else those the caller may get.
+  TenantSet visible;
+  if (access.request.resource == "tenants")
+    visible = authz_.authorize(request.identity, access.request).allowed
+                  ? TenantSet{true, {}}
+                  : authz_.tenantsPermitted(request.identity, kVerbGet, "tenants");
+  else
+    visible =
+        authz_.tenantsPermitted(request.identity, access.request.verb, access.request.resource);
+  if (visible.empty())
+    return errorResponse(forbidden("user \"" + request.identity.user + "\" cannot " +
+                                   access.request.verb + " " + access.request.resource +
+                                   " in any tenant"));
+  request.visible_tenants = std::move(visible);
+  return std::nullopt;
 }
 
 }  // namespace skiff

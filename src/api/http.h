@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,6 +27,9 @@ struct HttpRequest {
   // Set by the Gatekeeper before a handler sees the request.
   Identity identity;
   std::string request_id;
+  // For a list or watch across tenants (or of tenants): the tenants whose objects the caller
+  // may see. Absent: the request was authorised as a whole.
+  std::optional<TenantSet> visible_tenants;
 
   std::string header(const std::string& lower_name) const {
     auto it = headers.find(lower_name);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,15 @@ namespace skiff {
 struct TokenScope {
   std::vector<std::string> roles;    // only what these roles allow; empty: no role limit
   std::vector<std::string> tenants;  // only requests in these tenants; empty: no tenant limit
+};
+
+// The tenants a request may be made in; `all` when not limited to a list (a platform binding).
+struct TenantSet {
+  bool all = false;
+  std::set<std::string> tenants;
+
+  bool contains(const std::string& tenant) const { return all || tenants.count(tenant) > 0; }
+  bool empty() const { return !all && tenants.empty(); }
 };
 
 struct Identity {

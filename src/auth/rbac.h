@@ -73,15 +73,6 @@ struct Decision {
   std::string reason;
 };
 
-// The tenants a request may be made in; `all` when not limited to a list (a platform binding).
-struct TenantSet {
-  bool all = false;
-  std::set<std::string> tenants;
-
-  bool contains(const std::string& tenant) const { return all || tenants.count(tenant) > 0; }
-  bool empty() const { return !all && tenants.empty(); }
-};
-
 class Authorizer {
  public:
   explicit Authorizer(const Store& store);

@@ -34,10 +34,7 @@ std::string text(const json& entry, const char* field) {
 }  // namespace
 
 int runAudit(CommandContext& ctx, const AuditOptions& options) {
-  if (!options.output.empty() && options.output != "json")
-    return reportError(ctx.err, badRequest("unknown output format \"" + options.output +
-                                           "\" for -o/--output: use json, or leave it out for "
-                                           "a table"));
+  if (Status s = checkTableOutput(options.output); !s.isOk()) return reportError(ctx.err, s);
   if (options.limit && *options.limit < 1)
     return reportError(ctx.err, badRequest("--limit must be 1 or more entries, got " +
                                            std::to_string(*options.limit)));
@@ -55,17 +52,11 @@ int runAudit(CommandContext& ctx, const AuditOptions& options) {
 
   auto listed = ctx.client.request("GET", target);
   if (!listed.ok()) return reportError(ctx.err, listed.status());
-  if (options.output == "json") {
-    ctx.out << listed->dump(2) << "\n";
-    return 0;
-  }
-  const json items = listed->value("items", json::array());
-  if (!items.is_array() || items.empty()) {
-    ctx.err << "No audit events found.\n";
-    return 0;
-  }
+  const std::optional<json> items =
+      itemsForTable(*listed, options.output, ctx.out, ctx.err, "audit events");
+  if (!items) return 0;
   Table table({"TIME", "USER", "TENANT", "VERB", "RESOURCE", "NAME", "STATUS", "SOURCE"});
-  for (const auto& e : items)
+  for (const auto& e : *items)
     table.addRow({text(e, "time"), text(e, "user"), text(e, "tenant"), text(e, "verb"),
                   text(e, "resource"), text(e, "name"), text(e, "status"), text(e, "source")});
   ctx.out << table.render();

@@ -1,5 +1,7 @@
 #include "cli/output.h"
 
+#include <ostream>
+
 #include <algorithm>
 #include <cctype>
 
@@ -7,6 +9,26 @@
 #include "common/clock.h"
 
 namespace skiff::cli {
+
+Status checkTableOutput(const std::string& output) {
+  if (output.empty() || output == "json") return Status::ok();
+  return badRequest("unknown output format \"" + output +
+                    "\" for -o/--output: use json, or leave it out for a table");
+}
+
+std::optional<json> itemsForTable(const json& listed, const std::string& output, std::ostream& out,
+                                  std::ostream& err, const std::string& what) {
+  if (output == "json") {
+    out << listed.dump(2) << "\n";
+    return std::nullopt;
+  }
+  json items = listed.is_object() ? listed.value("items", json::array()) : json::array();
+  if (!items.is_array() || items.empty()) {
+    err << "No " << what << " found.\n";
+    return std::nullopt;
+  }
+  return items;
+}
 
 void Table::addRow(std::vector<std::string> cells) {
   SKIFF_ASSERT(cells.size() == headers_.size(), "a table row must have one cell per column");

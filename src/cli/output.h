@@ -4,14 +4,26 @@
 #pragma once
 
 #include <chrono>
+#include <iosfwd>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "common/status.h"
 #include "model/kinds.h"
 #include "model/object.h"
 
 namespace skiff::cli {
+
+// -o/--output of the commands that print a table or, with "json", the server's answer.
+Status checkTableOutput(const std::string& output);
+
+// For such a command, given the server's list answer: the items to print as a table, or
+// nullopt when nothing is left to do: with -o json the answer is printed as it is, and an
+// empty list is "No <what> found." on `err`.
+std::optional<json> itemsForTable(const json& listed, const std::string& output, std::ostream& out,
+                                  std::ostream& err, const std::string& what);
 
 // A table printed with each column left-aligned to its widest cell and columns three spaces
 // apart; the last column is not padded, so lines carry no trailing spaces.

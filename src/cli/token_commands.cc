@@ -14,12 +14,6 @@ namespace {
 // The longest lifetime the server grants an API token (docs/security.md).
 constexpr double kMaxTokenTtlSeconds = 366.0 * 24 * 60 * 60;
 
-Status checkOutput(const std::string& output) {
-  if (output.empty() || output == "json") return Status::ok();
-  return badRequest("unknown output format \"" + output +
-                    "\" for -o/--output: use json, or leave it out for a table");
-}
-
 std::string joined(const json& list, const std::string& none) {
   std::string out;
   if (list.is_array())
@@ -68,20 +62,14 @@ int runTokenCreate(CommandContext& ctx, const TokenCreateOptions& options) {
 }
 
 int runTokenList(CommandContext& ctx, const TokenListOptions& options) {
-  if (Status s = checkOutput(options.output); !s.isOk()) return reportError(ctx.err, s);
+  if (Status s = checkTableOutput(options.output); !s.isOk()) return reportError(ctx.err, s);
   auto listed = ctx.client.request("GET", "/api/v1/tokens");
   if (!listed.ok()) return reportError(ctx.err, listed.status());
-  if (options.output == "json") {
-    ctx.out << listed->dump(2) << "\n";
-    return 0;
-  }
-  const json items = listed->value("items", json::array());
-  if (!items.is_array() || items.empty()) {
-    ctx.err << "No tokens found.\n";
-    return 0;
-  }
+  const std::optional<json> items =
+      itemsForTable(*listed, options.output, ctx.out, ctx.err, "tokens");
+  if (!items) return 0;
   Table table({"ID", "USER", "TYPE", "ROLES", "TENANTS", "EXPIRES", "DESCRIPTION"});
-  for (const auto& t : items) {
+  for (const auto& t : *items) {
     const json spec = t.value("spec", json::object());
     // An unscoped token carries its user's permissions: every role, every tenant.
     table.addRow({metadataString(t, "name"), specText(t, "user"), specText(t, "type"),

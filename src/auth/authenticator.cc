@@ -205,8 +205,89 @@ Result<Authentication> Authenticator::checkPasswordLocked(std::string_view user,
 
 Result<Authentication> Authenticator::checkPassword(std::string_view user,
                                                     std::string_view password) {
+  if (directory_ != nullptr) {
+    auto cred = store_.get({kCredentialKind, "", std::string(user)});
+    if (!cred.ok() && cred.status().code() != StatusCode::kNotFound) return cred.status();
+    // Outside the lock: a directory round trip must not hold up local logins.
+    if (!cred.ok()) return checkDirectoryPassword(user, password);
+  }
   std::lock_guard lock(mu_);
   return checkPasswordLocked(user, password, false);
+}
+
+// ---- External sign-in ---------------------------------------------------------------------
+
+Result<Authentication> Authenticator::checkDirectoryPassword(std::string_view user,
+                                                             std::string_view password) {
+  const std::string source = directory_->source();
+  auto existing = store_.get({"User", "", std::string(user)});
+  if (!existing.ok() && existing.status().code() != StatusCode::kNotFound) return existing.status();
+  // A local user without a password yet is not the directory's to sign in.
+  if (existing.ok() && (*existing)->object().spec.value("source", "local") != source) {
+    (void)verifyPassword(password, decoy_hash_);
+    return failed(AuthnFailure::kBadCredentials, kBadCredentialsMessage);
+  }
+  auto answer = directory_->authenticate(user, password);
+  if (!answer.ok()) return answer.status();
+  if (answer->refusal == ExternalRefusal::kUnknownUser ||
+      answer->refusal == ExternalRefusal::kBadCredentials)
+    return failed(AuthnFailure::kBadCredentials, kBadCredentialsMessage);
+  return admitExternal(*answer, source, true);
+}
+
+Result<Authentication> Authenticator::admitExternal(const ExternalResult& result,
+                                                    const std::string& source,
+                                                    bool sync_groups) const {
+  switch (result.refusal) {
+    case ExternalRefusal::kNone:
+      break;
+    case ExternalRefusal::kExpired:
+      return failed(AuthnFailure::kTokenExpired, result.message);
+    default:
+      return failed(AuthnFailure::kBadCredentials, result.message);
+  }
+  const ExternalAccount& account = result.account;
+  json spec = {{"source", source}, {"groups", account.groups}};
+  if (!account.display_name.empty()) spec["displayName"] = account.display_name;
+  if (!account.email.empty()) spec["email"] = account.email;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    auto existing = store_.get({"User", "", account.user});
+    if (!existing.ok()) {
+      if (existing.status().code() != StatusCode::kNotFound) return existing.status();
+      json doc = {{"apiVersion", kApiVersion},
+                  {"kind", "User"},
+                  {"metadata", {{"name", account.user}}},
+                  {"spec", spec}};
+      auto user = admitObject(doc, {"User", ""});
+      if (!user.ok())
+        return failed(
+            AuthnFailure::kBadCredentials,
+            "the " + source + " account maps to an invalid user: " + user.status().message());
+      auto created = store_.create(std::move(user).value());
+      if (created.status().code() == StatusCode::kAlreadyExists) continue;
+      if (!created.ok()) return created.status();
+      existing = std::move(created);
+    }
+    Object u = (*existing)->object();
+    if (u.spec.value("source", "local") != source)
+      return failed(AuthnFailure::kBadCredentials,
+                    "user \"" + account.user + "\" is not a " + source +
+                        " user: it cannot sign in through " + source);
+    if (disabled(u))
+      return failed(AuthnFailure::kUserDisabled,
+                    "user \"" + account.user + "\" is disabled: ask an administrator");
+    if (sync_groups && stringsAt(u.spec, "groups") != account.groups) {
+      u.spec["groups"] = account.groups;
+      auto updated = store_.update(u);
+      if (updated.status().code() == StatusCode::kConflict) continue;
+      if (!updated.ok()) return updated.status();
+    }
+    Authentication a;
+    a.identity = identityOf(u);
+    a.identity.groups = account.groups;
+    return a;
+  }
+  return unavailable("user \"" + account.user + "\" kept changing while signing in; try again");
 }
 
 Result<LoginResult> Authenticator::login(std::string_view user, std::string_view password) {
@@ -344,6 +425,11 @@ Result<CreatedToken> Authenticator::createToken(const TokenRequest& request) {
 
 Result<Authentication> Authenticator::authenticateBearer(std::string_view token) const {
   auto id = tokenIdOf(token);
+  if (!id && verifier_ != nullptr && verifier_->recognizes(token)) {
+    auto answer = verifier_->verify(token);
+    if (!answer.ok()) return answer.status();
+    return admitExternal(*answer, verifier_->source(), false);
+  }
   if (!id) return failed(AuthnFailure::kBadCredentials, kBadTokenMessage);
   auto secret = store_.get({kTokenSecretKind, "", *id});
   if (!secret.ok()) {

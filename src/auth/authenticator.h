@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "auth/external.h"
 #include "auth/identity.h"
 #include "auth/password.h"
 #include "common/status.h"
@@ -105,6 +106,13 @@ class Authenticator {
  public:
   Authenticator(Store& store, const Clock& clock, AuthenticatorOptions options = {});
 
+  // External sign-in (auth/external.h), set before serving; the sources must outlive this.
+  // Users without a local credential then log in through the directory; bearer tokens that
+  // are not Skiff's own go to the verifier. Either creates the User (spec.source naming it) at
+  // the first sign-in and refuses names that belong to users of another source.
+  void setDirectory(PasswordDirectory* directory) { directory_ = directory; }
+  void setBearerVerifier(const BearerVerifier* verifier) { verifier_ = verifier; }
+
   // Checks a password and, if right, starts a session. Counts failures towards the lockout.
   Result<LoginResult> login(std::string_view user, std::string_view password);
   // Checks a password without starting a session (and with the same lockout accounting).
@@ -146,6 +154,11 @@ class Authenticator {
   Result<AdminBootstrap> bootstrapAdmin(const std::string& data_dir);
 
  private:
+  Result<Authentication> checkDirectoryPassword(std::string_view user, std::string_view password);
+  // Maps an external source's answer to an Authentication, creating the User if needed (and,
+  // when `sync_groups`, recording the account's groups on it for sessions to use).
+  Result<Authentication> admitExternal(const ExternalResult& result, const std::string& source,
+                                       bool sync_groups) const;
   Result<Authentication> checkPasswordLocked(std::string_view user, std::string_view password,
                                              bool allow_expired);
   Status storePassword(std::string_view user, std::string_view new_password,
@@ -160,6 +173,8 @@ class Authenticator {
   // A hash of a random password, verified against when the user is unknown, so that unknown
   // and known users take the same time to refuse.
   const std::string decoy_hash_;
+  PasswordDirectory* directory_ = nullptr;
+  const BearerVerifier* verifier_ = nullptr;
 
   // Serializes read-modify-write of Credentials (failed attempts, password changes).
   std::mutex mu_;

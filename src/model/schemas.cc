@@ -279,7 +279,11 @@ json buildUserSpec() {
        {"groups", described(arrayOf(string("dns-label"), 0, 64),
                             "groups the user belongs to; bindings may name a group")},
        {"disabled", described(defaulted(boolean(), false),
-                              "a disabled user cannot log in, and its tokens stop working")}});
+                              "a disabled user cannot log in, and its tokens stop working")},
+       {"source", described(defaulted(oneOfStrings({"local", "ldap", "oidc"}), "local"),
+                            "where the user signs in: a local password, the LDAP directory or "
+                            "the OIDC issuer; ldap and oidc users are created at their first "
+                            "sign-in")}});
 }
 
 json buildRoleSpec() {

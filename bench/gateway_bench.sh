@@ -4,7 +4,10 @@
 # Starts a backend (nginx serving a 1 KiB static file), nginx as a keep-alive reverse proxy to
 # it (worker_processes = cores, access_log off) and `skiff gateway` with one route to the same
 # backend; drives each proxy with wrk (keep-alive) and prints requests/s and p50/p99 side by
-# side, then the memory each proxy spends per idle keep-alive client connection.
+# side, then the memory each proxy spends per idle keep-alive client connection. Then the same
+# over HTTPS: nginx with `ssl` and the Skiff gateway's TLS listener (--tls-listen, the
+# certificate published with the route table and chosen by SNI), one EC P-256 certificate for
+# localhost shared by both, keep-alive (so the handshake cost is amortised).
 # Every process started here is stopped by pid on exit, including on failure.
 #
 # Usage: bench/gateway_bench.sh [--skiff build/bin/skiff] [--seconds 10] [--connections 50]
@@ -27,7 +30,7 @@ while [ $# -gt 0 ]; do
     *) echo "usage: $0 [--skiff PATH] [--seconds N] [--connections N] [--idle N] [--rounds N]" >&2; exit 2 ;;
   esac
 done
-for tool in nginx wrk python3 curl; do
+for tool in nginx wrk python3 curl openssl; do
   command -v "$tool" >/dev/null || { echo "gateway_bench: $tool not found (run scripts/setup)" >&2; exit 1; }
 done
 [ -x "$skiff" ] || { echo "gateway_bench: $skiff not built" >&2; exit 1; }
@@ -56,7 +59,12 @@ wait_http() {  # URL [HOST]
 
 backend_port=$(free_port)
 nginx_port=$(free_port)
-mkdir -p "$work/backend/logs" "$work/backend/html" "$work/proxy/logs" "$work/skiff"
+nginx_tls_port=$(free_port)
+mkdir -p "$work/backend/logs" "$work/backend/html" "$work/proxy/logs" "$work/skiff" "$work/tls"
+# wrk sends the URL's host as SNI, so the HTTPS runs go to https://localhost:PORT/.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
+  -addext subjectAltName=DNS:localhost -keyout "$work/tls/key.pem" -out "$work/tls/cert.pem" \
+  2>/dev/null
 head -c 1024 /dev/zero | tr '\0' 'x' > "$work/backend/html/index.html"
 
 common_http='access_log off; error_log stderr error; keepalive_requests 1000000; keepalive_timeout 75s;
@@ -85,6 +93,20 @@ http { $common_http
       proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
     }
   }
+  server {
+    listen 127.0.0.1:$nginx_tls_port ssl backlog=4096;
+    server_name localhost;
+    ssl_certificate $work/tls/cert.pem;
+    ssl_certificate_key $work/tls/key.pem;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto https;
+    }
+  }
 }
 EOF
 mkdir -p "$work/backend/temp" "$work/proxy/temp"
@@ -93,8 +115,8 @@ pids+=($!)
 nginx -p "$work/proxy" -c "$work/proxy/nginx.conf" 2>"$work/proxy/err.log" &
 nginx_pid=$!
 pids+=($nginx_pid)
-"$skiff" gateway --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --state-dir "$work/skiff" \
-  --threads "$cores" >"$work/skiff/log" 2>&1 &
+"$skiff" gateway --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --tls-listen 127.0.0.1:0 \
+  --state-dir "$work/skiff" --threads "$cores" >"$work/skiff/log" 2>&1 &
 skiff_pid=$!
 pids+=($skiff_pid)
 
@@ -102,15 +124,36 @@ for _ in $(seq 1 100); do [ -s "$work/skiff/gateway.addr" ] && break; sleep 0.05
 addr_field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$work/skiff/gateway.addr" "$1"; }
 skiff_listen=$(addr_field listen)
 skiff_admin=$(addr_field admin)
-curl -fs -X PUT -H "Authorization: Bearer $(cat "$work/skiff/admin-token")" "http://$skiff_admin/routes" -d "{\"version\":1,\"routes\":[{\"id\":\"bench\",\"host\":\"*\",
-  \"pathPrefix\":\"/\",\"backends\":[{\"address\":\"127.0.0.1:$backend_port\"}]}]}" >/dev/null
+skiff_tls_port=$(addr_field tls); skiff_tls_port=${skiff_tls_port##*:}
+# The route table with the certificate and key of its one TLS host (kept in memory only).
+python3 - "$backend_port" "$work/tls" > "$work/routes.json" <<'EOF'
+import json, sys
+port, tls = sys.argv[1], sys.argv[2]
+print(json.dumps({"version": 1,
+  "routes": [{"id": "bench", "host": "*", "pathPrefix": "/",
+              "backends": [{"address": "127.0.0.1:" + port}]}],
+  "certificates": [{"host": "localhost", "certificate": open(tls + "/cert.pem").read(),
+                    "key": open(tls + "/key.pem").read()}]}))
+EOF
+curl -fs -X PUT -H "Authorization: Bearer $(cat "$work/skiff/admin-token")" "http://$skiff_admin/routes" \
+  --data-binary "@$work/routes.json" >/dev/null
 wait_http "http://127.0.0.1:$backend_port/"
 wait_http "http://127.0.0.1:$nginx_port/"
 wait_http "http://$skiff_listen/"
+wait_https() {  # PORT
+  for _ in $(seq 1 100); do
+    curl -fs -o /dev/null --cacert "$work/tls/cert.pem" "https://localhost:$1/" && return 0
+    sleep 0.05
+  done
+  echo "gateway_bench: https://localhost:$1/ did not answer" >&2
+  exit 1
+}
+wait_https "$nginx_tls_port"
+wait_https "$skiff_tls_port"
 
 # Runs wrk and prints "REQ_PER_SEC P50 P99" (latencies in ms).
-run_wrk() {
-  wrk -t2 -c"$connections" -d"${seconds}s" --latency -H "Host: bench" "$1" > "$work/wrk.out"
+run_wrk() {  # URL [HOST]
+  wrk -t2 -c"$connections" -d"${seconds}s" --latency -H "Host: ${2:-bench}" "$1" > "$work/wrk.out"
   python3 - "$work/wrk.out" <<'EOF'
 import re, sys
 text = open(sys.argv[1]).read()
@@ -187,3 +230,22 @@ printf '%-16s %12s %10s %10s %22s\n' proxy "requests/s" "p50 ms" "p99 ms" "bytes
 printf '%-16s %12s %10s %10s %22s %s\n' nginx "$n_rps" "$n_p50" "$n_p99" "$n_mem" "${n_err:-}"
 printf '%-16s %12s %10s %10s %22s %s\n' "skiff gateway" "$s_rps" "$s_p50" "$s_p99" "$s_mem" "${s_err:-}"
 python3 -c "print(f'skiff/nginx throughput: {$s_rps / $n_rps:.2f}x, p99: {$s_p99 / $n_p99:.2f}x')"
+
+# HTTPS: the same backend and route behind each proxy's TLS listener.
+echo "gateway_bench: HTTPS (EC P-256 certificate, keep-alive), wrk -t2 -c$connections -d${seconds}s"
+wrk -t2 -c"$connections" -d2s -H "Host: localhost" "https://localhost:$nginx_tls_port/" >/dev/null
+wrk -t2 -c"$connections" -d2s -H "Host: localhost" "https://localhost:$skiff_tls_port/" >/dev/null
+tn_rps=0
+ts_rps=0
+for _ in $(seq 1 "$rounds"); do
+  read -r rps p50 p99 err <<<"$(run_wrk "https://localhost:$nginx_tls_port/" localhost)"
+  echo "  nginx ssl     $rps req/s  p50 $p50 ms  p99 $p99 ms $err"
+  if [ "${rps%.*}" -gt "${tn_rps%.*}" ]; then tn_rps=$rps tn_p50=$p50 tn_p99=$p99 tn_err=$err; fi
+  read -r rps p50 p99 err <<<"$(run_wrk "https://localhost:$skiff_tls_port/" localhost)"
+  echo "  skiff gateway $rps req/s  p50 $p50 ms  p99 $p99 ms $err"
+  if [ "${rps%.*}" -gt "${ts_rps%.*}" ]; then ts_rps=$rps ts_p50=$p50 ts_p99=$p99 ts_err=$err; fi
+done
+printf '%-16s %12s %10s %10s\n' "proxy (https)" "requests/s" "p50 ms" "p99 ms"
+printf '%-16s %12s %10s %10s %s\n' "nginx ssl" "$tn_rps" "$tn_p50" "$tn_p99" "${tn_err:-}"
+printf '%-16s %12s %10s %10s %s\n' "skiff gateway" "$ts_rps" "$ts_p50" "$ts_p99" "${ts_err:-}"
+python3 -c "print(f'https skiff/nginx throughput: {$ts_rps / $tn_rps:.2f}x, p99: {$ts_p99 / $tn_p99:.2f}x')"

@@ -59,6 +59,10 @@ Access describeAccess(const HttpRequest& request) {
                  tenant != nullptr && p == "/api/v1/audit" ? *tenant : ""};
     return a;
   }
+  if (p == "/api/v1/admin/rotate-key") {
+    a.request = {kVerbCreate, "encryptionkeys", ""};
+    return a;
+  }
   // Logs: /api/v1/tenants/{t}/instances/{name}/log, /api/v1/tenants/{t}/applications/{a}/logs.
   if (seg.size() == 7 && seg[0] == "api" && seg[1] == "v1" && seg[2] == "tenants" &&
       ((seg[4] == "instances" && seg[6] == "log") ||

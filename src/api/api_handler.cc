@@ -10,6 +10,7 @@
 #include "auth/authenticator.h"
 #include "auth/rbac.h"
 #include "controller/footprint.h"
+#include "controller/limits.h"
 #include "model/codec.h"
 #include "model/kinds.h"
 #include "model/validation.h"
@@ -102,11 +103,14 @@ ApiHandler::ApiHandler(Store& store, const Clock& clock, Authenticator& authn,
       authz_(authz),
       openapi_(openApiDocument().dump()) {}
 
-Status ApiHandler::checkQuota(const Object& object) const {
+Status ApiHandler::admitToTenant(Object& object) const {
   if (object.kind != "Application") return Status::ok();
   auto tenant = store_.get({"Tenant", "", object.metadata.tenant});
   if (!tenant.ok()) return Status::ok();  // checkTenant() says so
-  const json quota = (*tenant)->object().spec.value("quota", json::object());
+  const json& tenant_spec = (*tenant)->object().spec;
+  if (Status s = applyTenantLimits(tenant_spec, object.metadata.tenant, object.spec); !s.isOk())
+    return s;
+  const json quota = tenant_spec.value("quota", json::object());
   if (!quota.is_object() || quota.empty()) return Status::ok();
   Footprint used, previous;
   ListOptions in_tenant;
@@ -294,7 +298,7 @@ HttpResponse ApiHandler::create(HttpRequest& request, const Route& route) {
     if (Status s = checkTenant(route.tenant); !s.isOk()) return errorResponse(s);
   }
   if (Status s = checkRbacWrite(request, *object); !s.isOk()) return errorResponse(s);
-  if (Status s = checkQuota(*object); !s.isOk()) return errorResponse(s);
+  if (Status s = admitToTenant(*object); !s.isOk()) return errorResponse(s);
   auto stored = store_.create(std::move(object).value(), flag(request, "dryRun"));
   if (!stored.ok()) return errorResponse(stored.status());
   return jsonResponse(201, (*stored)->json_text);
@@ -318,7 +322,7 @@ HttpResponse ApiHandler::replace(HttpRequest& request, const Route& route) {
                                   "is required for update: get the object and send back its "
                                   "resourceVersion (or use PATCH)"}}));
   if (Status s = checkRbacWrite(request, *object); !s.isOk()) return errorResponse(s);
-  if (Status s = checkQuota(*object); !s.isOk()) return errorResponse(s);
+  if (Status s = admitToTenant(*object); !s.isOk()) return errorResponse(s);
   UpdateOptions options;
   options.dry_run = flag(request, "dryRun");
   auto stored = store_.update(std::move(object).value(), options);
@@ -353,7 +357,7 @@ HttpResponse ApiHandler::patch(HttpRequest& request, const Route& route) {
       return errorResponse(Status(StatusCode::kInvalid, "a patch cannot rename an object",
                                   {{"metadata.name", "cannot be changed"}}));
     if (Status s = checkRbacWrite(request, *object); !s.isOk()) return errorResponse(s);
-    if (Status s = checkQuota(*object); !s.isOk()) return errorResponse(s);
+    if (Status s = admitToTenant(*object); !s.isOk()) return errorResponse(s);
     UpdateOptions options;
     options.dry_run = flag(request, "dryRun");
     auto stored = store_.update(std::move(object).value(), options);

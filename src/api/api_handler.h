@@ -45,9 +45,11 @@ class ApiHandler {
   // Rules on writing the RBAC kinds: a binding may grant only what its writer holds, and a
   // Role may not take a built-in role's name.
   Status checkRbacWrite(const HttpRequest& request, const Object& object) const;
-  // An application may be created or grown only while its tenant's quota has room for its
-  // footprint (controller/footprint.h); kForbidden naming the quota, the need and what remains.
-  Status checkQuota(const Object& object) const;
+  // Applies the tenant's limits to an application (defaults filled in, kInvalid above the
+  // maximum; controller/limits.h); then it may be created or grown only while the tenant's
+  // quota has room for its footprint (controller/footprint.h): kForbidden naming the quota, the
+  // need and what remains.
+  Status admitToTenant(Object& object) const;
 
   Store& store_;
   const Clock& clock_;

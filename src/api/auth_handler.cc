@@ -64,20 +64,6 @@ Result<std::vector<std::string>> stringList(const json& body, const char* field)
   return out;
 }
 
-HttpResponse methodNotAllowed(const HttpRequest& request, const std::string& what,
-                              const char* allowed) {
-  return errorResponse(
-      Status(StatusCode::kMethodNotAllowed,
-             "method " + request.method + " is not allowed on " + what + ": use " + allowed));
-}
-
-// Runs `work` on the server's blocking pool.
-HttpResponse deferred(std::function<HttpResponse()> work) {
-  HttpResponse r;
-  r.deferred = std::move(work);
-  return r;
-}
-
 }  // namespace
 
 AuthHandler::AuthHandler(Authenticator& authn, const Authorizer& authz, const Store& store,
@@ -135,7 +121,7 @@ HttpResponse AuthHandler::login(HttpRequest& request) {
     }
     return jsonResponse(200, {{"token", result->session.token},
                               {"tokenId", result->session.id},
-                              {"user", user},
+                              {"user", result->authentication.identity.user},
                               {"expiresAt", formatTimestamp(result->session.expires_at)}});
   });
 }

@@ -22,4 +22,17 @@ HttpResponse errorResponse(const Status& status) {
   return r;
 }
 
+HttpResponse methodNotAllowed(const HttpRequest& request, const std::string& what,
+                              const char* allowed) {
+  return errorResponse(
+      Status(StatusCode::kMethodNotAllowed,
+             "method " + request.method + " is not allowed on " + what + ": use " + allowed));
+}
+
+HttpResponse deferred(std::function<HttpResponse()> work) {
+  HttpResponse r;
+  r.deferred = std::move(work);
+  return r;
+}
+
 }  // namespace skiff

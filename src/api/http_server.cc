@@ -10,6 +10,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -17,6 +18,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <set>
@@ -35,6 +37,7 @@ using std::chrono_literals::operator""s;
 namespace {
 
 constexpr auto kIdleTimeout = 120s;
+constexpr auto kHandshakeTimeout = 30s;
 constexpr auto kHeartbeatPeriod = 30s;
 
 int hexValue(char c) {
@@ -146,22 +149,46 @@ class HttpServer::Impl {
   // Per-connection state shared with stop(); fields are touched on the connection's strand,
   // except `stream` and `busy` (read by stop() under mu_).
   struct Connection {
-    explicit Connection(tcp::socket s) : socket(std::move(s)) {}
-    beast::tcp_stream socket;
+    virtual ~Connection() = default;
+    // The TCP layer under whatever the connection speaks: timeouts, shutdown, raw reads.
+    virtual beast::tcp_stream& tcp() = 0;
     std::shared_ptr<EventStream> stream;
     bool busy = false;
   };
+  // `Stream` is beast::tcp_stream or a TLS stream over one.
+  template <class Stream>
+  struct ConnectionOver : Connection {
+    template <class... Args>
+    explicit ConnectionOver(Args&&... args) : io(std::forward<Args>(args)...) {}
+    beast::tcp_stream& tcp() override { return beast::get_lowest_layer(io); }
+    Stream io;
+  };
+  using PlainConnection = ConnectionOver<beast::tcp_stream>;
+  using TlsConnection = ConnectionOver<beast::ssl_stream<beast::tcp_stream>>;
 
   void closeIfIdle(const std::shared_ptr<Connection>& c) {  // requires mu_
     if (c->stream) {
       c->stream->close();
     } else if (!c->busy) {
-      net::post(c->socket.get_executor(), [c] {
+      net::post(c->tcp().get_executor(), [c] {
         boost::system::error_code ec;
-        c->socket.socket().shutdown(tcp::socket::shutdown_both, ec);
-        c->socket.socket().close(ec);
+        c->tcp().socket().shutdown(tcp::socket::shutdown_both, ec);
+        c->tcp().socket().close(ec);
       });
     }
+  }
+
+  bool addConnection(const std::shared_ptr<Connection>& c) {
+    std::lock_guard lock(mu_);
+    if (stopping_) return false;
+    connections_.insert(c);
+    return true;
+  }
+
+  void removeConnection(const std::shared_ptr<Connection>& c) {
+    std::lock_guard lock(mu_);
+    connections_.erase(c);
+    if (connections_.empty()) drained_.notify_all();
   }
 
   net::awaitable<void> acceptLoop() {
@@ -182,20 +209,38 @@ class HttpServer::Impl {
   net::awaitable<void> session(tcp::socket socket) {
     boost::system::error_code ec;
     std::string remote = socket.remote_endpoint(ec).address().to_string();
-    auto conn_ptr = std::make_shared<Connection>(std::move(socket));
-    Connection& conn = *conn_ptr;
-    beast::tcp_stream& stream = conn.socket;
-    {
-      std::lock_guard lock(mu_);
-      if (stopping_) co_return;
-      connections_.insert(conn_ptr);
+    if (!options_.tls) {
+      auto conn = std::make_shared<PlainConnection>(std::move(socket));
+      if (!addConnection(conn)) co_return;
+      co_await serve(conn, remote);
+      removeConnection(conn);
+      co_return;
     }
+    auto conn = std::make_shared<TlsConnection>(std::move(socket), *options_.tls);
+    // Registered before the handshake, so that stop() also ends connections stuck in it.
+    if (!addConnection(conn)) co_return;
+    conn->tcp().expires_after(kHandshakeTimeout);
+    co_await conn->io.async_handshake(net::ssl::stream_base::server,
+                                      net::redirect_error(net::use_awaitable, ec));
+    // A failed handshake is the client's business (it distrusts the certificate, or speaks
+    // plain HTTP): there is no one to answer.
+    if (!ec) co_await serve(conn, remote);
+    removeConnection(conn);
+  }
+
+  // Reads requests from one connection and answers them, until the client leaves, an answer
+  // closes the connection, a stream ends, or the server stops.
+  template <class Stream>
+  net::awaitable<void> serve(std::shared_ptr<ConnectionOver<Stream>> conn_ptr, std::string remote) {
+    boost::system::error_code ec;
+    Connection& conn = *conn_ptr;
+    Stream& stream = conn_ptr->io;
     beast::flat_buffer buffer;
     while (!stopping_) {
       http::request_parser<http::string_body> parser;
       parser.body_limit(options_.max_body_bytes);
       parser.header_limit(64 * 1024);
-      stream.expires_after(kIdleTimeout);
+      conn.tcp().expires_after(kIdleTimeout);
       co_await http::async_read_header(stream, buffer, parser,
                                        net::redirect_error(net::use_awaitable, ec));
       // Beast reports a declared Content-Length over the limit here already.
@@ -258,19 +303,16 @@ class HttpServer::Impl {
       res.prepare_payload();
       co_await http::async_write(stream, res, net::redirect_error(net::use_awaitable, ec));
       setBusy(conn, false);
-      if (too_large && !ec) co_await lingeringClose(stream);
+      if (too_large && !ec) co_await lingeringClose(conn.tcp());
       if (ec || !res.keep_alive()) break;
     }
-    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-    {
-      std::lock_guard lock(mu_);
-      connections_.erase(conn_ptr);
-      if (connections_.empty()) drained_.notify_all();
-    }
+    // Over TLS too: the answers are delimited, so no close_notify is needed to trust them.
+    conn.tcp().socket().shutdown(tcp::socket::shutdown_send, ec);
   }
 
   // After refusing a body, read (and drop) what the client is still sending for a moment, so
-  // closing does not reset the connection before the client has read our answer.
+  // closing does not reset the connection before the client has read our answer. Over TLS the
+  // bytes are dropped undecrypted.
   net::awaitable<void> lingeringClose(beast::tcp_stream& stream) {
     boost::system::error_code ec;
     stream.socket().shutdown(tcp::socket::shutdown_send, ec);
@@ -290,22 +332,24 @@ class HttpServer::Impl {
 
   // Reads (and drops) whatever the client sends while a stream is sent: the read fails as soon
   // as the client disconnects, which ends the stream then rather than at its next write (a
-  // quiet log follow may not write for a long time).
+  // quiet log follow may not write for a long time). It reads the TCP layer, below TLS: what
+  // the client says does not matter, only that it left.
   static net::awaitable<void> watchPeer(std::shared_ptr<Connection> conn,
                                         std::shared_ptr<EventStream> events) {
     std::array<char, 512> sink;
     boost::system::error_code ec;
     while (!ec)
-      co_await conn->socket.async_read_some(net::buffer(sink),
-                                            net::redirect_error(net::use_awaitable, ec));
+      co_await conn->tcp().async_read_some(net::buffer(sink),
+                                           net::redirect_error(net::use_awaitable, ec));
     events->close();
   }
 
   // Sends an EventStream with chunked encoding until it closes or the client goes away.
-  net::awaitable<void> pump(std::shared_ptr<Connection> conn, HttpResponse& response) {
-    beast::tcp_stream& stream = conn->socket;
+  template <class Stream>
+  net::awaitable<void> pump(std::shared_ptr<ConnectionOver<Stream>> conn, HttpResponse& response) {
+    Stream& stream = conn->io;
     boost::system::error_code ec;
-    stream.expires_never();
+    conn->tcp().expires_never();
     std::string head = "HTTP/1.1 " + std::to_string(response.status) +
                        " OK\r\nServer: skiff\r\nContent-Type: " + response.content_type +
                        "\r\nCache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n";
@@ -353,7 +397,7 @@ class HttpServer::Impl {
     }
     response.stream->setWaker(nullptr);
     response.stream->close();
-    stream.socket().cancel(ec);  // ends watchPeer's read
+    conn->tcp().socket().cancel(ec);  // ends watchPeer's read
   }
 
   // Constant after construction.

@@ -1,6 +1,7 @@
 // HttpServer: an HTTP/1.1 server (Boost.Beast, C++20 coroutines) that hands each request to an
-// HttpHandler. Keep-alive, a request body limit, chunked streaming of EventStreams, and a
-// graceful stop that finishes in-flight requests and ends streams.
+// HttpHandler, over TLS when given a context (net/tls.h makes one) or plain TCP. Keep-alive, a
+// request body limit, chunked streaming of EventStreams, and a graceful stop that finishes
+// in-flight requests and ends streams.
 //
 // Handlers run on the server's threads and must not block for long. start()/stop() are called
 // from one owning thread.
@@ -13,6 +14,10 @@
 #include "api/http.h"
 #include "common/status.h"
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace skiff {
 
 class HttpServer {
@@ -23,6 +28,8 @@ class HttpServer {
     int threads = 2;            // event loops
     int blocking_threads = 32;  // for deferred handlers, which may wait
     size_t max_body_bytes = 1 << 20;
+    // When set, every connection is TLS with this context; null: plain HTTP.
+    std::shared_ptr<boost::asio::ssl::context> tls;
   };
 
   HttpServer(Options options, HttpHandler handler);

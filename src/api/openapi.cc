@@ -37,6 +37,7 @@ json errorResponses(std::initializer_list<int> codes) {
       {422, "Invalid: the object breaks the model's rules; details.causes names each field"},
       {401, "Unauthorized: no valid bearer token (or, at login, wrong credentials or a lock)"},
       {403, "Forbidden: the caller's roles do not allow it; the message names the permission"},
+      {503, "ServiceUnavailable: a store, key file or directory the server needs failed"},
   };
   json out = json::object();
   for (int c : codes)
@@ -248,7 +249,7 @@ json openApiDocument() {
   };
   paths["/api/v1/login"] = {
       {"post", operation("Sign in with {user, password}: a session token, shown once", "login",
-                         {400, 401, 422})}};
+                         {400, 401, 422, 503})}};
   paths["/api/v1/logout"] = {{"post", operation("Revoke the session presented", "logout", {401})}};
   paths["/api/v1/whoami"] = {{"get", operation("The caller's identity", "whoami", {401})}};
   paths["/api/v1/accessreviews"] = {
@@ -273,6 +274,9 @@ json openApiDocument() {
                         "listAuditEvents", {400, 401, 403})}};
   paths["/api/v1/audit/verify"] = {
       {"get", operation("Recompute the audit trail's hash chain", "verifyAudit", {401, 403})}};
+  paths["/api/v1/admin/rotate-key"] = {
+      {"post", operation("Seal every secret under a new key and retire the old ones",
+                         "rotateSecretsKey", {401, 403, 503})}};
 
   paths["/healthz"] = {{"get",
                         {{"summary", "Liveness of the API server"},

@@ -1,17 +1,12 @@
 #include "auth/authenticator.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 
 #include "auth/random.h"
 #include "auth/rbac.h"
 #include "auth/tokens.h"
 #include "common/clock.h"
+#include "common/files.h"
 #include "model/kinds.h"
 #include "model/validation.h"
 #include "model/well_known.h"
@@ -52,36 +47,6 @@ Identity identityOf(const Object& user) {
 }
 
 bool disabled(const Object& user) { return user.spec.value("disabled", false); }
-
-// Writes `contents` to `path` readable by the owner only, replacing any older file atomically.
-Status writePrivateFile(const std::string& path, std::string_view contents) {
-  const std::string tmp = path + ".tmp";
-  ::unlink(tmp.c_str());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) return unavailable("cannot create " + tmp + ": " + std::strerror(errno));
-  size_t done = 0;
-  while (done < contents.size()) {
-    ssize_t n = ::write(fd, contents.data() + done, contents.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int e = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return unavailable("cannot write " + tmp + ": " + std::strerror(e));
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    ::unlink(tmp.c_str());
-    return unavailable("cannot write " + tmp + ": " + std::strerror(errno));
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    return unavailable("cannot rename " + tmp + " to " + path + ": " + std::strerror(e));
-  }
-  return Status::ok();
-}
 
 // Creates an object through admission (so it obeys the same rules as API input) unless one
 // with its key exists.
@@ -232,12 +197,11 @@ Result<Authentication> Authenticator::checkDirectoryPassword(std::string_view us
   if (answer->refusal == ExternalRefusal::kUnknownUser ||
       answer->refusal == ExternalRefusal::kBadCredentials)
     return failed(AuthnFailure::kBadCredentials, kBadCredentialsMessage);
-  return admitExternal(*answer, source, true);
+  return admitExternal(*answer, source);
 }
 
 Result<Authentication> Authenticator::admitExternal(const ExternalResult& result,
-                                                    const std::string& source,
-                                                    bool sync_groups) const {
+                                                    const std::string& source) const {
   switch (result.refusal) {
     case ExternalRefusal::kNone:
       break;
@@ -276,7 +240,7 @@ Result<Authentication> Authenticator::admitExternal(const ExternalResult& result
     if (disabled(u))
       return failed(AuthnFailure::kUserDisabled,
                     "user \"" + account.user + "\" is disabled: ask an administrator");
-    if (sync_groups && stringsAt(u.spec, "groups") != account.groups) {
+    if (stringsAt(u.spec, "groups") != account.groups) {
       u.spec["groups"] = account.groups;
       auto updated = store_.update(u);
       if (updated.status().code() == StatusCode::kConflict) continue;
@@ -296,7 +260,8 @@ Result<LoginResult> Authenticator::login(std::string_view user, std::string_view
   LoginResult out{std::move(auth).value(), {}};
   if (!out.authentication.ok()) return out;
   TokenRequest request;
-  request.user = std::string(user);
+  // The user signed in, which a directory may spell differently from the name typed.
+  request.user = out.authentication.identity.user;
   request.description = "login session";
   auto token = issueToken(request, "session", options_.session_ttl);
   if (!token.ok()) return token.status();
@@ -428,7 +393,7 @@ Result<Authentication> Authenticator::authenticateBearer(std::string_view token)
   if (!id && verifier_ != nullptr && verifier_->recognizes(token)) {
     auto answer = verifier_->verify(token);
     if (!answer.ok()) return answer.status();
-    return admitExternal(*answer, verifier_->source(), false);
+    return admitExternal(*answer, verifier_->source());
   }
   if (!id) return failed(AuthnFailure::kBadCredentials, kBadTokenMessage);
   auto secret = store_.get({kTokenSecretKind, "", *id});
@@ -538,7 +503,8 @@ Result<AdminBootstrap> Authenticator::bootstrapAdmin(const std::string& data_dir
   out.password_file = data_dir + "/" + kAdminPasswordFile;
   // The file comes first: if anything below fails, the next start makes a new password and
   // replaces it, so the stored credential always matches a password someone can read.
-  if (Status s = writePrivateFile(out.password_file, out.password + "\n"); !s.isOk()) return s;
+  if (Status s = writeFileAtomically(out.password_file, out.password + "\n", 0600); !s.isOk())
+    return s;
 
   json user = {{"apiVersion", kApiVersion},
                {"kind", "User"},

@@ -155,10 +155,11 @@ class Authenticator {
 
  private:
   Result<Authentication> checkDirectoryPassword(std::string_view user, std::string_view password);
-  // Maps an external source's answer to an Authentication, creating the User if needed (and,
-  // when `sync_groups`, recording the account's groups on it for sessions to use).
-  Result<Authentication> admitExternal(const ExternalResult& result, const std::string& source,
-                                       bool sync_groups) const;
+  // Maps an external source's answer to an Authentication, creating the User if needed and
+  // recording the account's current groups on it, so that sessions and API tokens the user
+  // creates carry what the source says now (a write only when they changed).
+  Result<Authentication> admitExternal(const ExternalResult& result,
+                                       const std::string& source) const;
   Result<Authentication> checkPasswordLocked(std::string_view user, std::string_view password,
                                              bool allow_expired);
   Status storePassword(std::string_view user, std::string_view new_password,

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -14,6 +15,9 @@ std::string secureRandomBytes(size_t n);
 
 // RFC 4648 base64url without padding ("-" and "_"), safe in URLs, headers and file names.
 std::string base64UrlEncode(std::string_view bytes);
+// The inverse; std::nullopt for a character outside the alphabet or an impossible length.
+// Padding ("=") is accepted and ignored.
+std::optional<std::string> base64UrlDecode(std::string_view text);
 // Lowercase hex.
 std::string hexEncode(std::string_view bytes);
 

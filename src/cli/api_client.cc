@@ -1,33 +1,22 @@
 #include "cli/api_client.h"
 
-#include <utility>  // before Boost.Asio on Boost 1.74
-
 #include <cctype>
 #include <chrono>
 #include <cstdlib>
-#include <limits>
+#include <utility>
 #include <vector>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-
 namespace skiff::cli {
-
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = boost::asio::ip::tcp;
 
 namespace {
 
 constexpr auto kRequestTimeout = std::chrono::seconds(30);
 // Lists of many objects are large; the server bounds what it sends, not us.
 constexpr uint64_t kMaxReplyBytes = uint64_t{1} << 31;
-// For open-ended streams. Not boost::none: Boost 1.74's parser then refuses every answer with a
-// Content-Length (it compares the length with an empty optional), such as a JSON error answer.
-constexpr uint64_t kUnlimitedBody = std::numeric_limits<uint64_t>::max();
+// What to do about a server whose certificate is not trusted (see unreachable()).
+constexpr const char* kTrustAdvice =
+    "pass --ca FILE or --fingerprint sha256:... (or set SKIFF_CA or SKIFF_FINGERPRINT) as skiff "
+    "server printed them when it created its certificate";
 
 std::string objectPath(const ObjectAddress& a) {
   if (a.kind->scope == Scope::kPlatform)
@@ -48,34 +37,6 @@ std::string listTarget(const ListQuery& q, const std::string& extra_query) {
   }
   std::string target = collectionPath(*q.kind, q.tenant, q.all_tenants);
   return query.empty() ? target : target + "?" + query;
-}
-
-// Connects a stream to host:port; the error is the resolver's or the last connect attempt's.
-beast::error_code connectStream(beast::tcp_stream& stream, boost::asio::io_context& io,
-                                const std::string& host, const std::string& port) {
-  beast::error_code ec;
-  tcp::resolver resolver(io);
-  auto endpoints = resolver.resolve(host, port, ec);
-  if (ec) return ec;
-  stream.expires_after(kRequestTimeout);
-  stream.connect(endpoints, ec);
-  return ec;
-}
-
-http::request<http::string_body> makeRequest(http::verb verb, const std::string& target,
-                                             const std::string& host, const std::string& token,
-                                             const std::string& body,
-                                             const std::string& content_type) {
-  http::request<http::string_body> req{verb, target, 11};
-  req.set(http::field::host, host);
-  if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
-  req.set(http::field::user_agent, std::string("skiff-cli/") + SKIFF_VERSION);
-  req.set(http::field::accept, "application/json");
-  req.set(http::field::connection, "close");
-  if (!content_type.empty()) req.set(http::field::content_type, content_type);
-  req.body() = body;
-  req.prepare_payload();
-  return req;
 }
 
 // The Status a Skiff error document (or, failing that, the raw answer) stands for.
@@ -126,69 +87,51 @@ std::string resolveServerUrl(const std::string& flag_value) {
   return kDefaultServer;
 }
 
-Result<ApiClient> ApiClient::connect(const std::string& base_url) {
-  const std::string scheme = "http://";
-  auto bad = [&] {
-    return badRequest("the server URL must look like http://HOST:PORT, got \"" + base_url +
-                      "\" (set --server or SKIFF_SERVER)");
-  };
-  if (base_url.rfind(scheme, 0) != 0) return bad();
-  std::string rest = base_url.substr(scheme.size());
-  std::string prefix;
-  if (size_t slash = rest.find('/'); slash != std::string::npos) {
-    prefix = rest.substr(slash);
-    rest.resize(slash);
-  }
-  while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
-  std::string host = rest;
-  std::string port = "80";
-  if (!rest.empty() && rest.front() == '[') {  // [IPv6]:port
-    size_t close = rest.find(']');
-    if (close == std::string::npos) return bad();
-    host = rest.substr(1, close - 1);
-    if (close + 1 < rest.size()) {
-      if (rest[close + 1] != ':') return bad();
-      port = rest.substr(close + 2);
-    }
-  } else if (size_t colon = rest.rfind(':'); colon != std::string::npos) {
-    host = rest.substr(0, colon);
-    port = rest.substr(colon + 1);
-  }
-  if (host.empty() || port.empty() || port.find_first_not_of("0123456789") != std::string::npos)
-    return bad();
+Result<ApiClient> ApiClient::connect(const std::string& base_url, net::TlsClientOptions tls) {
+  auto url = net::parseUrl(base_url);
+  if (!url.ok())
+    return badRequest(
+        "the server URL must look like https://HOST:PORT (or http:// for a server "
+        "started with --insecure-http), got \"" +
+        base_url + "\" (set --server or SKIFF_SERVER)");
   std::string clean = base_url;
-  while (clean.size() > scheme.size() && clean.back() == '/') clean.pop_back();
-  return ApiClient(clean, host, port, prefix);
+  while (!clean.empty() && clean.back() == '/') clean.pop_back();
+  if (tls.trust_advice.empty()) tls.trust_advice = kTrustAdvice;
+  return ApiClient(clean, std::move(tls));
 }
 
-Status ApiClient::unreachable(const std::string& reason) const {
-  return Status(StatusCode::kUnavailable, "cannot reach the Skiff server at " + base_url_ + ": " +
-                                              reason + " (set --server or SKIFF_SERVER)");
+Status ApiClient::unreachable(const Status& failure) const {
+  // A CA file or pin that cannot be used, or a server that cannot be verified (reached, but not
+  // trusted): the message says what to do, and it is not about the address.
+  if (failure.code() != StatusCode::kUnavailable ||
+      failure.message().find(tls_.trust_advice) != std::string::npos)
+    return failure;
+  return Status(failure.code(), "cannot reach the Skiff server at " + base_url_ + ": " +
+                                    failure.message() + " (set --server or SKIFF_SERVER)");
+}
+
+net::ClientRequest ApiClient::makeRequest(const std::string& method, const std::string& target,
+                                          const std::string& body,
+                                          const std::string& content_type) const {
+  net::ClientRequest request;
+  request.method = method;
+  request.url = base_url_ + target;
+  request.timeout = kRequestTimeout;
+  request.max_response_bytes = kMaxReplyBytes;
+  if (!token_.empty()) request.headers.emplace_back("Authorization", "Bearer " + token_);
+  request.headers.emplace_back("User-Agent", std::string("skiff-cli/") + SKIFF_VERSION);
+  request.headers.emplace_back("Accept", "application/json");
+  if (!content_type.empty()) request.headers.emplace_back("Content-Type", content_type);
+  request.body = body;
+  return request;
 }
 
 Result<ApiClient::Reply> ApiClient::exchange(const std::string& method, const std::string& target,
                                              const std::string& body,
                                              const std::string& content_type) {
-  boost::asio::io_context io;
-  beast::tcp_stream stream(io);
-  if (auto ec = connectStream(stream, io, host_, port_)) return unreachable(ec.message());
-  auto req = makeRequest(http::string_to_verb(method), path_prefix_ + target, host_, token_, body,
-                         content_type);
-  beast::error_code ec;
-  stream.expires_after(kRequestTimeout);
-  http::write(stream, req, ec);
-  if (ec) return unreachable(ec.message());
-  beast::flat_buffer buffer;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(kMaxReplyBytes);
-  http::read(stream, buffer, parser, ec);
-  if (ec) return unreachable(ec.message());
-  beast::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-  Reply reply;
-  reply.status = static_cast<int>(parser.get().result_int());
-  reply.body = std::move(parser.get().body());
-  return reply;
+  auto response = net::fetch(makeRequest(method, target, body, content_type), tls_);
+  if (!response.ok()) return unreachable(response.status());
+  return Reply{response->status, std::move(response->body)};
 }
 
 void ApiClient::setToken(std::string token, std::string login_hint) {
@@ -304,43 +247,14 @@ Status ApiClient::watch(const ListQuery& query, std::optional<int64_t> resource_
 
 Status ApiClient::streamGet(const std::string& target,
                             const std::function<bool(std::string_view data)>& on_data) {
-  boost::asio::io_context io;
-  beast::tcp_stream stream(io);
-  if (auto ec = connectStream(stream, io, host_, port_)) return unreachable(ec.message());
-  auto req = makeRequest(http::verb::get, path_prefix_ + target, host_, token_, "", "");
-  req.set(http::field::accept, "text/plain, application/json");
-  beast::error_code ec;
-  http::write(stream, req, ec);
-  if (ec) return unreachable(ec.message());
-
-  beast::flat_buffer buffer;
-  http::response_parser<http::buffer_body> parser;
-  parser.body_limit(kUnlimitedBody);
+  net::ClientRequest request = makeRequest("GET", target, "", "");
+  for (auto& [name, value] : request.headers)
+    if (name == "Accept") value = "text/plain, application/json";
   // The server answers once it has opened what it streams; then the stream is open-ended.
-  stream.expires_after(kRequestTimeout);
-  http::read_header(stream, buffer, parser, ec);
-  if (ec) return unreachable(ec.message());
-  stream.expires_never();
-
-  const int http_status = static_cast<int>(parser.get().result_int());
-  const bool failed = http_status < 200 || http_status >= 300;
-  std::string error_body;
-  char chunk[16 * 1024];
-  while (!parser.is_done()) {
-    parser.get().body().data = chunk;
-    parser.get().body().size = sizeof chunk;
-    http::read_some(stream, buffer, parser, ec);
-    if (ec == http::error::need_buffer) ec = {};
-    if (ec == http::error::end_of_stream || ec == boost::asio::error::eof) break;
-    if (ec) return unreachable("the stream broke: " + ec.message());
-    const std::string_view data(chunk, sizeof chunk - parser.get().body().size);
-    if (failed) {
-      error_body.append(data);
-    } else if (!data.empty() && !on_data(data)) {
-      return Status::ok();
-    }
-  }
-  if (failed) return errorFromReply(http_status, error_body);
+  auto response = net::fetchStreaming(request, on_data, tls_);
+  if (!response.ok()) return unreachable(response.status());
+  if (response->status < 200 || response->status >= 300)
+    return errorFromReply(response->status, response->body);
   return Status::ok();
 }
 

@@ -1,5 +1,8 @@
 // ApiClient: the CLI's connection to a Skiff server's REST API (/api/v1). Each call is one
-// HTTP/1.1 request on its own connection; the transport (Boost.Beast) stays in api_client.cc.
+// HTTP/1.1 request on its own connection, through net::fetch: over https:// the server's
+// certificate is verified (a CA file, a pinned fingerprint, or the system's trusted CAs) before
+// anything is sent, and a server that cannot be verified is an error, never a reason to fall
+// back to plain HTTP.
 //
 // Every failure comes back as a Status: an error answer from the server keeps its reason,
 // message and field causes; a server that cannot be reached is kUnavailable with a message
@@ -17,10 +20,11 @@
 #include "common/status.h"
 #include "model/kinds.h"
 #include "model/object.h"
+#include "net/http_client.h"
 
 namespace skiff::cli {
 
-inline constexpr const char* kDefaultServer = "http://127.0.0.1:7480";
+inline constexpr const char* kDefaultServer = "https://127.0.0.1:7480";
 
 // --server if given, else $SKIFF_SERVER, else kDefaultServer.
 std::string resolveServerUrl(const std::string& flag_value);
@@ -45,8 +49,9 @@ struct ListQuery {
 
 class ApiClient {
  public:
-  // `base_url` is "http://HOST[:PORT]"; anything else is kBadRequest saying what is accepted.
-  static Result<ApiClient> connect(const std::string& base_url);
+  // `base_url` is "https://HOST[:PORT]" or "http://HOST[:PORT]"; anything else is kBadRequest
+  // saying what is accepted. `tls` says how an https server is verified.
+  static Result<ApiClient> connect(const std::string& base_url, net::TlsClientOptions tls = {});
 
   const std::string& baseUrl() const { return base_url_; }
 
@@ -95,11 +100,10 @@ class ApiClient {
     std::string body;
   };
 
-  ApiClient(std::string base_url, std::string host, std::string port, std::string path_prefix)
-      : base_url_(std::move(base_url)),
-        host_(std::move(host)),
-        port_(std::move(port)),
-        path_prefix_(std::move(path_prefix)) {}
+  ApiClient(std::string base_url, net::TlsClientOptions tls)
+      : base_url_(std::move(base_url)), tls_(std::move(tls)) {}
+  net::ClientRequest makeRequest(const std::string& method, const std::string& target,
+                                 const std::string& body, const std::string& content_type) const;
 
   // One request; a transport failure is kUnavailable, an HTTP error answer is not (see call()).
   Result<Reply> exchange(const std::string& method, const std::string& target,
@@ -107,14 +111,13 @@ class ApiClient {
   // exchange() with the answer decoded: 2xx bodies as JSON, error answers as a Status.
   Result<json> call(const std::string& method, const std::string& target,
                     const std::string& body = "", const std::string& content_type = "");
-  Status unreachable(const std::string& reason) const;
+  // A transport failure as the user should read it.
+  Status unreachable(const Status& failure) const;
   // statusFromErrorReply(), with 401 answers turned into advice to log in.
   Status errorFromReply(int http_status, const std::string& body) const;
 
-  std::string base_url_;
-  std::string host_;
-  std::string port_;
-  std::string path_prefix_;  // path part of the base URL, without a trailing slash
+  std::string base_url_;  // without a trailing slash; may have a path prefix
+  net::TlsClientOptions tls_;
   std::string token_;
   std::string login_hint_ = "run skiff login";
 };

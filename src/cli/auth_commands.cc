@@ -1,6 +1,7 @@
 // Signing in: `skiff login`, `logout`, `whoami`, `auth can-i` and `user passwd`. Login saves
 // the session token in the CLI's config file (config.h); every other command sends it.
 #include <array>
+#include <filesystem>
 #include <ostream>
 
 #include "cli/output.h"
@@ -88,7 +89,18 @@ int runLogin(CommandContext& ctx, const LoginOptions& options) {
   if (!previous.token.empty() && savedServer(previous) == server)
     (void)revokeSession(ctx.client, previous.token);
 
-  Status saved = saveConfig(*settings.config_path, CliConfig{server, token});
+  CliConfig next = previous;
+  next.server = server;
+  next.token = token;
+  // Trust given for this login is remembered for the server, so later commands need no flags.
+  const ResolvedTrust& trust = settings.trust;
+  if (trust.source == TrustSource::kFlag || trust.source == TrustSource::kEnvironment) {
+    ServerTrust remembered = trust.trust;
+    if (!remembered.ca_file.empty())
+      remembered.ca_file = std::filesystem::absolute(remembered.ca_file).lexically_normal();
+    next.trust[server] = remembered;
+  }
+  Status saved = saveConfig(*settings.config_path, next);
   if (!saved.isOk()) {
     (void)revokeSession(ctx.client, token);  // a session nobody holds
     return reportError(ctx.err, Status(saved.code(), "logged in, but cannot save the session: " +
@@ -118,7 +130,9 @@ int runLogout(CommandContext& ctx) {
   }
   Status revoked = revokeSession(ctx.client, config.token);
   // The local copy goes whatever the server said: logging out must work offline too.
-  Status saved = saveConfig(*settings.config_path, CliConfig{config.server, ""});
+  CliConfig next = config;
+  next.token.clear();  // how to verify the server is no secret, and stays
+  Status saved = saveConfig(*settings.config_path, next);
   if (!saved.isOk()) return reportError(ctx.err, saved);
   if (revoked.isOk() || revoked.code() == StatusCode::kUnauthenticated) {
     // kUnauthenticated: the session had already expired or been revoked.

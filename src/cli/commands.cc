@@ -14,6 +14,7 @@ namespace skiff::cli {
 struct Commands::State {
   std::string server;  // --server, on the app and on every client subcommand
   std::string token;   // --token, likewise
+  ServerTrust trust;   // --ca and --fingerprint, likewise
 
   ApplyOptions apply;
   GetOptions get;
@@ -58,13 +59,20 @@ struct Commands::State {
 
 namespace {
 
-void addServerOptions(CLI::App& app, std::string& server, std::string& token) {
+void addServerOptions(CLI::App& app, std::string& server, std::string& token, ServerTrust& trust) {
   app.add_option("--server", server,
-                 "Skiff API URL, e.g. http://127.0.0.1:7480 (default: $SKIFF_SERVER, else the "
+                 "Skiff API URL, e.g. https://127.0.0.1:7480 (default: $SKIFF_SERVER, else the "
                  "server logged in to, else " +
                      std::string(kDefaultServer) + ")");
   app.add_option("--token", token,
                  "Bearer token to send (default: $SKIFF_TOKEN, else the saved login session)");
+  app.add_option("--ca", trust.ca_file,
+                 "PEM file of the certificates that verify the server (default: $SKIFF_CA, else "
+                 "what skiff login saved for the server, else the system's CAs)");
+  app.add_option("--fingerprint", trust.fingerprint,
+                 "Trust exactly the server certificate with this fingerprint, sha256:<hex> as "
+                 "skiff server prints it (default: $SKIFF_FINGERPRINT, else what skiff login "
+                 "saved)");
 }
 
 void addTenantOption(CLI::App& app, TenantOption& tenant) {
@@ -75,11 +83,11 @@ void addTenantOption(CLI::App& app, TenantOption& tenant) {
 
 Commands::Commands(CLI::App& app) : state_(std::make_unique<State>()) {
   State& s = *state_;
-  addServerOptions(app, s.server, s.token);
+  addServerOptions(app, s.server, s.token, s.trust);
   auto add = [&](CLI::App& parent, const char* name, const char* description,
                  std::function<int(CommandContext&)> run) {
     CLI::App* cmd = parent.add_subcommand(name, description);
-    addServerOptions(*cmd, s.server, s.token);
+    addServerOptions(*cmd, s.server, s.token, s.trust);
     s.handlers.push_back({cmd, std::move(run)});
     return cmd;
   };
@@ -265,6 +273,12 @@ Commands::Commands(CLI::App& app) : state_(std::make_unique<State>()) {
       add(*audit, "verify", "Check the audit trail's hash chain (exit 0: intact, 1: broken)",
           [](CommandContext& ctx) { return runAuditVerify(ctx); });
 
+  CLI::App* admin = app.add_subcommand("admin", "Operate the platform (platform admins)");
+  admin->require_subcommand(1);
+  add(*admin, "rotate-key",
+      "Seal every secret under a new key and retire the old ones (the key file stays 0600)",
+      [](CommandContext& ctx) { return runAdminRotateKey(ctx); });
+
   add(app, "version", "Print the client and server versions",
       [](CommandContext& ctx) { return runVersion(ctx); });
 }
@@ -290,7 +304,16 @@ int Commands::run() {
     settings.config = std::move(config).value();
   }
   settings.credentials = resolveCredentials(s.server, s.token, env, settings.config);
-  auto client = ApiClient::connect(settings.credentials.server);
+  auto trust = resolveTrust(settings.credentials.server, s.trust, env, settings.config);
+  if (!trust.ok()) {
+    reportError(std::cerr, trust.status());
+    return error_exit;
+  }
+  settings.trust = std::move(trust).value();
+  net::TlsClientOptions tls;
+  tls.ca_file = settings.trust.trust.ca_file;
+  tls.pinned_sha256 = settings.trust.trust.fingerprint;
+  auto client = ApiClient::connect(settings.credentials.server, std::move(tls));
   if (!client.ok()) {
     reportError(std::cerr, client.status());
     return error_exit;

@@ -11,6 +11,7 @@
 #include "cli/api_client.h"
 #include "common/files.h"
 #include "model/object.h"
+#include "net/tls.h"
 
 namespace skiff::cli {
 
@@ -65,6 +66,8 @@ CliEnvironment CliEnvironment::fromProcess() {
   env.home = envOrEmpty("HOME");
   env.skiff_server = envOrEmpty("SKIFF_SERVER");
   env.skiff_token = envOrEmpty("SKIFF_TOKEN");
+  env.skiff_ca = envOrEmpty("SKIFF_CA");
+  env.skiff_fingerprint = envOrEmpty("SKIFF_FINGERPRINT");
   return env;
 }
 
@@ -99,6 +102,24 @@ Result<CliConfig> loadConfig(const std::string& path) {
     if (!it->is_string()) return bad(std::string("has a \"") + field + "\" that is not a string");
     *target = it->get<std::string>();
   }
+  if (auto trust = doc.find("trust"); trust != doc.end() && !trust->is_null()) {
+    if (!trust->is_object()) return bad("has a \"trust\" that is not an object");
+    for (const auto& [server, entry] : trust->items()) {
+      if (!entry.is_object())
+        return bad("has a trust entry for " + server + " that is not an object");
+      ServerTrust t;
+      for (auto [field, target] :
+           {std::pair{"ca", &t.ca_file}, std::pair{"fingerprint", &t.fingerprint}}) {
+        auto it = entry.find(field);
+        if (it == entry.end() || it->is_null()) continue;
+        if (!it->is_string())
+          return bad("has a trust entry for " + server + " whose \"" + field +
+                     "\" is not a string");
+        *target = it->get<std::string>();
+      }
+      if (!t.empty()) config.trust[normalizeServerUrl(server)] = std::move(t);
+    }
+  }
   return config;
 }
 
@@ -112,6 +133,13 @@ Status saveConfig(const std::string& path, const CliConfig& config) {
   json doc = json::object();
   if (!config.server.empty()) doc["server"] = config.server;
   if (!config.token.empty()) doc["token"] = config.token;
+  for (const auto& [server, t] : config.trust) {
+    if (t.empty()) continue;
+    json entry = json::object();
+    if (!t.ca_file.empty()) entry["ca"] = t.ca_file;
+    if (!t.fingerprint.empty()) entry["fingerprint"] = t.fingerprint;
+    doc["trust"][server] = std::move(entry);
+  }
   const std::string contents = doc.dump(2) + "\n";
 
   // A unique temporary name (two logins at once must not write into each other's file),
@@ -168,6 +196,28 @@ Credentials resolveCredentials(const std::string& flag_server, const std::string
     c.source = TokenSource::kConfig;
   }
   return c;
+}
+
+Result<ResolvedTrust> resolveTrust(const std::string& server, const ServerTrust& flags,
+                                   const CliEnvironment& env, const CliConfig& config) {
+  ResolvedTrust r;
+  std::string origin;
+  if (!flags.empty()) {
+    r = {flags, TrustSource::kFlag};
+    origin = "--fingerprint";
+  } else if (!env.skiff_ca.empty() || !env.skiff_fingerprint.empty()) {
+    r = {{env.skiff_ca, env.skiff_fingerprint}, TrustSource::kEnvironment};
+    origin = "SKIFF_FINGERPRINT";
+  } else if (auto it = config.trust.find(normalizeServerUrl(server)); it != config.trust.end()) {
+    r = {it->second, TrustSource::kConfig};
+    origin = "the fingerprint saved for " + it->first;
+  }
+  if (!r.trust.fingerprint.empty()) {
+    auto normalized = net::normalizeFingerprint(r.trust.fingerprint);
+    if (!normalized.ok()) return badRequest(origin + ": " + normalized.status().message());
+    r.trust.fingerprint = *normalized;
+  }
+  return r;
 }
 
 }  // namespace skiff::cli

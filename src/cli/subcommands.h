@@ -20,6 +20,7 @@ struct ClientSettings {
   Result<std::string> config_path = std::string();  // an error when the environment names none
   CliConfig config;                                 // as loaded when the command started
   Credentials credentials;                          // what `client` was set up with
+  ResolvedTrust trust;                              // how `client` verifies the server
 };
 
 struct CommandContext {
@@ -194,6 +195,9 @@ struct AuditOptions {
 int runAudit(CommandContext& ctx, const AuditOptions& options);
 // Exit code 0: the trail is intact, 1: it is broken, 2: an error.
 int runAuditVerify(CommandContext& ctx);
+
+// skiff admin rotate-key: seal every secret under a new key, retiring the old ones.
+int runAdminRotateKey(CommandContext& ctx);
 
 int runVersion(CommandContext& ctx);
 

@@ -1,6 +1,7 @@
 #include "common/files.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -18,10 +19,18 @@ Status fileError(const std::string& what, const std::string& path) {
 
 }  // namespace
 
-Status writeFileAtomically(const std::string& path, std::string_view contents) {
+Status writeFileAtomically(const std::string& path, std::string_view contents, mode_t mode) {
   std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  // A stale temporary file may have another mode; start afresh so `mode` holds from the
+  // first byte (O_EXCL), whatever the umask (fchmod).
+  ::unlink(tmp.c_str());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
   if (fd < 0) return fileError("cannot create", tmp);
+  if (::fchmod(fd, mode) != 0) {
+    Status st = fileError("cannot set the mode of", tmp);
+    ::close(fd);
+    return st;
+  }
   size_t off = 0;
   while (off < contents.size()) {
     ssize_t n = ::write(fd, contents.data() + off, contents.size() - off);

@@ -2,6 +2,8 @@
 // Thread-safe (they share nothing).
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 #include <string_view>
 
@@ -10,8 +12,9 @@
 namespace skiff {
 
 // Replaces `path` with `contents` so that readers see the old or the new file, never a mix,
-// also after a machine crash (temporary file, fsync, rename, fsync of the directory).
-Status writeFileAtomically(const std::string& path, std::string_view contents);
+// also after a machine crash (temporary file, fsync, rename, fsync of the directory). The file
+// has `mode` from its creation on: 0600 keeps secrets from ever being readable by others.
+Status writeFileAtomically(const std::string& path, std::string_view contents, mode_t mode = 0644);
 
 // The whole file; kNotFound if it does not exist.
 Result<std::string> readWholeFile(const std::string& path);

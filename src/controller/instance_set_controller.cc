@@ -77,10 +77,13 @@ OrderedStep planOrdered(const std::vector<Object>& instances, const std::string&
 
 }  // namespace
 
-std::string templateHash(const json& component) {
+std::string templateHash(const json& component, const json& config_versions) {
   json t = component;
   t.erase("replicas");
   t.erase("autoscale");
+  if (!config_versions.empty())
+    for (const std::string& ref : configRefs(component))
+      t["configVersions"][ref] = config_versions.value(ref, int64_t{0});
   // FNV-1a over the canonical dump (object keys are sorted): stable across restarts.
   uint64_t h = 1469598103934665603ull;
   for (unsigned char c : t.dump()) h = (h ^ c) * 1099511628211ull;
@@ -142,6 +145,7 @@ Result<ReconcileResult> InstanceSetController::reconcile(const ObjectKey& key) {
   auto revision = store_.get({"Revision", key.tenant, revisionName(key.name, target)});
   if (!revision.ok()) return revision.status();
   const json template_spec = (*revision)->object().spec.value("template", json::object());
+  const json config_versions = (*revision)->object().spec.value("configVersions", json::object());
   const bool paused = app.metadata.annotations.count(kPausedAnnotation) &&
                       app.metadata.annotations.at(kPausedAnnotation) == "true";
 
@@ -174,7 +178,7 @@ Result<ReconcileResult> InstanceSetController::reconcile(const ObjectKey& key) {
     const int desired = c.value("replicas", 1);
     auto& instances = live[name];
     const RolloutBudget budget = rolloutBudget(c.value("rollout", json::object()), desired);
-    const std::string hash = templateHash(c);
+    const std::string hash = templateHash(c, config_versions);
     auto is_current = [&](const Object& i) {
       auto label = i.metadata.labels.find(kTemplateHashLabel);
       return label != i.metadata.labels.end() && label->second == hash;

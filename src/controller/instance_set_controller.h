@@ -14,11 +14,14 @@
 namespace skiff {
 
 // Label on every Instance: a hash of its component's spec without replicas and autoscale.
-// Instances whose hash matches the latest revision's are current: scaling replaces nothing.
+// Instances whose hash matches the latest revision's are current: scaling replaces nothing,
+// and neither does a revision that changed another component.
 inline constexpr const char* kTemplateHashLabel = "skiff.dev/template-hash";
 
-// The template hash of a component spec (see kTemplateHashLabel).
-std::string templateHash(const json& component);
+// The template hash of a component spec (see kTemplateHashLabel). `config_versions` is the
+// revision's spec.configVersions: for an application that follows its configuration, the
+// versions of what the component uses count too, so a changed Config replaces its instances.
+std::string templateHash(const json& component, const json& config_versions = json::object());
 
 class InstanceSetController final : public Controller {
  public:

@@ -1,19 +1,94 @@
 #include "controller/revision_controller.h"
 
+#include <algorithm>
+
 namespace skiff {
 
 std::string revisionName(const std::string& application, int64_t n) {
   return application + "-" + std::to_string(n);
 }
 
-std::vector<WatchedKind> RevisionController::watches() const {
-  return {
-      {"Application", [](const StoredObject& o) { return std::optional<ObjectKey>(o.key()); }},
-      {"Revision", owningApplication},
+namespace {
+
+// {"config/NAME": resourceVersion, "secret/NAME": ...} of every Config and Secret the
+// application's components use; 0 for one that does not exist (yet).
+json configVersions(const Store& store, const std::string& tenant, const json& spec) {
+  json versions = json::object();
+  for (const json& c : spec.value("components", json::array())) {
+    for (const std::string& ref : configRefs(c)) {
+      const size_t slash = ref.find('/');
+      const ObjectKey key{ref.substr(0, slash) == "secret" ? "Secret" : "Config", tenant,
+                          ref.substr(slash + 1)};
+      auto got = store.get(key);
+      versions[ref] = got.ok() ? (*got)->resourceVersion() : 0;
+    }
+  }
+  return versions;
+}
+
+// "config/app 12 -> 15, secret/db 0 -> 3": what changed between two configVersions.
+std::string versionChanges(const json& before, const json& after) {
+  std::string out;
+  for (auto it = after.begin(); it != after.end(); ++it) {
+    const int64_t was = before.value(it.key(), int64_t{0});
+    if (was == it->get<int64_t>()) continue;
+    out += (out.empty() ? "" : ", ") + it.key() + " " + std::to_string(was) + " -> " +
+           std::to_string(it->get<int64_t>());
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> configRefs(const json& component) {
+  std::vector<std::string> refs;
+  auto note = [&](const json& holder) {
+    for (const char* kind : {"config", "secret"}) {
+      auto it = holder.find(kind);
+      if (it == holder.end()) continue;
+      const std::string name = it->is_string() ? it->get<std::string>() : it->value("name", "");
+      if (!name.empty()) refs.push_back(std::string(kind) + "/" + name);
+    }
   };
+  for (const json& e : component.value("env", json::array()))
+    note(e.value("valueFrom", json::object()));
+  for (const json& e : component.value("envFrom", json::array())) note(e);
+  for (const json& v : component.value("volumes", json::array()))
+    note(v.value("source", json::object()));
+  std::sort(refs.begin(), refs.end());
+  refs.erase(std::unique(refs.begin(), refs.end()), refs.end());
+  return refs;
+}
+
+std::vector<WatchedKind> RevisionController::watches() const {
+  auto self = [](const StoredObject& o) { return std::optional<ObjectKey>(o.key()); };
+  return {
+      {"Application", self}, {"Revision", owningApplication}, {"Config", self}, {"Secret", self}};
 }
 
 Result<ReconcileResult> RevisionController::reconcile(const ObjectKey& key) {
+  if (key.kind == "Config" || key.kind == "Secret") {
+    enqueueFollowers(key);
+    return ReconcileResult{};
+  }
+  return reconcileApplication(key);
+}
+
+void RevisionController::enqueueFollowers(const ObjectKey& config) {
+  if (!enqueue_) return;
+  ListOptions options;
+  options.tenant = config.tenant;
+  const std::string ref =
+      std::string(config.kind == "Secret" ? "secret/" : "config/") + config.name;
+  for (const auto& app : store_.list("Application", options).items) {
+    const json& spec = app->object().spec;
+    if (spec.value("rolloutOnConfigChange", false) &&
+        configVersions(store_, config.tenant, spec).contains(ref))
+      enqueue_(app->key());
+  }
+}
+
+Result<ReconcileResult> RevisionController::reconcileApplication(const ObjectKey& key) {
   // Revisions are named "<application>-<n>" (revisionName); the label still decides ownership,
   // since "shop-canary-1" also starts with "shop-".
   ObjectList revisions = listOwnedBy(store_, "Revision", key, key.name + "-");
@@ -38,21 +113,32 @@ Result<ReconcileResult> RevisionController::reconcile(const ObjectKey& key) {
       latest = std::move(revision);
   }
   int64_t number = latest ? latest->spec.value("revision", int64_t{0}) : 0;
-  const bool changed = !latest || latest->spec.value("template", json()) != application.spec;
-  if (changed) {
+  const bool follows_config = application.spec.value("rolloutOnConfigChange", false);
+  const json versions =
+      follows_config ? configVersions(store_, key.tenant, application.spec) : json::object();
+  const json latest_versions =
+      latest ? latest->spec.value("configVersions", json::object()) : json::object();
+  const bool spec_changed = !latest || latest->spec.value("template", json()) != application.spec;
+  const bool config_changed = follows_config && latest && latest_versions != versions;
+  if (spec_changed || config_changed) {
     ++number;
     Object revision;
     revision.kind = "Revision";
     revision.metadata.name = revisionName(key.name, number);
     revision.metadata.tenant = key.tenant;
     revision.metadata.labels[kApplicationLabel] = key.name;
-    if (auto cause = application.metadata.annotations.find(kChangeCauseAnnotation);
-        cause != application.metadata.annotations.end())
+    if (!spec_changed) {
+      revision.metadata.annotations[kChangeCauseAnnotation] =
+          "configuration changed: " + versionChanges(latest_versions, versions);
+    } else if (auto cause = application.metadata.annotations.find(kChangeCauseAnnotation);
+               cause != application.metadata.annotations.end()) {
       revision.metadata.annotations[kChangeCauseAnnotation] = cause->second;
+    }
     revision.spec = {{"application", key.name},
                      {"revision", number},
                      {"applicationGeneration", application.metadata.generation},
                      {"template", application.spec}};
+    if (follows_config) revision.spec["configVersions"] = versions;
     auto created = store_.create(std::move(revision));
     if (!created.ok()) return created.status();
   }

@@ -1,7 +1,11 @@
 #include "controller/route_controller.h"
 
+#include <set>
+
 #include "model/formats.h"
+#include "model/object.h"
 #include "model/well_known.h"
+#include "net/tls.h"
 
 namespace skiff {
 
@@ -17,6 +21,10 @@ std::optional<std::string> portName(const json& component, const json& ref) {
   return std::nullopt;
 }
 
+constexpr const char* kTlsCondition = "TLSReady";
+
+std::string quoted(const std::string& s) { return "\"" + s + "\""; }
+
 }  // namespace
 
 const ObjectKey& RouteController::tableKey() {
@@ -26,11 +34,16 @@ const ObjectKey& RouteController::tableKey() {
 
 std::vector<WatchedKind> RouteController::watches() const {
   auto own = [](const StoredObject& o) { return std::optional<ObjectKey>(o.key()); };
-  return {{"Application", own}, {"Instance", own}};
+  return {{"Application", own}, {"Instance", own}, {"Secret", own}};
 }
 
 void RouteController::bindQueue(std::function<void(const ObjectKey&)> enqueue) {
   enqueue_ = std::move(enqueue);
+}
+
+void RouteController::republish() {
+  std::lock_guard lock(mu_);
+  markStale();
 }
 
 void RouteController::markStale() {
@@ -42,6 +55,7 @@ void RouteController::markStale() {
 
 Result<ReconcileResult> RouteController::reconcile(const ObjectKey& key) {
   if (key == tableKey()) return publishTable();
+  if (key.kind == "Secret") return refreshSecret(key);
   auto stored = store_.get(key);
   if (!stored.ok()) {
     if (stored.status().code() != StatusCode::kNotFound) return stored.status();
@@ -63,6 +77,7 @@ Result<ReconcileResult> RouteController::reconcile(const ObjectKey& key) {
   }
   if (key.kind == "Application") {
     refreshApplication(**stored);
+    if (Status s = updateTlsCondition(**stored); !s.isOk()) return s;
   } else {
     refreshInstance(**stored);
   }
@@ -100,10 +115,25 @@ void RouteController::refreshApplication(const StoredObject& stored) {
         spec.match = {{"headers", (*m)["headers"]}};
       spec.component = name;
       spec.port = portName(component, r.value("port", json()));
+      if (auto tls = r.find("tls"); tls != r.end() && tls->is_object())
+        spec.tls_secret = tls->value("secret", "");
       entry.routes.push_back(std::move(spec));
     }
   }
+  // Secrets named for the first time are read now; later changes arrive as Secret events.
+  std::map<ObjectKey, SecretEntry> named;
+  for (const RouteSpec& spec : entry.routes) {
+    if (spec.tls_secret.empty()) continue;
+    ObjectKey secret{"Secret", key.tenant, spec.tls_secret};
+    bool cached = false;
+    {
+      std::lock_guard lock(mu_);
+      cached = secrets_.contains(secret);
+    }
+    if (!cached && !named.contains(secret)) named.emplace(secret, loadSecret(secret));
+  }
   std::lock_guard lock(mu_);
+  for (auto& [secret, loaded] : named) secrets_.try_emplace(secret, std::move(loaded));
   AppEntry& cached = apps_[key];
   const bool changed = cached.routes != entry.routes;
   cached = std::move(entry);
@@ -136,6 +166,143 @@ void RouteController::refreshInstance(const StoredObject& stored) {
   if (changed) markStale();
 }
 
+RouteController::SecretEntry RouteController::loadSecret(const ObjectKey& key) const {
+  SecretEntry entry;
+  auto got = store_.get(key);
+  if (!got.ok()) {
+    entry.problem =
+        got.status().code() == StatusCode::kNotFound
+            ? "secret " + quoted(key.name) + " does not exist in tenant " + quoted(key.tenant)
+            : "secret " + quoted(key.name) + " cannot be read: " + got.status().message();
+    return entry;
+  }
+  entry.rv = (*got)->resourceVersion();
+  const Object secret = (*got)->object();
+  const std::string type = secret.spec.value("type", "opaque");
+  const json data = secret.spec.value("data", json::object());
+  if (type != "tls") {
+    entry.problem = "secret " + quoted(key.name) + " is of type " + quoted(type) +
+                    ", not \"tls\" (tls.crt and tls.key)";
+    return entry;
+  }
+  entry.certificate = data.value("tls.crt", "");
+  entry.key = data.value("tls.key", "");
+  // The same check the gateway makes, so that one bad secret never fails the whole table.
+  auto context = net::makeServerTlsContextFromPem(entry.certificate, entry.key);
+  auto fingerprint = net::certificateFingerprintOfPem(entry.certificate);
+  if (!context.ok() || !fingerprint.ok()) {
+    entry.problem = "secret " + quoted(key.name) + " holds no usable certificate: " +
+                    (context.ok() ? fingerprint.status() : context.status()).message();
+    entry.certificate.clear();
+    entry.key.clear();
+    return entry;
+  }
+  entry.fingerprint = std::move(fingerprint).value();
+  return entry;
+}
+
+Result<ReconcileResult> RouteController::refreshSecret(const ObjectKey& key) {
+  {
+    std::lock_guard lock(mu_);
+    if (!secrets_.contains(key)) {
+      // Only secrets that routes name are kept; the others' events cost this scan.
+      bool named = false;
+      for (const auto& [app, entry] : apps_) {
+        if (app.tenant != key.tenant) continue;
+        for (const RouteSpec& spec : entry.routes) named = named || spec.tls_secret == key.name;
+        if (named) break;
+      }
+      if (!named) return ReconcileResult{};
+    }
+  }
+  SecretEntry entry = loadSecret(key);
+  std::lock_guard lock(mu_);
+  auto [it, added] = secrets_.try_emplace(key, entry);
+  if (!added && it->second == entry) return ReconcileResult{};
+  it->second = std::move(entry);
+  markStale();
+  return ReconcileResult{};
+}
+
+std::map<std::string, RouteController::CertificateOwner> RouteController::certificateOwners()
+    const {
+  std::map<std::string, CertificateOwner> owners;
+  for (const auto& [key, entry] : apps_) {
+    for (const RouteSpec& spec : entry.routes) {
+      if (spec.tls_secret.empty() || owners.contains(spec.host)) continue;
+      ObjectKey secret{"Secret", key.tenant, spec.tls_secret};
+      auto it = secrets_.find(secret);
+      if (it == secrets_.end() || !it->second.problem.empty()) continue;
+      owners.emplace(spec.host, CertificateOwner{key, std::move(secret)});
+    }
+  }
+  return owners;
+}
+
+Status RouteController::updateTlsCondition(const StoredObject& stored) {
+  const ObjectKey key = stored.key();
+  std::string problems, served;
+  bool has_tls = false;
+  {
+    std::lock_guard lock(mu_);
+    auto app = apps_.find(key);
+    if (app == apps_.end()) return Status::ok();
+    const auto owners = certificateOwners();
+    std::set<std::string> seen;
+    for (const RouteSpec& spec : app->second.routes) {
+      if (spec.tls_secret.empty() || !seen.insert(spec.host).second) continue;
+      has_tls = true;
+      const ObjectKey secret{"Secret", key.tenant, spec.tls_secret};
+      auto entry = secrets_.find(secret);
+      auto owner = owners.find(spec.host);
+      std::string problem;
+      if (entry == secrets_.end())
+        problem = "secret " + quoted(spec.tls_secret) + " has not been read yet";
+      else if (!entry->second.problem.empty())
+        problem = entry->second.problem;
+      else if (owner != owners.end() &&
+               (owner->second.application != key || owner->second.secret != secret))
+        problem = "host " + quoted(spec.host) + " already serves secret " +
+                  quoted(owner->second.secret.name) + " of application " +
+                  quoted(owner->second.application.tenant + "/" + owner->second.application.name);
+      if (!problem.empty()) {
+        problems += (problems.empty() ? "" : "; ") + ("host " + spec.host + ": " + problem);
+      } else {
+        served += (served.empty() ? "" : ", ") + spec.host + " (secret " + spec.tls_secret + ", " +
+                  entry->second.fingerprint + ")";
+      }
+    }
+  }
+  // Most applications have no TLS routes and never had: no parse for them.
+  if (!has_tls && stored.json_text.find(kTlsCondition) == std::string::npos) return Status::ok();
+  const Object app = stored.object();
+  Object updated = app;
+  if (!has_tls) {
+    // Routes no longer ask for certificates: the condition would only mislead.
+    auto conditions = updated.status.find("conditions");
+    if (conditions == updated.status.end() || !conditions->is_array()) return Status::ok();
+    json kept = json::array();
+    for (const json& c : *conditions)
+      if (c.value("type", "") != kTlsCondition) kept.push_back(c);
+    *conditions = std::move(kept);
+  } else if (problems.empty()) {
+    setCondition(updated.status,
+                 {kTlsCondition, "True", "CertificatesServed", "HTTPS serves " + served, ""},
+                 formatTimestamp(clock_.now()));
+  } else {
+    setCondition(
+        updated.status,
+        {kTlsCondition, "False", "CertificateUnavailable",
+         "HTTPS is refused for " + problems + (served.empty() ? "" : "; it serves " + served), ""},
+        formatTimestamp(clock_.now()));
+  }
+  if (updated.status == app.status) return Status::ok();
+  UpdateOptions update;
+  update.status_only = true;
+  auto written = store_.update(std::move(updated), update);
+  return written.ok() ? Status::ok() : written.status();
+}
+
 json RouteController::buildTable(int64_t version) const {
   // Ready backends by (tenant, application, component).
   std::map<std::tuple<std::string, std::string, std::string>, std::vector<const InstanceEntry*>>
@@ -166,7 +333,15 @@ json RouteController::buildTable(int64_t version) const {
       routes.push_back(std::move(route));
     }
   }
-  return {{"version", version}, {"routes", std::move(routes)}};
+  json certificates = json::array();
+  for (const auto& [host, owner] : certificateOwners()) {
+    const SecretEntry& secret = secrets_.at(owner.secret);
+    certificates.push_back(
+        {{"host", host}, {"certificate", secret.certificate}, {"key", secret.key}});
+  }
+  return {{"version", version},
+          {"routes", std::move(routes)},
+          {"certificates", std::move(certificates)}};
 }
 
 Result<ReconcileResult> RouteController::publishTable() {
@@ -200,6 +375,17 @@ Result<ReconcileResult> RouteController::publishTable() {
     stale_ = true;
     table_queued_ = true;
     return published;
+  }
+  // Certificates may have changed hands (a secret replaced, a host's owner gone): the
+  // applications with TLS routes look at their conditions again.
+  if (enqueue_) {
+    for (const auto& [key, entry] : apps_) {
+      for (const RouteSpec& spec : entry.routes) {
+        if (spec.tls_secret.empty()) continue;
+        enqueue_(key);
+        break;
+      }
+    }
   }
   return ReconcileResult{};
 }

@@ -8,6 +8,14 @@
 // have changed (an application's spec, an instance's readiness and address). A change that
 // alters the table marks it stale and queues the table's own key, which rebuilds and publishes
 // the whole table at a bounded rate; status writes and other no-op events cost a map lookup.
+//
+// Routes with `tls: {secret: NAME}` take their host's certificate chain and key from that Secret
+// (type tls, in the application's tenant) and publish them with the table; the gateway keeps
+// them in memory only. Secrets are watched, so a changed certificate is published again and a
+// deleted or unusable one withdrawn (that host's handshakes then fail). Each application with
+// such routes gets a TLSReady condition saying which hosts serve which secret, or why one does
+// not (naming the secret). When one host is claimed with certificates by several applications,
+// the first (by tenant and name) serves and the others' conditions name it.
 #pragma once
 
 #include <chrono>
@@ -16,6 +24,7 @@
 #include <optional>
 #include <tuple>
 
+#include "common/clock.h"
 #include "controller/controller.h"
 
 namespace skiff {
@@ -29,7 +38,9 @@ class RoutePublisher {
 
 class RouteController final : public Controller {
  public:
-  RouteController(Store& store, RoutePublisher& publisher) : store_(store), publisher_(publisher) {}
+  RouteController(Store& store, RoutePublisher& publisher,
+                  const Clock& clock = SystemClock::instance())
+      : store_(store), publisher_(publisher), clock_(clock) {}
 
   std::string name() const override { return "routes"; }
   std::vector<WatchedKind> watches() const override;
@@ -38,6 +49,10 @@ class RouteController final : public Controller {
 
   // The key that rebuilds and publishes the table.
   static const ObjectKey& tableKey();
+
+  // Publishes the table again although nothing changed: for a gateway that has just started
+  // and holds no TLS keys (they are never persisted). Thread-safe.
+  void republish();
 
  private:
   // One route of a component, without its backends; the backends are the ready instances of
@@ -49,7 +64,20 @@ class RouteController final : public Controller {
     json match;  // null: none
     std::string component;
     std::optional<std::string> port;
+    std::string tls_secret;  // empty: no TLS certificate for this host
     bool operator==(const RouteSpec&) const = default;
+  };
+  // A Secret some route names for its certificate, as last read.
+  struct SecretEntry {
+    int64_t rv = 0;       // 0: it does not exist
+    std::string problem;  // why it cannot serve a host; empty when it can
+    std::string certificate, key, fingerprint;
+    bool operator==(const SecretEntry&) const = default;
+  };
+  // Which application serves a host's certificate, from which secret.
+  struct CertificateOwner {
+    ObjectKey application;
+    ObjectKey secret;
   };
   // What one Application contributes, read from the spec of `uid` at `generation`.
   struct AppEntry {
@@ -73,6 +101,13 @@ class RouteController final : public Controller {
 
   void refreshApplication(const StoredObject& stored);
   void refreshInstance(const StoredObject& stored);
+  Result<ReconcileResult> refreshSecret(const ObjectKey& key);
+  // Reads and checks a Secret for serving as a certificate (no lock needed).
+  SecretEntry loadSecret(const ObjectKey& key) const;
+  // Writes the application's TLSReady condition when it has routes with certificates (or had).
+  Status updateTlsCondition(const StoredObject& stored);
+  // Host -> the application and secret that serve its certificate. Requires mu_.
+  std::map<std::string, CertificateOwner> certificateOwners() const;
   Result<ReconcileResult> publishTable();
   // The gateway route table for the cached objects: {"version": store revision, "routes": [...]},
   // in the gateway's admin format (docs/gateway.md).
@@ -81,6 +116,7 @@ class RouteController final : public Controller {
 
   Store& store_;
   RoutePublisher& publisher_;
+  const Clock& clock_;
   std::function<void(const ObjectKey&)> enqueue_;  // set once, before start
 
   // The work queue hands one key to one worker at a time; mu_ covers workers reconciling
@@ -88,6 +124,7 @@ class RouteController final : public Controller {
   std::mutex mu_;
   std::map<ObjectKey, AppEntry> apps_;            // guarded by mu_
   std::map<ObjectKey, InstanceEntry> instances_;  // guarded by mu_
+  std::map<ObjectKey, SecretEntry> secrets_;      // guarded by mu_: those routes name
   bool stale_ = false;         // the gateway's table differs from the caches; guarded by mu_
   bool table_queued_ = false;  // the table key is queued or waiting; guarded by mu_
   std::optional<std::chrono::steady_clock::time_point> next_build_;  // guarded by mu_

@@ -73,6 +73,7 @@ std::string GatewaySupervisor::address(const char* which) const {
 
 std::string GatewaySupervisor::adminAddress() const { return address("admin"); }
 std::string GatewaySupervisor::proxyAddress() const { return address("listen"); }
+std::string GatewaySupervisor::tlsAddress() const { return address("tls"); }
 
 Status GatewaySupervisor::spawn() {
   std::filesystem::remove(options_.state_dir + "/gateway.addr");
@@ -88,6 +89,10 @@ Status GatewaySupervisor::spawn() {
                                    options_.admin_listen,
                                    "--state-dir",
                                    options_.state_dir};
+  if (!options_.tls_listen.empty()) {
+    args.push_back("--tls-listen");
+    args.push_back(options_.tls_listen);
+  }
   const std::string log = options_.state_dir + "/gateway.log";
   pid_t pid = fork();
   if (pid < 0) return unavailable(std::string("fork: ") + std::strerror(errno));
@@ -121,6 +126,7 @@ Status GatewaySupervisor::spawn() {
     spdlog::warn("{}", s.toString());
   spdlog::info("started the gateway (pid {}) on {} (admin {})", pid, options_.listen,
                options_.admin_listen);
+  if (on_started_) on_started_();
   return Status::ok();
 }
 

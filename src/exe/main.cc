@@ -19,6 +19,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   server->add_option("--listen", server_options.listen, "API address HOST:PORT (port 0: any)")
       ->capture_default_str();
+  server->add_option("--tls-cert", server_options.tls_cert,
+                     "PEM certificate (chain) the API serves (default: a self-signed one, "
+                     "generated under DATA_DIR/tls on the first start)");
+  server->add_option("--tls-key", server_options.tls_key, "PEM private key of --tls-cert");
+  server->add_flag("--insecure-http", server_options.insecure_http,
+                   "Serve the API over plain HTTP; only on a loopback --listen address");
   server
       ->add_option("--gateway-listen", server_options.gateway_listen,
                    "Address of the gateway the server runs (port 0: any)")
@@ -28,9 +34,22 @@ int main(int argc, char** argv) {
                    "Admin address of that gateway (port 0: any)")
       ->capture_default_str();
   server
+      ->add_option("--gateway-tls-listen", server_options.gateway_tls_listen,
+                   "HTTPS address of that gateway, for routes with TLS certificates (port 0: "
+                   "any; empty: no HTTPS)")
+      ->capture_default_str();
+  server
       ->add_option("--log-retention", server_options.log_retention,
                    "How long logs of removed instances are kept (e.g. 24h, 90m)")
       ->capture_default_str();
+  server->add_option("--ldap-config", server_options.ldap_config,
+                     "YAML file configuring sign-in through an LDAP directory (docs/security.md)");
+  server->add_option("--oidc-config", server_options.oidc_config,
+                     "YAML file configuring sign-in with an OpenID Connect issuer's tokens "
+                     "(docs/security.md)");
+  server->add_option("--secrets-key-file", server_options.secrets_key_file,
+                     "Key file sealing secrets at rest, created on first start (default: "
+                     "DATA_DIR/secrets.key)");
 
   skiff::gateway::GatewayOptions gateway_options;
   CLI::App* gateway = app.add_subcommand("gateway", "Run the L7 gateway (HTTP reverse proxy)");
@@ -40,6 +59,9 @@ int main(int argc, char** argv) {
       ->add_option("--admin-listen", gateway_options.admin_listen,
                    "Admin address HOST:PORT for routes and metrics (port 0: any)")
       ->capture_default_str();
+  gateway->add_option("--tls-listen", gateway_options.tls_listen,
+                      "HTTPS address HOST:PORT, the certificate chosen by SNI (port 0: any; "
+                      "default: no HTTPS)");
   gateway
       ->add_option("--state-dir", gateway_options.state_dir,
                    "Where routes.json and gateway.addr are kept")

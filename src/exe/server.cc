@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <cstdio>
@@ -15,11 +16,13 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <mutex>
 #include <thread>
 
 #include <spdlog/spdlog.h>
 
+#include "api/admin_handler.h"
 #include "api/api_handler.h"
 #include "api/auth_handler.h"
 #include "api/gatekeeper.h"
@@ -27,6 +30,8 @@
 #include "api/log_handler.h"
 #include "audit/audit_log.h"
 #include "auth/authenticator.h"
+#include "auth/ldap.h"
+#include "auth/oidc.h"
 #include "auth/rbac.h"
 #include "common/files.h"
 #include "controller/controller.h"
@@ -34,6 +39,7 @@
 #include "controller/revision_controller.h"
 #include "controller/route_controller.h"
 #include "controller/tenant_usage_controller.h"
+#include "exe/api_tls.h"
 #include "exe/gateway_supervisor.h"
 #include "gateway/admin_client.h"
 #include "model/formats.h"
@@ -41,6 +47,7 @@
 #include "runtime/local/node_agent.h"
 #include "runtime/local/process_driver.h"
 #include "runtime/probe/prober.h"
+#include "secrets/keyring.h"
 #include "store/sqlite_store.h"
 
 namespace skiff {
@@ -99,6 +106,35 @@ int runServer(const ServerOptions& options) {
                   options.log_retention);
     return 2;
   }
+  const ApiSecurityOptions security_options{options.data_dir, host, options.tls_cert,
+                                            options.tls_key, options.insecure_http};
+  if (Status s = checkApiSecurityOptions(security_options); !s.isOk()) {
+    spdlog::error("{}", s.message());
+    return 2;
+  }
+  // Sign-in through an LDAP directory; it must outlive the Authenticator that consults it.
+  std::unique_ptr<LdapDirectory> ldap_directory;
+  if (!options.ldap_config.empty()) {
+    auto config = loadLdapConfig(options.ldap_config);
+    if (!config.ok()) {
+      spdlog::error("--ldap-config: {}", config.status().toString());
+      return 2;
+    }
+    ldap_directory = std::make_unique<LdapDirectory>(std::move(config).value());
+  }
+  // Sign-in with an OIDC issuer's tokens; keys are fetched at the first token, so the issuer
+  // need not be up for the server to start.
+  std::unique_ptr<OidcVerifier> oidc_verifier;
+  if (!options.oidc_config.empty()) {
+    auto config = loadOidcConfig(options.oidc_config);
+    if (!config.ok()) {
+      spdlog::error("--oidc-config: {}", config.status().toString());
+      return 2;
+    }
+    OidcFetcher fetch = httpsFetcher(config->ca_file);
+    oidc_verifier = std::make_unique<OidcVerifier>(std::move(config).value(), std::move(fetch),
+                                                   SystemClock::instance());
+  }
   std::error_code ec;
   std::filesystem::create_directories(options.data_dir, ec);
   if (ec) {
@@ -115,6 +151,11 @@ int runServer(const ServerOptions& options) {
                   lock_path);
     return 1;
   }
+  auto security = prepareApiSecurity(security_options);
+  if (!security.ok()) {
+    spdlog::error("{}", security.status().toString());
+    return 1;
+  }
 
   // Block the termination signals in every thread; the main thread waits for them below.
   sigset_t signals;
@@ -124,8 +165,17 @@ int runServer(const ServerOptions& options) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  // The key that seals secrets lives outside the database (secrets/keyring.h).
+  const std::string key_file = options.secrets_key_file.empty() ? options.data_dir + "/secrets.key"
+                                                                : options.secrets_key_file;
+  auto keyring = Keyring::load(key_file);
+  if (!keyring.ok()) {
+    spdlog::error("{}", keyring.status().toString());
+    return 1;
+  }
   SqliteStore::Options store_options;
   store_options.path = options.data_dir + "/skiff.db";
+  store_options.cipher = keyring->get();
   auto store = SqliteStore::open(store_options);
   if (!store.ok()) {
     spdlog::error("{}", store.status().toString());
@@ -136,8 +186,13 @@ int runServer(const ServerOptions& options) {
     return 1;
   }
 
-  GatewaySupervisor gateway(
-      {options.data_dir + "/gateway", options.gateway_listen, options.gateway_admin_listen});
+  // A gateway the supervisor (re)starts holds no TLS keys until they are published again.
+  std::atomic<RouteController*> route_controller{nullptr};
+  GatewaySupervisor gateway({options.data_dir + "/gateway", options.gateway_listen,
+                             options.gateway_admin_listen, options.gateway_tls_listen});
+  gateway.onGatewayStarted([&route_controller] {
+    if (RouteController* routes = route_controller.load()) routes->republish();
+  });
   if (Status s = gateway.start(); !s.isOk()) {
     spdlog::error("cannot start the gateway: {}", s.toString());
     return 1;
@@ -149,7 +204,9 @@ int runServer(const ServerOptions& options) {
   ControllerManager controllers(**store);
   // Several workers per application controller: their writes then share group commits.
   controllers.add(std::make_unique<RevisionController>(**store, clock), 4);
-  controllers.add(std::make_unique<RouteController>(**store, route_publisher));
+  auto routes = std::make_unique<RouteController>(**store, route_publisher);
+  route_controller = routes.get();
+  controllers.add(std::move(routes));
   controllers.add(std::make_unique<InstanceSetController>(**store, clock), 4);
   controllers.add(std::make_unique<TenantUsageController>(**store));
 
@@ -184,6 +241,14 @@ int runServer(const ServerOptions& options) {
 
   // Security: who calls (sessions and API tokens), what they may do (RBAC), what they did.
   Authenticator authenticator(**store, clock);
+  if (ldap_directory) {
+    authenticator.setDirectory(ldap_directory.get());
+    spdlog::info("sign-in: LDAP directory {}", ldap_directory->describe());
+  }
+  if (oidc_verifier) {
+    authenticator.setBearerVerifier(oidc_verifier.get());
+    spdlog::info("sign-in: {}", oidc_verifier->describe());
+  }
   Authorizer authorizer(**store);
   auto bootstrap = authenticator.bootstrapAdmin(options.data_dir);
   if (!bootstrap.ok()) {
@@ -213,8 +278,19 @@ int runServer(const ServerOptions& options) {
   // pool, where enough threads let concurrent writers share one fsync.
   http_options.threads = static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
   http_options.blocking_threads = 32;
-  const HttpHandler serve = [&api, &auth, &logs](HttpRequest& r) {
+  http_options.tls = security->tls;
+  AdminHandler admin([&keyring, &store]() -> Result<json> {
+    auto rotated = (*keyring)->rotate([&store] { return (*store)->reseal(); });
+    if (!rotated.ok()) return rotated.status();
+    spdlog::info("secrets key rotated to {}: {} rows re-sealed, {} keys retired", rotated->key_id,
+                 rotated->resealed, rotated->retired.size());
+    return json{{"keyId", rotated->key_id},
+                {"resealed", rotated->resealed},
+                {"retiredKeys", rotated->retired}};
+  });
+  const HttpHandler serve = [&api, &auth, &logs, &admin](HttpRequest& r) {
     if (AuthHandler::handles(r)) return auth.handle(r);
+    if (AdminHandler::handles(r)) return admin.handle(r);
     return LogHandler::handles(r) ? logs.handle(r) : api.handle(r);
   };
   HttpServer http(http_options,
@@ -223,13 +299,17 @@ int runServer(const ServerOptions& options) {
     spdlog::error("{}", s.toString());
     return 1;
   }
-  const std::string address = (host.find(':') != std::string::npos ? "[" + host + "]" : host) +
-                              ":" + std::to_string(http.port());
-  if (Status s = writeFileAtomically(options.data_dir + "/api.addr", "http://" + address + "\n");
-      !s.isOk())
+  // The URL local clients use: a wildcard listen address is reached through loopback.
+  const std::string local_host = localHostFor(host);
+  const std::string api_url =
+      security->scheme() + "://" +
+      (local_host.find(':') != std::string::npos ? "[" + local_host + "]" : local_host) + ":" +
+      std::to_string(http.port());
+  if (Status s = writeFileAtomically(options.data_dir + "/api.addr", api_url + "\n"); !s.isOk())
     spdlog::warn("{}", s.toString());
-  spdlog::info("skiff server {} listening on http://{} (data in {})", SKIFF_VERSION, address,
+  spdlog::info("skiff server {} listening on {} (data in {})", SKIFF_VERSION, api_url,
                options.data_dir);
+  writeAdminCliConfig(options.data_dir, api_url, *security);
 
   // Expired tokens no longer authenticate anyone; purging them keeps the store small.
   std::mutex purge_mu;

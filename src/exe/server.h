@@ -13,9 +13,24 @@ struct ServerOptions {
   std::string listen = "127.0.0.1:7480";
   std::string gateway_listen = "127.0.0.1:7481";
   std::string gateway_admin_listen = "127.0.0.1:7482";
+  // The gateway's HTTPS address (routes with `tls`); empty: no HTTPS listener.
+  std::string gateway_tls_listen = "127.0.0.1:7443";
   // How long the logs of removed instances (and of instances' earlier runs) are kept: a
   // duration such as "24h", "90m".
   std::string log_retention = "24h";
+  // The API's TLS certificate chain and key (PEM); both empty: a self-signed pair generated on
+  // the first start under <data_dir>/tls/ (exe/api_tls.h).
+  std::string tls_cert;
+  std::string tls_key;
+  // Plain HTTP instead of HTTPS; refused unless `listen` is a loopback address.
+  bool insecure_http = false;
+  // LDAP sign-in (auth/ldap.h): the YAML configuration file; empty: local users only.
+  std::string ldap_config;
+  // OIDC sign-in (auth/oidc.h): the YAML configuration file; empty: no OIDC tokens accepted.
+  std::string oidc_config;
+  // The key file that seals secrets at rest; empty: <data_dir>/secrets.key. Keep it (and its
+  // backups) apart from backups of the database.
+  std::string secrets_key_file;
 };
 
 // Blocks until a termination signal; returns the process exit code.

@@ -190,12 +190,38 @@ asio::awaitable<AdminServer::Response> AdminServer::handle(std::string_view meth
     co_return Response{405, "application/json",
                        errorBody(Status(StatusCode::kMethodNotAllowed, "use GET or PUT"))};
   }
+  if (path == "/certificates") {
+    if (!authorized)
+      co_return Response{401, "application/json",
+                         errorBody(Status(StatusCode::kUnauthenticated,
+                                          "the certificate list needs \"Authorization: Bearer "
+                                          "<token>\" with the token in the gateway's "
+                                          "state directory (admin-token)"))};
+    if (method == "GET") co_return Response{200, "application/json", certificates_->json() + "\n"};
+    co_return Response{405, "application/json",
+                       errorBody(Status(StatusCode::kMethodNotAllowed,
+                                        "use GET; certificates are installed with PUT /routes"))};
+  }
   if (path == "/metrics" && method == "GET") co_return co_await metrics();
   co_return Response{404, "application/json",
                      errorBody(notFound("no admin endpoint " + std::string(path)))};
 }
 
 AdminServer::Response AdminServer::putRoutes(std::string_view body) {
+  // Certificates travel with the table but are split off before it is parsed: the table is
+  // persisted as accepted, and keys must never reach the disk.
+  nlohmann::json doc = nlohmann::json::parse(body, nullptr, false);
+  std::shared_ptr<const CertificateStore> certificates = std::make_shared<CertificateStore>();
+  std::string table_text;
+  if (doc.is_object() && doc.contains("certificates")) {
+    auto parsed_certificates = parseCertificates(doc["certificates"]);
+    if (!parsed_certificates.ok())
+      return {400, "application/json", errorBody(parsed_certificates.status())};
+    certificates = std::move(parsed_certificates).value();
+    doc.erase("certificates");
+    table_text = doc.dump();
+    body = table_text;
+  }
   auto parsed = parseRouteTable(body);
   if (!parsed.ok()) return {400, "application/json", errorBody(parsed.status())};
   std::shared_ptr<const RouteTable> table = std::move(parsed).value();
@@ -209,10 +235,16 @@ AdminServer::Response AdminServer::putRoutes(std::string_view body) {
   if (Status saved = store_.save(*table); !saved.isOk())
     return {503, "application/json", errorBody(saved)};
   table_ = table;
-  for (ProxyWorker* w : workers_) w->setTable(table);
-  spdlog::info("gateway: installed route table version {} ({} routes)", table->version(),
-               table->routes().size());
-  nlohmann::json ok = {{"version", table->version()}, {"routes", table->routes().size()}};
+  certificates_ = certificates;
+  for (ProxyWorker* w : workers_) {
+    w->setTable(table);
+    w->setCertificates(certificates);
+  }
+  spdlog::info("gateway: installed route table version {} ({} routes, {} certificates)",
+               table->version(), table->routes().size(), certificates->certificates().size());
+  nlohmann::json ok = {{"version", table->version()},
+                       {"routes", table->routes().size()},
+                       {"certificates", certificates->certificates().size()}};
   return {200, "application/json", ok.dump() + "\n"};
 }
 

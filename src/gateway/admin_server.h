@@ -1,5 +1,7 @@
 // AdminServer: the gateway's control port. `PUT /routes` validates, persists and installs a new
-// route table on every worker; `GET /routes` returns the current one; `GET /metrics` sums the
+// route table on every worker, with the TLS certificates of its hosts (kept in memory only, never
+// persisted: see CertificateStore); `GET /routes` returns the current table; `GET /certificates`
+// the hosts with certificates and their fingerprints (never keys); `GET /metrics` sums the
 // workers' counters into Prometheus text; `GET /healthz` answers 200.
 //
 // It runs its own io_context on its own thread, off the data path. The current table and the
@@ -60,6 +62,7 @@ class AdminServer {
   // --- owned by the admin thread
   RouteStore store_;
   std::shared_ptr<const RouteTable> table_;
+  std::shared_ptr<const CertificateStore> certificates_ = std::make_shared<CertificateStore>();
 };
 
 }  // namespace skiff::gateway

@@ -51,7 +51,9 @@ std::string formatEndpoint(const tcp::endpoint& ep, uint16_t port) {
 int runGateway(const GatewayOptions& options) {
   auto listen = parseListen("--listen", options.listen);
   auto admin_listen = parseListen("--admin-listen", options.admin_listen);
-  for (const auto* r : {&listen, &admin_listen}) {
+  auto tls_listen = options.tls_listen.empty() ? Result<tcp::endpoint>(tcp::endpoint())
+                                               : parseListen("--tls-listen", options.tls_listen);
+  for (const auto* r : {&listen, &admin_listen, &tls_listen}) {
     if (!r->ok()) {
       spdlog::error("gateway: {}", r->status().toString());
       return 2;
@@ -79,14 +81,18 @@ int runGateway(const GatewayOptions& options) {
   if (threads <= 0) threads = 1;
   std::vector<std::unique_ptr<ProxyWorker>> workers;
   tcp::endpoint endpoint = listen.value();
+  tcp::endpoint tls_endpoint = tls_listen.value();
   for (int i = 0; i < threads; ++i) {
     auto worker = std::make_unique<ProxyWorker>(i, ProxyLimits{});
-    if (Status st = worker->listen(endpoint); !st.isOk()) {
+    Status st = worker->listen(endpoint);
+    if (st.isOk() && !options.tls_listen.empty()) st = worker->listenTls(tls_endpoint);
+    if (!st.isOk()) {
       spdlog::error("gateway: {}", st.toString());
       return 1;
     }
     // With port 0 the first worker picks the port; the others share it through SO_REUSEPORT.
     endpoint.port(worker->port());
+    tls_endpoint.port(worker->tlsPort());
     workers.push_back(std::move(worker));
   }
   std::vector<ProxyWorker*> worker_ptrs;
@@ -106,12 +112,14 @@ int runGateway(const GatewayOptions& options) {
 
   nlohmann::json addr = {{"listen", formatEndpoint(endpoint, endpoint.port())},
                          {"admin", formatEndpoint(admin_listen.value(), admin.port())}};
+  if (!options.tls_listen.empty()) addr["tls"] = formatEndpoint(tls_endpoint, tls_endpoint.port());
   if (Status st = writeFileAtomically(options.state_dir + "/gateway.addr", addr.dump() + "\n");
       !st.isOk())
     spdlog::warn("gateway: {}", st.toString());
-  spdlog::info("gateway: serving on {} (admin {}), {} threads, route table version {}",
-               addr["listen"].get<std::string>(), addr["admin"].get<std::string>(), threads,
-               table->version());
+  spdlog::info("gateway: serving on {}{} (admin {}), {} threads, route table version {}",
+               addr["listen"].get<std::string>(),
+               addr.contains("tls") ? ", https " + addr["tls"].get<std::string>() : "",
+               addr["admin"].get<std::string>(), threads, table->version());
 
   int caught = 0;
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {

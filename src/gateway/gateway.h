@@ -10,6 +10,8 @@ namespace skiff::gateway {
 struct GatewayOptions {
   std::string listen = "127.0.0.1:7481";
   std::string admin_listen = "127.0.0.1:7482";
+  // HTTPS listener, certificates chosen by SNI; empty: none.
+  std::string tls_listen;
   std::string state_dir = ".";
   int threads = 0;  // 0: one per core
   int drain_seconds = 10;

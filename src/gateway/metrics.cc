@@ -49,6 +49,7 @@ void RouteStats::merge(const RouteStats& other) {
 
 void MetricsSnapshot::merge(const MetricsSnapshot& other) {
   for (const auto& [id, stats] : other.routes) routes[id].merge(stats);
+  tls_handshake_failures += other.tls_handshake_failures;
 }
 
 std::string MetricsSnapshot::renderPrometheus() const {
@@ -103,6 +104,12 @@ std::string MetricsSnapshot::renderPrometheus() const {
   for (const auto& [id, s] : routes)
     out += "skiff_gateway_upstream_connect_errors_total{route=\"" + escapeLabel(id) + "\"} " +
            std::to_string(s.connect_errors) + "\n";
+  out +=
+      "# HELP skiff_gateway_tls_handshake_failures_total TLS handshakes that failed (an unknown "
+      "server name included).\n";
+  out += "# TYPE skiff_gateway_tls_handshake_failures_total counter\n";
+  out +=
+      "skiff_gateway_tls_handshake_failures_total " + std::to_string(tls_handshake_failures) + "\n";
   return out;
 }
 
@@ -115,6 +122,7 @@ RouteStats& ThreadMetrics::route(const std::string& id) {
 MetricsSnapshot ThreadMetrics::snapshot() const {
   MetricsSnapshot snap;
   for (const auto& [id, stats] : routes_) snap.routes[id] = *stats;
+  snap.tls_handshake_failures = tls_handshake_failures;
   return snap;
 }
 

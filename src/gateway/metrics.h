@@ -1,5 +1,5 @@
 // Gateway metrics: per-route request counters by status code, a latency histogram, requests in
-// flight and upstream connect errors.
+// flight and upstream connect errors; failed TLS handshakes.
 //
 // Each worker thread owns a ThreadMetrics and is its only writer, so counting a request is a few
 // plain increments with no shared cache line. A scrape asks every worker (on its own event loop)
@@ -37,6 +37,7 @@ inline constexpr const char* kNoRoute = "_no_route";
 
 struct MetricsSnapshot {
   std::map<std::string, RouteStats> routes;
+  uint64_t tls_handshake_failures = 0;
   void merge(const MetricsSnapshot& other);
   std::string renderPrometheus() const;
 };
@@ -46,6 +47,9 @@ class ThreadMetrics {
   // Stable for the life of this object: route state caches the pointer.
   RouteStats& route(const std::string& id);
   MetricsSnapshot snapshot() const;
+
+  // Handshakes that failed, an unknown server name included (no route to count them under).
+  uint64_t tls_handshake_failures = 0;
 
  private:
   std::unordered_map<std::string, std::unique_ptr<RouteStats>> routes_;

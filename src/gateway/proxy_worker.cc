@@ -2,13 +2,16 @@
 
 #include <utility>  // before Asio's coroutine headers (see STYLE/build notes)
 
+#include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <charconv>
 #include <chrono>
 #include <cstring>
@@ -16,12 +19,14 @@
 
 #include "gateway/balancer.h"
 #include "gateway/http_parser.h"
+#include "net/tls.h"
 
 namespace skiff::gateway {
 namespace {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
+using TlsStream = asio::ssl::stream<tcp::socket>;
 using Clock = std::chrono::steady_clock;
 using boost::system::error_code;
 template <class T>
@@ -117,6 +122,39 @@ awaitable<void> writeAll(tcp::socket& socket, std::string_view a, std::string_vi
   }
 }
 
+// The same over TLS. OpenSSL buffers records of its own, so readiness of the socket says
+// nothing about readable data: these go through Asio's TLS engine instead.
+awaitable<size_t> readSome(TlsStream& stream, char* data, size_t size, error_code& ec,
+                           bool wait_first = false) {
+  (void)wait_first;
+  size_t n = co_await stream.async_read_some(asio::buffer(data, size),
+                                             asio::redirect_error(asio::use_awaitable, ec));
+  co_return n;
+}
+
+awaitable<void> writeAll(TlsStream& stream, std::string_view a, std::string_view b,
+                         error_code& ec) {
+  ec = {};
+  std::array<asio::const_buffer, 2> buffers{asio::buffer(a.data(), a.size()),
+                                            asio::buffer(b.data(), b.size())};
+  co_await asio::async_write(stream, buffers, asio::redirect_error(asio::use_awaitable, ec));
+}
+
+// The host a request is for: the authority of an absolute-form target ("http://host/path"),
+// else its Host header; lowercase, without port.
+std::string_view requestHost(std::string_view host_header, std::string_view target, char* buf,
+                             size_t cap) {
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (target.size() > scheme.size() &&
+        equalsIgnoreCase(target.substr(0, scheme.size()), scheme)) {
+      std::string_view rest = target.substr(scheme.size());
+      host_header = rest.substr(0, rest.find('/'));
+      break;
+    }
+  }
+  return normalizeHost(host_header, buf, cap);
+}
+
 bool isIdempotent(std::string_view method) {
   return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "PUT" ||
          method == "DELETE" || method == "TRACE";
@@ -149,6 +187,8 @@ const char* reasonPhrase(int status) {
       return "Not Found";
     case 413:
       return "Content Too Large";
+    case 421:
+      return "Misdirected Request";
     case 414:
       return "URI Too Long";
     case 431:
@@ -221,10 +261,16 @@ struct ProxyWorker::ThreadRoutes {
   std::vector<RouteState> routes;
 };
 
+// One client connection, whatever its stream. The watchdog and drain() reach every session
+// through this part, which is why it holds the TCP socket under the stream.
 struct ProxyWorker::Session {
-  explicit Session(tcp::socket s) : client(std::move(s)) {}
+  explicit Session(bool over_tls) : tls(over_tls) {}
   enum class State { kIdle, kHead, kProxying };
-  tcp::socket client;
+  tcp::socket* socket = nullptr;  // the client's TCP connection (under TLS, the stream's)
+  const bool tls;
+  // Under TLS: the server name the handshake chose a certificate for. Requests on the
+  // connection must be for that host, so that one tenant's certificate never fronts another's.
+  std::string tls_name;
   std::string peer;
   State state = State::kIdle;
   Clock::time_point deadline;
@@ -232,6 +278,20 @@ struct ProxyWorker::Session {
   UpstreamConn* upstream = nullptr;
   Session* prev = nullptr;
   Session* next = nullptr;
+};
+
+// A session with its stream: tcp::socket for HTTP, TlsStream for HTTPS.
+template <class Stream>
+struct ProxyWorker::ClientSession : ProxyWorker::Session {
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+  template <class... Args>
+  explicit ClientSession(Args&&... args) : Session(kTls), client(std::forward<Args>(args)...) {
+    if constexpr (kTls)
+      socket = &client.next_layer();
+    else
+      socket = &client;
+  }
+  Stream client;
 };
 
 class ProxyWorker::Proxy {
@@ -266,14 +326,28 @@ class ProxyWorker::Proxy {
     draining_ = true;
     error_code ec;
     if (w_.acceptor_) w_.acceptor_->close(ec);
+    if (w_.tls_acceptor_) w_.tls_acceptor_->close(ec);
     for (Session* s = sessions_; s != nullptr; s = s->next)
-      if (s->state == Session::State::kIdle) s->client.cancel(ec);
+      if (s->state == Session::State::kIdle) s->socket->cancel(ec);
   }
 
   void closePools() { pools_.clear(); }
 
-  awaitable<void> acceptLoop() {
-    tcp::acceptor& acceptor = *w_.acceptor_;
+  // HTTPS: a context without a certificate whose SNI callback switches each handshake to the
+  // context of the certificate for the requested name.
+  void enableTls() {
+    tls_context_ = net::makeServerTlsContextWithoutCertificate();
+    SSL_CTX* ctx = tls_context_->native_handle();
+    SSL_CTX_set_tlsext_servername_callback(ctx, &Proxy::selectCertificate);
+    SSL_CTX_set_tlsext_servername_arg(ctx, this);
+  }
+
+  void setCertificates(std::shared_ptr<const CertificateStore> certificates) {
+    certificates_ = std::move(certificates);
+  }
+
+  template <bool kTls>
+  awaitable<void> acceptLoop(tcp::acceptor& acceptor) {
     for (;;) {
       error_code ec;
       tcp::socket socket =
@@ -286,7 +360,10 @@ class ProxyWorker::Proxy {
         co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
         continue;
       }
-      asio::co_spawn(ioc_, serve(std::move(socket)), asio::detached);
+      if constexpr (kTls)
+        asio::co_spawn(ioc_, serve<TlsStream>(std::move(socket), *tls_context_), asio::detached);
+      else
+        asio::co_spawn(ioc_, serve<tcp::socket>(std::move(socket)), asio::detached);
     }
   }
 
@@ -307,13 +384,29 @@ class ProxyWorker::Proxy {
           s->timed_out = true;
           if (s->upstream != nullptr) s->upstream->socket.cancel(ec);
         }
-        s->client.cancel(ec);
+        s->socket->cancel(ec);
       }
       if (tick % 10 == 0) prunePools(now);
     }
   }
 
  private:
+  // Runs inside the handshake, on this worker's thread. A name without a certificate (or no
+  // name at all) ends the handshake with an alert: a default certificate would tell the client
+  // some other tenant's host.
+  static int selectCertificate(SSL* ssl, int* alert, void* arg) {
+    const Proxy& self = *static_cast<const Proxy*>(arg);
+    const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    const Certificate* cert =
+        name != nullptr && self.certificates_ ? self.certificates_->find(name) : nullptr;
+    if (cert == nullptr) {
+      *alert = SSL_AD_UNRECOGNIZED_NAME;
+      return SSL_TLSEXT_ERR_ALERT_FATAL;
+    }
+    SSL_set_SSL_CTX(ssl, cert->context->native_handle());
+    return SSL_TLSEXT_ERR_OK;
+  }
+
   void link(Session& s) {
     s.next = sessions_;
     if (sessions_ != nullptr) sessions_->prev = &s;
@@ -372,15 +465,33 @@ class ProxyWorker::Proxy {
     out.append(buf, end);
   }
 
-  awaitable<void> serve(tcp::socket socket) {
-    Session s(std::move(socket));
+  template <class Stream, class... StreamArgs>
+  awaitable<void> serve(tcp::socket socket, StreamArgs&... stream_args) {
+    ClientSession<Stream> s(std::move(socket), stream_args...);
     w_.connections_.fetch_add(1, std::memory_order_relaxed);
     error_code ec;
-    s.client.set_option(tcp::no_delay(true), ec);
-    s.client.non_blocking(true, ec);
-    tcp::endpoint peer = s.client.remote_endpoint(ec);
+    s.socket->set_option(tcp::no_delay(true), ec);
+    s.socket->non_blocking(true, ec);
+    tcp::endpoint peer = s.socket->remote_endpoint(ec);
     if (!ec) s.peer = peer.address().to_string();
     link(s);
+    if constexpr (ClientSession<Stream>::kTls) {
+      // The handshake has the head's deadline (the watchdog cancels a client that stalls).
+      s.state = Session::State::kHead;
+      s.deadline = Clock::now() + w_.limits_.head_timeout;
+      co_await s.client.async_handshake(asio::ssl::stream_base::server,
+                                        asio::redirect_error(asio::use_awaitable, ec));
+      const char* name = SSL_get_servername(s.client.native_handle(), TLSEXT_NAMETYPE_host_name);
+      if (ec || name == nullptr) {
+        ++metrics_.tls_handshake_failures;
+        unlink(s);
+        s.socket->close(ec);
+        w_.connections_.fetch_sub(1, std::memory_order_relaxed);
+        co_return;
+      }
+      char buf[256];
+      s.tls_name = normalizeHost(name, buf, sizeof buf);
+    }
     std::unique_ptr<Exchange> ex;
     bool open = true;
     while (open) {
@@ -403,14 +514,22 @@ class ProxyWorker::Proxy {
         }
         if (!ex) ex = acquireExchange();
         ex->in.makeRoom();
-        size_t n = s.client.read_some(asio::buffer(ex->in.space(), ex->in.spaceSize()), ec);
-        if (wouldBlock(ec)) {
-          // Nothing yet: give the scratch space back while waiting, unless a partial head is in it.
-          if (ex->in.size() == 0) releaseExchange(ex);
-          co_await s.client.async_wait(tcp::socket::wait_read,
-                                       asio::redirect_error(asio::use_awaitable, ec));
-          if (ec) open = false;
-          continue;
+        size_t n = 0;
+        if constexpr (ClientSession<Stream>::kTls) {
+          // TLS reads wait inside the engine, holding the buffer (OpenSSL may have buffered
+          // records the socket's readiness does not show).
+          n = co_await readSome(s.client, ex->in.space(), ex->in.spaceSize(), ec);
+        } else {
+          n = s.client.read_some(asio::buffer(ex->in.space(), ex->in.spaceSize()), ec);
+          if (wouldBlock(ec)) {
+            // Nothing yet: give the scratch space back while waiting, unless a partial head is
+            // in it.
+            if (ex->in.size() == 0) releaseExchange(ex);
+            co_await s.client.async_wait(tcp::socket::wait_read,
+                                         asio::redirect_error(asio::use_awaitable, ec));
+            if (ec) open = false;
+            continue;
+          }
         }
         if (ec || n == 0) {
           open = false;
@@ -436,22 +555,32 @@ class ProxyWorker::Proxy {
       ex->scanner.reset();
       if (ex->in.size() == 0) releaseExchange(ex);
     }
-    unlink(s);
     releaseExchange(ex);
-    s.client.close(ec);
+    if constexpr (ClientSession<Stream>::kTls) {
+      // close_notify, so that a response delimited by the close is known to be complete; a
+      // client that neither answers nor closes is cut off by the watchdog.
+      s.state = Session::State::kHead;
+      s.deadline = Clock::now() + std::chrono::seconds(1);
+      co_await s.client.async_shutdown(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    unlink(s);
+    s.socket->close(ec);
     w_.connections_.fetch_sub(1, std::memory_order_relaxed);
   }
 
   // A malformed request: answer and close (the framing of what follows is unknown).
-  awaitable<void> respondBadRequest(Session& s, Exchange& ex, int status, const char* message) {
+  template <class Stream>
+  awaitable<void> respondBadRequest(ClientSession<Stream>& s, Exchange& ex, int status,
+                                    const char* message) {
     newRequestId(ex.request_id);
     no_route_stats_->recordResponse(status, 0);
     co_await writeError(s, ex, status, status == 431 ? "HeaderTooLarge" : "BadRequest", message,
                         false);
   }
 
-  awaitable<void> writeError(Session& s, Exchange& ex, int status, std::string_view reason,
-                             std::string_view message, bool keep) {
+  template <class Stream>
+  awaitable<void> writeError(ClientSession<Stream>& s, Exchange& ex, int status,
+                             std::string_view reason, std::string_view message, bool keep) {
     std::string body = "{\"reason\":";
     appendJsonString(body, reason);
     body += ",\"message\":";
@@ -487,14 +616,16 @@ class ProxyWorker::Proxy {
     out.append("X-Forwarded-For: ");
     if (!req.facts.forwarded_for.empty()) out.append(req.facts.forwarded_for).append(", ");
     out.append(s.peer)
-        .append("\r\nX-Forwarded-Proto: http\r\nX-Request-Id: ")
+        .append(s.tls ? "\r\nX-Forwarded-Proto: https\r\nX-Request-Id: "
+                      : "\r\nX-Forwarded-Proto: http\r\nX-Request-Id: ")
         .append(ex.request_id)
         .append("\r\n\r\n");
   }
 
   // Proxies one request whose head is parsed in ex.req. Returns whether the client connection
   // stays open for another request.
-  awaitable<bool> exchange(Session& s, Exchange& ex, size_t head_size) {
+  template <class Stream>
+  awaitable<bool> exchange(ClientSession<Stream>& s, Exchange& ex, size_t head_size) {
     const Clock::time_point start = Clock::now();
     const RequestHead& req = ex.req;
     const HeadFacts& facts = req.facts;
@@ -529,6 +660,18 @@ class ProxyWorker::Proxy {
     // into them valid) until the next read into ex.in, which only happens for the next request.
     if (body_done) ex.in.consume(head_size + body_part);
 
+    if (s.tls) {
+      char buf[256];
+      std::string_view host = requestHost(facts.host, req.target, buf, sizeof buf);
+      if (host != s.tls_name) {
+        std::string message = "this TLS connection is for \"" + s.tls_name +
+                              "\"; send requests for \"" + std::string(host) +
+                              "\" on a connection to that name";
+        no_route_stats_->recordResponse(421, secondsSince(start));
+        co_await writeError(s, ex, 421, "MisdirectedRequest", message, false);
+        co_return false;
+      }
+    }
     const Route* route =
         routes->table->match(facts.host, req.target, req.headers, req.header_count);
     if (route == nullptr) {
@@ -842,6 +985,8 @@ class ProxyWorker::Proxy {
   ProxyWorker& w_;
   asio::io_context& ioc_;
   std::shared_ptr<ThreadRoutes> routes_;
+  std::shared_ptr<asio::ssl::context> tls_context_;  // set when listening for HTTPS
+  std::shared_ptr<const CertificateStore> certificates_;
   std::unordered_map<std::string, std::unique_ptr<UpstreamPool>> pools_;
   ThreadMetrics metrics_;
   RouteStats* no_route_stats_ = nullptr;
@@ -859,9 +1004,14 @@ ProxyWorker::ProxyWorker(int index, ProxyLimits limits)
 
 ProxyWorker::~ProxyWorker() { stop(); }
 
-Status ProxyWorker::listen(const tcp::endpoint& endpoint) {
+namespace {
+
+// A listening socket that shares its address with the other workers' (SO_REUSEPORT).
+Result<std::unique_ptr<tcp::acceptor>> openReusePortAcceptor(asio::io_context& ioc,
+                                                             const tcp::endpoint& endpoint,
+                                                             const char* what) {
   error_code ec;
-  auto acceptor = std::make_unique<tcp::acceptor>(ioc_);
+  auto acceptor = std::make_unique<tcp::acceptor>(ioc);
   acceptor->open(endpoint.protocol(), ec);
   if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec) {
@@ -873,21 +1023,47 @@ Status ProxyWorker::listen(const tcp::endpoint& endpoint) {
   if (!ec) acceptor->listen(4096, ec);
   if (ec)
     return unavailable("cannot listen on " + endpoint.address().to_string() + ":" +
-                       std::to_string(endpoint.port()) + ": " + ec.message());
-  port_ = acceptor->local_endpoint(ec).port();
-  acceptor_ = std::move(acceptor);
+                       std::to_string(endpoint.port()) + " (" + what + "): " + ec.message());
+  return acceptor;
+}
+
+}  // namespace
+
+Status ProxyWorker::listen(const tcp::endpoint& endpoint) {
+  auto acceptor = openReusePortAcceptor(ioc_, endpoint, "HTTP");
+  if (!acceptor.ok()) return acceptor.status();
+  error_code ec;
+  port_ = (*acceptor)->local_endpoint(ec).port();
+  acceptor_ = std::move(acceptor).value();
+  return Status::ok();
+}
+
+Status ProxyWorker::listenTls(const tcp::endpoint& endpoint) {
+  auto acceptor = openReusePortAcceptor(ioc_, endpoint, "HTTPS");
+  if (!acceptor.ok()) return acceptor.status();
+  error_code ec;
+  tls_port_ = (*acceptor)->local_endpoint(ec).port();
+  tls_acceptor_ = std::move(acceptor).value();
+  proxy_->enableTls();
   return Status::ok();
 }
 
 void ProxyWorker::start(std::shared_ptr<const RouteTable> table) {
   proxy_->adopt(std::move(table));
-  asio::co_spawn(ioc_, proxy_->acceptLoop(), asio::detached);
+  asio::co_spawn(ioc_, proxy_->acceptLoop<false>(*acceptor_), asio::detached);
+  if (tls_acceptor_) asio::co_spawn(ioc_, proxy_->acceptLoop<true>(*tls_acceptor_), asio::detached);
   asio::co_spawn(ioc_, proxy_->watchdog(), asio::detached);
   thread_ = std::thread([this] { ioc_.run(); });
 }
 
 void ProxyWorker::setTable(std::shared_ptr<const RouteTable> table) {
   asio::post(ioc_, [this, table = std::move(table)]() mutable { proxy_->adopt(std::move(table)); });
+}
+
+void ProxyWorker::setCertificates(std::shared_ptr<const CertificateStore> certificates) {
+  asio::post(ioc_, [this, certificates = std::move(certificates)]() mutable {
+    proxy_->setCertificates(std::move(certificates));
+  });
 }
 
 void ProxyWorker::collectMetrics(std::function<void(MetricsSnapshot)> done) {
@@ -906,6 +1082,7 @@ void ProxyWorker::stop() {
   // still suspended are destroyed with ioc_ (declared after proxy_, so destroyed before it).
   proxy_->closePools();
   acceptor_.reset();
+  tls_acceptor_.reset();
 }
 
 }  // namespace skiff::gateway

@@ -1,13 +1,15 @@
 // ProxyWorker: one event loop of the gateway's data path, on one thread.
 //
 // Each worker owns an io_context, its own SO_REUSEPORT listening socket on the shared listen
-// address (the kernel spreads new connections across workers), its client connections, a pool
+// address (the kernel spreads new connections across workers), optionally a second one for
+// HTTPS whose certificate is picked per connection by SNI, its client connections, a pool
 // of idle keep-alive connections per backend, one Balancer per route and its own metrics.
 // Nothing on the request path is shared with another thread: no locks, no shared atomics.
 //
 // Other threads talk to a worker only through the thread-safe methods below, which post work
 // to its loop: setTable() hands over a new immutable RouteTable (requests already running keep
-// the table they started with, because each holds a reference to it), collectMetrics() copies
+// the table they started with, because each holds a reference to it), setCertificates() the
+// certificates new TLS handshakes choose from, collectMetrics() copies
 // the counters on the worker's thread, drain() stops accepting and lets connections finish.
 #pragma once
 
@@ -23,6 +25,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "gateway/certificate_store.h"
 #include "gateway/metrics.h"
 #include "gateway/route_table.h"
 
@@ -46,11 +49,18 @@ class ProxyWorker {
   // Opens this worker's listening socket (SO_REUSEPORT). Call before start(), from one thread.
   Status listen(const boost::asio::ip::tcp::endpoint& endpoint);
   uint16_t port() const { return port_; }
+  // Opens this worker's HTTPS listening socket (SO_REUSEPORT), optional. Connections there
+  // complete a TLS handshake with the certificate for the client's server name (SNI; none
+  // known: the handshake fails) and then take the same path as plain HTTP. Call before start().
+  Status listenTls(const boost::asio::ip::tcp::endpoint& endpoint);
+  uint16_t tlsPort() const { return tls_port_; }
 
   // Starts the loop thread. `table` is served until the first setTable().
   void start(std::shared_ptr<const RouteTable> table);
   // Thread-safe.
   void setTable(std::shared_ptr<const RouteTable> table);
+  // Thread-safe. Handshakes from now on choose from `certificates`.
+  void setCertificates(std::shared_ptr<const CertificateStore> certificates);
   // Thread-safe. `done` runs on this worker's thread with a copy of its counters; it is never
   // called if the worker has stopped.
   void collectMetrics(std::function<void(MetricsSnapshot)> done);
@@ -64,6 +74,8 @@ class ProxyWorker {
 
  private:
   struct Session;
+  template <class Stream>
+  struct ClientSession;
   struct Exchange;
   struct UpstreamConn;
   struct UpstreamPool;
@@ -79,10 +91,12 @@ class ProxyWorker {
   std::unique_ptr<Proxy> proxy_;
   boost::asio::io_context ioc_;
   uint16_t port_ = 0;
+  uint16_t tls_port_ = 0;
   std::thread thread_;
   std::atomic<int64_t> connections_{0};
   // Owned by the loop thread once start() has run.
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
+  std::unique_ptr<boost::asio::ip::tcp::acceptor> tls_acceptor_;
 };
 
 }  // namespace skiff::gateway

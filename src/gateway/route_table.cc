@@ -15,24 +15,6 @@ std::string lowercase(std::string_view s) {
   return out;
 }
 
-// Host header -> lowercase host without port, into `buf` (no allocation on the hot path).
-std::string_view normalizeHost(std::string_view host, char* buf, size_t cap) {
-  if (!host.empty() && host.front() == '[') {
-    size_t close = host.find(']');
-    host = close == std::string_view::npos ? host : host.substr(0, close + 1);
-  } else {
-    size_t colon = host.rfind(':');
-    if (colon != std::string_view::npos) host = host.substr(0, colon);
-  }
-  if (!host.empty() && host.back() == '.') host.remove_suffix(1);  // "shop.localhost."
-  if (host.size() > cap) return {};
-  for (size_t i = 0; i < host.size(); ++i) {
-    char c = host[i];
-    buf[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
-  }
-  return std::string_view(buf, host.size());
-}
-
 bool headerMatches(const HeaderMatch& m, const HttpHeader* headers, size_t count) {
   for (size_t i = 0; i < count; ++i) {
     if (!equalsIgnoreCase(headers[i].name, m.name)) continue;
@@ -224,6 +206,23 @@ Route parseRoute(const json& r, const std::string& path, Validator& v) {
 }
 
 }  // namespace
+
+std::string_view normalizeHost(std::string_view host, char* buf, size_t cap) {
+  if (!host.empty() && host.front() == '[') {
+    size_t close = host.find(']');
+    host = close == std::string_view::npos ? host : host.substr(0, close + 1);
+  } else {
+    size_t colon = host.rfind(':');
+    if (colon != std::string_view::npos) host = host.substr(0, colon);
+  }
+  if (!host.empty() && host.back() == '.') host.remove_suffix(1);  // "shop.localhost."
+  if (host.size() > cap) return {};
+  for (size_t i = 0; i < host.size(); ++i) {
+    char c = host[i];
+    buf[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+  }
+  return std::string_view(buf, host.size());
+}
 
 bool pathHasPrefix(std::string_view path, std::string_view prefix) {
   if (!path.starts_with(prefix)) return false;

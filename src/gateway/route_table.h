@@ -87,6 +87,10 @@ class RouteTable {
 // (or kBadRequest when `json_text` is not JSON at all).
 Result<std::shared_ptr<const RouteTable>> parseRouteTable(std::string_view json_text);
 
+// A Host header (or SNI name) as routes name hosts: lowercase, without port or trailing dot,
+// written into `buf` (no allocation on the hot path); empty when longer than `cap`.
+std::string_view normalizeHost(std::string_view host, char* buf, size_t cap);
+
 // Segment-aware prefix test: "/api" matches "/api" and "/api/x" but not "/apix".
 bool pathHasPrefix(std::string_view path, std::string_view prefix);
 

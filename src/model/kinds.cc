@@ -15,6 +15,8 @@ constexpr const char* kExtraResources[] = {
     "instances/exec",    "instances/metrics",    "images",
     "metrics",           "auditevents",
 };
+// Platform operations, never inside a tenant: rotating the key that seals secrets.
+constexpr const char* kPlatformResources[] = {"encryptionkeys"};
 
 std::vector<std::string> collectResources(bool tenant_only) {
   std::vector<std::string> out;
@@ -24,6 +26,8 @@ std::vector<std::string> collectResources(bool tenant_only) {
     out.push_back(std::string(k.plural) + "/status");
   }
   for (const char* r : kExtraResources) out.push_back(r);
+  if (!tenant_only)
+    for (const char* r : kPlatformResources) out.push_back(r);
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -36,6 +40,9 @@ const std::vector<KindInfo>& allKinds() {
       {"Application", "applications", "app", Scope::kTenant, true},
       {"Revision", "revisions", "rev", Scope::kTenant, false},
       {"Instance", "instances", "inst", Scope::kTenant, true},
+      {"Config", "configs", "cfg", Scope::kTenant, true},
+      // Sealed at rest (secrets/keyring.h); only callers allowed to get secrets read them.
+      {"Secret", "secrets", "secret", Scope::kTenant, true},
       {"User", "users", "user", Scope::kPlatform, true},
       {"Role", "roles", "role", Scope::kPlatform, true},
       {"RoleBinding", "rolebindings", "rb", Scope::kTenant, true},

@@ -157,12 +157,17 @@ json route() {
   json cookie_match =
       object({{"name", with(string(), "minLength", 1)}, {"value", string()}}, {"name"});
   json match = object({{"headers", arrayOf(header_match)}, {"cookies", arrayOf(cookie_match)}});
+  json tls = described(object({{"secret", string("dns-label")}}, {"secret"}),
+                       "HTTPS for the host on the gateway's TLS listener: the certificate chain "
+                       "and key of this Secret (type tls, in the application's tenant), chosen "
+                       "by SNI");
   return object({{"host", string("hostname")},
                  {"path", defaulted(string("http-path"), "/")},
                  {"port", portRef()},
                  {"match", match},
                  {"timeout", defaulted(string("duration"), "30s")},
-                 {"retries", defaulted(integer(0, 10), 0)}},
+                 {"retries", defaulted(integer(0, 10), 0)},
+                 {"tls", tls}},
                 {"host", "port"});
 }
 
@@ -229,8 +234,32 @@ json buildApplicationSpec() {
                  {"dependsOn", defaulted(described(arrayOf(dependency),
                                                    "`from` starts after `to` is ready; no cycles"),
                                          json::array())},
-                 {"cluster", defaulted(string("dns-label"), "local")}},
+                 {"cluster", defaulted(string("dns-label"), "local")},
+                 {"rolloutOnConfigChange",
+                  described(defaulted(boolean(), false),
+                            "a change to a Config or Secret the components use releases a new "
+                            "revision; otherwise only instances started later see it")}},
                 {"components"});
+}
+
+// ---- Configuration (docs/config.md) -------------------------------------------------------
+
+json dataMap() {
+  return described(
+      defaulted({{"type", "object"}, {"additionalProperties", string()}}, json::object()),
+      "keys (letters, digits, '-', '_', '.') to text values; each key becomes an "
+      "environment variable or a file");
+}
+
+json buildConfigSpec() { return object({{"data", dataMap()}}); }
+
+json buildSecretSpec() {
+  return described(
+      object({{"type", described(defaulted(oneOfStrings({"opaque", "tls"}), "opaque"),
+                                 "tls: a certificate chain and key under tls.crt and tls.key "
+                                 "(PEM), e.g. for a route's host")},
+              {"data", dataMap()}}),
+      "sealed at rest; served only to callers allowed to get secrets");
 }
 
 json buildTenantSpec() {
@@ -239,20 +268,33 @@ json buildTenantSpec() {
                        {"storage", quantity("memory-quantity")},
                        {"instances", integer(0, 100000)},
                        {"applications", integer(0, 10000)}});
+  json limits = described(
+      object(
+          {{"defaultRequest", described(resourceAmounts(), "requests of components that set none")},
+           {"default", described(resourceAmounts(), "limits of components that set none")},
+           {"max", described(resourceAmounts(), "the most one instance may be given")}}),
+      "like a Kubernetes LimitRange: applied to applications when they are admitted");
   return object({{"displayName", boundedString(256)},
                  {"description", boundedString(1024)},
                  {"quota", quota},
+                 {"limits", limits},
                  {"networkIsolation", defaulted(boolean(), true)}});
 }
 
 json buildRevisionSpec() {
-  return described(object({{"application", string("dns-label")},
-                           {"revision", integerAtLeast(1)},
-                           {"applicationGeneration", integerAtLeast(0)},
-                           {"template", applicationSpecSchema()},
-                           {"changeCause", string()}},
-                          {"application", "revision", "template"}),
-                   "written by Skiff: an immutable snapshot of an application's spec");
+  return described(
+      object({{"application", string("dns-label")},
+              {"revision", integerAtLeast(1)},
+              {"applicationGeneration", integerAtLeast(0)},
+              {"template", applicationSpecSchema()},
+              {"changeCause", string()},
+              {"configVersions",
+               described({{"type", "object"}, {"additionalProperties", integerAtLeast(0)}},
+                         "the resourceVersion of each Config (\"config/NAME\") and "
+                         "Secret (\"secret/NAME\") the revision was released "
+                         "with; 0 when missing")}},
+             {"application", "revision", "template"}),
+      "written by Skiff: an immutable snapshot of an application's spec");
 }
 
 json buildInstanceSpec() {
@@ -341,6 +383,10 @@ const json* specSchema(std::string_view kind) {
   if (kind == "Application") return &applicationSpecSchema();
   if (kind == "Revision") return &revision;
   if (kind == "Instance") return &instance;
+  static const json config = buildConfigSpec();
+  static const json secret = buildSecretSpec();
+  if (kind == "Config") return &config;
+  if (kind == "Secret") return &secret;
   static const json user = buildUserSpec();
   static const json role = buildRoleSpec();
   static const json binding = buildBindingSpec("grants the role to the subjects in this tenant");

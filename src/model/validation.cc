@@ -392,6 +392,7 @@ void checkDependencies(const json& spec, const std::string& path,
 
 void checkRouteConflicts(const json& spec, const std::string& path, Errors& errors) {
   std::map<std::string, std::string> seen;  // (host, path, match) -> where
+  std::map<std::string, std::pair<std::string, std::string>> tls_secrets;  // host -> secret, where
   const json& components = arrayMember(spec, "components");
   for (size_t c = 0; c < components.size(); ++c) {
     std::string cpath = indexPath(childPath(path, "components"), c);
@@ -406,6 +407,16 @@ void checkRouteConflicts(const json& spec, const std::string& path, Errors& erro
       if (auto [it, added] = seen.emplace(key, where); !added)
         errors.push_back({where, "duplicate route for host " + showValue(*host) + " path " +
                                      showValue(*route_path) + " (also " + it->second + ")"});
+      // One host has one certificate: its routes may not name different secrets.
+      const json* tls = member(routes[r], "tls");
+      const std::string* secret = tls != nullptr ? stringMember(*tls, "secret") : nullptr;
+      if (secret == nullptr) continue;
+      auto [other, added] = tls_secrets.emplace(*host, std::make_pair(*secret, where));
+      if (!added && other->second.first != *secret)
+        errors.push_back({childPath(childPath(where, "tls"), "secret"),
+                          "host " + showValue(*host) + " already takes its certificate from " +
+                              "secret " + showValue(other->second.first) + " (" +
+                              other->second.second + ")"});
     }
   }
 }
@@ -473,6 +484,48 @@ void checkToken(const json& spec, Errors& errors) {
                         "must be an RFC 3339 UTC time like "
                         "\"2026-01-31T00:00:00Z\", got " +
                             showValue(*at)});
+  }
+}
+
+// ---- Configuration -----------------------------------------------------------------------
+
+constexpr size_t kMaxDataBytes = 1 << 20;
+
+// Keys become file names and variable names; values are never quoted back (they may be
+// secret), only their sizes.
+void checkData(const json& spec, bool secret, Errors& errors) {
+  const json* data = objectMember(spec, "data");
+  if (data == nullptr) return;
+  size_t total = 0;
+  for (auto it = data->begin(); it != data->end(); ++it) {
+    const std::string& key = it.key();
+    const bool charset_ok =
+        !key.empty() && key.size() <= 253 &&
+        key.find_first_not_of(
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") ==
+            std::string::npos;
+    if (!charset_ok || key == "." || key == "..")
+      errors.push_back({childPath("spec.data", key),
+                        "keys must be 1-253 letters, digits, '-', '_' or '.' (not \".\" or "
+                        "\"..\"), got " +
+                            showValue(key)});
+    if (it->is_string()) total += key.size() + it->get_ref<const std::string&>().size();
+  }
+  if (total > kMaxDataBytes)
+    errors.push_back({"spec.data", "must hold at most 1 MiB of keys and values, got " +
+                                       std::to_string(total) + " bytes"});
+  if (!secret || spec.value("type", "opaque") != "tls") return;
+  const struct {
+    const char* key;
+    const char* pem;
+  } required[] = {{"tls.crt", "-----BEGIN CERTIFICATE-----"}, {"tls.key", "PRIVATE KEY-----"}};
+  for (const auto& r : required) {
+    const std::string* value = stringMember(*data, r.key);
+    if (value == nullptr)
+      errors.push_back({childPath("spec.data", r.key), "is required for type tls"});
+    else if (value->find(r.pem) == std::string::npos)
+      errors.push_back({childPath("spec.data", r.key),
+                        std::string("must be PEM (a block containing \"") + r.pem + "\")"});
   }
 }
 
@@ -637,6 +690,8 @@ Result<Object> admitObject(const json& doc, const AdmitOptions& options) {
     if (object.kind == "User") checkUser(spec, errors);
     if (object.kind == "Role") checkRole(spec, errors);
     if (object.kind == "Token") checkToken(spec, errors);
+    if (object.kind == "Config" || object.kind == "Secret")
+      checkData(spec, object.kind == "Secret", errors);
     if (object.kind == "Revision") {
       if (const json* t = objectMember(spec, "template"))
         checkApplication(*t, "spec.template", errors);

@@ -90,6 +90,7 @@ Status SqliteStore::init() {
     PRAGMA locking_mode=EXCLUSIVE;
     PRAGMA journal_mode=WAL;
     PRAGMA synchronous=FULL;
+    PRAGMA secure_delete=ON;
     CREATE TABLE IF NOT EXISTS objects(
       kind TEXT NOT NULL, tenant TEXT NOT NULL, name TEXT NOT NULL, data TEXT NOT NULL,
       PRIMARY KEY(kind, tenant, name)) WITHOUT ROWID;
@@ -134,9 +135,19 @@ Status SqliteStore::load() {
       status = internalError(std::string("cannot read the database: ") + sqlite3_errmsg(db_));
     return status;
   };
-  auto parse = [](sqlite3_stmt* stmt, int col) -> Result<StoredObjectPtr> {
-    const char* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, col));
-    json doc = json::parse(text ? text : "", nullptr, /*allow_exceptions=*/false);
+  auto parse = [this](sqlite3_stmt* stmt, int col) -> Result<StoredObjectPtr> {
+    const char* data = reinterpret_cast<const char*>(sqlite3_column_text(stmt, col));
+    std::string text = data ? data : "";
+    if (options_.cipher != nullptr && options_.cipher->isSealed(text)) {
+      auto opened = options_.cipher->open(text);
+      if (!opened.ok())
+        return internalError("cannot open a sealed object in the database: " +
+                             opened.status().message());
+      text = std::move(opened).value();
+    } else if (options_.cipher == nullptr && text.starts_with("$")) {
+      return internalError("the database holds sealed objects but no key was given to open them");
+    }
+    json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
     Result<Object> object = objectFromJson(doc);
     if (!object.ok())
       return internalError("corrupt object in the database: " + object.status().toString());
@@ -198,6 +209,11 @@ Status SqliteStore::persist(const std::vector<WatchEvent>& events) {
     return fail("begin a transaction");
   for (const WatchEvent& event : events) {
     const StoredObject& o = *event.object;
+    auto text = rowText(o.kind, o.json_text);
+    if (!text.ok()) {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      return text.status();
+    }
     if (event.type == EventType::kDeleted) {
       if (Bound(delete_object_)
               .text(1, o.kind)
@@ -209,14 +225,14 @@ Status SqliteStore::persist(const std::vector<WatchEvent>& events) {
                    .text(1, o.kind)
                    .text(2, o.metadata.tenant)
                    .text(3, o.metadata.name)
-                   .text(4, o.json_text)
+                   .text(4, *text)
                    .step() != SQLITE_DONE) {
       return fail("write the object");
     }
     if (Bound(put_event_)
             .integer(1, event.revision)
             .integer(2, static_cast<int>(event.type))
-            .text(3, o.json_text)
+            .text(3, *text)
             .step() != SQLITE_DONE)
       return fail("write the event");
   }
@@ -228,6 +244,107 @@ Status SqliteStore::persist(const std::vector<WatchEvent>& events) {
     return fail("write the revision");
   if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) return fail("commit");
   return Status::ok();
+}
+
+Result<std::string> SqliteStore::rowText(const std::string& kind,
+                                         const std::string& object_text) const {
+  if (options_.cipher == nullptr || !options_.cipher->seals(kind)) return object_text;
+  return options_.cipher->seal(object_text);
+}
+
+Result<size_t> SqliteStore::reseal() {
+  if (options_.cipher == nullptr) return size_t{0};
+  size_t rewritten = 0;
+  Status s = runExclusive([&]() -> Status {
+    // Rows are collected first: SQLite does not promise what a scan sees of its own updates.
+    struct Row {
+      std::string key[3];  // objects: kind, tenant, name; events: revision
+      std::string data;
+    };
+    auto collect = [&](const char* sql, int key_columns, std::vector<Row>* rows) -> Status {
+      sqlite3_stmt* stmt = nullptr;
+      if (sqlite3_prepare_v2(db_, sql, -1, &stmt, nullptr) != SQLITE_OK)
+        return internalError(std::string("cannot read the database: ") + sqlite3_errmsg(db_));
+      while (sqlite3_step(stmt) == SQLITE_ROW) {
+        Row row;
+        for (int i = 0; i < key_columns; ++i)
+          row.key[i] = reinterpret_cast<const char*>(sqlite3_column_text(stmt, i));
+        row.data = reinterpret_cast<const char*>(sqlite3_column_text(stmt, key_columns));
+        rows->push_back(std::move(row));
+      }
+      sqlite3_finalize(stmt);
+      return Status::ok();
+    };
+    std::vector<Row> objects, events;
+    if (Status c = collect("SELECT kind, tenant, name, data FROM objects", 3, &objects); !c.isOk())
+      return c;
+    if (Status c = collect("SELECT revision, data FROM events", 1, &events); !c.isOk()) return c;
+    // The plain text of a row that must be (re)sealed, or nullopt to leave it.
+    auto plainOf = [&](const Row& row,
+                       const std::string& kind) -> Result<std::optional<std::string>> {
+      if (options_.cipher->isSealed(row.data)) {
+        auto opened = options_.cipher->open(row.data);
+        if (!opened.ok()) return opened.status();
+        return std::optional<std::string>(std::move(opened).value());
+      }
+      if (options_.cipher->seals(kind)) return std::optional<std::string>(row.data);
+      return std::optional<std::string>();
+    };
+    auto fail = [&](const std::string& what) {
+      std::string msg = "cannot re-seal " + what + ": " + sqlite3_errmsg(db_);
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      return unavailable(msg);
+    };
+    if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK)
+      return fail("(begin a transaction)");
+    for (const Row& row : objects) {
+      auto plain = plainOf(row, row.key[0]);
+      if (!plain.ok()) {
+        sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+        return plain.status();
+      }
+      if (!*plain) continue;
+      auto sealed = options_.cipher->seal(**plain);
+      if (!sealed.ok()) return fail("an object");
+      if (Bound(put_object_)
+              .text(1, row.key[0])
+              .text(2, row.key[1])
+              .text(3, row.key[2])
+              .text(4, *sealed)
+              .step() != SQLITE_DONE)
+        return fail("an object");
+      ++rewritten;
+    }
+    sqlite3_stmt* put = nullptr;
+    if (sqlite3_prepare_v2(db_, "UPDATE events SET data=? WHERE revision=?", -1, &put, nullptr) !=
+        SQLITE_OK)
+      return fail("the events");
+    std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> put_owner(put, &sqlite3_finalize);
+    for (const Row& row : events) {
+      // Only plain events of a sealed kind need their kind looked up.
+      std::string kind;
+      if (!options_.cipher->isSealed(row.data))
+        kind = json::parse(row.data, nullptr, false).value("kind", std::string());
+      auto plain = plainOf(row, kind);
+      if (!plain.ok()) {
+        sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+        return plain.status();
+      }
+      if (!*plain) continue;
+      auto sealed = options_.cipher->seal(**plain);
+      if (!sealed.ok()) return fail("an event");
+      if (Bound(put).text(1, *sealed).integer(2, std::stoll(row.key[0])).step() != SQLITE_DONE)
+        return fail("an event");
+      ++rewritten;
+    }
+    if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK)
+      return fail("(commit)");
+    // Fold the WAL into the database so the replaced pages are overwritten there too.
+    sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+    return Status::ok();
+  });
+  if (!s.isOk()) return s;
+  return rewritten;
 }
 
 void SqliteStore::apply(const std::vector<WatchEvent>& events) {
@@ -255,7 +372,7 @@ void SqliteStore::apply(const std::vector<WatchEvent>& events) {
 struct SqliteStore::Writer {
   Writer(ObjectKey k, Mutation m) : key(std::move(k)), mutation(std::move(m)) {}
   ObjectKey key;
-  Mutation mutation;
+  Mutation mutation;  // empty for an exclusive writer (runExclusive), which no batch takes
   Result<StoredObjectPtr> result = internalError("the write was not run");
   bool wrote = false;
   bool done = false;
@@ -273,8 +390,11 @@ Result<StoredObjectPtr> SqliteStore::write(ObjectKey key, Mutation mutation) {
   // concurrent writers share one fsync (LevelDB's group commit). Each write sees the state
   // left by the writes before it in the batch.
   constexpr size_t kMaxBatch = 512;
-  std::vector<Writer*> batch(writers_.begin(),
-                             writers_.begin() + std::min(writers_.size(), kMaxBatch));
+  std::vector<Writer*> batch;
+  for (Writer* q : writers_) {
+    if (batch.size() == kMaxBatch || !q->mutation) break;
+    batch.push_back(q);
+  }
   std::map<ObjectKey, StoredObjectPtr> overlay;  // nullptr: deleted earlier in the batch
   std::vector<WatchEvent> events;
   int64_t revision = revision_;
@@ -321,6 +441,18 @@ Result<StoredObjectPtr> SqliteStore::write(ObjectKey key, Mutation mutation) {
   }
   if (!writers_.empty()) writers_.front()->cv.notify_one();
   return std::move(w.result);
+}
+
+Status SqliteStore::runExclusive(const std::function<Status()>& exclusive) {
+  Writer w(ObjectKey{}, nullptr);
+  std::unique_lock lock(write_mu_);
+  writers_.push_back(&w);
+  w.cv.wait(lock, [&] { return writers_.front() == &w; });
+  // Holding write_mu_ throughout: queued writers wait, none can lead meanwhile.
+  Status s = exclusive();
+  writers_.pop_front();
+  if (!writers_.empty()) writers_.front()->cv.notify_one();
+  return s;
 }
 
 Result<StoredObjectPtr> SqliteStore::dryRun(const ObjectKey& key, const Mutation& mutation) {

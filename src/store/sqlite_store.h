@@ -5,6 +5,9 @@
 // bounded history of recent events is kept in memory and in the `events` table, so watches
 // can resume across server restarts.
 //
+// Objects of the kinds an AtRestCipher seals (Secret) are encrypted in both tables; secure_delete
+// overwrites what SQLite frees, so replaced ciphertext does not linger in the file either.
+//
 // Thread-safe. Writers are serialized by write_mu_; readers take mu_ shared for the instant
 // they copy a snapshot pointer.
 #pragma once
@@ -20,6 +23,7 @@
 #include <string>
 
 #include "common/clock.h"
+#include "store/at_rest.h"
 #include "store/store.h"
 
 struct sqlite3;
@@ -34,6 +38,9 @@ class SqliteStore final : public Store {
     // Events kept for watch resumption; older ones are compacted away.
     size_t history_events = 10000;
     const Clock* clock = &SystemClock::instance();
+    // Seals sensitive kinds on disk; nullptr: everything is stored plain. Must outlive the
+    // store.
+    const AtRestCipher* cipher = nullptr;
   };
 
   static Result<std::unique_ptr<SqliteStore>> open(const Options& options);
@@ -49,6 +56,11 @@ class SqliteStore final : public Store {
   Result<std::unique_ptr<WatchHandle>> watch(const WatchOptions& options, WatchSink sink) override;
   int64_t revision() const override;
   int64_t compactedRevision() const override;
+
+  // Re-seals every sealed row (and seals any plain row of a sealed kind) under the cipher's
+  // current key, in one transaction, while writes wait; returns how many rows it rewrote.
+  // After it, keys other than the current one are no longer needed (secrets/rotation.h).
+  Result<size_t> reseal();
 
  private:
   class Handle;
@@ -66,6 +78,10 @@ class SqliteStore final : public Store {
   using Mutation = std::function<Result<Outcome>(const StoredObjectPtr& current, int64_t revision,
                                                  bool dry_run)>;
   struct Writer;
+  // Leads the writer queue alone: runs `exclusive` with the connection while writes wait.
+  Status runExclusive(const std::function<Status()>& exclusive);
+  // The text a row holds for `object_text` of `kind`: sealed when the cipher seals the kind.
+  Result<std::string> rowText(const std::string& kind, const std::string& object_text) const;
 
   explicit SqliteStore(const Options& options);
   Status init();

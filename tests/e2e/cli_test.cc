@@ -353,6 +353,7 @@ TEST_F(CliTest, WatchPrintsCurrentObjectsThenEachChange) {
     std::string bin = skiffBinary();
     std::string server = server_.url();
     setenv("SKIFF_TOKEN", server_.adminToken().c_str(), 1);
+    setenv("SKIFF_CA", server_.caFile().c_str(), 1);
     execl(bin.c_str(), bin.c_str(), "get", "apps", "-w", "-o", "name", "--server", server.c_str(),
           static_cast<char*>(nullptr));
     _exit(127);

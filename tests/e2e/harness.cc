@@ -20,9 +20,13 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <nlohmann/json.hpp>
 
 #include "runtime/local/cgroups.h"
+#include "runtime/local/process_driver.h"
 
 namespace skiff::test {
 
@@ -35,43 +39,129 @@ std::string readFile(const std::string& path) {
   return ss.str();
 }
 
-// Parses "http://HOST:PORT" into an IPv4 address and port.
-bool parseUrl(const std::string& url, sockaddr_in* addr) {
-  const std::string prefix = "http://";
-  if (url.rfind(prefix, 0) != 0) return false;
-  std::string hostport = url.substr(prefix.size());
-  if (size_t slash = hostport.find('/'); slash != std::string::npos) hostport.resize(slash);
-  size_t colon = hostport.rfind(':');
+// Where a base URL points: "http(s)://HOST:PORT[/...]" with an IPv4 HOST or localhost.
+struct Endpoint {
+  bool tls = false;
+  std::string host;  // as the URL names it, for the certificate check
+  sockaddr_in addr;
+};
+
+bool parseUrl(const std::string& url, Endpoint* endpoint) {
+  std::string rest;
+  if (url.rfind("http://", 0) == 0) {
+    rest = url.substr(7);
+  } else if (url.rfind("https://", 0) == 0) {
+    endpoint->tls = true;
+    rest = url.substr(8);
+  } else {
+    return false;
+  }
+  if (size_t slash = rest.find('/'); slash != std::string::npos) rest.resize(slash);
+  size_t colon = rest.rfind(':');
   if (colon == std::string::npos) return false;
+  sockaddr_in* addr = &endpoint->addr;
   std::memset(addr, 0, sizeof *addr);
   addr->sin_family = AF_INET;
-  addr->sin_port = htons(static_cast<uint16_t>(std::stoi(hostport.substr(colon + 1))));
-  std::string host = hostport.substr(0, colon);
-  if (host == "localhost") host = "127.0.0.1";
-  return inet_pton(AF_INET, host.c_str(), &addr->sin_addr) == 1;
+  addr->sin_port = htons(static_cast<uint16_t>(std::stoi(rest.substr(colon + 1))));
+  endpoint->host = rest.substr(0, colon);
+  const std::string ip = endpoint->host == "localhost" ? "127.0.0.1" : endpoint->host;
+  return inet_pton(AF_INET, ip.c_str(), &addr->sin_addr) == 1;
 }
 
-int connectTo(const std::string& url) {
-  sockaddr_in addr;
-  if (!parseUrl(url, &addr)) return -1;
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
+// Trusted certificates of the servers started by this process, by base URL (rememberCa()).
+std::mutex cas_mu;
+std::map<std::string, std::string> cas_by_url;
 
-bool sendAll(int fd, const std::string& data) {
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
-    if (n <= 0) return false;
-    off += static_cast<size_t>(n);
+}  // namespace
+
+// A blocking connection; for https, TLS verified against caFor(url) and the URL's host.
+class ClientConnection {
+ public:
+  // Null when the connection or the TLS handshake fails.
+  static std::unique_ptr<ClientConnection> open(const std::string& url) {
+    Endpoint endpoint;
+    if (!parseUrl(url, &endpoint)) return nullptr;
+    auto conn = std::unique_ptr<ClientConnection>(new ClientConnection());
+    conn->fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (conn->fd_ < 0) return nullptr;
+    if (connect(conn->fd_, reinterpret_cast<sockaddr*>(&endpoint.addr), sizeof endpoint.addr) != 0)
+      return nullptr;
+    if (!endpoint.tls) return conn;
+    // A peer that hangs up mid-write must not kill the test process (SSL_write has no
+    // MSG_NOSIGNAL).
+    static const bool sigpipe_ignored = [] { return signal(SIGPIPE, SIG_IGN) != SIG_ERR; }();
+    (void)sigpipe_ignored;
+    conn->ctx_ = SSL_CTX_new(TLS_client_method());
+    // Records that carry no data (session tickets) must not block a read that poll() woke.
+    SSL_CTX_clear_mode(conn->ctx_, SSL_MODE_AUTO_RETRY);
+    const std::string ca = caFor(url);
+    if (ca.empty() || SSL_CTX_load_verify_locations(conn->ctx_, ca.c_str(), nullptr) != 1)
+      return nullptr;
+    SSL_CTX_set_verify(conn->ctx_, SSL_VERIFY_PEER, nullptr);
+    conn->ssl_ = SSL_new(conn->ctx_);
+    X509_VERIFY_PARAM* param = SSL_get0_param(conn->ssl_);
+    in_addr ignored;
+    if (inet_pton(AF_INET, endpoint.host.c_str(), &ignored) == 1) {
+      X509_VERIFY_PARAM_set1_ip_asc(param, endpoint.host.c_str());
+    } else {
+      X509_VERIFY_PARAM_set1_host(param, endpoint.host.c_str(), endpoint.host.size());
+      SSL_set_tlsext_host_name(conn->ssl_, endpoint.host.c_str());
+    }
+    SSL_set_fd(conn->ssl_, conn->fd_);
+    if (SSL_connect(conn->ssl_) != 1) {
+      ERR_clear_error();
+      return nullptr;
+    }
+    return conn;
   }
-  return true;
-}
+
+  ~ClientConnection() {
+    if (ssl_ != nullptr) SSL_free(ssl_);
+    if (ctx_ != nullptr) SSL_CTX_free(ctx_);
+    if (fd_ >= 0) close(fd_);
+  }
+
+  bool sendAll(const std::string& data) {
+    size_t off = 0;
+    while (off < data.size()) {
+      ssize_t n = ssl_ != nullptr
+                      ? SSL_write(ssl_, data.data() + off, static_cast<int>(data.size() - off))
+                      : send(fd_, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+      if (n <= 0) {
+        ERR_clear_error();
+        return false;
+      }
+      off += static_cast<size_t>(n);
+    }
+    return true;
+  }
+
+  // Bytes read into `buf`: > 0 data, 0 the end (or an error), -1 nothing yet (a record
+  // without data was processed).
+  ssize_t receive(char* buf, size_t size) {
+    if (ssl_ == nullptr) return std::max<ssize_t>(recv(fd_, buf, size, 0), 0);
+    int n = SSL_read(ssl_, buf, static_cast<int>(size));
+    if (n > 0) return n;
+    const int error = SSL_get_error(ssl_, n);
+    ERR_clear_error();
+    return error == SSL_ERROR_WANT_READ ? -1 : 0;
+  }
+
+  // Whether receive() has something within `timeout`.
+  bool readable(std::chrono::milliseconds timeout) {
+    if (ssl_ != nullptr && SSL_pending(ssl_) > 0) return true;
+    pollfd p{fd_, POLLIN, 0};
+    return poll(&p, 1, static_cast<int>(timeout.count())) > 0;
+  }
+
+ private:
+  ClientConnection() = default;
+  int fd_ = -1;
+  SSL_CTX* ctx_ = nullptr;
+  SSL* ssl_ = nullptr;
+};
+
+namespace {
 
 // Bearer tokens of the servers started by this process, by base URL (see rememberToken()).
 std::mutex tokens_mu;
@@ -148,7 +238,7 @@ std::string skiffBinary() {
 
 std::string sourceDir() {
   const char* dir = std::getenv("SKIFF_SOURCE_DIR");
-  return dir ? dir : ".";
+  return dir != nullptr && *dir != '\0' ? dir : SKIFF_SOURCE_DIR_DEFAULT;
 }
 
 std::string makeTempDir() {
@@ -202,6 +292,9 @@ void ServerProcess::killInstances() const {
   // before it recorded them: they are named after this server's runtime directory.
   (void)runtime::removeCgroupDirs(
       runtime::instanceCgroupDirs(runtime::detectCgroupLayout(), data_dir_ + "/runtime"));
+  // So do the secret files the driver keeps on tmpfs.
+  std::error_code ec;
+  std::filesystem::remove_all(runtime::ProcessDriver::secretRoot(data_dir_ + "/runtime"), ec);
 }
 
 std::string ServerProcess::gatewayUrl() const {
@@ -221,9 +314,17 @@ pid_t ServerProcess::gatewayPid() const {
 void ServerProcess::start() {
   std::filesystem::remove(data_dir_ + "/api.addr");
   log_path_ = data_dir_ + "/server.log";
-  std::vector<std::string> args = {skiffBinary(),      "server",      "--data-dir",
-                                   data_dir_,          "--listen",    "127.0.0.1:0",
-                                   "--gateway-listen", "127.0.0.1:0", "--gateway-admin-listen",
+  std::vector<std::string> args = {skiffBinary(),
+                                   "server",
+                                   "--data-dir",
+                                   data_dir_,
+                                   "--listen",
+                                   "127.0.0.1:0",
+                                   "--gateway-listen",
+                                   "127.0.0.1:0",
+                                   "--gateway-admin-listen",
+                                   "127.0.0.1:0",
+                                   "--gateway-tls-listen",
                                    "127.0.0.1:0"};
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   pid_ = fork();
@@ -238,12 +339,21 @@ void ServerProcess::start() {
     _exit(127);
   }
   ASSERT_GT(pid_, 0);
+  ca_file_.clear();
+  for (size_t i = 0; i + 1 < extra_args_.size(); ++i)
+    if (extra_args_[i] == "--tls-cert") ca_file_ = extra_args_[i + 1];
   bool up = eventually(
       [&] {
         std::string addr = readFile(data_dir_ + "/api.addr");
         if (addr.empty() || addr.back() != '\n') return !running();
         addr.pop_back();
         url_ = addr;
+        if (url_.rfind("https://", 0) == 0) {
+          if (ca_file_.empty()) ca_file_ = data_dir_ + "/tls/server.crt";
+          rememberCa(url_, ca_file_);
+        } else {
+          ca_file_.clear();
+        }
         return httpRequest(url_, "GET", "/healthz").status == 200;
       },
       std::chrono::seconds(20));
@@ -268,6 +378,17 @@ std::string tokenFor(const std::string& url) {
   std::lock_guard lock(tokens_mu);
   auto it = tokens_by_url.find(url);
   return it == tokens_by_url.end() ? std::string() : it->second;
+}
+
+void rememberCa(const std::string& url, const std::string& ca_file) {
+  std::lock_guard lock(cas_mu);
+  cas_by_url[url] = ca_file;
+}
+
+std::string caFor(const std::string& url) {
+  std::lock_guard lock(cas_mu);
+  auto it = cas_by_url.find(url);
+  return it == cas_by_url.end() ? std::string() : it->second;
 }
 
 bool ServerProcess::running() {
@@ -295,15 +416,15 @@ HttpResult httpRequest(const std::string& url, const std::string& method, const 
                        const std::string& body, const std::string& content_type,
                        const std::map<std::string, std::string>& headers) {
   HttpResult result;
-  int fd = connectTo(url);
-  if (fd < 0) return result;
+  auto conn = ClientConnection::open(url);
+  if (!conn) return result;
   // A server may answer (e.g. 413) before taking the whole body: read the answer regardless.
-  sendAll(fd, buildRequest(url, method, path, body, content_type, headers));
+  conn->sendAll(buildRequest(url, method, path, body, content_type, headers));
   std::string raw;
   char buf[65536];
-  ssize_t n;
-  while ((n = recv(fd, buf, sizeof buf, 0)) > 0) raw.append(buf, static_cast<size_t>(n));
-  close(fd);
+  for (ssize_t n; (n = conn->receive(buf, sizeof buf)) != 0;)
+    if (n > 0) raw.append(buf, static_cast<size_t>(n));
+  conn.reset();
   size_t head = parseHead(raw, &result.status, &result.headers);
   if (head == 0) {
     result.status = 0;
@@ -320,10 +441,10 @@ HttpResult httpRequest(const std::string& url, const std::string& method, const 
 }
 
 WatchStream::WatchStream(const std::string& url, const std::string& path) {
-  fd_ = connectTo(url);
-  if (fd_ < 0) return;
+  conn_ = ClientConnection::open(url);
+  if (!conn_) return;
   const std::string req = buildRequest(url, "GET", path, "", "", {});
-  if (!sendAll(fd_, req)) return;
+  if (!conn_->sendAll(req)) return;
   std::map<std::string, std::string> headers;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   size_t head = 0;
@@ -340,17 +461,15 @@ WatchStream::WatchStream(const std::string& url, const std::string& path) {
   }
 }
 
-WatchStream::~WatchStream() {
-  if (fd_ >= 0) close(fd_);
-}
+WatchStream::~WatchStream() { conn_.reset(); }
 
 bool WatchStream::fill(std::chrono::milliseconds timeout) {
-  if (fd_ < 0 || ended_) return false;
-  pollfd p{fd_, POLLIN, 0};
-  if (poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return false;
+  if (!conn_ || ended_) return false;
+  if (!conn_->readable(timeout)) return false;
   char buf[65536];
-  ssize_t n = recv(fd_, buf, sizeof buf, 0);
-  if (n <= 0) {
+  ssize_t n = conn_->receive(buf, sizeof buf);
+  if (n < 0) return false;
+  if (n == 0) {
     ended_ = true;
     return false;
   }
@@ -392,6 +511,7 @@ CommandResult runSkiff(const std::vector<std::string>& args, const std::string& 
     dup2(out_pipe[1], 1);
     dup2(err_pipe[1], 2);
     setenv("SKIFF_SERVER", server_url.c_str(), 1);
+    if (const std::string ca = caFor(server_url); !ca.empty()) setenv("SKIFF_CA", ca.c_str(), 1);
     if (const std::string token = tokenFor(server_url); !token.empty())
       setenv("SKIFF_TOKEN", token.c_str(), 1);
     // Last, so that a test can unset or replace SKIFF_TOKEN too.

@@ -1,12 +1,14 @@
 // Test harness for end-to-end tests: starts the real `skiff` binary (SKIFF_BIN) on a temporary
-// data directory and an ephemeral port, talks to it over real HTTP, and runs CLI commands.
-// Every process it starts is ended by pid when its owner is destroyed, even on test failure.
+// data directory and an ephemeral port, talks to it over real HTTPS (verifying the certificate
+// the server generated, or was given), and runs CLI commands. Every process it starts is ended
+// by pid when its owner is destroyed, even on test failure.
 #pragma once
 
 #include <sys/types.h>
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -44,7 +46,11 @@ class ServerProcess {
   void kill9();
   bool running();
 
-  const std::string& url() const { return url_; }  // "http://127.0.0.1:PORT"
+  // "https://127.0.0.1:PORT" ("http://..." with --insecure-http), as api.addr says.
+  const std::string& url() const { return url_; }
+  // The certificate the API serves (<data-dir>/tls/server.crt unless --tls-cert was given);
+  // requests to url() trust it. Empty for plain HTTP.
+  const std::string& caFile() const { return ca_file_; }
   // The gateway the server runs: its proxy URL ("http://127.0.0.1:PORT", empty while it is
   // starting) and pid (-1 if unknown). Read fresh each call: the gateway may be restarted.
   std::string gatewayUrl() const;
@@ -62,6 +68,7 @@ class ServerProcess {
   std::string data_dir_;
   std::vector<std::string> extra_args_;
   std::string url_;
+  std::string ca_file_;
   std::string log_path_;
   std::string admin_token_;
   pid_t pid_ = -1;
@@ -71,6 +78,10 @@ class ServerProcess {
 // set an Authorization header themselves; an empty Authorization header sends none.
 void rememberToken(const std::string& url, const std::string& token);
 std::string tokenFor(const std::string& url);
+// Requests to an https `url` verify its certificate with this PEM file (runSkiff passes it as
+// SKIFF_CA); without one, they fail.
+void rememberCa(const std::string& url, const std::string& ca_file);
+std::string caFor(const std::string& url);
 
 struct HttpResult {
   int status = 0;  // 0 when the connection failed
@@ -78,7 +89,8 @@ struct HttpResult {
   std::map<std::string, std::string> headers;  // lowercase names
 };
 
-// One HTTP/1.1 request on a new connection. `url` is the server's base URL.
+// One HTTP/1.1 request on a new connection. `url` is the server's base URL, http:// or https://
+// (IPv4 or localhost).
 HttpResult httpRequest(const std::string& url, const std::string& method, const std::string& path,
                        const std::string& body = "",
                        const std::string& content_type = "application/json",
@@ -86,6 +98,9 @@ HttpResult httpRequest(const std::string& url, const std::string& method, const 
 
 // True once `pid` has exited (a zombie counts as exited).
 bool processGone(pid_t pid);
+
+// A connection to a server, plain or TLS (harness.cc).
+class ClientConnection;
 
 // A streaming watch: opens `path` (which includes ?watch=true...) and reads event lines.
 class WatchStream {
@@ -98,7 +113,7 @@ class WatchStream {
 
  private:
   bool fill(std::chrono::milliseconds timeout);
-  int fd_ = -1;
+  std::unique_ptr<ClientConnection> conn_;
   int status_ = 0;
   bool chunked_ = false;
   bool ended_ = false;

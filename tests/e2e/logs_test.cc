@@ -60,6 +60,7 @@ class RunningCommand {
       setenv("SKIFF_SERVER", server_url.c_str(), 1);
       if (const std::string token = tokenFor(server_url); !token.empty())
         setenv("SKIFF_TOKEN", token.c_str(), 1);
+      if (const std::string ca = caFor(server_url); !ca.empty()) setenv("SKIFF_CA", ca.c_str(), 1);
       std::string bin = skiffBinary();
       std::vector<std::string> copy = args;
       std::vector<char*> argv = {bin.data()};

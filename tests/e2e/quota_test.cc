@@ -80,5 +80,39 @@ TEST(QuotaTest, AdmissionKeepsTheTenantWithinItsQuotaAndStatusShowsUsage) {
   ASSERT_TRUE(eventually([&] { return usage().value("applications", -1) == 0; })) << usage().dump();
 }
 
+TEST(QuotaTest, TenantLimitsFillInResourcesAndCapEachInstance) {
+  TempDir dir;
+  ServerProcess server(dir.path());
+  server.start();
+  const std::string url = server.url();
+  json tenant = {{"metadata", {{"name", "q"}}},
+                 {"spec",
+                  {{"quota", {{"cpu", "1"}}},
+                   {"limits",
+                    {{"defaultRequest", {{"cpu", "200m"}, {"memory", "32Mi"}}},
+                     {"default", {{"cpu", "400m"}, {"memory", "64Mi"}}},
+                     {"max", {{"cpu", "500m"}}}}}}}};
+  ASSERT_EQ(httpRequest(url, "POST", "/api/v1/tenants", tenant.dump()).status, 201);
+
+  // No resources: the defaults are filled in, and the quota counts them (2 x 200m of 1 cpu).
+  json bare = app("bare", 2);
+  bare["spec"]["components"][0].erase("resources");
+  HttpResult created = httpRequest(url, "POST", kApps, bare.dump());
+  ASSERT_EQ(created.status, 201) << created.body;
+  EXPECT_EQ(json::parse(created.body)["spec"]["components"][0]["resources"],
+            (json{{"requests", {{"cpu", "200m"}, {"memory", "32Mi"}}},
+                  {"limits", {{"cpu", "400m"}, {"memory", "64Mi"}}}}));
+  HttpResult more = httpRequest(url, "POST", kApps, app("more", 1).dump());
+  EXPECT_EQ(more.status, 201) << "with surges, 600m + 200m fit in 1000m: " << more.body;
+  json greedy = app("greedy", 1);
+  greedy["spec"]["components"][0]["resources"] = {{"cpu", "2"}};
+  HttpResult refused = httpRequest(url, "POST", kApps, greedy.dump());
+  EXPECT_EQ(refused.status, 422) << refused.body;
+  EXPECT_NE(refused.body.find("spec.components[0].resources.cpu"), std::string::npos)
+      << refused.body;
+  EXPECT_NE(refused.body.find("spec.limits.max.cpu"), std::string::npos) << refused.body;
+  EXPECT_EQ(httpRequest(url, "GET", kApps + "/greedy").status, 404);
+}
+
 }  // namespace
 }  // namespace skiff::test

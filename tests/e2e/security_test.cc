@@ -106,6 +106,8 @@ std::vector<Endpoint> endpoints() {
       R"({"metadata":{"name":"b"},"spec":{"role":"viewer","subjects":[{"kind":"User","name":"x"}]}})";
   const std::string instance =
       R"({"metadata":{"name":"i"},"spec":{"application":"shop","component":"web","revision":1,"node":"elsewhere"}})";
+  const std::string config = R"({"metadata":{"name":"c"},"spec":{"data":{"k":"v"}}})";
+  const std::string secret = R"({"metadata":{"name":"s"},"spec":{"data":{"k":"v"}}})";
   return {
       {"GET", "/api/v1/tenants/{t}", "", kReaders},
       {"PATCH", "/api/v1/tenants/{t}?dryRun=true", R"({"spec":{"displayName":"x"}})", kPlatform},
@@ -125,6 +127,11 @@ std::vector<Endpoint> endpoints() {
       {"GET", "/api/v1/tenants/{t}/instances/ghost/log", "", kReaders},
       {"GET", "/api/v1/tenants/{t}/rolebindings", "", {"padmin", "tadmin", "view"}},
       {"POST", "/api/v1/tenants/{t}/rolebindings?dryRun=true", binding, kAdmins},
+      {"GET", "/api/v1/tenants/{t}/configs", "", kReaders},
+      {"POST", "/api/v1/tenants/{t}/configs?dryRun=true", config, kWriters},
+      {"GET", "/api/v1/tenants/{t}/secrets", "", kWriters},
+      {"GET", "/api/v1/tenants/{t}/secrets/ghost", "", kWriters},
+      {"POST", "/api/v1/tenants/{t}/secrets?dryRun=true", secret, kWriters},
       {"GET", "/api/v1/audit?tenant={t}", "", kAdmins},
       {"GET", "/api/v1/users", "", kPlatform},
       {"POST", "/api/v1/users?dryRun=true", R"({"metadata":{"name":"zed"}})", kPlatform},
@@ -135,6 +142,7 @@ std::vector<Endpoint> endpoints() {
       {"DELETE", "/api/v1/tenants/ghost", "", kPlatform},
       {"GET", "/api/v1/audit", "", kPlatform},
       {"GET", "/api/v1/audit/verify", "", kPlatform},
+      {"POST", "/api/v1/admin/rotate-key", "", kPlatform},
   };
 }
 

@@ -35,6 +35,10 @@ const Grants& expectedGrants(const std::string& role) {
         {"instances/metrics", kAll},
         {"rolebindings", kAll},
         {"rolebindings/status", kAll},
+        {"configs", kAll},
+        {"configs/status", kAll},
+        {"secrets", kAll},
+        {"secrets/status", kAll},
         {"images", kAll},
         {"metrics", kAll},
         {"auditevents", kAll},
@@ -42,6 +46,8 @@ const Grants& expectedGrants(const std::string& role) {
     };
     t["developer"] = {
         {"applications", kAll},
+        {"configs", kAll},
+        {"secrets", kAll},
         {"revisions", kRead},
         {"instances", kRead},
         {"tenants", kRead},
@@ -55,6 +61,7 @@ const Grants& expectedGrants(const std::string& role) {
     };
     t["viewer"] = {
         {"applications", kRead},
+        {"configs", kRead},
         {"revisions", kRead},
         {"instances", kRead},
         {"tenants", kRead},

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include <gtest/gtest.h>
 
@@ -206,6 +207,73 @@ TEST(CliCredentialsTest, EnvironmentIsReadFromTheProcess) {
   }
   EXPECT_EQ(env.skiff_config, "/tmp/x.json");
   EXPECT_EQ(env.skiff_token, "skf_process");
+}
+
+constexpr const char* kPin =
+    "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+TEST_F(CliConfigTest, TrustPerServerIsSavedAndReadBack) {
+  const std::string path = dir_ + "/config.json";
+  CliConfig config{"https://a:7480", "skf_a"};
+  config.trust["https://a:7480"] = {"/etc/skiff/a.crt", ""};
+  config.trust["https://b:7480"] = {"", kPin};
+  ASSERT_TRUE(saveConfig(path, config).isOk());
+  EXPECT_EQ(*loadConfig(path), config);
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_NE(text.str().find("\"https://b:7480\": {\n      \"fingerprint\""), std::string::npos)
+      << text.str();
+}
+
+TEST_F(CliConfigTest, TrustThatIsNotAnObjectIsAnErrorNamingTheFile) {
+  const std::string path = dir_ + "/config.json";
+  std::ofstream(path) << R"({"server": "https://a:1", "trust": {"https://a:1": {"ca": 7}}})";
+  auto config = loadConfig(path);
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.status().message().find(path), std::string::npos);
+  EXPECT_NE(config.status().message().find("\"ca\" is not a string"), std::string::npos)
+      << config.status().message();
+}
+
+TEST(CliTrustTest, FlagsBeatEnvironmentBeatConfigForThatServer) {
+  CliConfig config{"https://a:7480", "skf_a"};
+  config.trust["https://a:7480"] = {"/saved/a.crt", ""};
+  CliEnvironment env;
+
+  auto saved = resolveTrust("https://a:7480/", {}, env, config);
+  ASSERT_TRUE(saved.ok());
+  EXPECT_EQ(saved->source, TrustSource::kConfig);
+  EXPECT_EQ(saved->trust.ca_file, "/saved/a.crt");
+
+  auto other = resolveTrust("https://b:7480", {}, env, config);
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(other->source, TrustSource::kNone);
+  EXPECT_TRUE(other->trust.empty());
+
+  env.skiff_fingerprint = "SHA256:" + std::string(kPin).substr(7);
+  auto from_env = resolveTrust("https://a:7480", {}, env, config);
+  ASSERT_TRUE(from_env.ok());
+  EXPECT_EQ(from_env->source, TrustSource::kEnvironment);
+  EXPECT_EQ(from_env->trust, (ServerTrust{"", kPin}));  // normalized; the saved CA is not mixed in
+
+  auto from_flag = resolveTrust("https://a:7480", {"/flag/ca.pem", ""}, env, config);
+  ASSERT_TRUE(from_flag.ok());
+  EXPECT_EQ(from_flag->source, TrustSource::kFlag);
+  EXPECT_EQ(from_flag->trust, (ServerTrust{"/flag/ca.pem", ""}));
+}
+
+TEST(CliTrustTest, MalformedFingerprintSaysWhereItCameFrom) {
+  CliEnvironment env;
+  env.skiff_fingerprint = "sha256:abc";
+  auto r = resolveTrust("https://a:7480", {}, env, CliConfig{});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kBadRequest);
+  EXPECT_EQ(r.status().message().rfind("SKIFF_FINGERPRINT: ", 0), 0u) << r.status().message();
+}
+
+TEST(CliTrustTest, DefaultServerIsHttps) {
+  EXPECT_EQ(std::string(kDefaultServer), "https://127.0.0.1:7480");
 }
 
 }  // namespace

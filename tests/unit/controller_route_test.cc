@@ -4,8 +4,12 @@
 
 #include <deque>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
+#include "model/object.h"
 #include "model/well_known.h"
+#include "net/tls.h"
 #include "store/sqlite_store.h"
 
 namespace skiff {
@@ -165,6 +169,141 @@ TEST_F(RouteControllerTest, DeletedObjectsLeaveTheTable) {
   run();
   ASSERT_EQ(lastRoutes().size(), 1u);
   EXPECT_EQ(lastRoutes()[0]["host"], "other.test");
+}
+
+// A self-signed certificate and key for shop.test, as PEM text, and the certificate's
+// fingerprint.
+struct TestCertificate {
+  std::string certificate, key, fingerprint;
+};
+
+TestCertificate makeCertificate(const std::filesystem::path& dir, const std::string& name) {
+  net::SelfSignedRequest request;
+  request.cert_file = (dir / (name + ".crt")).string();
+  request.key_file = (dir / (name + ".key")).string();
+  request.hosts = {"shop.test"};
+  auto fingerprint = net::generateSelfSigned(request);
+  EXPECT_TRUE(fingerprint.ok()) << fingerprint.status().toString();
+  auto read = [](const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  return {read(request.cert_file), read(request.key_file), fingerprint.ok() ? *fingerprint : ""};
+}
+
+class RouteControllerTlsTest : public RouteControllerTest {
+ protected:
+  void createTlsApp(const std::string& name, const std::string& host, const std::string& secret) {
+    Object o;
+    o.kind = "Application";
+    o.metadata.name = name;
+    o.metadata.tenant = "default";
+    o.spec = {
+        {"components",
+         {{{"name", "web"},
+           {"ports", {{{"name", "http"}, {"port", 8080}}}},
+           {"routes",
+            {{{"host", host}, {"path", "/"}, {"port", "http"}, {"tls", {{"secret", secret}}}}}}}}}};
+    ASSERT_TRUE(store_->create(o).ok());
+  }
+  void putSecret(const std::string& name, const std::string& type, const TestCertificate& c) {
+    Object o;
+    o.kind = "Secret";
+    o.metadata.name = name;
+    o.metadata.tenant = "default";
+    o.spec = {{"type", type}, {"data", {{"tls.crt", c.certificate}, {"tls.key", c.key}}}};
+    auto existing = store_->get({"Secret", "default", name});
+    if (existing.ok()) {
+      o.metadata.resource_version = (*existing)->resourceVersion();
+      ASSERT_TRUE(store_->update(o).ok());
+    } else {
+      ASSERT_TRUE(store_->create(o).ok());
+    }
+  }
+  json tlsCondition(const std::string& app) {
+    const Object o = store_->get({"Application", "default", app}).value()->object();
+    const json* c = findCondition(o.status, "TLSReady");
+    return c != nullptr ? *c : json();
+  }
+  const json& lastCertificates() { return publisher_.tables.back()["certificates"]; }
+};
+
+TEST_F(RouteControllerTlsTest, PublishesTheSecretsCertificateAndSaysWhyNot) {
+  const TestCertificate first = makeCertificate(dir_, "first");
+  const TestCertificate second = makeCertificate(dir_, "second");
+
+  // The secret does not exist yet: no certificate, and the application says so.
+  createTlsApp("shop", "shop.test", "shop-tls");
+  run();
+  ASSERT_FALSE(publisher_.tables.empty());
+  EXPECT_TRUE(lastCertificates().empty());
+  EXPECT_EQ(tlsCondition("shop").value("status", ""), "False");
+  EXPECT_NE(tlsCondition("shop")
+                .value("message", "")
+                .find("secret \"shop-tls\" does not exist in tenant \"default\""),
+            std::string::npos)
+      << tlsCondition("shop");
+
+  putSecret("shop-tls", "tls", first);
+  run();
+  ASSERT_EQ(lastCertificates().size(), 1u);
+  EXPECT_EQ(lastCertificates()[0]["host"], "shop.test");
+  EXPECT_EQ(lastCertificates()[0]["certificate"], first.certificate);
+  EXPECT_EQ(lastCertificates()[0]["key"], first.key);
+  EXPECT_EQ(tlsCondition("shop").value("status", ""), "True");
+  EXPECT_NE(tlsCondition("shop").value("message", "").find(first.fingerprint), std::string::npos);
+  EXPECT_EQ(tlsCondition("shop").dump().find("PRIVATE KEY"), std::string::npos);
+
+  // A replaced certificate is published again.
+  const size_t published = publisher_.tables.size();
+  putSecret("shop-tls", "tls", second);
+  run();
+  ASSERT_GT(publisher_.tables.size(), published);
+  EXPECT_EQ(lastCertificates()[0]["certificate"], second.certificate);
+  EXPECT_NE(tlsCondition("shop").value("message", "").find(second.fingerprint), std::string::npos);
+
+  // A second application claiming the host with its own certificate is refused, by name; one
+  // whose secret is not of type tls is told so.
+  putSecret("copy-tls", "tls", first);
+  createTlsApp("zcopy", "shop.test", "copy-tls");
+  putSecret("plain", "opaque", first);
+  createTlsApp("tea", "tea.test", "plain");
+  run();
+  ASSERT_EQ(lastCertificates().size(), 1u);
+  EXPECT_EQ(lastCertificates()[0]["certificate"], second.certificate);
+  EXPECT_EQ(tlsCondition("zcopy").value("status", ""), "False");
+  EXPECT_NE(tlsCondition("zcopy").value("message", "").find("application \"default/shop\""),
+            std::string::npos)
+      << tlsCondition("zcopy");
+  EXPECT_NE(tlsCondition("tea").value("message", "").find("secret \"plain\" is of type \"opaque\""),
+            std::string::npos)
+      << tlsCondition("tea");
+
+  // The secret deleted: its certificate is withdrawn and the owner of the host changes.
+  ASSERT_TRUE(store_->remove({"Secret", "default", "shop-tls"}).ok());
+  run();
+  ASSERT_EQ(lastCertificates().size(), 1u);
+  EXPECT_EQ(lastCertificates()[0]["certificate"], first.certificate) << "zcopy's, now";
+  EXPECT_EQ(tlsCondition("shop").value("status", ""), "False");
+  EXPECT_NE(tlsCondition("shop").value("message", "").find("secret \"shop-tls\" does not exist"),
+            std::string::npos);
+  EXPECT_EQ(tlsCondition("zcopy").value("status", ""), "True") << tlsCondition("zcopy");
+
+  // Routes without tls drop the condition.
+  Object app = store_->get({"Application", "default", "tea"}).value()->object();
+  app.spec["components"][0]["routes"][0].erase("tls");
+  ASSERT_TRUE(store_->update(app).ok());
+  run();
+  EXPECT_TRUE(tlsCondition("tea").is_null());
+
+  // A gateway that has just started gets the table (and keys) again, unchanged.
+  const size_t before = publisher_.tables.size();
+  controller_->republish();
+  run();
+  ASSERT_EQ(publisher_.tables.size(), before + 1);
+  EXPECT_EQ(lastCertificates().size(), 1u);
 }
 
 }  // namespace

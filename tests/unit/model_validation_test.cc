@@ -279,6 +279,17 @@ const BadCase kBadCases[] = {
      "routes: [{host: '*.shop.test', path: /, port: http}]}]",
      "spec.components[1].routes[0]",
      "duplicate route for host \"*.shop.test\" path \"/\" (also spec.components[0].routes[0])"},
+    {"one host, two tls secrets",
+     "components: [{name: web, image: a, ports: [{name: http, port: 80}], routes: [{host: "
+     "shop.test, port: 80, tls: {secret: a}}, {host: shop.test, path: /api, port: 80, tls: "
+     "{secret: b}}]}]",
+     "spec.components[0].routes[1].tls.secret",
+     "host \"shop.test\" already takes its certificate from secret \"a\" "
+     "(spec.components[0].routes[0])"},
+    {"route tls without secret",
+     "components: [{name: web, image: a, ports: [{name: http, port: 80}], routes: [{host: "
+     "shop.test, port: 80, tls: {}}]}]",
+     "spec.components[0].routes[0].tls.secret", "is required"},
     {"stateful volume size",
      "components: [{name: db, type: stateful, image: pg, volumes: [{name: data, path: /data}]}]",
      "spec.components[0].volumes[0].size",

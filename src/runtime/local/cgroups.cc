@@ -158,6 +158,8 @@ CgroupLayout detectCgroupLayout() {
 namespace {
 
 // FNV-1a: stable across builds and processes, which std::hash is not required to be.
+}  // namespace
+
 std::string rootTag(const std::string& driver_root) {
   uint32_t h = 2166136261u;
   for (unsigned char c : driver_root) h = (h ^ c) * 16777619u;
@@ -165,8 +167,6 @@ std::string rootTag(const std::string& driver_root) {
   std::snprintf(tag, sizeof tag, "%08x", h);
   return tag;
 }
-
-}  // namespace
 
 std::string instanceCgroupName(const std::string& driver_root, const std::string& id) {
   return id + "-" + rootTag(driver_root);

@@ -50,6 +50,10 @@ CgroupLayout parseCgroupLayout(std::string_view mountinfo, std::string_view proc
 // no v1 hierarchy provides; controllers whose directory is not writable are left out.
 CgroupLayout detectCgroupLayout();
 
+// A short tag of a driver's root directory (8 hex digits), naming what the driver keeps outside
+// it: cgroups, secret files on tmpfs.
+std::string rootTag(const std::string& driver_root);
+
 // The cgroup name of instance `id` of the driver rooted at `driver_root`: the id and a tag of
 // the root, so that servers with different data directories on one machine (tests run several)
 // never share a cgroup, and leftovers can be found by the tag alone.

@@ -36,6 +36,25 @@ struct LogLimits {
   bool operator==(const LogLimits&) const = default;
 };
 
+// A file the workload reads, written by the driver before the workload starts: one key of a
+// Config or Secret volume. With the process driver each volume is a directory named by the
+// variable SKIFF_VOLUME_<NAME> (NAME upper-cased, '-' as '_'); a container driver mounts it at
+// the volume's path.
+struct InstanceFile {
+  std::string volume;  // the volume's name
+  std::string name;    // the file name inside it (the key)
+  std::string contents;
+  // Secret contents never touch the disk: they are written to tmpfs, readable by the owner only.
+  bool secret = false;
+  bool operator==(const InstanceFile&) const = default;
+};
+
+// A name as an environment variable's: upper case, '-' as '_' ("api-port" -> "API_PORT").
+inline std::string envVarName(std::string name) {
+  for (char& c : name) c = c == '-' ? '_' : (c >= 'a' && c <= 'z' ? static_cast<char>(c - 32) : c);
+  return name;
+}
+
 struct InstanceSpec {
   std::string id;  // lowercase letters, digits, '-', '.', '_'; unique per driver root
   // Command and arguments. A command without '/' is looked up in the PATH of `env` (or the
@@ -44,6 +63,10 @@ struct InstanceSpec {
   // The workload's whole environment: nothing is inherited from the control plane, so an
   // instance behaves the same whichever process started it.
   std::map<std::string, std::string> env;
+  // Variables from Secrets: kept off the disk (spec.json never holds them) and handed to the
+  // shim through a tmpfs file it deletes once read.
+  std::map<std::string, std::string> secret_env;
+  std::vector<InstanceFile> files;
   std::string working_dir = "/";
   InstanceLimits limits;
   // How long the workload has between SIGTERM and SIGKILL when its shim is told to stop

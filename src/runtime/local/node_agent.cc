@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 
 #include "controller/revision_controller.h"
@@ -34,12 +35,6 @@ Result<int> freePort() {
   }
   close(fd);
   return static_cast<int>(ntohs(addr.sin_port));
-}
-
-std::string envName(std::string name) {
-  for (char& c : name)
-    c = c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return name;
 }
 
 milliseconds seconds(const json& probe, const char* field, double fallback) {
@@ -105,6 +100,82 @@ std::chrono::system_clock::time_point parseTime(const json& status, const char* 
   return t;
 }
 
+// The data of Config or Secret `name` in `tenant`, or why it cannot be used.
+Result<json> configData(const Store& store, const std::string& tenant, bool secret,
+                        const std::string& name) {
+  const char* what = secret ? "secret" : "config";
+  auto got = store.get({secret ? "Secret" : "Config", tenant, name});
+  if (!got.ok()) {
+    if (got.status().code() != StatusCode::kNotFound) return got.status();
+    return Status(StatusCode::kInvalid, std::string(what) + " \"" + name +
+                                            "\" does not exist in tenant \"" + tenant + "\"");
+  }
+  return (*got)->object().spec.value("data", json::object());
+}
+
+bool validEnvName(const std::string& name) {
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+  });
+}
+
+// Sets a variable, plain or secret, replacing one of the same name of the other kind.
+void setVariable(InstanceSpec* spec, const std::string& name, std::string value, bool secret) {
+  (secret ? spec->env : spec->secret_env).erase(name);
+  (secret ? spec->secret_env : spec->env)[name] = std::move(value);
+}
+
+// The component's env, envFrom and Config/Secret volumes, resolved in the instance's tenant:
+// envFrom first, then env (which wins, as in Kubernetes). A missing Config, Secret or key is
+// an error naming it; the instance retries with backoff until it appears.
+Status addConfiguration(const Store& store, const std::string& tenant, const json& component,
+                        InstanceSpec* spec) {
+  for (const auto& from : component.value("envFrom", json::array())) {
+    const bool secret = from.contains("secret");
+    const std::string name = from.value(secret ? "secret" : "config", "");
+    auto data = configData(store, tenant, secret, name);
+    if (!data.ok()) return data.status();
+    for (auto it = data->begin(); it != data->end(); ++it) {
+      const std::string variable = from.value("prefix", "") + it.key();
+      if (!validEnvName(variable))
+        return Status(StatusCode::kInvalid, std::string(secret ? "secret" : "config") + " \"" +
+                                                name + "\" key \"" + it.key() +
+                                                "\" cannot be a variable (envFrom): \"" + variable +
+                                                "\" is not letters, digits and '_'");
+      setVariable(spec, variable, it->get<std::string>(), secret);
+    }
+  }
+  for (const auto& e : component.value("env", json::array())) {
+    const std::string name = e.value("name", "");
+    if (e.contains("value")) {
+      setVariable(spec, name, e.value("value", ""), false);
+      continue;
+    }
+    const json from = e.value("valueFrom", json::object());
+    const bool secret = from.contains("secret");
+    const json ref = from.value(secret ? "secret" : "config", json::object());
+    auto data = configData(store, tenant, secret, ref.value("name", ""));
+    if (!data.ok()) return data.status();
+    auto value = data->find(ref.value("key", ""));
+    if (value == data->end() || !value->is_string())
+      return Status(StatusCode::kInvalid,
+                    "variable " + name + ": " + (secret ? "secret" : "config") + " \"" +
+                        ref.value("name", "") + "\" has no key \"" + ref.value("key", "") + "\"");
+    setVariable(spec, name, value->get<std::string>(), secret);
+  }
+  for (const auto& v : component.value("volumes", json::array())) {
+    const json source = v.value("source", json::object());
+    const bool secret = source.contains("secret");
+    if (!secret && !source.contains("config")) continue;
+    auto data = configData(store, tenant, secret, source.value(secret ? "secret" : "config", ""));
+    if (!data.ok()) return data.status();
+    for (auto it = data->begin(); it != data->end(); ++it)
+      spec->files.push_back({v.value("name", ""), it.key(), it->get<std::string>(), secret});
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 NodeAgent::NodeAgent(Store& store, Driver& driver, Prober& prober, const Clock& clock,
@@ -147,8 +218,8 @@ Result<InstanceSpec> NodeAgent::buildSpec(const Object& instance, const json& co
   spec.env["PATH"] = (own_dir.empty() ? "" : own_dir + ":") +
                      "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
   spec.env["HOME"] = "/tmp";
-  for (const auto& e : component.value("env", json::array()))
-    if (e.contains("value")) spec.env[e.value("name", "")] = e.value("value", "");
+  if (Status s = addConfiguration(store_, instance.metadata.tenant, component, &spec); !s.isOk())
+    return s;
   spec.env["SKIFF_TENANT"] = instance.metadata.tenant;
   spec.env["SKIFF_APPLICATION"] = instance.spec.value("application", "");
   spec.env["SKIFF_COMPONENT"] = instance.spec.value("component", "");
@@ -165,7 +236,7 @@ Result<InstanceSpec> NodeAgent::buildSpec(const Object& instance, const json& co
       if (!port.ok()) return port.status();
       (*ports)[name] = *port;
     }
-    spec.env["PORT_" + envName(name)] = std::to_string((*ports)[name]);
+    spec.env["PORT_" + envVarName(name)] = std::to_string((*ports)[name]);
     if (first) spec.env["PORT"] = std::to_string((*ports)[name]);
     first = false;
   }

@@ -12,6 +12,8 @@
 #include <filesystem>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "runtime/local/log_files.h"
 
 namespace skiff::runtime {
@@ -50,7 +52,12 @@ ProcessDriver::ProcessDriver(ProcessDriverOptions options)
     : root_(std::move(options.root_dir)),
       shim_binary_(options.shim_binary.empty() ? "/proc/self/exe" : std::move(options.shim_binary)),
       start_timeout_(options.start_timeout),
-      cgroups_(detectCgroupLayout()) {}
+      cgroups_(detectCgroupLayout()),
+      secret_root_(secretRoot(root_)) {}
+
+std::string ProcessDriver::secretRoot(const std::string& root_dir) {
+  return "/dev/shm/skiff-" + rootTag(root_dir);
+}
 
 std::string ProcessDriver::describe() const {
   return "process driver: fork/exec under a per-instance shim, without namespaces; " +
@@ -137,6 +144,42 @@ void ProcessDriver::discard(const std::string& id) const {
   (void)removeCgroupDirs(cgroup_dirs);
   std::error_code ec;
   fs::remove_all(dir, ec);
+  fs::remove_all(secretDir(id), ec);
+}
+
+Result<std::string> ProcessDriver::writeWorkloadFiles(const InstanceSpec& spec) const {
+  InstanceSpec shim_spec = spec;
+  const bool has_secrets =
+      !spec.secret_env.empty() ||
+      std::any_of(spec.files.begin(), spec.files.end(), [](const auto& f) { return f.secret; });
+  auto makeDir = [](const std::string& dir, mode_t mode) -> Status {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec || ::chmod(dir.c_str(), mode) != 0)
+      return internalError("cannot create " + dir + ": " +
+                           (ec ? ec.message() : std::string(std::strerror(errno))));
+    return Status::ok();
+  };
+  if (has_secrets) {
+    for (const std::string& dir : {secret_root_, secretDir(spec.id)})
+      if (Status s = makeDir(dir, 0700); !s.isOk()) return s;
+  }
+  for (const InstanceFile& f : spec.files) {
+    const std::string dir =
+        (f.secret ? secretDir(spec.id) : instanceDir(spec.id)) + "/volumes/" + f.volume;
+    if (Status s = makeDir(dir, f.secret ? 0700 : 0755); !s.isOk()) return s;
+    if (Status s = writeFileAtomically(dir + "/" + f.name, f.contents, f.secret ? 0400 : 0444);
+        !s.isOk())
+      return s;
+    shim_spec.env["SKIFF_VOLUME_" + envVarName(f.volume)] = dir;
+  }
+  std::string secret_env_file;
+  if (!spec.secret_env.empty()) {
+    secret_env_file = secretDir(spec.id) + "/env.json";
+    const nlohmann::json env(spec.secret_env);
+    if (Status s = writeFileAtomically(secret_env_file, env.dump(), 0600); !s.isOk()) return s;
+  }
+  return encodeSpec(shim_spec, secret_env_file);
 }
 
 Result<InstanceState> ProcessDriver::start(const InstanceSpec& spec) {
@@ -150,7 +193,12 @@ Result<InstanceState> ProcessDriver::start(const InstanceSpec& spec) {
       return alreadyExists("instance \"" + spec.id + "\" already exists; remove it first");
     return internalError("cannot create " + dir + ": " + std::strerror(errno));
   }
-  if (Status s = writeFileAtomically(dir + "/" + kSpecFile, encodeSpec(spec)); !s.isOk()) {
+  auto spec_json = writeWorkloadFiles(spec);
+  if (!spec_json.ok()) {
+    discard(spec.id);
+    return spec_json.status();
+  }
+  if (Status s = writeFileAtomically(dir + "/" + kSpecFile, *spec_json); !s.isOk()) {
     discard(spec.id);
     return s;
   }
@@ -279,8 +327,10 @@ Status ProcessDriver::remove(const std::string& id) {
     fs::rename(dir + "/" + kLogsDir, retained, ec);
     if (ec) return internalError("cannot keep the logs of \"" + id + "\": " + ec.message());
   }
-  fs::remove_all(dir, ec);
-  if (ec) return internalError("cannot delete " + dir + ": " + ec.message());
+  for (const std::string& d : {secretDir(id), dir}) {
+    fs::remove_all(d, ec);
+    if (ec) return internalError("cannot delete " + d + ": " + ec.message());
+  }
   return Status::ok();
 }
 

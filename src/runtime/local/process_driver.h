@@ -4,6 +4,8 @@
 // Layout under the root directory (e.g. DATA/runtime):
 //   instances/<id>/   the instance's state directory (see shim.h for its files)
 //   logs/<id>/        logs of removed instances, kept for retention
+// and, on tmpfs so that no secret reaches the disk, /dev/shm/skiff-<root tag>/<id>/ with the
+// instance's secret files and, until its shim has read them, its secret variables.
 //
 // All state lives in those files, so any number of ProcessDriver objects, in this or a later
 // process, see the same instances; that is how a restarted control plane adopts instances.
@@ -44,6 +46,10 @@ class ProcessDriver final : public Driver {
 
   std::string instanceDir(const std::string& id) const { return root_ + "/instances/" + id; }
   std::string retainedLogDir(const std::string& id) const { return root_ + "/logs/" + id; }
+  // Where the instance's secret files and variables are kept: tmpfs, outside the root.
+  std::string secretDir(const std::string& id) const { return secret_root_ + "/" + id; }
+  // The directory that holds secretDir()s of the driver rooted at `root_dir`.
+  static std::string secretRoot(const std::string& root_dir);
 
  private:
   // state.json with the shim's liveness folded in: a Running record whose shim is gone is
@@ -55,12 +61,16 @@ class ProcessDriver final : public Driver {
   Status spawnShim(const std::string& dir) const;
   // Removes a failed start: kills what may run, deletes cgroups and the state directory.
   void discard(const std::string& id) const;
+  // Writes the spec's files and secret variables; returns spec.json for the shim (with the
+  // SKIFF_VOLUME_* variables and the secret variables' file).
+  Result<std::string> writeWorkloadFiles(const InstanceSpec& spec) const;
 
   // Constant after construction.
   const std::string root_;
   const std::string shim_binary_;
   const std::chrono::milliseconds start_timeout_;
   const CgroupLayout cgroups_;
+  const std::string secret_root_;  // /dev/shm/skiff-<root tag>
 };
 
 }  // namespace skiff::runtime

@@ -65,7 +65,7 @@ const char* phaseName(InstancePhase phase) {
   return phase == InstancePhase::kRunning ? "Running" : "Exited";
 }
 
-std::string encodeSpec(const InstanceSpec& spec) {
+std::string encodeSpec(const InstanceSpec& spec, const std::string& secret_env_file) {
   Json j = {
       {"id", spec.id},
       {"argv", spec.argv},
@@ -78,10 +78,11 @@ std::string encodeSpec(const InstanceSpec& spec) {
       {"terminationGraceMillis", spec.termination_grace.count()},
       {"logs", {{"maxBytes", spec.logs.max_bytes}, {"files", spec.logs.files}}},
   };
+  if (!secret_env_file.empty()) j["secretEnvFile"] = secret_env_file;
   return j.dump(2) + "\n";
 }
 
-Result<InstanceSpec> decodeSpec(std::string_view json) {
+Result<InstanceSpec> decodeSpec(std::string_view json, std::string* secret_env_file) {
   Json j = Json::parse(json, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return badRequest("spec.json is not a JSON object");
   // The shim and driver are the same binary, so a type mismatch here means a corrupt file;
@@ -103,6 +104,7 @@ Result<InstanceSpec> decodeSpec(std::string_view json) {
     const Json logs = j.value("logs", Json::object());
     spec.logs.max_bytes = logs.value("maxBytes", LogLimits{}.max_bytes);
     spec.logs.files = logs.value("files", LogLimits{}.files);
+    if (secret_env_file != nullptr) *secret_env_file = j.value("secretEnvFile", std::string());
   } catch (const Json::exception& e) {
     return badRequest(std::string("spec.json has a field of the wrong type: ") + e.what());
   }
@@ -274,9 +276,20 @@ int InstanceShim::run() {
 
   auto spec_text = readWholeFile(dir_ + "/" + kSpecFile);
   if (!spec_text.ok()) return startFailed(spec_text.status().toString());
-  auto spec = decodeSpec(*spec_text);
+  std::string secret_env_file;
+  auto spec = decodeSpec(*spec_text, &secret_env_file);
   if (!spec.ok()) return startFailed(spec.status().toString());
   spec_ = std::move(spec).value();
+  if (!secret_env_file.empty()) {
+    // Read once and deleted: the values then live only in this process and the workload.
+    auto secret_text = readWholeFile(secret_env_file);
+    ::unlink(secret_env_file.c_str());
+    if (!secret_text.ok()) return startFailed(secret_text.status().toString());
+    Json secret_env = Json::parse(*secret_text, nullptr, /*allow_exceptions=*/false);
+    if (!secret_env.is_object()) return startFailed("the secret environment file is damaged");
+    for (auto it = secret_env.begin(); it != secret_env.end(); ++it)
+      if (it->is_string()) spec_.env[it.key()] = it->get<std::string>();
+  }
   record_.state.id = spec_.id;
 
   // Signals arrive through a signalfd so the loop handles them between reads, not in a

@@ -42,8 +42,10 @@ struct ShimRecord {
   bool operator==(const ShimRecord&) const = default;
 };
 
-std::string encodeSpec(const InstanceSpec& spec);
-Result<InstanceSpec> decodeSpec(std::string_view json);
+// spec.json: the spec without secret_env and files (the driver writes those to tmpfs), plus
+// where the shim finds the secret variables (empty: none).
+std::string encodeSpec(const InstanceSpec& spec, const std::string& secret_env_file = "");
+Result<InstanceSpec> decodeSpec(std::string_view json, std::string* secret_env_file = nullptr);
 std::string encodeRecord(const ShimRecord& record);
 Result<ShimRecord> decodeRecord(std::string_view json);
 

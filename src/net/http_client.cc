@@ -1,0 +1,447 @@
+#include "net/http_client.h"
+
+// Asio's coroutine headers need <utility> first on Boost 1.74.
+#include <utility>
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <sys/stat.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <exception>
+#include <limits>
+
+#include "net/tls.h"
+
+namespace skiff::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr size_t kMaxHeaderBytes = 64 * 1024;
+
+bool isIpLiteral(const std::string& host) {
+  boost::system::error_code ec;
+  asio::ip::make_address(host, ec);
+  return !ec;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// The DNS names and IP addresses a certificate's subjectAltName lists, for error messages.
+std::string namesOf(X509* cert) {
+  std::string names;
+  auto* sans =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  if (sans == nullptr) return names;
+  for (int i = 0; i < sk_GENERAL_NAME_num(sans); ++i) {
+    const GENERAL_NAME* name = sk_GENERAL_NAME_value(sans, i);
+    std::string text;
+    if (name->type == GEN_DNS) {
+      text.assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(name->d.dNSName)),
+                  static_cast<size_t>(ASN1_STRING_length(name->d.dNSName)));
+    } else if (name->type == GEN_IPADD) {
+      const int length = ASN1_STRING_length(name->d.iPAddress);
+      const unsigned char* bytes = ASN1_STRING_get0_data(name->d.iPAddress);
+      if (length == 4) {
+        asio::ip::address_v4::bytes_type b;
+        std::memcpy(b.data(), bytes, 4);
+        text = asio::ip::address_v4(b).to_string();
+      } else if (length == 16) {
+        asio::ip::address_v6::bytes_type b;
+        std::memcpy(b.data(), bytes, 16);
+        text = asio::ip::address_v6(b).to_string();
+      }
+    }
+    if (text.empty()) continue;
+    if (!names.empty()) names += ", ";
+    names += text;
+  }
+  GENERAL_NAMES_free(sans);
+  return names;
+}
+
+std::string derOf(X509* cert) {
+  int length = i2d_X509(cert, nullptr);
+  if (length <= 0) return {};
+  std::string der(static_cast<size_t>(length), '\0');
+  auto* out = reinterpret_cast<unsigned char*>(der.data());
+  i2d_X509(cert, &out);
+  return der;
+}
+
+// One request and its answer, from resolving the host to the last byte read.
+class Exchange {
+ public:
+  Exchange(const ClientRequest& request, const TlsClientOptions& tls, Url url,
+           const std::function<bool(std::string_view)>* on_data)
+      : request_(request),
+        tls_(tls),
+        url_(std::move(url)),
+        on_data_(on_data),
+        deadline_(Clock::now() + request.timeout) {}
+
+  Result<ClientResponse> result() && {
+    if (!status_.isOk()) return status_;
+    return std::move(response_);
+  }
+
+  asio::awaitable<void> run() { status_ = co_await runSteps(); }
+
+ private:
+  Status failure(const std::string& what, const beast::error_code& ec) const {
+    std::string reason = ec == beast::error::timeout
+                             ? "no answer within " + std::to_string(request_.timeout.count()) + "ms"
+                             : ec.message();
+    return unavailable(what + " " + url_.authority() + ": " + reason);
+  }
+
+  asio::awaitable<Status> runSteps() {
+    auto executor = co_await asio::this_coro::executor;
+    beast::error_code ec;
+    tcp::resolver resolver(executor);
+    auto endpoints = co_await resolver.async_resolve(url_.host, std::to_string(url_.port),
+                                                     asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return unavailable("cannot resolve " + url_.host + ": " + ec.message());
+
+    beast::tcp_stream tcp_stream(executor);
+    tcp_stream.expires_at(deadline_);
+    co_await tcp_stream.async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return failure("cannot connect to", ec);
+
+    if (url_.scheme == "http") co_return co_await talk(tcp_stream);
+
+    ssl::context context(ssl::context::tls_client);
+    if (Status s = configure(context); !s.isOk()) co_return s;
+    beast::ssl_stream<beast::tcp_stream> tls_stream(std::move(tcp_stream), context);
+    SSL* ssl = tls_stream.native_handle();
+    if (!isIpLiteral(url_.host)) SSL_set_tlsext_host_name(ssl, url_.host.c_str());
+    if (tls_.pinned_sha256.empty()) {
+      // Chain verification happens in the handshake; the name check is part of it.
+      X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+      X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+      if (isIpLiteral(url_.host)) {
+        X509_VERIFY_PARAM_set1_ip_asc(param, url_.host.c_str());
+      } else {
+        X509_VERIFY_PARAM_set1_host(param, url_.host.c_str(), url_.host.size());
+      }
+    }
+    // The names of the server's certificate, for the error when they do not match.
+    tls_stream.set_verify_callback([this](bool preverified, ssl::verify_context& context) {
+      X509_STORE_CTX* store = context.native_handle();
+      if (X509_STORE_CTX_get_error_depth(store) == 0)
+        peer_names_ = namesOf(X509_STORE_CTX_get_current_cert(store));
+      return preverified;
+    });
+    co_await tls_stream.async_handshake(ssl::stream_base::client,
+                                        asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return handshakeFailure(ssl, ec);
+    if (!tls_.pinned_sha256.empty()) {
+      if (Status s = checkPin(ssl); !s.isOk()) co_return s;
+    }
+    co_return co_await talk(tls_stream);
+  }
+
+  Status configure(ssl::context& context) const {
+    SSL_CTX_set_min_proto_version(context.native_handle(), TLS1_2_VERSION);
+    beast::error_code ec;
+    if (!tls_.pinned_sha256.empty()) {
+      auto pin = normalizeFingerprint(tls_.pinned_sha256);
+      if (!pin.ok()) return pin.status();
+      // The pin alone decides, after the handshake and before anything is sent.
+      context.set_verify_mode(ssl::verify_none);
+      return Status::ok();
+    }
+    context.set_verify_mode(ssl::verify_peer);
+    if (tls_.ca_file.empty()) {
+      context.set_default_verify_paths(ec);
+      if (ec)
+        return internalError("cannot load the system's trusted certificates: " + ec.message());
+      return Status::ok();
+    }
+    struct stat st;
+    if (::stat(tls_.ca_file.c_str(), &st) != 0)
+      return badRequest("cannot read the CA file " + tls_.ca_file + ": " + std::strerror(errno));
+    context.load_verify_file(tls_.ca_file, ec);
+    if (ec)
+      return badRequest("cannot load the CA file " + tls_.ca_file +
+                        " (PEM certificates expected): " + ec.message());
+    // Every certificate in the file is a trust anchor, also a server's own certificate that a
+    // CA signed: "trust this" is what a user means by handing it over.
+    X509_STORE_set_flags(SSL_CTX_get_cert_store(context.native_handle()),
+                         X509_V_FLAG_PARTIAL_CHAIN);
+    return Status::ok();
+  }
+
+  std::string withAdvice(std::string message) const {
+    if (!tls_.trust_advice.empty()) message += "; " + tls_.trust_advice;
+    return message;
+  }
+
+  Status handshakeFailure(SSL* ssl, const beast::error_code& ec) const {
+    const long verify = SSL_get_verify_result(ssl);
+    if (verify == X509_V_OK || !tls_.pinned_sha256.empty()) {
+      std::string message =
+          "TLS handshake with " + url_.authority() + " failed: " +
+          (ec == beast::error::timeout
+               ? "no answer within " + std::to_string(request_.timeout.count()) + "ms"
+               : ec.message());
+      // A plain HTTP server answers the client's hello with an HTTP error, or hangs up.
+      const bool plain_answer =
+          ec.category() == asio::error::get_ssl_category() &&
+          ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_WRONG_VERSION_NUMBER;
+      if (plain_answer || ec == ssl::error::stream_truncated || ec == asio::error::eof)
+        message += " (is it a plain HTTP server? then its URL starts with http://)";
+      return unavailable(message);
+    }
+    if (verify == X509_V_ERR_HOSTNAME_MISMATCH || verify == X509_V_ERR_IP_ADDRESS_MISMATCH) {
+      return unavailable(withAdvice(
+          "certificate of " + url_.authority() + " is not valid for " + url_.host + " (it names " +
+          (peer_names_.empty() ? std::string("no host") : peer_names_) + ")"));
+    }
+    return unavailable(withAdvice("certificate of " + url_.authority() +
+                                  " is not trusted: " + X509_verify_cert_error_string(verify)));
+  }
+
+  Status checkPin(SSL* ssl) const {
+    X509* cert = SSL_get0_peer_certificate(ssl);
+    if (cert == nullptr)
+      return unavailable("the server at " + url_.authority() + " sent no certificate");
+    const std::string actual = fingerprintOfDer(derOf(cert));
+    const std::string expected = *normalizeFingerprint(tls_.pinned_sha256);
+    if (actual == expected) return Status::ok();
+    return unavailable(withAdvice(
+        "certificate of " + url_.authority() + " has fingerprint " + actual + ", not the pinned " +
+        expected + " (the server's certificate changed, or this is another server)"));
+  }
+
+  http::request<http::string_body> makeRequest() const {
+    http::request<http::string_body> req;
+    req.version(11);
+    http::verb verb = http::string_to_verb(request_.method);
+    if (verb == http::verb::unknown) {
+      req.method_string(request_.method);
+    } else {
+      req.method(verb);
+    }
+    req.target(url_.target);
+    const bool default_port =
+        (url_.scheme == "http" && url_.port == 80) || (url_.scheme == "https" && url_.port == 443);
+    const std::string host =
+        url_.host.find(':') != std::string::npos ? "[" + url_.host + "]" : url_.host;
+    req.set(http::field::host, default_port ? host : host + ":" + std::to_string(url_.port));
+    bool user_agent = false;
+    bool connection = false;
+    for (const auto& [name, value] : request_.headers) {
+      const std::string key = lower(name);
+      user_agent = user_agent || key == "user-agent";
+      connection = connection || key == "connection";
+      req.insert(name, value);
+    }
+    if (!user_agent) req.set(http::field::user_agent, std::string("skiff/") + SKIFF_VERSION);
+    if (!connection) req.set(http::field::connection, "close");
+    req.body() = request_.body;
+    if (!request_.body.empty() || verb == http::verb::post || verb == http::verb::put ||
+        verb == http::verb::patch)
+      req.prepare_payload();
+    return req;
+  }
+
+  static void copyHeaders(const http::response_header<>& head, ClientResponse& out) {
+    out.status = static_cast<int>(head.result_int());
+    for (const auto& field : head)
+      out.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  }
+
+  Status readFailure(const beast::error_code& ec) const {
+    if (ec == http::error::body_limit)
+      return unavailable("the answer of " + url_.authority() + " to " + request_.method + " " +
+                         url_.target + " is larger than " +
+                         std::to_string(request_.max_response_bytes) + " bytes");
+    Status s = failure("cannot read the answer of", ec);
+    if (url_.scheme == "http" && ec == http::error::end_of_stream)
+      return unavailable(s.message() +
+                         " (is it an HTTPS server? then its URL starts with https://)");
+    return s;
+  }
+
+  template <class Stream>
+  asio::awaitable<Status> talk(Stream& stream) {
+    beast::error_code ec;
+    auto req = makeRequest();
+    beast::get_lowest_layer(stream).expires_at(deadline_);
+    co_await http::async_write(stream, req, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return failure("cannot send the request to", ec);
+
+    beast::flat_buffer buffer;
+    if (on_data_ == nullptr) {
+      http::response_parser<http::string_body> parser;
+      parser.header_limit(kMaxHeaderBytes);
+      parser.body_limit(request_.max_response_bytes);
+      co_await http::async_read_header(stream, buffer, parser,
+                                       asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return readFailure(ec);
+      // Boost 1.74's parser lets a declared Content-Length past the body limit through.
+      if (auto length = parser.content_length(); length && *length > request_.max_response_bytes)
+        co_return readFailure(http::error::body_limit);
+      if (!parser.is_done())
+        co_await http::async_read(stream, buffer, parser,
+                                  asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return readFailure(ec);
+      copyHeaders(parser.get().base(), response_);
+      response_.body = std::move(parser.get().body());
+      co_return Status::ok();
+    }
+
+    http::response_parser<http::buffer_body> parser;
+    parser.header_limit(kMaxHeaderBytes);
+    // Open-ended; Boost 1.74 refuses every Content-Length with boost::none here, hence max().
+    parser.body_limit(std::numeric_limits<uint64_t>::max());
+    co_await http::async_read_header(stream, buffer, parser,
+                                     asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return readFailure(ec);
+    copyHeaders(parser.get().base(), response_);
+    const bool streaming = response_.status >= 200 && response_.status < 300;
+    if (streaming) beast::get_lowest_layer(stream).expires_never();
+    char chunk[16 * 1024];
+    while (!parser.is_done()) {
+      parser.get().body().data = chunk;
+      parser.get().body().size = sizeof chunk;
+      co_await http::async_read_some(stream, buffer, parser,
+                                     asio::redirect_error(asio::use_awaitable, ec));
+      if (ec == http::error::need_buffer) ec = {};
+      // A server that hangs up ends an open-ended stream; its reader resumes if it cares.
+      if (streaming && (ec == http::error::end_of_stream || ec == asio::error::eof ||
+                        ec == ssl::error::stream_truncated))
+        break;
+      if (ec) co_return streaming ? failure("the stream broke from", ec) : readFailure(ec);
+      const std::string_view data(chunk, sizeof chunk - parser.get().body().size);
+      if (!streaming) {
+        if (response_.body.size() + data.size() > request_.max_response_bytes)
+          co_return readFailure(http::error::body_limit);
+        response_.body.append(data);
+      } else if (!data.empty() && !(*on_data_)(data)) {
+        break;
+      }
+    }
+    co_return Status::ok();
+  }
+
+  const ClientRequest& request_;
+  const TlsClientOptions& tls_;
+  const Url url_;
+  const std::function<bool(std::string_view)>* on_data_;
+  const Clock::time_point deadline_;
+  std::string peer_names_;
+  Status status_;
+  ClientResponse response_;
+};
+
+Result<ClientResponse> perform(const ClientRequest& request, const TlsClientOptions& tls,
+                               const std::function<bool(std::string_view)>* on_data) {
+  auto url = parseUrl(request.url);
+  if (!url.ok()) return url.status();
+  Exchange exchange(request, tls, std::move(*url), on_data);
+  asio::io_context io;
+  asio::co_spawn(io, exchange.run(), [](std::exception_ptr e) {
+    if (e) std::rethrow_exception(e);  // from on_data: the caller's to handle
+  });
+  io.run();
+  return std::move(exchange).result();
+}
+
+}  // namespace
+
+std::string ClientResponse::header(std::string_view name) const {
+  for (const auto& [key, value] : headers)
+    if (beast::iequals(key, beast::string_view(name.data(), name.size()))) return value;
+  return {};
+}
+
+Result<ClientResponse> fetch(const ClientRequest& request, const TlsClientOptions& tls) {
+  return perform(request, tls, nullptr);
+}
+
+Result<ClientResponse> fetchStreaming(const ClientRequest& request,
+                                      const std::function<bool(std::string_view data)>& on_data,
+                                      const TlsClientOptions& tls) {
+  return perform(request, tls, &on_data);
+}
+
+std::string Url::authority() const {
+  const std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  return h + ":" + std::to_string(port);
+}
+
+Result<Url> parseUrl(const std::string& text) {
+  auto bad = [&](const std::string& why) {
+    return badRequest("\"" + text + "\" is not a usable URL: " + why +
+                      " (expected http://HOST[:PORT][/PATH] or https://...)");
+  };
+  Url url;
+  const size_t scheme_end = text.find("://");
+  if (scheme_end == std::string::npos) return bad("no scheme");
+  url.scheme = lower(std::string_view(text).substr(0, scheme_end));
+  if (url.scheme != "http" && url.scheme != "https")
+    return bad("the scheme is \"" + url.scheme + "\"");
+  std::string rest = text.substr(scheme_end + 3);
+  if (size_t hash = rest.find('#'); hash != std::string::npos) rest.resize(hash);
+  const size_t path_start = rest.find_first_of("/?");
+  std::string authority = rest.substr(0, path_start);
+  url.target = path_start == std::string::npos ? "/" : rest.substr(path_start);
+  if (url.target.front() == '?') url.target.insert(0, "/");
+  if (authority.find('@') != std::string::npos) return bad("credentials in URLs are not supported");
+  std::string port;
+  if (!authority.empty() && authority.front() == '[') {
+    const size_t close = authority.find(']');
+    if (close == std::string::npos) return bad("an IPv6 address without its closing ]");
+    url.host = authority.substr(1, close - 1);
+    if (close + 1 < authority.size()) {
+      if (authority[close + 1] != ':') return bad("unexpected text after the IPv6 address");
+      port = authority.substr(close + 2);
+      if (port.empty()) return bad("an empty port");
+    }
+  } else if (size_t colon = authority.rfind(':'); colon != std::string::npos) {
+    url.host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+    if (port.empty()) return bad("an empty port");
+  } else {
+    url.host = authority;
+  }
+  if (url.host.empty()) return bad("no host");
+  if (port.empty()) {
+    url.port = url.scheme == "https" ? 443 : 80;
+  } else {
+    if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoi(port) > 65535 || std::stoi(port) == 0)
+      return bad("the port \"" + port + "\" is not a number from 1 to 65535");
+    url.port = static_cast<uint16_t>(std::stoi(port));
+  }
+  return url;
+}
+
+}  // namespace skiff::net

@@ -21,19 +21,12 @@ const std::string kBase = "/api/v1/tenants/default";
 // Distinctive, so that a search of every file cannot hit it by chance.
 const std::string kPassword = "pw-7f3a9c2e-never-on-disk";
 
-std::string readFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
-
 // Every regular file under `dir` that contains `needle`.
 std::vector<std::string> filesContaining(const std::string& dir, const std::string& needle) {
   std::vector<std::string> hits;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
     if (!entry.is_regular_file()) continue;
-    if (readFile(entry.path()).find(needle) != std::string::npos)
+    if (readFile(entry.path().string()).find(needle) != std::string::npos)
       hits.push_back(entry.path().string());
   }
   return hits;

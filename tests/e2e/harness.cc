@@ -1,5 +1,7 @@
 #include "e2e/harness.h"
 
+#include <sys/stat.h>
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -30,14 +32,20 @@
 
 namespace skiff::test {
 
-namespace {
-
 std::string readFile(const std::string& path) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
 }
+
+mode_t modeOf(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return 0;
+  return st.st_mode & 07777;
+}
+
+namespace {
 
 // Where a base URL points: "http(s)://HOST:PORT[/...]" with an IPv4 HOST or localhost.
 struct Endpoint {

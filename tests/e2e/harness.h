@@ -17,6 +17,9 @@ namespace skiff::test {
 
 std::string skiffBinary();
 std::string sourceDir();
+// The whole file ("" if it cannot be read), and its permission bits (0 if it does not exist).
+std::string readFile(const std::string& path);
+mode_t modeOf(const std::string& path);
 // A fresh directory under $TMPDIR; the caller removes it (TempDir does).
 std::string makeTempDir();
 

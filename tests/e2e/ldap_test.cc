@@ -118,13 +118,6 @@ cn: Team Leads
 member: uid=alice,ou=people,dc=example,dc=org
 )";
 
-std::string readFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 void writeFile(const std::string& path, const std::string& contents) {
   std::ofstream(path) << contents;
 }

@@ -30,13 +30,6 @@ using skiff::testing::TestSigningKey;
 
 const char* kAudience = "skiff-e2e";
 
-std::string readFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 void writeFile(const std::string& path, const std::string& contents) {
   std::ofstream(path + ".tmp") << contents;
   std::filesystem::rename(path + ".tmp", path);

@@ -11,27 +11,15 @@
 
 #include <gtest/gtest.h>
 
+#include "temp_dir_test.h"
+
 #include "cli/api_client.h"
 
 namespace skiff::cli {
 namespace {
 
-class CliConfigTest : public ::testing::Test {
+class CliConfigTest : public skiff::testing::TempDirTest {
  protected:
-  void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "skiff-cli-XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  static mode_t modeOf(const std::string& path) {
-    struct stat st;
-    EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
-    return st.st_mode & 07777;
-  }
-
-  std::string dir_;
 };
 
 TEST_F(CliConfigTest, PathComesFromSkiffConfigThenXdgThenHome) {

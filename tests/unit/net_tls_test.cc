@@ -15,24 +15,13 @@
 
 #include <gtest/gtest.h>
 
+#include "temp_dir_test.h"
+
 namespace skiff::net {
 namespace {
 
-class NetTlsTest : public ::testing::Test {
+class NetTlsTest : public skiff::testing::TempDirTest {
  protected:
-  void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "skiff-tls-XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  static mode_t modeOf(const std::string& path) {
-    struct stat st;
-    EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
-    return st.st_mode & 07777;
-  }
-
   // Generates a pair named `name` under dir_; returns its fingerprint.
   std::string generate(const std::string& name, std::vector<std::string> hosts = {}) {
     SelfSignedRequest request;
@@ -51,8 +40,6 @@ class NetTlsTest : public ::testing::Test {
     std::fclose(f);
     return cert;
   }
-
-  std::string dir_;
 };
 
 TEST_F(NetTlsTest, SelfSignedCertificateNamesTheHostsAndLoopback) {

@@ -68,6 +68,7 @@ def app_doc(name, replicas=0):
 
 class Skiff:
     def __init__(self, binary, workdir):
+        self.binary = binary
         self.data = os.path.join(workdir, "skiff")
         os.makedirs(self.data)
         self.log = open(os.path.join(workdir, "skiff.log"), "w")
@@ -129,6 +130,10 @@ class Skiff:
         """Stops the server, then what outlives it by design: the gateway and the instances."""
         self.proc.terminate()
         self.proc.wait()
+        if os.path.isdir(os.path.join(self.data, "containers")):
+            # Containers, their network and mounts: the binary's own cleanup.
+            subprocess.run([self.binary, "host-cleanup", "--data-dir", self.data],
+                           stdout=subprocess.DEVNULL, check=False)
         pids, cgroups = [], []
         try:
             pids.append(int(open(os.path.join(self.data, "gateway", "gateway.pid")).read()))

@@ -72,6 +72,14 @@ Access describeAccess(const HttpRequest& request) {
     return a;
   }
 
+  // Exec: POST /api/v1/tenants/{t}/instances/{name}/exec.
+  if (seg.size() == 7 && seg[0] == "api" && seg[1] == "v1" && seg[2] == "tenants" &&
+      seg[4] == "instances" && seg[6] == "exec") {
+    a.request = {kVerbCreate, "instances/exec", seg[3]};
+    a.name = seg[5];
+    return a;
+  }
+
   Result<ResourcePath> path =
       p.rfind(kApiPrefix, 0) == 0 ? parseResourcePath(p) : Result<ResourcePath>(notFound(p));
   if (!path.ok()) {

@@ -51,22 +51,24 @@ std::vector<RoleDefinition> buildBuiltinRoles() {
       {kTenantAdminRole,
        "everything inside the tenant, including its members (bindings); reads its Tenant object",
        {{{kRbacWildcard}, tenantResources()}, {read, {"tenants"}}}});
-  roles.push_back({kDeveloperRole,
-                   "manages applications and their configs and secrets, reads what runs, follows "
-                   "logs and metrics, execs into "
-                   "instances and pushes images in the tenant",
-                   {{{kRbacWildcard}, {"applications", "configs", "secrets"}},
-                    {read, {"revisions", "instances", "tenants"}},
-                    {get, observe},
-                    {{kVerbCreate}, {"instances/exec"}},
-                    {{kVerbGet, kVerbList, kVerbCreate}, {"images"}}}});
   roles.push_back(
-      {kViewerRole,
-       "reads everything in the tenant (logs and metrics included) except secrets; "
-       "changes nothing",
-       {{read, {"applications", "revisions", "instances", "tenants", "rolebindings", "configs"}},
+      {kDeveloperRole,
+       "manages applications and their configs, secrets and volumes, reads what runs, follows "
+       "logs and metrics, execs into "
+       "instances and pushes images in the tenant",
+       {{{kRbacWildcard}, {"applications", "configs", "secrets", "volumes"}},
+        {read, {"revisions", "instances", "tenants"}},
         {get, observe},
-        {{kVerbGet, kVerbList}, {"images"}}}});
+        {{kVerbCreate}, {"instances/exec"}},
+        {{kVerbGet, kVerbList, kVerbCreate}, {"images"}}}});
+  roles.push_back({kViewerRole,
+                   "reads everything in the tenant (logs and metrics included) except secrets; "
+                   "changes nothing",
+                   {{read,
+                     {"applications", "revisions", "instances", "tenants", "rolebindings",
+                      "configs", "volumes"}},
+                    {get, observe},
+                    {{kVerbGet, kVerbList}, {"images"}}}});
   return roles;
 }
 

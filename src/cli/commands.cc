@@ -32,6 +32,7 @@ struct Commands::State {
   RolloutPauseOptions resume;  // paused = false, set by the constructor
   ScaleOptions scale;
   LogsOptions logs;
+  ExecOptions exec;
   int64_t logs_tail = 0;
   CLI::Option* logs_tail_opt = nullptr;
   LoginOptions login;
@@ -55,6 +56,7 @@ struct Commands::State {
   CLI::App* diff_cmd = nullptr;
   CLI::App* can_i_cmd = nullptr;
   CLI::App* audit_verify_cmd = nullptr;
+  std::unique_ptr<ImageCommands> images;  // work on a local store, without a server
 };
 
 namespace {
@@ -150,6 +152,19 @@ Commands::Commands(CLI::App& app) : state_(std::make_unique<State>()) {
                  "The run before the current one (after a restart)");
   logs->add_flag("--timestamps", s.logs.timestamps, "Start each line with its time");
   addTenantOption(*logs, s.logs.tenant);
+
+  CLI::App* exec = add(app, "exec", "Run a command inside a running instance",
+                       [&s](CommandContext& ctx) { return runExec(ctx, s.exec); });
+  exec->add_option("target", s.exec.target,
+                   "APPLICATION/COMPONENT (its first ready instance) or "
+                   "APPLICATION/COMPONENT/INSTANCE")
+      ->required();
+  exec->add_option("command", s.exec.command, "The command and its arguments, after --")
+      ->required();
+  exec->add_flag("-i,--stdin", s.exec.stdin,
+                 "Send standard input (read to its end) to the command");
+  exec->add_flag("-t,--tty", s.exec.tty, "Run the command with a terminal (output merged)");
+  addTenantOption(*exec, s.exec.tenant);
 
   CLI::App* rollout = app.add_subcommand("rollout", "Manage an application's rollouts");
   rollout->require_subcommand(1);
@@ -281,12 +296,15 @@ Commands::Commands(CLI::App& app) : state_(std::make_unique<State>()) {
 
   add(app, "version", "Print the client and server versions",
       [](CommandContext& ctx) { return runVersion(ctx); });
+
+  s.images = std::make_unique<ImageCommands>(app);
 }
 
 Commands::~Commands() = default;
 
 int Commands::run() {
   State& s = *state_;
+  if (auto code = s.images->runIfParsed()) return *code;
   // Commands whose exit code 1 means an answer (differences, "no", a broken trail).
   const bool answers_with_1 =
       s.diff_cmd->parsed() || s.can_i_cmd->parsed() || s.audit_verify_cmd->parsed();

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <iosfwd>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,6 +13,10 @@
 #include "cli/api_client.h"
 #include "cli/config.h"
 #include "common/status.h"
+
+namespace CLI {
+class App;
+}
 
 namespace skiff::cli {
 
@@ -136,6 +141,17 @@ struct LogsOptions {
 };
 int runLogs(CommandContext& ctx, const LogsOptions& options);
 
+// `skiff exec APP/COMPONENT[/INSTANCE] -- CMD...` (exec_command.cc): exits with the command's
+// exit code.
+struct ExecOptions {
+  std::string target;
+  TenantOption tenant;
+  std::vector<std::string> command;
+  bool stdin = false;  // -i: send standard input (read to its end)
+  bool tty = false;    // -t
+};
+int runExec(CommandContext& ctx, const ExecOptions& options);
+
 // Signing in (auth_commands.cc). The password comes from the terminal with echo off, or with
 // `password_stdin` from one line of ctx.in.
 struct LoginOptions {
@@ -200,5 +216,20 @@ int runAuditVerify(CommandContext& ctx);
 int runAdminRotateKey(CommandContext& ctx);
 
 int runVersion(CommandContext& ctx);
+
+// `skiff image ls|pull|push|rm|tag|inspect|import|prune` (image_commands.cc): daemonless, on a
+// local image store directory, like podman; no server is involved.
+class ImageCommands {
+ public:
+  // Registers `image` and its subcommands on `app`.
+  explicit ImageCommands(CLI::App& app);
+  ~ImageCommands();
+  // The exit code of the image subcommand that was parsed; nullopt when none was.
+  std::optional<int> runIfParsed();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 }  // namespace skiff::cli

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "exe/containers.h"
 #include "exe/server.h"
 #include "gateway/gateway.h"
 #include "runtime/local/shim.h"
@@ -50,6 +51,24 @@ int main(int argc, char** argv) {
   server->add_option("--secrets-key-file", server_options.secrets_key_file,
                      "Key file sealing secrets at rest, created on first start (default: "
                      "DATA_DIR/secrets.key)");
+  server
+      ->add_option("--containers", server_options.containers,
+                   "Run components with an image as runc containers: auto (where runc works), "
+                   "on (or refuse to start), off")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->capture_default_str();
+  server->add_option("--insecure-registry", server_options.insecure_registries,
+                     "A registry HOST[:PORT] to pull from over plain HTTP (loopback ones always "
+                     "are); repeatable");
+
+  std::string cleanup_dir = skiff::defaultDataDir();
+  CLI::App* host_cleanup = app.add_subcommand(
+      "host-cleanup",
+      "End every instance of a data directory and remove what Skiff made on the host for them "
+      "(network namespaces, bridges, firewall rules, mounts, cgroups); the server must be "
+      "stopped");
+  host_cleanup->add_option("--data-dir", cleanup_dir, "The server's data directory")
+      ->capture_default_str();
 
   skiff::gateway::GatewayOptions gateway_options;
   CLI::App* gateway = app.add_subcommand("gateway", "Run the L7 gateway (HTTP reverse proxy)");
@@ -82,5 +101,6 @@ int main(int argc, char** argv) {
   if (server->parsed()) return skiff::runServer(server_options);
   if (gateway->parsed()) return skiff::gateway::runGateway(gateway_options);
   if (shim->parsed()) return skiff::runtime::runShim(shim_dir);
+  if (host_cleanup->parsed()) return skiff::runHostCleanup(cleanup_dir);
   return commands.run();
 }

@@ -25,6 +25,7 @@
 #include "api/admin_handler.h"
 #include "api/api_handler.h"
 #include "api/auth_handler.h"
+#include "api/exec_handler.h"
 #include "api/gatekeeper.h"
 #include "api/http_server.h"
 #include "api/log_handler.h"
@@ -40,12 +41,17 @@
 #include "controller/route_controller.h"
 #include "controller/tenant_usage_controller.h"
 #include "exe/api_tls.h"
+#include "exe/containers.h"
 #include "exe/gateway_supervisor.h"
 #include "gateway/admin_client.h"
 #include "model/formats.h"
+#include "runtime/local/image_gc.h"
+#include "runtime/local/local_executor.h"
 #include "runtime/local/local_log_source.h"
 #include "runtime/local/node_agent.h"
 #include "runtime/local/process_driver.h"
+#include "runtime/local/service_controller.h"
+#include "runtime/local/volume_controller.h"
 #include "runtime/probe/prober.h"
 #include "secrets/keyring.h"
 #include "store/sqlite_store.h"
@@ -218,9 +224,35 @@ int runServer(const ServerOptions& options) {
     return 1;
   }
   spdlog::info("runtime: {} driver ({})", driver.name(), driver.describe());
+  // Components with an image: OCI containers under runc, where runc works here.
+  auto containers = openContainerRuntime(options.data_dir, **store,
+                                         {options.containers, options.insecure_registries});
+  if (!containers.ok()) {
+    spdlog::error("containers: {}", containers.status().toString());
+    return 1;
+  }
+  if (containers->driver)
+    spdlog::info("containers: {} driver ({})", containers->driver->name(),
+                 containers->driver->describe());
+  else
+    spdlog::warn("containers: unavailable, components with an image cannot run: {}",
+                 containers->unavailable);
+  runtime::VolumeStore volumes({options.data_dir + "/volumes"});
   // Several workers: a stop waits out its instance's grace period.
   runtime::NodeAgent::Options agent_options;
   agent_options.gateway_address = [&gateway] { return gateway.proxyAddress(); };
+  agent_options.containers = containers->driver.get();
+  agent_options.network = containers->network.get();
+  agent_options.images = containers->image_source.get();
+  agent_options.containers_unavailable = containers->unavailable;
+  agent_options.volumes = &volumes;
+  agent_options.scratch_dir = options.data_dir + "/scratch";
+  if (containers->network)
+    controllers.add(std::make_unique<runtime::ServiceController>(**store, *containers->network));
+  if (containers->images)
+    controllers.add(
+        std::make_unique<runtime::ImageGarbageCollector>(**store, *containers->images, clock));
+  controllers.add(std::make_unique<runtime::VolumeController>(**store, volumes, clock));
   controllers.add(
       std::make_unique<runtime::NodeAgent>(**store, driver, prober, clock, agent_options), 4);
   if (Status s = controllers.start(); !s.isOk()) {
@@ -230,7 +262,7 @@ int runServer(const ServerOptions& options) {
 
   // Instance logs for the API; kept logs of removed instances expire after the retention.
   runtime::LocalLogSource::Options log_options;
-  log_options.runtime_dir = options.data_dir + "/runtime";
+  log_options.runtime_dirs = {options.data_dir + "/runtime", containersRoot(options.data_dir)};
   log_options.retention = std::chrono::seconds(static_cast<int64_t>(*retention_seconds));
   runtime::LocalLogSource log_source(**store, clock, log_options);
   if (Status s = log_source.start(); !s.isOk()) {
@@ -288,9 +320,12 @@ int runServer(const ServerOptions& options) {
                 {"resealed", rotated->resealed},
                 {"retiredKeys", rotated->retired}};
   });
-  const HttpHandler serve = [&api, &auth, &logs, &admin](HttpRequest& r) {
+  runtime::LocalExecutor executor({&driver, containers->driver.get()});
+  ExecHandler exec(executor);
+  const HttpHandler serve = [&api, &auth, &logs, &admin, &exec](HttpRequest& r) {
     if (AuthHandler::handles(r)) return auth.handle(r);
     if (AdminHandler::handles(r)) return admin.handle(r);
+    if (ExecHandler::handles(r)) return exec.handle(r);
     return LogHandler::handles(r) ? logs.handle(r) : api.handle(r);
   };
   HttpServer http(http_options,

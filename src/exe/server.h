@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace skiff {
 
@@ -31,6 +32,11 @@ struct ServerOptions {
   // The key file that seals secrets at rest; empty: <data_dir>/secrets.key. Keep it (and its
   // backups) apart from backups of the database.
   std::string secrets_key_file;
+  // Components with an image: "auto" runs them as runc containers where runc works here, "on"
+  // refuses to start otherwise, "off" never runs containers.
+  std::string containers = "auto";
+  // Registries ("host[:port]") pulled from over plain HTTP though not on loopback.
+  std::vector<std::string> insecure_registries;
 };
 
 // Blocks until a termination signal; returns the process exit code.

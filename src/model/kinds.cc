@@ -43,6 +43,9 @@ const std::vector<KindInfo>& allKinds() {
       {"Config", "configs", "cfg", Scope::kTenant, true},
       // Sealed at rest (secrets/keyring.h); only callers allowed to get secrets read them.
       {"Secret", "secrets", "secret", Scope::kTenant, true},
+      // Created by the node agent for a component's persistent volume (or ahead of it by a
+      // user); its data outlives instances and goes only when the Volume is deleted.
+      {"Volume", "volumes", "vol", Scope::kTenant, true},
       {"User", "users", "user", Scope::kPlatform, true},
       {"Role", "roles", "role", Scope::kPlatform, true},
       {"RoleBinding", "rolebindings", "rb", Scope::kTenant, true},

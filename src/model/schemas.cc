@@ -208,6 +208,11 @@ json component() {
            {"type", defaulted(oneOfStrings({"service", "stateful", "job", "cronjob"}), "service")},
            {"image", string("image-ref")},
            {"run", described(run, "the command to run; overrides the image's entrypoint")},
+           {"user", described(string(),
+                              "containers: uid[:gid] or a user (and group) of the "
+                              "image's /etc/passwd; default: the image's User")},
+           {"readOnlyRoot",
+            described(defaulted(boolean(), false), "containers: a read-only root filesystem")},
            {"replicas", defaulted(integer(0, 1000), 1)},
            {"ports", arrayOf(port)},
            {"env", arrayOf(envVar())},
@@ -255,11 +260,25 @@ json buildConfigSpec() { return object({{"data", dataMap()}}); }
 
 json buildSecretSpec() {
   return described(
-      object({{"type", described(defaulted(oneOfStrings({"opaque", "tls"}), "opaque"),
+      object({{"type", described(defaulted(oneOfStrings({"opaque", "tls", "registry"}), "opaque"),
                                  "tls: a certificate chain and key under tls.crt and tls.key "
-                                 "(PEM), e.g. for a route's host")},
+                                 "(PEM), e.g. for a route's host; registry: server "
+                                 "(host[:port]), username and password for pulling the "
+                                 "tenant's images")},
               {"data", dataMap()}}),
       "sealed at rest; served only to callers allowed to get secrets");
+}
+
+json buildVolumeSpec() {
+  return described(
+      object({{"size", described(quantity("memory-quantity"),
+                                 "enforced where the host allows (a loop-mounted ext4 file); "
+                                 "none: as much as the host has")},
+              {"application", string("dns-label")},
+              {"component", string("dns-label")},
+              {"volume", described(string("dns-label"), "the component's volume name")},
+              {"ordinal", described(integerAtLeast(0), "the stateful instance it belongs to")}}),
+      "persistent storage of a component's volume; deleted only when this object is deleted");
 }
 
 json buildTenantSpec() {
@@ -387,6 +406,8 @@ const json* specSchema(std::string_view kind) {
   static const json secret = buildSecretSpec();
   if (kind == "Config") return &config;
   if (kind == "Secret") return &secret;
+  static const json volume = buildVolumeSpec();
+  if (kind == "Volume") return &volume;
   static const json user = buildUserSpec();
   static const json role = buildRoleSpec();
   static const json binding = buildBindingSpec("grants the role to the subjects in this tenant");

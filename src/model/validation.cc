@@ -514,6 +514,12 @@ void checkData(const json& spec, bool secret, Errors& errors) {
   if (total > kMaxDataBytes)
     errors.push_back({"spec.data", "must hold at most 1 MiB of keys and values, got " +
                                        std::to_string(total) + " bytes"});
+  if (secret && spec.value("type", "opaque") == "registry") {
+    for (const char* key : {"server", "username", "password"})
+      if (stringMember(*data, key) == nullptr)
+        errors.push_back({childPath("spec.data", key), "is required for type registry"});
+    return;
+  }
   if (!secret || spec.value("type", "opaque") != "tls") return;
   const struct {
     const char* key;

@@ -300,6 +300,10 @@ void ServerProcess::killInstances() const {
   // before it recorded them: they are named after this server's runtime directory.
   (void)runtime::removeCgroupDirs(
       runtime::instanceCgroupDirs(runtime::detectCgroupLayout(), data_dir_ + "/runtime"));
+  // Containers are runc's children, not the shims': runc, the network namespaces, bridges,
+  // firewall rules and mounts go through the binary's own cleanup.
+  if (std::filesystem::exists(data_dir_ + "/containers"))
+    (void)runSkiff({"host-cleanup", "--data-dir", data_dir_}, "");
   // So do the secret files the driver keeps on tmpfs.
   std::error_code ec;
   std::filesystem::remove_all(runtime::ProcessDriver::secretRoot(data_dir_ + "/runtime"), ec);
@@ -577,6 +581,55 @@ CommandResult runSkiff(const std::vector<std::string>& args, const std::string& 
   waitpid(pid, &status, 0);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return result;
+}
+
+int freePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+void ChildProcess::start(std::vector<std::string> args, const std::string& log_path) {
+  kill();
+  pid_ = fork();
+  if (pid_ == 0) {
+    int log = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    dup2(log, 1);
+    dup2(log, 2);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execvp(argv[0], argv.data());
+    _exit(127);
+  }
+  ASSERT_GT(pid_, 0);
+}
+
+std::optional<int> ChildProcess::wait(std::chrono::milliseconds timeout) {
+  std::optional<int> exit_status;
+  eventually(
+      [&] {
+        int status = 0;
+        if (pid_ <= 0 || waitpid(pid_, &status, WNOHANG) != pid_) return false;
+        pid_ = -1;
+        exit_status = status;
+        return true;
+      },
+      timeout);
+  return exit_status;
+}
+
+void ChildProcess::kill() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  waitpid(pid_, nullptr, 0);
+  pid_ = -1;
 }
 
 }  // namespace skiff::test

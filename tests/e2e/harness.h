@@ -102,6 +102,29 @@ HttpResult httpRequest(const std::string& url, const std::string& method, const 
 // True once `pid` has exited (a zombie counts as exited).
 bool processGone(pid_t pid);
 
+// A loopback TCP port that was free a moment ago (a helper server may still lose it to
+// another process: start it in a retry loop).
+int freePort();
+
+// A child process (a registry, a directory, an identity provider) with its output in a log
+// file, killed (SIGKILL, by pid) at the latest when this is destroyed.
+class ChildProcess {
+ public:
+  ChildProcess() = default;
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+  ~ChildProcess() { kill(); }
+
+  void start(std::vector<std::string> args, const std::string& log_path);
+  // The exit status (as from waitpid) once the process exits within `timeout`.
+  std::optional<int> wait(std::chrono::milliseconds timeout);
+  void kill();
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+};
+
 // A connection to a server, plain or TLS (harness.cc).
 class ClientConnection;
 

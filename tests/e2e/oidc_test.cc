@@ -35,55 +35,6 @@ void writeFile(const std::string& path, const std::string& contents) {
   std::filesystem::rename(path + ".tmp", path);
 }
 
-// A child process with its output in a log file, killed (SIGKILL, by pid) at the latest when
-// this is destroyed.
-class ChildProcess {
- public:
-  ChildProcess() = default;
-  ChildProcess(const ChildProcess&) = delete;
-  ChildProcess& operator=(const ChildProcess&) = delete;
-  ~ChildProcess() { kill(); }
-
-  void start(std::vector<std::string> args, const std::string& log_path) {
-    kill();
-    pid_ = fork();
-    if (pid_ == 0) {
-      int log = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      dup2(log, 1);
-      dup2(log, 2);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execvp(argv[0], argv.data());
-      _exit(127);
-    }
-    ASSERT_GT(pid_, 0);
-  }
-  // The exit status (as from waitpid) once the process exits within `timeout`.
-  std::optional<int> wait(std::chrono::milliseconds timeout) {
-    std::optional<int> exit_status;
-    eventually(
-        [&] {
-          int status = 0;
-          if (pid_ <= 0 || waitpid(pid_, &status, WNOHANG) != pid_) return false;
-          pid_ = -1;
-          exit_status = status;
-          return true;
-        },
-        timeout);
-    return exit_status;
-  }
-  void kill() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-};
-
 class OidcTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -224,7 +224,7 @@ class LocalLogSourceTest : public LogReaderTest {
     store_ = std::move(s).value();
     source_ = std::make_unique<LocalLogSource>(
         *store_, SystemClock::instance(),
-        LocalLogSource::Options{root_ + "/runtime", std::chrono::hours(1), milliseconds(0)});
+        LocalLogSource::Options{{root_ + "/runtime"}, std::chrono::hours(1), milliseconds(0)});
   }
   Object instance(const std::string& name, const std::string& component) {
     Object o;

@@ -3,7 +3,8 @@
 // A driver starts one workload per InstanceSpec and reports its InstanceState. Drivers keep
 // their state on disk so that a restarted control plane, constructing a new driver over the
 // same root directory, adopts instances started by its predecessor (list() + inspect()).
-// Implementations: ProcessDriver (fork/exec under a per-instance shim); a runc driver later.
+// Implementations: ProcessDriver (fork/exec under a per-instance shim) and RuncDriver (OCI
+// containers under runc, with the same shim).
 //
 // Implementations are thread-safe for calls on different instance ids; calls for the same id
 // are serialised by the caller (the node agent reconciles one key at a time).
@@ -14,10 +15,13 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/status.h"
+#include "runtime/local/exec_session.h"
 
 namespace skiff::runtime {
 
@@ -55,6 +59,46 @@ inline std::string envVarName(std::string name) {
   return name;
 }
 
+// A host path visible inside a container.
+struct BindMount {
+  std::string source;       // absolute host path (file or directory)
+  std::string destination;  // absolute path inside the container
+  bool read_only = true;
+  bool operator==(const BindMount&) const = default;
+};
+
+// What /etc/resolv.conf says inside a container.
+struct DnsConfig {
+  std::vector<std::string> nameservers;
+  std::vector<std::string> search;
+  std::vector<std::string> options;  // e.g. "ndots:5"
+  bool operator==(const DnsConfig&) const = default;
+};
+
+// The container part of an instance: set for components with an image, run by a container
+// driver (RuncDriver). InstanceSpec::argv, env and working_dir then refer to the container's
+// filesystem: argv is already resolved from the image's Entrypoint/Cmd and the component's
+// command/args, env already merged with the image's Env.
+struct ContainerSpec {
+  // The image's unpacked layers, bottom first, in overlay format (whiteouts are 0/0 character
+  // devices, opaque directories carry trusted.overlay.opaque=y). Read only: never modified.
+  std::vector<std::string> rootfs_layers;
+  // "uid[:gid]" numerically, or "name[:group]" looked up in the image's /etc/passwd and
+  // /etc/group; empty: root (0:0).
+  std::string user;
+  bool read_only_root = false;
+  std::string hostname;  // empty: the instance id
+  // The network namespace to join (created by CNI); empty: a new one with only loopback.
+  std::string netns_path;
+  // Lines of /etc/hosts after the localhost entries, e.g. "10.88.0.5 web".
+  std::vector<std::string> hosts;
+  DnsConfig dns;  // no nameservers: the host's /etc/resolv.conf is copied
+  // Where each volume of InstanceSpec::files is mounted (read only): volume name -> path.
+  std::map<std::string, std::string> volume_paths;
+  std::vector<BindMount> mounts;  // further bind mounts (persistent volumes)
+  bool operator==(const ContainerSpec&) const = default;
+};
+
 struct InstanceSpec {
   std::string id;  // lowercase letters, digits, '-', '.', '_'; unique per driver root
   // Command and arguments. A command without '/' is looked up in the PATH of `env` (or the
@@ -73,6 +117,8 @@ struct InstanceSpec {
   // (Driver::stop() takes its own grace, normally this one).
   std::chrono::milliseconds termination_grace{10000};
   LogLimits logs;
+  // Set: run as an OCI container (a container driver is needed); unset: a host process.
+  std::optional<ContainerSpec> container;
   bool operator==(const InstanceSpec&) const = default;
 };
 
@@ -122,6 +168,19 @@ class Driver {
   virtual Result<std::vector<std::string>> list() = 0;
   // The instance's current log file, also after remove() while its logs are retained.
   virtual Result<std::string> logPath(const std::string& id) = 0;
+
+  // Starts `argv` inside the running instance (as its user, in its working directory and
+  // environment), with a terminal when `tty`. The session owns the command's stdio and reaps
+  // it; see exec_session.h.
+  virtual Result<std::unique_ptr<ExecSession>> exec(const std::string& id,
+                                                    const std::vector<std::string>& argv,
+                                                    bool tty) {
+    (void)argv;
+    (void)tty;
+    return Status(StatusCode::kInvalid,
+                  "the " + name() + " driver cannot run commands inside instance \"" + id + "\"",
+                  {{"driver", "exec needs the runc driver"}});
+  }
 };
 
 }  // namespace skiff::runtime

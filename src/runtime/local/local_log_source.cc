@@ -98,12 +98,18 @@ LocalLogSource::LocalLogSource(const Store& store, const Clock& clock, Options o
 
 LocalLogSource::~LocalLogSource() { stop(); }
 
+std::string LocalLogSource::rootOf(const std::string& id) const {
+  for (const auto& root : options_.runtime_dirs)
+    if (isDirectory(root + "/instances/" + id) || isDirectory(root + "/logs/" + id)) return root;
+  return options_.runtime_dirs.front();
+}
+
 std::string LocalLogSource::liveLogDir(const std::string& id) const {
-  return options_.runtime_dir + "/instances/" + id + "/" + kLogsDir;
+  return rootOf(id) + "/instances/" + id + "/" + kLogsDir;
 }
 
 std::string LocalLogSource::keptLogDir(const std::string& id) const {
-  return options_.runtime_dir + "/logs/" + id;
+  return rootOf(id) + "/logs/" + id;
 }
 
 Result<std::unique_ptr<LogCursor>> LocalLogSource::open(const std::string& tenant,
@@ -112,7 +118,7 @@ Result<std::unique_ptr<LogCursor>> LocalLogSource::open(const std::string& tenan
   const std::string id = logInstanceId(tenant, instance);
   const ObjectKey key{"Instance", tenant, instance};
   const bool exists = store_.get(key).ok();
-  const std::string instance_dir = options_.runtime_dir + "/instances/" + id;
+  const std::string instance_dir = rootOf(id) + "/instances/" + id;
   const bool running = isDirectory(instance_dir);  // a run exists (it may have exited)
   const bool kept = isDirectory(keptLogDir(id));
   if (!exists && !running && !kept)
@@ -161,20 +167,21 @@ Result<std::vector<LoggedInstance>> LocalLogSource::instancesOf(const std::strin
   }
   // Deleted instances: their kept logs name their application.
   const std::string prefix = tenant + ".";
-  std::error_code ec;
-  for (fs::directory_iterator it(options_.runtime_dir + "/logs", ec), end; !ec && it != end;
-       it.increment(ec)) {
-    const std::string id = it->path().filename().string();
-    if (id.compare(0, prefix.size(), prefix) != 0) continue;
-    auto text = readWholeFile(it->path().string() + "/" + kOwnerFile);
-    if (!text.ok()) continue;
-    auto owner = nlohmann::json::parse(*text, nullptr, false);
-    if (!owner.is_object() || owner.value("tenant", "") != tenant ||
-        owner.value("application", "") != application)
-      continue;
-    const std::string name = owner.value("instance", "");
-    if (name.empty() || found.count(name)) continue;
-    found[name] = {name, owner.value("component", ""), false};
+  for (const auto& root : options_.runtime_dirs) {
+    std::error_code ec;
+    for (fs::directory_iterator it(root + "/logs", ec), end; !ec && it != end; it.increment(ec)) {
+      const std::string id = it->path().filename().string();
+      if (id.compare(0, prefix.size(), prefix) != 0) continue;
+      auto text = readWholeFile(it->path().string() + "/" + kOwnerFile);
+      if (!text.ok()) continue;
+      auto owner = nlohmann::json::parse(*text, nullptr, false);
+      if (!owner.is_object() || owner.value("tenant", "") != tenant ||
+          owner.value("application", "") != application)
+        continue;
+      const std::string name = owner.value("instance", "");
+      if (name.empty() || found.count(name)) continue;
+      found[name] = {name, owner.value("component", ""), false};
+    }
   }
   std::vector<LoggedInstance> out;
   for (auto& [name, instance] : found) out.push_back(std::move(instance));
@@ -183,11 +190,11 @@ Result<std::vector<LoggedInstance>> LocalLogSource::instancesOf(const std::strin
 
 int LocalLogSource::sweep(std::chrono::system_clock::time_point now) {
   int deleted = 0;
-  std::error_code ec;
   std::vector<fs::path> expired;
-  for (fs::directory_iterator it(options_.runtime_dir + "/logs", ec), end; !ec && it != end;
-       it.increment(ec)) {
-    if (lastChange(it->path().string()) + options_.retention < now) expired.push_back(it->path());
+  for (const auto& root : options_.runtime_dirs) {
+    std::error_code ec;
+    for (fs::directory_iterator it(root + "/logs", ec), end; !ec && it != end; it.increment(ec))
+      if (lastChange(it->path().string()) + options_.retention < now) expired.push_back(it->path());
   }
   for (const auto& dir : expired) {
     std::error_code rm;

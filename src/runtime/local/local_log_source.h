@@ -1,5 +1,5 @@
 // LocalLogSource: the LogSource of the local backend, reading the log files the instance shims
-// write under the ProcessDriver's root directory (see process_driver.h):
+// write under the drivers' root directories (see process_driver.h, runc_driver.h):
 //   instances/<id>/logs/   the current run of a live instance
 //   logs/<id>/             the logs of the last removed run: the previous run of an instance
 //                          that was restarted, or the last run of a deleted one
@@ -25,6 +25,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/clock.h"
 #include "model/object.h"
@@ -36,7 +37,9 @@ namespace skiff::runtime {
 class LocalLogSource final : public LogSource {
  public:
   struct Options {
-    std::string runtime_dir;  // the ProcessDriver's root directory (DATA/runtime)
+    // The drivers' root directories (DATA/runtime, DATA/containers); an instance's logs are in
+    // the one that has its directory. At least one.
+    std::vector<std::string> runtime_dirs;
     std::chrono::seconds retention{std::chrono::hours(24)};
     // How often a follow looks whether its deleted instance is gone for good.
     std::chrono::milliseconds liveness_check{1000};
@@ -60,6 +63,8 @@ class LocalLogSource final : public LogSource {
   int sweep(std::chrono::system_clock::time_point now);
 
   std::string liveLogDir(const std::string& id) const;
+  // The root directory holding the instance's logs (the first root when none does).
+  std::string rootOf(const std::string& id) const;
   std::string keptLogDir(const std::string& id) const;
 
  private:

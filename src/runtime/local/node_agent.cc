@@ -8,11 +8,15 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
+#include <filesystem>
 
 #include "controller/revision_controller.h"
 #include "model/formats.h"
+#include "model/well_known.h"
 #include "runtime/local/local_log_source.h"
 #include "runtime/local/log_files.h"
+#include "runtime/local/service_controller.h"
 
 namespace skiff::runtime {
 
@@ -176,6 +180,50 @@ Status addConfiguration(const Store& store, const std::string& tenant, const jso
   return Status::ok();
 }
 
+// The Volume object behind a persistent volume of an instance, "APP-COMPONENT-VOLUME" plus
+// "-ORDINAL" for a stateful identity, created on first use (or ahead by a user, with a size of
+// their choosing). Returns its name and size in bytes (0: unsized).
+Result<std::pair<std::string, int64_t>> ensureVolumeObject(Store& store, const Object& instance,
+                                                           const json& component,
+                                                           const json& volume) {
+  const std::string tenant = instance.metadata.tenant;
+  const std::string app = instance.spec.value("application", "");
+  std::string name = app + "-" + component.value("name", "") + "-" + volume.value("name", "");
+  if (instance.spec.contains("ordinal"))
+    name += "-" + std::to_string(instance.spec.value("ordinal", 0));
+  if (name.size() > 63) {
+    // Still a DNS label, still one per identity: a prefix and a hash of the whole name.
+    uint32_t h = 2166136261u;
+    for (unsigned char c : name) h = (h ^ c) * 16777619u;
+    char tag[9];
+    std::snprintf(tag, sizeof tag, "%08x", h);
+    name = name.substr(0, 54) + "-" + tag;
+  }
+  auto sizeOf = [](const Object& v) {
+    return v.spec.contains("size") ? parseMemoryBytes(v.spec["size"]).value_or(0) : int64_t{0};
+  };
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto got = store.get({"Volume", tenant, name});
+    if (got.ok()) return std::make_pair(name, sizeOf((*got)->object()));
+    if (got.status().code() != StatusCode::kNotFound) return got.status();
+    Object object;
+    object.kind = "Volume";
+    object.metadata.tenant = tenant;
+    object.metadata.name = name;
+    object.metadata.labels[kApplicationLabel] = app;
+    object.metadata.labels[kComponentLabel] = component.value("name", "");
+    object.spec = {{"application", app},
+                   {"component", component.value("name", "")},
+                   {"volume", volume.value("name", "")}};
+    if (volume.contains("size")) object.spec["size"] = volume["size"];
+    if (instance.spec.contains("ordinal")) object.spec["ordinal"] = instance.spec["ordinal"];
+    auto created = store.create(object);
+    if (created.ok()) return std::make_pair(name, sizeOf(object));
+    if (created.status().code() != StatusCode::kAlreadyExists) return created.status();
+  }
+  return conflict("volume " + name + " is being created and deleted at once; retrying");
+}
+
 }  // namespace
 
 NodeAgent::NodeAgent(Store& store, Driver& driver, Prober& prober, const Clock& clock,
@@ -198,26 +246,144 @@ std::vector<WatchedKind> NodeAgent::watches() const {
   return {{"Instance", [](const StoredObject& o) { return std::optional<ObjectKey>(o.key()); }}};
 }
 
-Result<InstanceSpec> NodeAgent::buildSpec(const Object& instance, const json& component,
-                                          std::map<std::string, int>* ports) {
-  const json run = component.value("run", json::object());
-  if (!run.contains("command"))
+Result<Driver*> NodeAgent::driverFor(const json& component) const {
+  if (!component.contains("image")) return &driver_;
+  if (options_.containers == nullptr || options_.network == nullptr || options_.images == nullptr)
     return Status(StatusCode::kInvalid,
-                  "ImageNotSupported: the process driver runs run.command; a component with "
-                  "only an image needs the runc driver");
+                  "ContainersUnavailable: the component has an image but "
+                  "containers cannot run on this server: " +
+                      options_.containers_unavailable);
+  return options_.containers;
+}
+
+Status NodeAgent::addImage(const Object& instance, const json& component, InstanceSpec* spec,
+                           json* status) {
+  const std::string reference = component.value("image", "");
+  auto image = options_.images->resolve(instance.metadata.tenant, reference);
+  if (!image.ok())
+    return Status(image.status().code(), "ImagePullFailed: " + image.status().message());
+  ContainerSpec container;
+  container.rootfs_layers = image->layers;
+  container.user = component.value("user", image->user);
+  container.read_only_root = component.value("readOnlyRoot", false);
+  container.hostname = instance.metadata.name;
+  // Kubernetes' rules: command replaces the entrypoint (and drops the image's cmd), args
+  // replace the cmd.
+  const json run = component.value("run", json::object());
+  if (run.contains("command")) {
+    spec->argv = {run.value("command", "")};
+    for (const auto& a : run.value("args", std::vector<std::string>{})) spec->argv.push_back(a);
+  } else {
+    spec->argv = image->entrypoint;
+    const auto args =
+        run.contains("args") ? run.value("args", std::vector<std::string>{}) : image->cmd;
+    spec->argv.insert(spec->argv.end(), args.begin(), args.end());
+  }
+  if (spec->argv.empty())
+    return Status(StatusCode::kInvalid,
+                  "image " + reference + " has no ENTRYPOINT or CMD; set run.command");
+  spec->working_dir =
+      run.value("workingDir", image->working_dir.empty() ? "/" : image->working_dir);
+  spec->env["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  for (const auto& e : image->env) {
+    const size_t eq = e.find('=');
+    if (eq != std::string::npos) spec->env[e.substr(0, eq)] = e.substr(eq + 1);
+  }
+  spec->env["HOSTNAME"] = instance.metadata.name;
+  spec->container = std::move(container);
+  (*status)["image"] = {{"reference", reference}, {"digest", image->digest}};
+  return Status::ok();
+}
+
+Status NodeAgent::attachNetwork(const Object& instance, InstanceSpec* spec, json* status) {
+  const std::string tenant = instance.metadata.tenant;
+  auto attached = options_.network->attach(tenant, spec->id, {});
+  if (!attached.ok()) return attached.status();
+  spec->container->netns_path = attached->netns_path;
+  // Every component of the application that has a service, by name: "cache:6379" works from
+  // any container of the application.
+  const std::string app = instance.spec.value("application", "");
+  auto revision = store_.get(
+      {"Revision", tenant, revisionName(app, instance.spec.value("revision", int64_t{0}))});
+  if (revision.ok()) {
+    for (const auto& c :
+         (*revision)->object().spec["template"].value("components", json::array())) {
+      if (!c.contains("image") || c.value("ports", json::array()).empty()) continue;
+      const std::string name = c.value("name", "");
+      auto vip = options_.network->serviceAddress(tenant, serviceKey(app, name));
+      if (!vip.ok()) {
+        (void)options_.network->detach(spec->id);
+        return vip.status();
+      }
+      spec->container->hosts.push_back(*vip + " " + name + " " + name + "." + app);
+    }
+  }
+  (*status)["address"] = attached->ip;
+  (*status)["network"] = "container";
+  return Status::ok();
+}
+
+Status NodeAgent::addVolumes(const Object& instance, const json& component, InstanceSpec* spec,
+                             json* status) {
+  const std::string tenant = instance.metadata.tenant;
+  json used = json::array();
+  for (const auto& v : component.value("volumes", json::array())) {
+    const json source = v.value("source", json::object());
+    const std::string name = v.value("name", "");
+    const std::string path = v.value("path", "");
+    if (source.contains("config") || source.contains("secret")) {
+      if (spec->container) spec->container->volume_paths[name] = path;
+      continue;
+    }
+    std::string host_path;
+    if (source.contains("emptyDir")) {
+      host_path = options_.scratch_dir + "/" + spec->id + "/" + name;
+      std::error_code ec;
+      std::filesystem::create_directories(host_path, ec);
+      if (ec) return unavailable("cannot create emptyDir " + host_path + ": " + ec.message());
+    } else {
+      if (options_.volumes == nullptr)
+        return Status(StatusCode::kInvalid, "this server keeps no persistent volumes");
+      auto volume = ensureVolumeObject(store_, instance, component, v);
+      if (!volume.ok()) return volume.status();
+      used.push_back(volume->first);  // recorded first: in use from now on, even if this fails
+      (*status)["volumes"] = used;
+      auto info = options_.volumes->ensure(tenant, volume->first, volume->second);
+      if (!info.ok()) return info.status();
+      host_path = info->path;
+    }
+    if (spec->container) {
+      spec->container->mounts.push_back({host_path, path, v.value("readOnly", false)});
+    } else {
+      spec->env["SKIFF_VOLUME_" + envVarName(name)] = host_path;
+    }
+  }
+  return Status::ok();
+}
+
+Result<InstanceSpec> NodeAgent::buildSpec(const Object& instance, const json& component,
+                                          std::map<std::string, int>* ports, json* status) {
   InstanceSpec spec;
   spec.id = driverId(instance.key());
-  spec.argv.push_back(run.value("command", ""));
-  for (const auto& a : run.value("args", std::vector<std::string>{})) spec.argv.push_back(a);
-  spec.working_dir = run.value("workingDir", "/");
-  // Skiff's own directory comes first, so tools built beside it (skiff-example) are found.
-  char self[4096];
-  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-  std::string own_dir = n > 0 ? std::string(self, static_cast<size_t>(n)) : std::string();
-  own_dir = own_dir.substr(0, own_dir.rfind('/'));
-  spec.env["PATH"] = (own_dir.empty() ? "" : own_dir + ":") +
-                     "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-  spec.env["HOME"] = "/tmp";
+  const bool container = component.contains("image");
+  if (container) {
+    if (Status s = addImage(instance, component, &spec, status); !s.isOk()) return s;
+  } else {
+    const json run = component.value("run", json::object());
+    spec.argv.push_back(run.value("command", ""));
+    for (const auto& a : run.value("args", std::vector<std::string>{})) spec.argv.push_back(a);
+    spec.working_dir = run.value("workingDir", "/");
+    // Skiff's own directory comes first, so tools built beside it (skiff-example) are found.
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    std::string own_dir = n > 0 ? std::string(self, static_cast<size_t>(n)) : std::string();
+    own_dir = own_dir.substr(0, own_dir.rfind('/'));
+    spec.env["PATH"] = (own_dir.empty() ? "" : own_dir + ":") +
+                       "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    spec.env["HOME"] = "/tmp";
+    (*status)["address"] = "127.0.0.1";
+    status->erase("network");
+  }
   if (Status s = addConfiguration(store_, instance.metadata.tenant, component, &spec); !s.isOk())
     return s;
   spec.env["SKIFF_TENANT"] = instance.metadata.tenant;
@@ -231,7 +397,9 @@ Result<InstanceSpec> NodeAgent::buildSpec(const Object& instance, const json& co
   bool first = true;
   for (const auto& p : component.value("ports", json::array())) {
     const std::string name = p.value("name", "");
-    if (!ports->count(name)) {
+    if (container) {
+      (*ports)[name] = p.value("port", 0);  // its own address: the port as declared
+    } else if (!ports->count(name)) {
       auto port = freePort();
       if (!port.ok()) return port.status();
       (*ports)[name] = *port;
@@ -247,16 +415,39 @@ Result<InstanceSpec> NodeAgent::buildSpec(const Object& instance, const json& co
     spec.limits.memory_bytes = parseMemoryBytes(limits["memory"]).value_or(0);
   spec.termination_grace =
       milliseconds(component.value("terminationGracePeriodSeconds", 30) * 1000);
+  if (Status s = addVolumes(instance, component, &spec, status); !s.isOk()) return s;
+  if (container) {
+    if (Status s = attachNetwork(instance, &spec, status); !s.isOk()) return s;
+  }
   return spec;
 }
 
+void NodeAgent::releaseHost(const std::string& id) {
+  if (options_.network != nullptr) (void)options_.network->detach(id);
+  if (!options_.scratch_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(options_.scratch_dir + "/" + id, ec);
+  }
+}
+
+Status NodeAgent::stopAndRemove(const std::string& id, milliseconds grace) {
+  for (Driver* d : {&driver_, options_.containers}) {
+    if (d == nullptr || !d->inspect(id).ok()) continue;
+    if (Status s = d->stop(id, grace); !s.isOk()) return s;
+    if (Status s = d->remove(id); !s.isOk()) return s;
+  }
+  releaseHost(id);
+  return Status::ok();
+}
+
 Status NodeAgent::registerProbes(const ObjectKey& key, const json& component,
-                                 const std::map<std::string, int>& ports) {
+                                 const std::map<std::string, int>& ports, const std::string& host) {
   const json health = component.value("health", json::object());
   for (const char* kind : {"readiness", "liveness", "startup"}) {
     if (!health.contains(kind)) continue;
     auto spec = probeSpec(health[kind], component, ports);
     if (!spec.ok()) return spec.status();
+    spec->host = host;
     const std::string which = kind;
     auto added = prober_.add(driverId(key) + "/" + which, std::move(spec).value(),
                              [this, key, which](const ProbeResult& r) {
@@ -311,12 +502,13 @@ Result<ReconcileResult> NodeAgent::retire(const ObjectKey& key, Object instance,
   if (now < drain_end)
     return ReconcileResult{std::chrono::duration_cast<milliseconds>(drain_end - now)};
   unregisterProbes(key);
-  const milliseconds grace(component.value("terminationGracePeriodSeconds", 30) * 1000);
+  // The revision may be gone with its application: the grace the instance started with.
+  const milliseconds grace(
+      component.value("terminationGracePeriodSeconds",
+                      instance.status.value("terminationGracePeriodSeconds", 30)) *
+      1000);
   const std::string id = driverId(key);
-  if (driver_.inspect(id).ok()) {
-    if (Status s = driver_.stop(id, grace); !s.isOk()) return s;
-    if (Status s = driver_.remove(id); !s.isOk()) return s;
-  }
+  if (Status s = stopAndRemove(id, grace); !s.isOk()) return s;
   auto removed = store_.remove(key);
   if (!removed.ok() && removed.status().code() != StatusCode::kNotFound) return removed.status();
   return ReconcileResult{};
@@ -329,10 +521,7 @@ Result<ReconcileResult> NodeAgent::reconcile(const ObjectKey& key) {
     if (stored.status().code() != StatusCode::kNotFound) return stored.status();
     // The object is gone: nothing may keep running for it.
     unregisterProbes(key);
-    if (driver_.inspect(id).ok()) {
-      if (Status s = driver_.stop(id, milliseconds(0)); !s.isOk()) return s;
-      if (Status s = driver_.remove(id); !s.isOk()) return s;
-    }
+    if (Status s = stopAndRemove(id, milliseconds(0)); !s.isOk()) return s;
     return ReconcileResult{};
   }
   Object instance = (*stored)->object();
@@ -351,9 +540,11 @@ Result<ReconcileResult> NodeAgent::reconcile(const ObjectKey& key) {
 
   json status = instance.status;
   status["node"] = options_.node;
-  status["driver"] = driver_.name();
   const auto now = clock_.now();
-  auto state = driver_.inspect(id);
+  auto chosen = driverFor(component);
+  Driver& driver = chosen.ok() ? **chosen : driver_;
+  status["driver"] = driver.name();
+  auto state = chosen.ok() ? driver.inspect(id) : Result<InstanceState>(notFound(id));
 
   if (state.ok() && state->phase == InstancePhase::kExited) {
     unregisterProbes(key);
@@ -398,7 +589,8 @@ Result<ReconcileResult> NodeAgent::reconcile(const ObjectKey& key) {
                       std::to_string(delay.count()) + " ms",
                   ""},
                  formatTimestamp(now));
-    if (Status s = driver_.remove(id); !s.isOk()) return s;
+    if (Status s = driver.remove(id); !s.isOk()) return s;
+    releaseHost(id);
     if (Status s = writeStatus(instance, status); !s.isOk()) return s;
     return ReconcileResult{delay};
   }
@@ -408,10 +600,12 @@ Result<ReconcileResult> NodeAgent::reconcile(const ObjectKey& key) {
     if (auto at = parseTime(status, "restartAt"); now < at)
       return ReconcileResult{std::chrono::duration_cast<milliseconds>(at - now) + milliseconds(1)};
     std::map<std::string, int> ports = portsOf(status);  // restarts keep their ports
-    auto spec = buildSpec(instance, component, &ports);
+    Result<InstanceSpec> spec =
+        chosen.ok() ? buildSpec(instance, component, &ports, &status) : chosen.status();
     Result<InstanceState> started =
-        spec.ok() ? driver_.start(*spec) : Result<InstanceState>(spec.status());
+        spec.ok() ? driver.start(*spec) : Result<InstanceState>(spec.status());
     if (!started.ok()) {
+      releaseHost(id);  // nothing half-started stays: no address, no scratch
       const int crashes = status.value("consecutiveCrashes", 0);
       const auto delay = std::min<milliseconds>(
           options_.max_backoff, options_.initial_backoff * (int64_t{1} << std::min(crashes, 20)));
@@ -428,8 +622,8 @@ Result<ReconcileResult> NodeAgent::reconcile(const ObjectKey& key) {
     if (status.contains("startedAt")) status["restarts"] = status.value("restarts", 0) + 1;
     status["phase"] = "Running";
     status["pid"] = started->pid;
-    status["address"] = "127.0.0.1";
     status["ports"] = ports;
+    status["terminationGracePeriodSeconds"] = component.value("terminationGracePeriodSeconds", 30);
     status["startedAt"] = formatTimestamp(started->started_at);
     status.erase("restartAt");
     state = started;
@@ -445,7 +639,10 @@ Result<ReconcileResult> NodeAgent::reconcile(const ObjectKey& key) {
     registered = health_.count(key) != 0;
   }
   if (!registered) {
-    if (Status s = registerProbes(key, component, portsOf(status)); !s.isOk()) return s;
+    if (Status s =
+            registerProbes(key, component, portsOf(status), status.value("address", "127.0.0.1"));
+        !s.isOk())
+      return s;
   }
   Health h;
   {
@@ -458,7 +655,7 @@ Result<ReconcileResult> NodeAgent::reconcile(const ObjectKey& key) {
     unregisterProbes(key);
     status["killedBy"] = {{"reason", "LivenessProbeFailed"}, {"message", h.message}};
     if (Status s = writeStatus(instance, status); !s.isOk()) return s;
-    if (Status s = driver_.stop(
+    if (Status s = driver.stop(
             id, milliseconds(component.value("terminationGracePeriodSeconds", 30) * 1000));
         !s.isOk())
       return s;

@@ -65,7 +65,8 @@ const char* phaseName(InstancePhase phase) {
   return phase == InstancePhase::kRunning ? "Running" : "Exited";
 }
 
-std::string encodeSpec(const InstanceSpec& spec, const std::string& secret_env_file) {
+std::string encodeSpec(const InstanceSpec& spec, const std::string& secret_env_file,
+                       const ShimRuncTarget* runc) {
   Json j = {
       {"id", spec.id},
       {"argv", spec.argv},
@@ -79,10 +80,17 @@ std::string encodeSpec(const InstanceSpec& spec, const std::string& secret_env_f
       {"logs", {{"maxBytes", spec.logs.max_bytes}, {"files", spec.logs.files}}},
   };
   if (!secret_env_file.empty()) j["secretEnvFile"] = secret_env_file;
+  if (runc != nullptr)
+    j["runc"] = {{"runc", runc->runc},
+                 {"root", runc->root},
+                 {"containerId", runc->container_id},
+                 {"memoryCgroupDir", runc->memory_cgroup_dir},
+                 {"memoryCgroupV2", runc->memory_cgroup_v2}};
   return j.dump(2) + "\n";
 }
 
-Result<InstanceSpec> decodeSpec(std::string_view json, std::string* secret_env_file) {
+Result<InstanceSpec> decodeSpec(std::string_view json, std::string* secret_env_file,
+                                ShimRuncTarget* runc) {
   Json j = Json::parse(json, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return badRequest("spec.json is not a JSON object");
   // The shim and driver are the same binary, so a type mismatch here means a corrupt file;
@@ -105,6 +113,14 @@ Result<InstanceSpec> decodeSpec(std::string_view json, std::string* secret_env_f
     spec.logs.max_bytes = logs.value("maxBytes", LogLimits{}.max_bytes);
     spec.logs.files = logs.value("files", LogLimits{}.files);
     if (secret_env_file != nullptr) *secret_env_file = j.value("secretEnvFile", std::string());
+    if (runc != nullptr && j.contains("runc")) {
+      const Json& r = j["runc"];
+      runc->runc = r.value("runc", std::string());
+      runc->root = r.value("root", std::string());
+      runc->container_id = r.value("containerId", std::string());
+      runc->memory_cgroup_dir = r.value("memoryCgroupDir", std::string());
+      runc->memory_cgroup_v2 = r.value("memoryCgroupV2", false);
+    }
   } catch (const Json::exception& e) {
     return badRequest(std::string("spec.json has a field of the wrong type: ") + e.what());
   }
@@ -200,12 +216,16 @@ Result<std::string> resolveCommand(const InstanceSpec& spec) {
   return Status(StatusCode::kInvalid, message, {{"argv[0]", "PATH searched: " + search}});
 }
 
+Status validateInstanceId(const std::string& id) {
+  if (validId(id)) return Status::ok();
+  return Status(StatusCode::kInvalid, "instance id \"" + id + "\" is not valid",
+                {{"id",
+                  "use 1-63 lowercase letters, digits, '-', '.' or '_', starting with a "
+                  "letter or digit"}});
+}
+
 Status validateSpec(const InstanceSpec& spec) {
-  if (!validId(spec.id))
-    return Status(StatusCode::kInvalid, "instance id \"" + spec.id + "\" is not valid",
-                  {{"id",
-                    "use 1-63 lowercase letters, digits, '-', '.' or '_', starting with a "
-                    "letter or digit"}});
+  if (Status s = validateInstanceId(spec.id); !s.isOk()) return s;
   struct stat st;
   if (spec.working_dir.empty() || spec.working_dir[0] != '/')
     return Status(StatusCode::kInvalid, "working directory must be an absolute path",
@@ -219,6 +239,39 @@ Status validateSpec(const InstanceSpec& spec) {
 }
 
 namespace {
+
+// Whether the kernel OOM-killed a process in the memory cgroup `dir` (v1 or v2).
+bool cgroupOomKilled(const std::string& dir, bool v2) {
+  auto text = readWholeFile(dir + (v2 ? "/memory.events" : "/memory.oom_control"));
+  if (!text.ok()) return false;
+  std::istringstream lines(*text);
+  std::string key;
+  long long value = 0;
+  while (lines >> key >> value)
+    if (key == "oom_kill") return value > 0;
+  return false;
+}
+
+// `runc kill ID KILL`: SIGKILL to the container's init, which takes the whole pid namespace
+// with it (a SIGKILL to `runc run` would only end runc).
+void runcKill(const ShimRuncTarget& runc) {
+  std::vector<std::string> args = {runc.runc, "--root",          runc.root,
+                                   "kill",    runc.container_id, "KILL"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  if (pid > 0)
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+}
 
 // The shim proper. Single-threaded: one poll loop over the workload's pipes and a signalfd.
 class InstanceShim {
@@ -238,6 +291,7 @@ class InstanceShim {
   InstanceSpec spec_;
   ShimRecord record_;
   std::optional<InstanceCgroup> cgroup_;
+  std::optional<ShimRuncTarget> runc_;  // set: the workload is `runc run`
   std::unique_ptr<LogFileWriter> log_;
 };
 
@@ -277,9 +331,11 @@ int InstanceShim::run() {
   auto spec_text = readWholeFile(dir_ + "/" + kSpecFile);
   if (!spec_text.ok()) return startFailed(spec_text.status().toString());
   std::string secret_env_file;
-  auto spec = decodeSpec(*spec_text, &secret_env_file);
+  ShimRuncTarget runc;
+  auto spec = decodeSpec(*spec_text, &secret_env_file, &runc);
   if (!spec.ok()) return startFailed(spec.status().toString());
   spec_ = std::move(spec).value();
+  if (!runc.runc.empty()) runc_ = runc;
   if (!secret_env_file.empty()) {
     // Read once and deleted: the values then live only in this process and the workload.
     auto secret_text = readWholeFile(secret_env_file);
@@ -312,7 +368,9 @@ int InstanceShim::run() {
   log_ = std::move(log).value();
 
   CgroupLayout layout = detectCgroupLayout();
-  if (layout.anyAvailable()) {
+  if (runc_) {
+    // runc creates, limits and deletes the container's cgroups itself.
+  } else if (layout.anyAvailable()) {
     // The shim's directory is ROOT/instances/ID (ProcessDriver::instanceDir).
     const std::string driver_root =
         std::filesystem::path(dir_).parent_path().parent_path().string();
@@ -416,8 +474,13 @@ int InstanceShim::run() {
     } else if (kill_deadline != std::chrono::steady_clock::time_point::max()) {
       auto left = millisUntil(kill_deadline);
       if (left <= 0) {
-        shimLog("termination grace over: SIGKILL to process group " + std::to_string(pid));
-        ::kill(-pid, SIGKILL);
+        if (runc_) {
+          shimLog("termination grace over: runc kill " + runc_->container_id + " KILL");
+          runcKill(*runc_);
+        } else {
+          shimLog("termination grace over: SIGKILL to process group " + std::to_string(pid));
+          ::kill(-pid, SIGKILL);
+        }
         kill_deadline = std::chrono::steady_clock::time_point::max();
       } else {
         timeout_ms = static_cast<int>(left);
@@ -439,7 +502,8 @@ int InstanceShim::run() {
         if (sig != SIGCHLD) {
           shimLog("forwarding signal " + std::to_string(sig) + " to process group " +
                   std::to_string(pid));
-          if (!wait_status) ::kill(-pid, sig);
+          // runc forwards signals to the container's init itself.
+          if (!wait_status) ::kill(runc_ ? pid : -pid, sig);
           if (!wait_status && kill_deadline == std::chrono::steady_clock::time_point::max())
             kill_deadline = std::chrono::steady_clock::now() + spec_.termination_grace;
         }
@@ -474,7 +538,14 @@ int InstanceShim::run() {
   state.finished_at = system_clock::now();
   int status = wait_status.value_or(0);
   bool oom = cgroup_ && cgroup_->oomKilled();
-  if (wait_status && WIFEXITED(status)) {
+  if (runc_ && !runc_->memory_cgroup_dir.empty())
+    oom = cgroupOomKilled(runc_->memory_cgroup_dir, runc_->memory_cgroup_v2);
+  if (runc_ && wait_status && WIFEXITED(status) && WEXITSTATUS(status) > 128 &&
+      WEXITSTATUS(status) < 128 + NSIG) {
+    // `runc run` exits with 128+N when signal N ended the container's init, as a shell does.
+    state.signal = WEXITSTATUS(status) - 128;
+    state.reason = "Killed";
+  } else if (wait_status && WIFEXITED(status)) {
     state.exit_code = WEXITSTATUS(status);
     state.reason = state.exit_code == 0 ? "Completed" : "Error";
   } else if (wait_status && WIFSIGNALED(status)) {

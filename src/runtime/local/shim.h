@@ -15,6 +15,10 @@
 //   shim.log    the shim's own diagnostics
 //   logs/       the workload's output (LogFileWriter)
 //
+// For a container (RuncDriver) the shim's workload is `runc run` in the foreground: runc passes
+// the shim's pipes to the container, forwards signals to its init and exits with its status;
+// the shim then creates no cgroup (runc does) and reads the OOM verdict from the container's.
+//
 // The functions here are thread-safe; runShim() takes over the calling process.
 #pragma once
 
@@ -42,10 +46,25 @@ struct ShimRecord {
   bool operator==(const ShimRecord&) const = default;
 };
 
-// spec.json: the spec without secret_env and files (the driver writes those to tmpfs), plus
-// where the shim finds the secret variables (empty: none).
-std::string encodeSpec(const InstanceSpec& spec, const std::string& secret_env_file = "");
-Result<InstanceSpec> decodeSpec(std::string_view json, std::string* secret_env_file = nullptr);
+// Set in spec.json when the workload (argv) is `runc run` of an OCI container.
+struct ShimRuncTarget {
+  std::string runc;          // the runc binary
+  std::string root;          // runc --root
+  std::string container_id;  // for `runc kill` once the termination grace is over
+  // The container's memory cgroup (kept after exit by `runc run --keep`), whose OOM counter
+  // tells an OOM kill from another SIGKILL; empty: not known.
+  std::string memory_cgroup_dir;
+  bool memory_cgroup_v2 = false;
+  bool operator==(const ShimRuncTarget&) const = default;
+};
+
+// spec.json: the spec without secret_env, files and container (the driver writes those
+// elsewhere), plus where the shim finds the secret variables (empty: none) and, for a
+// container, how to reach it through runc.
+std::string encodeSpec(const InstanceSpec& spec, const std::string& secret_env_file = "",
+                       const ShimRuncTarget* runc = nullptr);
+Result<InstanceSpec> decodeSpec(std::string_view json, std::string* secret_env_file = nullptr,
+                                ShimRuncTarget* runc = nullptr);
 std::string encodeRecord(const ShimRecord& record);
 Result<ShimRecord> decodeRecord(std::string_view json);
 
@@ -55,6 +74,8 @@ Result<ShimRecord> decodeRecord(std::string_view json);
 Result<std::string> resolveCommand(const InstanceSpec& spec);
 // Everything start() can check before anything is created: id, argv, command, working dir.
 Status validateSpec(const InstanceSpec& spec);
+// The id rule of InstanceSpec::id, with an error that says it.
+Status validateInstanceId(const std::string& id);
 
 // Runs the shim for the instance in `dir` until its workload exits; returns the process's
 // exit code (0 once the workload's end is recorded, whatever its exit code).

@@ -1,0 +1,186 @@
+// Container benchmark: what Skiff's runc driver adds over bare runc, and how fast images come
+// from a registry. Run by bench/container_bench.sh, which starts the registry and the peers.
+//
+//   start   100 sequential short-lived containers (/bin/true in a busybox image, as crun's
+//           README times them): `runc run` of one prepared bundle, and RuncDriver start →
+//           exited → remove of an instance of the same image (overlay root, bundle, shim,
+//           cgroup, runc state). Both p50 / p99 / mean; the ratio is Skiff's overhead.
+//   pull    a REF from the registry into a fresh store, then its layers unpacked (what an
+//           instance's first start costs), MB/s of compressed and of unpacked bytes.
+//
+// Usage: skiff_container_bench --skiff build/bin/skiff [--runs 100] [--pull REF]
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/command.h"
+#include "common/files.h"
+#include "image/image_store.h"
+#include "runtime/local/oci_bundle.h"
+#include "runtime/local/rootfs.h"
+#include "runtime/local/runc_driver.h"
+
+namespace skiff {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+struct Summary {
+  double p50 = 0, p99 = 0, mean = 0;
+};
+
+Summary summarize(std::vector<double> ms) {
+  std::sort(ms.begin(), ms.end());
+  Summary s;
+  s.p50 = ms[ms.size() / 2];
+  s.p99 = ms[std::min(ms.size() - 1, ms.size() * 99 / 100)];
+  for (double v : ms) s.mean += v;
+  s.mean /= static_cast<double>(ms.size());
+  return s;
+}
+
+double since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+int die(const std::string& what) {
+  std::fprintf(stderr, "container_bench: %s\n", what.c_str());
+  return 1;
+}
+
+// A one-layer busybox image directory: /bin/busybox and its applets as links.
+Status makeLayer(const std::string& dir) {
+  fs::create_directories(dir + "/bin");
+  fs::create_directories(dir + "/tmp");
+  std::error_code ec;
+  fs::copy_file("/usr/bin/busybox", dir + "/bin/busybox", ec);
+  if (ec) return unavailable("cannot copy /usr/bin/busybox: " + ec.message());
+  for (const char* applet : {"sh", "true", "sleep"})
+    fs::create_symlink("busybox", dir + "/bin/" + applet, ec);
+  return Status::ok();
+}
+
+int benchStart(const std::string& skiff, const std::string& work, int runs) {
+  const std::string layer = work + "/layer";
+  if (Status s = makeLayer(layer); !s.isOk()) return die(s.message());
+
+  // Bare runc: one bundle (the same overlay root and config the driver writes), run N times.
+  const std::string bundle = work + "/bundle";
+  auto kind = runtime::prepareRootfs({layer}, bundle);
+  if (!kind.ok()) return die(kind.status().message());
+  runtime::OciBundleConfig config;
+  config.argv = {"/bin/true"};
+  config.env = {"PATH=/bin"};
+  config.rootfs = bundle + "/rootfs";
+  config.hostname = "bench";
+  config.cgroups_path = "skiff-bench-runc";
+  if (Status s = writeFileAtomically(bundle + "/config.json", runtime::ociConfigJson(config));
+      !s.isOk())
+    return die(s.message());
+  std::vector<double> bare;
+  for (int i = 0; i < runs; ++i) {
+    const auto start = Clock::now();
+    auto ran = runChecked({"runc", "--root", work + "/runc-root", "run", "--bundle", bundle,
+                           "bench-" + std::to_string(i)});
+    if (!ran.ok()) return die(ran.status().message());
+    bare.push_back(since(start));
+  }
+  (void)runtime::releaseRootfs(bundle);
+
+  // Skiff: the runc driver, under its shim, from the same layer.
+  runtime::RuncDriverOptions options;
+  options.root_dir = work + "/driver";
+  options.shim_binary = skiff;
+  runtime::RuncDriver driver(options);
+  std::vector<double> skiff_ms;
+  for (int i = 0; i < runs; ++i) {
+    runtime::InstanceSpec spec;
+    spec.id = "bench." + std::to_string(i);
+    spec.argv = {"/bin/true"};
+    spec.env = {{"PATH", "/bin"}};
+    spec.container = runtime::ContainerSpec{};
+    spec.container->rootfs_layers = {layer};
+    const auto start = Clock::now();
+    auto started = driver.start(spec);
+    if (!started.ok()) return die(started.status().message());
+    while (true) {
+      auto state = driver.inspect(spec.id);
+      if (state.ok() && state->phase == runtime::InstancePhase::kExited) break;
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    if (Status s = driver.remove(spec.id); !s.isOk()) return die(s.message());
+    skiff_ms.push_back(since(start));
+  }
+  const Summary b = summarize(bare), k = summarize(skiff_ms);
+  std::printf("start: %d sequential /bin/true containers\n", runs);
+  std::printf("  bare runc run       p50 %6.1f ms  p99 %6.1f ms  mean %6.1f ms  total %.2f s\n",
+              b.p50, b.p99, b.mean, b.mean * runs / 1000);
+  std::printf("  skiff runc driver   p50 %6.1f ms  p99 %6.1f ms  mean %6.1f ms  total %.2f s\n",
+              k.p50, k.p99, k.mean, k.mean * runs / 1000);
+  std::printf("  overhead (mean)     %+.1f%%\n", (k.mean / b.mean - 1) * 100);
+  return 0;
+}
+
+int benchPull(const std::string& reference, const std::string& work) {
+  auto store = image::ImageStore::open(work + "/store");
+  if (!store.ok()) return die(store.status().message());
+  const auto start = Clock::now();
+  auto pulled = (*store)->pull(reference, {});
+  if (!pulled.ok()) return die(pulled.status().message());
+  const double pull_ms = since(start);
+  const auto unpack_start = Clock::now();
+  auto dirs = (*store)->layerDirs(*pulled);
+  if (!dirs.ok()) return die(dirs.status().message());
+  const double unpack_ms = since(unpack_start);
+  uint64_t unpacked = 0;
+  for (const auto& d : *dirs)
+    for (const auto& e : fs::recursive_directory_iterator(d))
+      if (e.is_regular_file()) unpacked += e.file_size();
+  const double mb = static_cast<double>(pulled->size) / 1e6;
+  std::printf("pull: %s, %.1f MB compressed, %.1f MB unpacked\n", reference.c_str(), mb,
+              static_cast<double>(unpacked) / 1e6);
+  std::printf("  pull (verified)     %7.0f ms  %6.1f MB/s\n", pull_ms, mb / (pull_ms / 1000));
+  std::printf("  unpack              %7.0f ms  %6.1f MB/s of unpacked bytes\n", unpack_ms,
+              static_cast<double>(unpacked) / 1e6 / (unpack_ms / 1000));
+  std::printf("  pull + unpack       %7.0f ms\n", pull_ms + unpack_ms);
+  return 0;
+}
+
+int run(int argc, char** argv) {
+  std::string skiff, pull;
+  int runs = 100;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    if (flag == "--skiff") skiff = fs::absolute(argv[i + 1]).string();
+    if (flag == "--runs") runs = std::atoi(argv[i + 1]);
+    if (flag == "--pull") pull = argv[i + 1];
+  }
+  if (::geteuid() != 0) return die("needs root (runc, overlay mounts)");
+  char tmpl[] = "/tmp/skiff-container-bench-XXXXXX";
+  if (::mkdtemp(tmpl) == nullptr) return die("cannot create a work directory");
+  const std::string work = tmpl;
+  int rc = 0;
+  if (!pull.empty()) {
+    rc = benchPull(pull, work);
+  } else if (skiff.empty() || runs < 1) {
+    rc = die("usage: skiff_container_bench --skiff PATH [--runs N] | --pull REF");
+  } else {
+    rc = benchStart(skiff, work, runs);
+  }
+  std::error_code ec;
+  fs::remove_all(work, ec);
+  return rc;
+}
+
+}  // namespace
+}  // namespace skiff
+
+int main(int argc, char** argv) { return skiff::run(argc, argv); }

@@ -1,0 +1,57 @@
+// ExecSession: a command that Driver::exec() started inside a running instance, for the API
+// layer to stream: it writes the user's input to stdinFd(), copies stdoutFd()/stderrFd() out,
+// forwards terminal size changes with resize(), and collects the exit code with wait().
+//
+// The session owns the command's process (a child of this process) and the fds: destroying a
+// session whose command still runs kills it (SIGKILL) and reaps it, so no zombie or stray
+// process outlives it. Not thread-safe: one owner uses it; the fds may be polled from any
+// thread while the owner is alive.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+
+#include "common/status.h"
+
+namespace skiff::runtime {
+
+class ExecSession {
+ public:
+  // Takes ownership of `pid` (a child to reap) and of the fds (-1: none). With a terminal,
+  // `pty_master` is the command's stdin and stdout (and stderr) at once, and the other fds
+  // are -1.
+  ExecSession(pid_t pid, int stdin_fd, int stdout_fd, int stderr_fd, int pty_master);
+  ~ExecSession();
+  ExecSession(const ExecSession&) = delete;
+  ExecSession& operator=(const ExecSession&) = delete;
+
+  bool tty() const { return pty_master_ >= 0; }
+  // Where the command's input goes. Closing it (closeStdin()) gives the command EOF; with a
+  // terminal, send the terminal's EOF character (^D) instead.
+  int stdinFd() const { return tty() ? pty_master_ : stdin_fd_; }
+  int stdoutFd() const { return tty() ? pty_master_ : stdout_fd_; }
+  int stderrFd() const { return stderr_fd_; }  // -1 with a terminal
+  void closeStdin();
+
+  // Sets the terminal's size (the command gets SIGWINCH); an error without a terminal.
+  Status resize(uint16_t rows, uint16_t cols);
+  // Blocks until the command exits; its exit code, 128+N when signal N ended it. Calling it
+  // again returns the same code.
+  Result<int> wait();
+  // The exit code if the command has exited, without blocking; -1 while it runs.
+  int pollExit();
+  // SIGKILL to the process this session started (for runc, `runc exec`, whose command inside
+  // the container then gets EOF and SIGHUP from its terminal or pipes, not a SIGKILL).
+  void kill();
+
+ private:
+  pid_t pid_;
+  int stdin_fd_;
+  int stdout_fd_;
+  int stderr_fd_;
+  int pty_master_;
+  int exit_code_ = -1;  // set once reaped
+};
+
+}  // namespace skiff::runtime

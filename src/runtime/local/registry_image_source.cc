@@ -1,0 +1,55 @@
+#include "runtime/local/registry_image_source.h"
+
+namespace skiff::runtime {
+
+RegistryImageSource::RegistryImageSource(const Store& store, image::ImageStore& images,
+                                         std::vector<std::string> insecure_registries)
+    : store_(store), images_(images), insecure_registries_(std::move(insecure_registries)) {}
+
+std::optional<image::RegistryCredentials> RegistryImageSource::credentials(
+    const std::string& tenant, const std::string& registry) const {
+  ListOptions options;
+  options.tenant = tenant;
+  for (const auto& item : store_.list("Secret", options).items) {
+    const Object secret = item->object();
+    if (secret.spec.value("type", "") != "registry") continue;
+    const json data = secret.spec.value("data", json::object());
+    if (data.value("server", "") == registry)
+      return image::RegistryCredentials{data.value("username", ""), data.value("password", "")};
+  }
+  return std::nullopt;
+}
+
+Result<ResolvedImage> RegistryImageSource::resolve(const std::string& tenant,
+                                                   const std::string& reference) {
+  auto ref = image::parseReference(reference);
+  if (!ref.ok()) return ref.status();
+  std::lock_guard lock(mu_);
+  auto local = images_.get(ref->str());
+  if (!local.ok() || (!ref->digest && ref->tag == "latest")) {
+    image::RegistryOptions registry;
+    registry.insecure_registries = insecure_registries_;
+    registry.credentials = [this, tenant](const std::string& host) {
+      return credentials(tenant, host);
+    };
+    auto pulled = images_.pull(ref->str(), registry);
+    // A registry that cannot be reached does not stop an image that is here from running.
+    if (!pulled.ok() && !(local.ok() && pulled.status().code() == StatusCode::kUnavailable))
+      return pulled.status();
+    if (pulled.ok()) local = std::move(pulled);
+  }
+  auto layers = images_.layerDirs(*local);
+  if (!layers.ok()) return layers.status();
+  ResolvedImage resolved;
+  resolved.reference = reference;
+  resolved.digest = local->manifest_digest.str();
+  resolved.layers = std::move(layers).value();
+  resolved.entrypoint = local->config.entrypoint;
+  resolved.cmd = local->config.cmd;
+  resolved.env = local->config.env;
+  resolved.user = local->config.user;
+  resolved.working_dir = local->config.working_dir;
+  return resolved;
+}
+
+}  // namespace skiff::runtime

@@ -1,0 +1,863 @@
+#include "runtime/local/runc_driver.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "runtime/local/log_files.h"
+#include "runtime/local/oci_bundle.h"
+#include "runtime/local/rootfs.h"
+
+namespace skiff::runtime {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+namespace {
+
+constexpr milliseconds kPollInterval{10};
+constexpr milliseconds kKillTimeout{10000};
+constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+bool startsWith(const std::string& text, const std::string& prefix) {
+  return text.compare(0, prefix.size(), prefix) == 0;
+}
+
+bool endsWith(const std::string& text, const std::string& suffix) {
+  return text.size() >= suffix.size() &&
+         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::string trimmed(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
+std::string fileTail(const std::string& path, size_t bytes = 1000) {
+  auto text = readWholeFile(path);
+  if (!text.ok() || text->empty()) return "";
+  return trimmed(text->size() > bytes ? text->substr(text->size() - bytes) : *text);
+}
+
+pid_t readPidFile(const std::string& path) {
+  auto text = readWholeFile(path);
+  return text.ok() ? static_cast<pid_t>(std::atoi(text->c_str())) : -1;
+}
+
+// Runs `args` to completion with stdin from /dev/null and stdout+stderr captured (in a memfd,
+// so a child that passes its stdio on, as `runc create` does, cannot keep us waiting for EOF).
+int runProgram(const std::vector<std::string>& args, std::string* output) {
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  int out = ::memfd_create("skiff-runc-output", MFD_CLOEXEC);
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    if (out >= 0) ::close(out);
+    if (output) *output = std::string("fork: ") + std::strerror(errno);
+    return -1;
+  }
+  if (pid == 0) {
+    int devnull = ::open("/dev/null", O_RDWR);
+    ::dup2(devnull, 0);
+    ::dup2(out >= 0 ? out : devnull, 1);
+    ::dup2(out >= 0 ? out : devnull, 2);
+    ::close_range(3, ~0U, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (output && out >= 0) {
+    output->clear();
+    char buf[4096];
+    ssize_t n;
+    off_t offset = 0;
+    while ((n = ::pread(out, buf, sizeof buf, offset)) > 0) {
+      output->append(buf, static_cast<size_t>(n));
+      offset += n;
+    }
+    *output = trimmed(*output);
+  }
+  if (out >= 0) ::close(out);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// This process's directory in every mounted cgroup hierarchy (v1 ones and the unified one),
+// where runc puts a container's relative cgroupsPath.
+std::vector<std::string> ownCgroupDirs() {
+  std::vector<std::string> dirs;
+  auto mountinfo = readWholeFile("/proc/self/mountinfo");
+  auto cgroup = readWholeFile("/proc/self/cgroup");
+  if (!mountinfo.ok() || !cgroup.ok()) return dirs;
+  struct Line {
+    std::set<std::string> controllers;
+    std::string path;
+  };
+  std::vector<Line> lines;
+  std::string unified_path;
+  {
+    std::istringstream in(*cgroup);
+    std::string line;
+    while (std::getline(in, line)) {
+      size_t a = line.find(':'), b = line.find(':', a + 1);
+      if (a == std::string::npos || b == std::string::npos) continue;
+      std::string hid = line.substr(0, a), list = line.substr(a + 1, b - a - 1);
+      std::string path = line.substr(b + 1);
+      if (hid == "0" && list.empty()) {
+        unified_path = path;
+        continue;
+      }
+      Line l;
+      std::istringstream names(list);
+      std::string name;
+      while (std::getline(names, name, ',')) l.controllers.insert(name);
+      l.path = path;
+      lines.push_back(l);
+    }
+  }
+  std::istringstream in(*mountinfo);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string id, parent, devno, root, mount_point, word;
+    fields >> id >> parent >> devno >> root >> mount_point;
+    while (fields >> word && word != "-") {
+    }
+    std::string fstype, source, options;
+    fields >> fstype >> source >> options;
+    auto join = [&](const std::string& path) {
+      std::string rel = path;
+      if (root != "/" && startsWith(rel, root)) rel = rel.substr(root.size());
+      return mount_point + (rel == "/" ? "" : rel);
+    };
+    if (fstype == "cgroup2") {
+      if (!unified_path.empty()) dirs.push_back(join(unified_path));
+      continue;
+    }
+    if (fstype != "cgroup") continue;
+    std::set<std::string> opts;
+    std::istringstream o(options);
+    std::string opt;
+    while (std::getline(o, opt, ',')) opts.insert(opt);
+    for (const Line& l : lines) {
+      bool all = !l.controllers.empty();
+      for (const auto& c : l.controllers) all = all && opts.count(c);
+      if (all) {
+        dirs.push_back(join(l.path));
+        break;
+      }
+    }
+  }
+  std::sort(dirs.begin(), dirs.end());
+  dirs.erase(std::unique(dirs.begin(), dirs.end()), dirs.end());
+  return dirs;
+}
+
+// Removes a container cgroup directory that runc did not (its state was lost): SIGKILL to
+// what still runs in it (the container's processes; nothing else joins these cgroups), then
+// rmdir.
+void removeContainerCgroup(const std::string& dir) {
+  for (int attempt = 0; attempt < 100 && fs::exists(dir); ++attempt) {
+    if (auto procs = readWholeFile(dir + "/cgroup.procs"); procs.ok()) {
+      std::istringstream in(*procs);
+      pid_t pid;
+      while (in >> pid)
+        if (pid > 0) ::kill(pid, SIGKILL);
+    }
+    if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) break;
+    std::this_thread::sleep_for(kPollInterval);
+  }
+}
+
+// The version runc reports ("1.1.5+ds1"), or empty.
+std::string runcVersion(const std::string& runc_binary) {
+  std::string output;
+  if (runProgram({runc_binary, "--version"}, &output) != 0) return "";
+  std::istringstream in(output);
+  std::string word, version;
+  in >> word >> word >> version;  // "runc version 1.1.5+ds1"
+  return version;
+}
+
+}  // namespace
+
+RuncDriver::RuncDriver(RuncDriverOptions options)
+    : root_(std::move(options.root_dir)),
+      shim_binary_(options.shim_binary.empty() ? "/proc/self/exe" : std::move(options.shim_binary)),
+      runc_binary_(std::move(options.runc_binary)),
+      start_timeout_(options.start_timeout),
+      force_copy_rootfs_(options.force_copy_rootfs),
+      cgroups_(detectCgroupLayout()),
+      secret_root_("/dev/shm/skiff-" + rootTag(root_)) {}
+
+std::string RuncDriver::describe() const {
+  std::string version = runcVersion(runc_binary_);
+  return "runc " + (version.empty() ? std::string("(version unknown)") : version) +
+         ": OCI containers, namespaces pid/mount/uts/ipc/net, " + cgroups_.describe() + ", " +
+         (force_copy_rootfs_ ? "copied rootfs" : "overlayfs rootfs");
+}
+
+// One level below this process's cgroups, with no shared parent: a parent runc would create
+// but never delete, and that removing once empty would race with another container's start.
+std::string RuncDriver::cgroupsPath(const std::string& id) const {
+  return "skiff-" + instanceCgroupName(root_, id);
+}
+
+std::vector<std::string> RuncDriver::cgroupDirs(const std::string& id) const {
+  std::vector<std::string> dirs;
+  for (const std::string& own : ownCgroupDirs()) dirs.push_back(own + "/" + cgroupsPath(id));
+  return dirs;
+}
+
+int RuncDriver::runc(const std::vector<std::string>& args, std::string* output) const {
+  std::vector<std::string> full = {runc_binary_, "--root", runcRoot()};
+  full.insert(full.end(), args.begin(), args.end());
+  return runProgram(full, output);
+}
+
+std::string RuncDriver::runcError(const std::string& id) const {
+  auto text = readWholeFile(runcLogPath(id));
+  if (!text.ok()) return "";
+  std::istringstream lines(*text);
+  std::string line, error;
+  while (std::getline(lines, line)) {
+    auto entry = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (entry.is_object() && entry.value("level", "") == "error")
+      error = entry.value("msg", std::string("(no message)"));
+  }
+  return error;
+}
+
+bool RuncDriver::containerExecuted(const std::string& id) const {
+  // runc removes exec.fifo once the container's init has opened it to exec the command, which
+  // it does only after finding the command; a failed start has a dead init instead.
+  const std::string dir = runcRoot() + "/" + id;
+  if (fs::exists(dir + "/exec.fifo")) return false;
+  auto text = readWholeFile(dir + "/state.json");
+  if (!text.ok()) return false;
+  auto state = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (!state.is_object() || !state.contains("init_process_pid") ||
+      !state["init_process_pid"].is_number_integer())
+    return false;
+  const int pid = state["init_process_pid"].get<int>();
+  auto stat = readWholeFile("/proc/" + std::to_string(pid) + "/stat");
+  if (pid <= 0 || !stat.ok()) return false;
+  size_t paren = stat->rfind(')');
+  return paren != std::string::npos && paren + 2 < stat->size() && (*stat)[paren + 2] != 'Z';
+}
+
+bool RuncDriver::runcKnows(const std::string& id) const {
+  // runc saves state.json once the container's init is set up; `run --keep` leaves it after
+  // the container exits, also after a failed start (runc.log tells those apart).
+  return fs::exists(runcRoot() + "/" + id + "/state.json");
+}
+
+RuncProbe RuncDriver::probe(const std::string& runc_binary) {
+  RuncProbe result;
+  if (::access(runc_binary.c_str(), X_OK) != 0) {
+    result.reason =
+        "runc not found at " + runc_binary + "; install runc (Debian: apt install runc)";
+    return result;
+  }
+  result.version = runcVersion(runc_binary);
+  if (::geteuid() != 0) {
+    result.reason = "runc needs root and this server runs as uid " + std::to_string(::geteuid()) +
+                    "; run the server as root to run images, or use the process driver";
+    return result;
+  }
+  std::string tmpl = (fs::temp_directory_path() / "skiff-runc-probe-XXXXXX").string();
+  if (::mkdtemp(tmpl.data()) == nullptr) {
+    result.reason = std::string("cannot create a probe directory: ") + std::strerror(errno);
+    return result;
+  }
+  const std::string dir = tmpl;
+  std::error_code ec;
+  fs::create_directories(dir + "/bundle/rootfs", ec);
+  // runc checks the command exists before it creates the container; any executable does,
+  // since it is never started.
+  std::string self = fs::read_symlink("/proc/self/exe", ec).string();
+  OciBundleConfig config;
+  config.argv = {"/probe"};
+  config.rootfs = dir + "/bundle/rootfs";
+  config.hostname = "probe";
+  const std::string id = "skiff-probe-" + std::to_string(::getpid());
+  config.cgroups_path = id;
+  config.mounts = {{self, "/probe", true}};
+  (void)writeFileAtomically(dir + "/bundle/config.json", ociConfigJson(config));
+  const std::string root = dir + "/runc";
+  std::string output;
+  int rc =
+      runProgram({runc_binary, "--root", root, "create", "--bundle", dir + "/bundle", id}, &output);
+  std::string ignored;
+  (void)runProgram({runc_binary, "--root", root, "delete", "--force", id}, &ignored);
+  fs::remove_all(dir, ec);
+  if (rc != 0) {
+    result.reason = "runc " + result.version + " cannot create a container here: " + output;
+    return result;
+  }
+  result.usable = true;
+  return result;
+}
+
+bool RuncDriver::shimAlive(const std::string& id, pid_t shim_pid) const {
+  if (shim_pid <= 0) return false;
+  auto cmdline = readWholeFile("/proc/" + std::to_string(shim_pid) + "/cmdline");
+  if (!cmdline.ok()) return false;
+  std::string needle = std::string("--dir") + '\0' + instanceDir(id) + '\0';
+  return cmdline->find(needle) != std::string::npos;
+}
+
+Status RuncDriver::spawnShim(const std::string& dir) const {
+  // As ProcessDriver::spawnShim: a double fork so that the shim is nobody's child and
+  // survives this process.
+  std::vector<std::string> args = {"skiff", "shim", "--dir", dir};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const char* binary = shim_binary_.c_str();
+  pid_t child = ::fork();
+  if (child < 0) return internalError(std::string("cannot fork the shim: ") + std::strerror(errno));
+  if (child == 0) {
+    ::setsid();
+    pid_t shim = ::fork();
+    if (shim != 0) ::_exit(shim < 0 ? 1 : 0);
+    ::close_range(3, ~0U, 0);
+    int devnull = ::open("/dev/null", O_RDWR);
+    if (devnull >= 0) {
+      ::dup2(devnull, 0);
+      ::dup2(devnull, 1);
+      ::dup2(devnull, 2);
+      if (devnull > 2) ::close(devnull);
+    }
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::execv(binary, argv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return internalError("cannot fork the shim for " + dir);
+  return Status::ok();
+}
+
+void RuncDriver::discard(const std::string& id) const {
+  const std::string dir = instanceDir(id);
+  std::string ignored;
+  // Deleting the container kills its processes; `runc run` then exits and the shim with it.
+  if (fs::exists(runcRoot() + "/" + id)) (void)runc({"delete", "--force", id}, &ignored);
+  pid_t shim_pid = readPidFile(dir + "/" + kShimPidFile);
+  if (shimAlive(id, shim_pid)) {
+    ::kill(shim_pid, SIGKILL);
+    for (int i = 0; i < 200 && shimAlive(id, shim_pid); ++i)
+      std::this_thread::sleep_for(kPollInterval);
+  }
+  // A runc killed before it saved its state leaves a directory `runc delete` does not know.
+  std::error_code ec;
+  fs::remove_all(runcRoot() + "/" + id, ec);
+  for (const std::string& cgroup : cgroupDirs(id))
+    if (fs::exists(cgroup)) removeContainerCgroup(cgroup);
+  (void)releaseRootfs(bundleDir(id));
+  if (!isMountPoint(bundleDir(id) + "/rootfs")) fs::remove_all(dir, ec);
+  fs::remove_all(secretDir(id), ec);
+}
+
+Result<std::string> RuncDriver::prepare(const InstanceSpec& spec) const {
+  const ContainerSpec& container = *spec.container;
+  const std::string dir = instanceDir(spec.id);
+  const std::string bundle = bundleDir(spec.id);
+  std::error_code ec;
+  auto makeDir = [](const std::string& path, mode_t mode) -> Status {
+    std::error_code ec;
+    fs::create_directories(path, ec);
+    if (ec || ::chmod(path.c_str(), mode) != 0)
+      return internalError("cannot create " + path + ": " +
+                           (ec ? ec.message() : std::string(std::strerror(errno))));
+    return Status::ok();
+  };
+
+  OciBundleConfig config;
+  // Volume files first: a volume without a path is the caller's mistake, found before any
+  // mount is made.
+  std::map<std::string, std::string> volume_dirs;
+  for (const InstanceFile& f : spec.files) {
+    auto path = container.volume_paths.find(f.volume);
+    if (path == container.volume_paths.end() || path->second.empty() || path->second[0] != '/')
+      return Status(
+          StatusCode::kInvalid,
+          "volume \"" + f.volume + "\" has files but no absolute path in the container",
+          {{"container.volumePaths", "give the path where \"" + f.volume + "\" is mounted"}});
+    const std::string volume_dir = (f.secret ? secretDir(spec.id) : dir) + "/volumes/" + f.volume;
+    if (f.secret)
+      for (const std::string& d : {secret_root_, secretDir(spec.id)})
+        if (Status s = makeDir(d, 0700); !s.isOk()) return s;
+    // Readable by the container's user, whoever that is: the directory is only reachable
+    // through the instance's own directories.
+    if (Status s = makeDir(volume_dir, 0755); !s.isOk()) return s;
+    if (Status s = writeFileAtomically(volume_dir + "/" + f.name, f.contents, 0444); !s.isOk())
+      return s;
+    volume_dirs[f.volume] = volume_dir;
+  }
+  if (!container.netns_path.empty() && !fs::exists(container.netns_path))
+    return Status(StatusCode::kInvalid,
+                  "network namespace " + container.netns_path + " does not exist",
+                  {{"container.netnsPath", "create the instance's network first"}});
+  for (size_t i = 0; i < container.mounts.size(); ++i) {
+    const BindMount& m = container.mounts[i];
+    if (m.destination.empty() || m.destination[0] != '/' || !fs::exists(m.source))
+      return Status(StatusCode::kInvalid,
+                    "bind mount " + m.source + " -> " + m.destination + " is not valid",
+                    {{"container.mounts[" + std::to_string(i) + "]",
+                      "the source must exist and the destination be an absolute path"}});
+  }
+
+  auto kind = prepareRootfs(container.rootfs_layers, bundle, force_copy_rootfs_);
+  if (!kind.ok()) return kind.status();
+  const std::string rootfs = bundle + "/rootfs";
+
+  // The image's account files, unless they are links (which would resolve on the host).
+  auto imageFile = [&](const std::string& path) -> std::string {
+    struct stat st;
+    if (::lstat((rootfs + path).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return "";
+    auto text = readWholeFile(rootfs + path);
+    return text.ok() ? *text : "";
+  };
+  auto user = resolveOciUser(container.user, imageFile("/etc/passwd"), imageFile("/etc/group"));
+  if (!user.ok()) return user.status();
+
+  const std::string hostname = container.hostname.empty() ? spec.id : container.hostname;
+  const std::string etc = dir + "/etc";
+  if (Status s = makeDir(etc, 0755); !s.isOk()) return s;
+  auto host_resolv = readWholeFile("/etc/resolv.conf");
+  for (const auto& [name, contents] : std::vector<std::pair<std::string, std::string>>{
+           {"hosts", hostsFileContents(hostname, container.hosts)},
+           {"resolv.conf", resolvConfContents(container.dns, host_resolv.ok() ? *host_resolv : "")},
+           {"hostname", hostname + "\n"}}) {
+    if (Status s = writeFileAtomically(etc + "/" + name, contents, 0644); !s.isOk()) return s;
+    config.mounts.push_back({etc + "/" + name, "/etc/" + name, true});
+  }
+  for (const auto& [volume, volume_dir] : volume_dirs)
+    config.mounts.push_back({volume_dir, container.volume_paths.at(volume), true});
+  for (const BindMount& m : container.mounts) config.mounts.push_back(m);
+
+  std::map<std::string, std::string> env = spec.env;
+  for (const auto& [k, v] : spec.secret_env) env[k] = v;
+  if (!env.count("PATH")) env["PATH"] = kDefaultPath;
+  for (const auto& [k, v] : env) config.env.push_back(k + "=" + v);
+  config.argv = spec.argv;
+  config.cwd = spec.working_dir;
+  config.user = *user;
+  config.rootfs = rootfs;
+  config.read_only_root = container.read_only_root;
+  config.hostname = hostname;
+  config.netns_path = container.netns_path;
+  config.cgroups_path = cgroupsPath(spec.id);
+  config.limits = spec.limits;
+  const std::string config_json = ociConfigJson(config);
+  if (spec.secret_env.empty()) {
+    if (Status s = writeFileAtomically(bundle + "/config.json", config_json, 0600); !s.isOk())
+      return s;
+  } else {
+    // Secret variables stay on tmpfs; runc follows the link.
+    for (const std::string& d : {secret_root_, secretDir(spec.id)})
+      if (Status s = makeDir(d, 0700); !s.isOk()) return s;
+    const std::string real = secretDir(spec.id) + "/config.json";
+    if (Status s = writeFileAtomically(real, config_json, 0600); !s.isOk()) return s;
+    fs::create_symlink(real, bundle + "/config.json", ec);
+    if (ec) return internalError("cannot link " + bundle + "/config.json: " + ec.message());
+  }
+
+  // The shim's workload is runc; the container's own command is in config.json.
+  InstanceSpec shim_spec;
+  shim_spec.id = spec.id;
+  // runc's own errors also go to runc.log, which tells a container that exited from one that
+  // runc could not start (both end `runc run` with status 1).
+  shim_spec.argv = {runc_binary_,   "--root", runcRoot(), "--log",  runcLogPath(spec.id),
+                    "--log-format", "json",   "run",      "--keep", "--bundle",
+                    bundle,         spec.id};
+  shim_spec.env = {{"PATH", kDefaultPath}};
+  shim_spec.working_dir = "/";
+  shim_spec.termination_grace = spec.termination_grace;
+  shim_spec.logs = spec.logs;
+  ShimRuncTarget target;
+  target.runc = runc_binary_;
+  target.root = runcRoot();
+  target.container_id = spec.id;
+  if (cgroups_.memory.available()) {
+    target.memory_cgroup_dir = cgroups_.memory.dir + "/" + cgroupsPath(spec.id);
+    target.memory_cgroup_v2 = cgroups_.memory.v2;
+  }
+  return encodeSpec(shim_spec, "", &target);
+}
+
+Result<InstanceState> RuncDriver::start(const InstanceSpec& spec) {
+  if (Status s = validateInstanceId(spec.id); !s.isOk()) return s;
+  if (!spec.container)
+    return Status(StatusCode::kInvalid,
+                  "instance \"" + spec.id + "\" has no container part; the runc driver runs images",
+                  {{"container", "give the image's layers, or run it with the process driver"}});
+  if (spec.argv.empty() || spec.argv[0].empty())
+    return Status(StatusCode::kInvalid, "the instance has no command",
+                  {{"argv", "give the command (the image's Entrypoint/Cmd or the component's)"}});
+  if (spec.working_dir.empty() || spec.working_dir[0] != '/')
+    return Status(StatusCode::kInvalid, "working directory must be an absolute path",
+                  {{"workingDir", "\"" + spec.working_dir + "\" is relative"}});
+  std::error_code ec;
+  fs::create_directories(root_ + "/instances", ec);
+  if (ec) return internalError("cannot create " + root_ + "/instances: " + ec.message());
+  const std::string dir = instanceDir(spec.id);
+  if (::mkdir(dir.c_str(), 0755) != 0) {
+    if (errno == EEXIST)
+      return alreadyExists("instance \"" + spec.id + "\" already exists; remove it first");
+    return internalError("cannot create " + dir + ": " + std::strerror(errno));
+  }
+  // A container left in runc's state by a crash would make `runc run` refuse the id.
+  if (fs::exists(runcRoot() + "/" + spec.id)) {
+    std::string ignored;
+    (void)runc({"delete", "--force", spec.id}, &ignored);
+  }
+  auto spec_json = prepare(spec);
+  if (!spec_json.ok()) {
+    discard(spec.id);
+    return spec_json.status();
+  }
+  if (Status s = writeFileAtomically(dir + "/" + kSpecFile, *spec_json); !s.isOk()) {
+    discard(spec.id);
+    return s;
+  }
+  if (Status s = spawnShim(dir); !s.isOk()) {
+    discard(spec.id);
+    return s;
+  }
+
+  auto fail = [&](const std::string& why) -> Status {
+    std::string shim_said = fileTail(dir + "/" + kShimLogFile, 500);
+    discard(spec.id);
+    return internalError("instance \"" + spec.id + "\" failed to start: " + why +
+                         (shim_said.empty() ? "" : "; shim log: " + shim_said));
+  };
+  const auto deadline = steady_clock::now() + start_timeout_;
+  while (true) {
+    if (auto text = readWholeFile(dir + "/" + kStateFile); text.ok()) {
+      auto record = decodeRecord(*text);
+      if (!record.ok()) return fail(record.status().message());
+      const InstanceState& state = record->state;
+      if (state.phase == InstancePhase::kExited && startsWith(state.reason, kStartFailedPrefix))
+        return fail(state.reason.substr(std::strlen(kStartFailedPrefix)));
+      if (std::string error = runcError(spec.id); !error.empty())
+        return fail("runc could not start the container: " + error);
+      if (state.phase == InstancePhase::kExited) return state;
+      if (containerExecuted(spec.id)) return state;
+    } else {
+      pid_t shim_pid = readPidFile(dir + "/" + kShimPidFile);
+      if (shim_pid > 0 && !shimAlive(spec.id, shim_pid) && !fs::exists(dir + "/" + kStateFile))
+        return fail("its shim exited before starting runc");
+    }
+    if (steady_clock::now() > deadline)
+      return fail("runc did not create the container within " +
+                  std::to_string(start_timeout_.count()) + " ms");
+    std::this_thread::sleep_for(kPollInterval);
+  }
+}
+
+Result<ShimRecord> RuncDriver::readRecord(const std::string& id) const {
+  const std::string dir = instanceDir(id);
+  if (!fs::is_directory(dir)) return notFound("no instance \"" + id + "\"");
+  for (int attempt = 0;; ++attempt) {
+    auto text = readWholeFile(dir + "/" + kStateFile);
+    if (!text.ok()) {
+      if (text.status().code() != StatusCode::kNotFound) return text.status();
+      pid_t shim_pid = readPidFile(dir + "/" + kShimPidFile);
+      if (shim_pid <= 0 || shimAlive(id, shim_pid))
+        return unavailable("instance \"" + id + "\" is starting; try again shortly");
+      ShimRecord lost;
+      lost.state.id = id;
+      lost.state.phase = InstancePhase::kExited;
+      lost.state.shim_pid = shim_pid;
+      lost.state.reason =
+          "ShimLost: the shim exited before starting runc; see " + dir + "/" + kShimLogFile;
+      return lost;
+    }
+    auto record = decodeRecord(*text);
+    if (!record.ok()) return record.status();
+    if (record->state.phase == InstancePhase::kExited || shimAlive(id, record->state.shim_pid))
+      return record;
+    if (attempt == 0) continue;
+    record->state.phase = InstancePhase::kExited;
+    record->state.reason = "ShimLost: shim (pid " + std::to_string(record->state.shim_pid) +
+                           ") exited without recording the container's exit; see " + dir + "/" +
+                           kShimLogFile;
+    return record;
+  }
+}
+
+Result<InstanceState> RuncDriver::inspect(const std::string& id) {
+  auto record = readRecord(id);
+  if (!record.ok()) return record.status();
+  return record->state;
+}
+
+Status RuncDriver::stop(const std::string& id, milliseconds grace) {
+  auto record = readRecord(id);
+  if (!record.ok()) return record.status();
+  std::string ignored;
+  if (record->state.phase == InstancePhase::kExited) {
+    // Without its shim the container may still run; runc can still reach it.
+    if (startsWith(record->state.reason, "ShimLost") && runcKnows(id))
+      (void)runc({"kill", id, "KILL"}, &ignored);
+    return Status::ok();
+  }
+  auto exited = [&](milliseconds timeout) {
+    auto deadline = steady_clock::now() + timeout;
+    while (true) {
+      auto now = readRecord(id);
+      if (!now.ok() || now->state.phase == InstancePhase::kExited) return true;
+      if (steady_clock::now() >= deadline) return false;
+      std::this_thread::sleep_for(kPollInterval);
+    }
+  };
+  // Fails when the container has just exited; the wait below tells.
+  (void)runc({"kill", id, "TERM"}, &ignored);
+  if (exited(grace)) return Status::ok();
+  (void)runc({"kill", id, "KILL"}, &ignored);
+  if (exited(kKillTimeout)) return Status::ok();
+  return unavailable("instance \"" + id + "\" did not exit after SIGKILL within " +
+                     std::to_string(kKillTimeout.count()) + " ms; see " + instanceDir(id) + "/" +
+                     kShimLogFile);
+}
+
+Status RuncDriver::remove(const std::string& id) {
+  auto record = readRecord(id);
+  if (!record.ok()) {
+    if (record.status().code() == StatusCode::kUnavailable)
+      return conflict("instance \"" + id + "\" is starting; stop it before removing it");
+    return record.status();
+  }
+  if (record->state.phase == InstancePhase::kRunning)
+    return conflict("instance \"" + id + "\" is running; stop it before removing it");
+  if (fs::exists(runcRoot() + "/" + id)) {
+    std::string output;
+    if (runc({"delete", "--force", id}, &output) != 0 && runcKnows(id))
+      return internalError("cannot delete container \"" + id + "\": runc said: " + output);
+    std::error_code ec;
+    fs::remove_all(runcRoot() + "/" + id, ec);
+  }
+  for (const std::string& cgroup : cgroupDirs(id))
+    if (fs::exists(cgroup)) removeContainerCgroup(cgroup);
+  if (Status s = releaseRootfs(bundleDir(id)); !s.isOk()) return s;
+
+  const std::string dir = instanceDir(id);
+  std::error_code ec;
+  if (fs::exists(dir + "/" + kLogsDir)) {
+    std::string retained = retainedLogDir(id);
+    fs::create_directories(root_ + "/logs", ec);
+    fs::remove_all(retained, ec);
+    fs::rename(dir + "/" + kLogsDir, retained, ec);
+    if (ec) return internalError("cannot keep the logs of \"" + id + "\": " + ec.message());
+  }
+  for (const std::string& d : {secretDir(id), dir}) {
+    fs::remove_all(d, ec);
+    if (ec) return internalError("cannot delete " + d + ": " + ec.message());
+  }
+  return Status::ok();
+}
+
+Result<std::vector<std::string>> RuncDriver::list() {
+  std::vector<std::string> ids;
+  std::error_code ec;
+  fs::directory_iterator it(root_ + "/instances", ec);
+  if (ec) {
+    if (ec == std::errc::no_such_file_or_directory) return ids;
+    return internalError("cannot list " + root_ + "/instances: " + ec.message());
+  }
+  for (const auto& entry : it)
+    if (entry.is_directory(ec)) ids.push_back(entry.path().filename().string());
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+Result<std::string> RuncDriver::logPath(const std::string& id) {
+  if (fs::is_directory(instanceDir(id)))
+    return instanceDir(id) + "/" + kLogsDir + "/" + LogFileWriter::kCurrentName;
+  if (fs::is_directory(retainedLogDir(id)))
+    return retainedLogDir(id) + "/" + LogFileWriter::kCurrentName;
+  return notFound("no instance \"" + id + "\" and no retained logs for it");
+}
+
+Status RuncDriver::cleanupOrphans() {
+  Status first;
+  auto note = [&](Status s) {
+    if (first.isOk() && !s.isOk()) first = std::move(s);
+  };
+  auto ids = list();
+  if (!ids.ok()) return ids.status();
+  std::set<std::string> live;
+  std::string output;
+  for (const std::string& id : *ids) {
+    auto record = readRecord(id);
+    if (!record.ok()) {
+      live.insert(id);  // starting, or unreadable: not ours to judge
+      continue;
+    }
+    if (record->state.phase == InstancePhase::kRunning) {
+      live.insert(id);
+      continue;
+    }
+    if (fs::exists(runcRoot() + "/" + id)) {
+      if (runc({"delete", "--force", id}, &output) != 0 && runcKnows(id))
+        note(internalError("cannot delete container \"" + id + "\": runc said: " + output));
+      std::error_code ec;
+      fs::remove_all(runcRoot() + "/" + id, ec);
+    }
+    note(releaseRootfs(bundleDir(id)));
+  }
+  // runc containers without an instance (a start interrupted by the crash).
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(runcRoot(), ec)) {
+    const std::string id = entry.path().filename().string();
+    if (live.count(id)) continue;
+    if (!fs::exists(instanceDir(id))) {
+      (void)runc({"delete", "--force", id}, &output);
+      fs::remove_all(entry.path(), ec);
+    }
+  }
+  // Cgroups of this root whose instance is neither live nor known to runc any more.
+  const std::string suffix = "-" + rootTag(root_);
+  for (const std::string& own : ownCgroupDirs()) {
+    for (const auto& entry : fs::directory_iterator(own, ec)) {
+      const std::string name = entry.path().filename().string();
+      if (!startsWith(name, "skiff-") || !endsWith(name, suffix) || !entry.is_directory()) continue;
+      const std::string id = name.substr(6, name.size() - 6 - suffix.size());
+      if (live.count(id) || runcKnows(id)) continue;
+      removeContainerCgroup(entry.path().string());
+    }
+  }
+  return first;
+}
+
+Result<std::unique_ptr<ExecSession>> RuncDriver::exec(const std::string& id,
+                                                      const std::vector<std::string>& argv,
+                                                      bool tty) {
+  if (argv.empty() || argv[0].empty())
+    return Status(StatusCode::kInvalid, "no command to run", {{"command", "give a command"}});
+  auto record = readRecord(id);
+  if (!record.ok()) return record.status();
+  if (record->state.phase != InstancePhase::kRunning)
+    return conflict("instance \"" + id + "\" is not running (" + record->state.reason +
+                    "); exec needs a running container");
+
+  // runc exec takes the user, working directory and environment from the bundle's config.
+  // With a terminal, `runc exec --tty` in the foreground gives the command a pty of the
+  // container's own (and a controlling terminal) and copies between it and runc's stdio, which
+  // is a pty of ours: the session holds its master, and a size set there reaches runc as
+  // SIGWINCH, which runc applies to the container's pty. (A console socket would need a
+  // detached runc, and then the command's exit code would be lost.)
+  std::vector<std::string> args = {runc_binary_, "--root", runcRoot(), "exec"};
+  if (tty) args.push_back("--tty");
+  args.push_back(id);
+  args.insert(args.end(), argv.begin(), argv.end());
+  std::vector<char*> cargv;
+  for (auto& a : args) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+
+  int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
+  int master = -1, slave = -1;
+  auto closeAll = [&] {
+    for (int* p : {in, out, err})
+      for (int i = 0; i < 2; ++i)
+        if (p[i] >= 0) ::close(p[i]);
+    for (int* fd : {&master, &slave})
+      if (*fd >= 0) ::close(*fd);
+  };
+  bool ok;
+  if (tty) {
+    master = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    ok = master >= 0 && ::grantpt(master) == 0 && ::unlockpt(master) == 0;
+    if (ok) {
+      char name[128];
+      ok = ::ptsname_r(master, name, sizeof name) == 0 &&
+           (slave = ::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) >= 0;
+    }
+    if (ok) {
+      winsize size{};
+      size.ws_row = 24;
+      size.ws_col = 80;
+      ::ioctl(master, TIOCSWINSZ, &size);
+    }
+  } else {
+    ok =
+        ::pipe2(in, O_CLOEXEC) == 0 && ::pipe2(out, O_CLOEXEC) == 0 && ::pipe2(err, O_CLOEXEC) == 0;
+  }
+  if (!ok) {
+    Status s =
+        internalError(std::string("cannot set up the command's stdio: ") + std::strerror(errno));
+    closeAll();
+    return s;
+  }
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    Status s = internalError(std::string("fork: ") + std::strerror(errno));
+    closeAll();
+    return s;
+  }
+  if (pid == 0) {
+    if (tty) {
+      // A session of its own with our pty as controlling terminal, so that runc receives
+      // SIGWINCH when the session resizes it.
+      ::setsid();
+      ::ioctl(slave, TIOCSCTTY, 0);
+      ::dup2(slave, 0);
+      ::dup2(slave, 1);
+      ::dup2(slave, 2);
+    } else {
+      ::dup2(in[0], 0);
+      ::dup2(out[1], 1);
+      ::dup2(err[1], 2);
+    }
+    ::close_range(3, ~0U, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::signal(SIGPIPE, SIG_DFL);
+    ::execv(cargv[0], cargv.data());
+    ::_exit(127);
+  }
+  std::unique_ptr<ExecSession> session;
+  if (tty) {
+    session = std::make_unique<ExecSession>(pid, -1, -1, -1, master);
+    master = -1;
+  } else {
+    session = std::make_unique<ExecSession>(pid, in[1], out[0], err[0], -1);
+    in[1] = out[0] = err[0] = -1;
+  }
+  closeAll();
+  return session;
+}
+
+}  // namespace skiff::runtime

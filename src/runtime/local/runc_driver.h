@@ -1,0 +1,128 @@
+// RuncDriver: runs each instance with a ContainerSpec as an OCI container under runc, each
+// under its own shim (shim.h) whose workload is `runc run` in the foreground, so logs, exit
+// codes and adoption after a control-plane restart work as with the ProcessDriver.
+//
+// Layout under the root directory (e.g. DATA/runtime):
+//   instances/<id>/          the instance's state directory (shim.h), plus
+//     runc.log               runc's own messages (JSON lines): why it could not start
+//     bundle/config.json     the OCI config (oci_bundle.h); a link to tmpfs when the spec has
+//                            secret variables, so that they never reach the disk
+//     bundle/rootfs, upper/, work/   the root filesystem (rootfs.h)
+//     etc/                   hosts, resolv.conf, hostname, bind-mounted read-only
+//     volumes/<volume>/      Config volume files, bind-mounted read-only at their path
+//   logs/<id>/               logs of removed instances, kept for retention
+//   runc/                    runc's state (`runc --root`)
+// and on tmpfs /dev/shm/skiff-<root tag>/<id>/ the Secret volume files and secret config.
+// Container cgroups are skiff-<id>-<root tag> right below this process's cgroups, created and
+// deleted by runc; the container is kept after it exits (`runc run --keep`) so the shim can
+// read its OOM counter, and deleted by remove().
+//
+// All state lives in those files and in runc's, so a RuncDriver on the same root in a later
+// process adopts the instances of an earlier one. The root must not also be a ProcessDriver's:
+// both would list (and clean up after) each other's instances. Thread-safe: no mutable members; the
+// caller serialises operations on one id.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "runtime/local/cgroups.h"
+#include "runtime/local/driver.h"
+#include "runtime/local/shim.h"
+
+namespace skiff::runtime {
+
+struct RuncDriverOptions {
+  std::string root_dir;
+  // The binary that provides `shim --dir DIR`; empty: this process's own executable.
+  std::string shim_binary;
+  std::string runc_binary = "/usr/sbin/runc";
+  // How long start() waits for runc to report the container created, or failed.
+  std::chrono::milliseconds start_timeout{15000};
+  // Copy the image layers into each instance instead of mounting overlayfs (the fallback
+  // where overlayfs cannot be mounted, forced; for tests and odd filesystems).
+  bool force_copy_rootfs = false;
+};
+
+// Whether runc can run containers here, and if not, why not.
+struct RuncProbe {
+  bool usable = false;
+  std::string version;  // "1.1.5"
+  std::string reason;   // why not, for operators; empty when usable
+};
+
+class RuncDriver final : public Driver {
+ public:
+  explicit RuncDriver(RuncDriverOptions options);
+
+  // Checks that `runc_binary` exists, that this process is root, and that runc can create
+  // (and delete) a container here. Takes up to a second; run it once at server start.
+  static RuncProbe probe(const std::string& runc_binary = "/usr/sbin/runc");
+
+  std::string name() const override { return "runc"; }
+  std::string describe() const override;
+
+  // The spec must carry a container part. Errors (bad user, missing layer, runc refusing the
+  // config) leave nothing behind: no mount, no runc state, no cgroup, no state directory.
+  Result<InstanceState> start(const InstanceSpec& spec) override;
+  Result<InstanceState> inspect(const std::string& id) override;
+  // `runc kill <id> TERM`, `runc kill <id> KILL` after `grace`; returns once exited.
+  Status stop(const std::string& id, std::chrono::milliseconds grace) override;
+  // `runc delete --force`, unmounts the root filesystem, deletes the state; keeps the logs.
+  Status remove(const std::string& id) override;
+  Result<std::vector<std::string>> list() override;
+  Result<std::string> logPath(const std::string& id) override;
+  // `runc exec` as the container's user, in its working directory and environment; with a
+  // terminal, runc's stdio is a pty whose master the session holds (runc relays it to a pty
+  // of the container's own).
+  Result<std::unique_ptr<ExecSession>> exec(const std::string& id,
+                                            const std::vector<std::string>& argv,
+                                            bool tty) override;
+
+  // After a crash of the server (or of shims): for every instance that has exited or lost its
+  // shim, deletes its runc container (killing what is left of it) and unmounts its root
+  // filesystem; deletes runc containers and cgroups of this root that have no instance. Keeps
+  // state and logs for remove(). Returns the first error, after trying everything.
+  Status cleanupOrphans();
+
+  std::string instanceDir(const std::string& id) const { return root_ + "/instances/" + id; }
+  std::string bundleDir(const std::string& id) const { return instanceDir(id) + "/bundle"; }
+  std::string retainedLogDir(const std::string& id) const { return root_ + "/logs/" + id; }
+  std::string secretDir(const std::string& id) const { return secret_root_ + "/" + id; }
+  std::string runcRoot() const { return root_ + "/runc"; }
+  // linux.cgroupsPath of the instance's container: relative to runc's (= this process's) cgroup.
+  std::string cgroupsPath(const std::string& id) const;
+
+ private:
+  Result<ShimRecord> readRecord(const std::string& id) const;
+  bool shimAlive(const std::string& id, pid_t shim_pid) const;
+  Status spawnShim(const std::string& dir) const;
+  // Everything start() creates, in order; on error the caller discards.
+  Result<std::string> prepare(const InstanceSpec& spec) const;
+  // Removes everything of a failed start (or a crashed instance): kills the container, deletes
+  // runc's state, unmounts, deletes the state directory.
+  void discard(const std::string& id) const;
+  // Whether runc has state for the container (created, running or stopped).
+  bool runcKnows(const std::string& id) const;
+  // Whether the container's init has exec'd the command and still runs.
+  bool containerExecuted(const std::string& id) const;
+  // The last error runc logged for the container ("runc run failed: ..."); empty: none.
+  std::string runcError(const std::string& id) const;
+  std::string runcLogPath(const std::string& id) const { return instanceDir(id) + "/runc.log"; }
+  // Runs runc with `args` after --root; its exit code, with its stderr in `*output`.
+  int runc(const std::vector<std::string>& args, std::string* output = nullptr) const;
+  // The instance's cgroup directories in every hierarchy, existing or not.
+  std::vector<std::string> cgroupDirs(const std::string& id) const;
+
+  // Constant after construction.
+  const std::string root_;
+  const std::string shim_binary_;
+  const std::string runc_binary_;
+  const std::chrono::milliseconds start_timeout_;
+  const bool force_copy_rootfs_;
+  const CgroupLayout cgroups_;
+  const std::string secret_root_;  // /dev/shm/skiff-<root tag>
+};
+
+}  // namespace skiff::runtime

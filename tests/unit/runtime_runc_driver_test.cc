@@ -1,0 +1,252 @@
+// The runc driver against real runc and a busybox image: what a container sees (env, working
+// directory, user, hostname, /etc files, volumes), limits (memory with OOM, pids), stopping,
+// adoption by a second driver, and that failed starts and crashes leave nothing on the host.
+#include <signal.h>
+
+#include <chrono>
+
+#include "runtime/local/shim.h"
+#include "runtime_runc_test_support.h"
+
+namespace skiff::testing {
+namespace {
+
+using runtime::InstancePhase;
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+TEST(RuncShimSpecTest, SpecJsonCarriesTheRuncTarget) {
+  runtime::InstanceSpec spec;
+  spec.id = "web-1";
+  spec.argv = {"/usr/sbin/runc", "run", "web-1"};
+  runtime::ShimRuncTarget target{.runc = "/usr/sbin/runc",
+                                 .root = "/data/runc",
+                                 .container_id = "web-1",
+                                 .memory_cgroup_dir = "/sys/fs/cgroup/memory/skiff/web-1-1234abcd",
+                                 .memory_cgroup_v2 = false};
+  runtime::ShimRuncTarget decoded;
+  auto back = runtime::decodeSpec(runtime::encodeSpec(spec, "", &target), nullptr, &decoded);
+  ASSERT_TRUE(back.ok()) << back.status().toString();
+  EXPECT_EQ(*back, spec);
+  EXPECT_EQ(decoded, target);
+
+  // A process instance's spec has none.
+  runtime::ShimRuncTarget none;
+  ASSERT_TRUE(runtime::decodeSpec(runtime::encodeSpec(spec), nullptr, &none).ok());
+  EXPECT_TRUE(none.runc.empty());
+}
+
+class RuncDriverTest : public RuncTest {
+ protected:
+  // Nothing of instance `id` is left on the host: no mount, runc state, cgroup, directory.
+  void expectNoTrace(const std::string& id) {
+    EXPECT_TRUE(mountsBelow(dir_).empty()) << mountsBelow(dir_).front();
+    EXPECT_FALSE(fs::exists(driver_->runcRoot() + "/" + id));
+    EXPECT_TRUE(cgroupsOfRoot(root_).empty()) << cgroupsOfRoot(root_).front();
+    EXPECT_FALSE(fs::exists(driver_->instanceDir(id)));
+    EXPECT_FALSE(driver_->inspect(id).ok());
+  }
+};
+
+TEST_F(RuncDriverTest, ProbeSaysRuncIsUsable) {
+  runtime::RuncProbe probe = runtime::RuncDriver::probe(kRunc);
+  EXPECT_TRUE(probe.usable) << probe.reason;
+  EXPECT_EQ(probe.version.rfind("1.", 0), 0u) << probe.version;
+  EXPECT_TRUE(cgroupsOfRoot(root_).empty());
+
+  runtime::RuncProbe missing = runtime::RuncDriver::probe(dir_ + "/no-runc");
+  EXPECT_FALSE(missing.usable);
+  EXPECT_NE(missing.reason.find("not found"), std::string::npos) << missing.reason;
+  EXPECT_NE(driver_->describe().find("runc 1."), std::string::npos) << driver_->describe();
+}
+
+TEST_F(RuncDriverTest, RunsAndRecordsExitCodeAndLogs) {
+  auto started =
+      driver_->start(spec("job-1", {"sh", "-c", "echo hello; echo oops >&2; sleep 0.2; exit 3"}));
+  ASSERT_TRUE(started.ok()) << started.status().toString();
+  EXPECT_GT(started->shim_pid, 0);
+  auto state = waitExited(*driver_, "job-1");
+  EXPECT_EQ(state.exit_code, 3);
+  EXPECT_EQ(state.signal, 0);
+  EXPECT_EQ(state.reason, "Error");
+  std::string logs = logText(*driver_, "job-1");
+  EXPECT_NE(logs.find("stdout hello\n"), std::string::npos) << logs;
+  EXPECT_NE(logs.find("stderr oops\n"), std::string::npos) << logs;
+
+  auto list = driver_->list();
+  ASSERT_TRUE(list.ok());
+  EXPECT_EQ(*list, std::vector<std::string>{"job-1"});
+  ASSERT_TRUE(driver_->remove("job-1").isOk());
+  expectNoTrace("job-1");
+  // The logs are kept for retention.
+  auto log_path = driver_->logPath("job-1");
+  ASSERT_TRUE(log_path.ok());
+  EXPECT_NE(slurp(*log_path).find("hello"), std::string::npos);
+}
+
+TEST_F(RuncDriverTest, EnvWorkingDirAndNumericUser) {
+  auto s = spec("env-1", {"sh", "-c", "echo $GREETING; echo $SECRET; pwd; id -u; id -g"});
+  s.env["GREETING"] = "hello world";
+  s.secret_env["SECRET"] = "s3cret";
+  s.working_dir = "/tmp";
+  s.container->user = "1234:4321";
+  EXPECT_EQ(runScript(*driver_, s), "hello world\ns3cret\n/tmp\n1234\n4321\n");
+  // The secret variable reached the container without reaching the disk.
+  const std::string config = driver_->bundleDir("env-1") + "/config.json";
+  EXPECT_TRUE(fs::is_symlink(config));
+  EXPECT_EQ(fs::read_symlink(config).string().rfind("/dev/shm/", 0), 0u);
+  EXPECT_EQ(slurp(driver_->instanceDir("env-1") + "/spec.json").find("s3cret"), std::string::npos);
+}
+
+TEST_F(RuncDriverTest, UserByNameFromTheImage) {
+  auto s = spec("user-1", {"sh", "-c", "id -u; id -g; id -G"});
+  s.container->user = "app";
+  EXPECT_EQ(runScript(*driver_, s), "1000\n1000\n1000 2000\n");
+}
+
+TEST_F(RuncDriverTest, HostnameHostsResolvConfAndVolumes) {
+  auto s = spec("net-1", {"sh", "-c",
+                          "hostname; cat /etc/hostname; cat /etc/hosts; cat /etc/resolv.conf; "
+                          "cat /etc/app/mode /run/secrets/db/password"});
+  s.container->hostname = "web-1";
+  s.container->hosts = {"10.88.0.9 cache"};
+  s.container->dns = {.nameservers = {"10.88.0.1"}, .search = {"acme.svc"}, .options = {}};
+  s.container->volume_paths = {{"settings", "/etc/app"}, {"db", "/run/secrets/db"}};
+  s.files = {{.volume = "settings", .name = "mode", .contents = "prod\n", .secret = false},
+             {.volume = "db", .name = "password", .contents = "hunter2\n", .secret = true}};
+  std::string out = runScript(*driver_, s);
+  EXPECT_EQ(out.rfind("web-1\nweb-1\n127.0.0.1", 0), 0u) << out;
+  EXPECT_NE(out.find("127.0.1.1\tweb-1\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("10.88.0.9 cache\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("nameserver 10.88.0.1\nsearch acme.svc\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("prod\nhunter2\n"), std::string::npos) << out;
+}
+
+TEST_F(RuncDriverTest, MemoryHogIsOomKilled) {
+  // Doubling a shell variable allocates without bound; 32 MiB stops it within a second.
+  auto s = spec("hog-1", {"sh", "-c", "echo start; x=0123456789abcdef; while :; do x=$x$x; done"});
+  s.limits.memory_bytes = 32 << 20;
+  ASSERT_TRUE(driver_->start(s).ok());
+  auto state = waitExited(*driver_, "hog-1", std::chrono::seconds(60));
+  EXPECT_EQ(state.reason, "OOMKilled") << logText(*driver_, "hog-1");
+  EXPECT_EQ(state.signal, SIGKILL);
+}
+
+TEST_F(RuncDriverTest, PidsLimitRefusesForks) {
+  auto s = spec("pids-1", {"sh", "-c", "for i in $(seq 30); do sleep 5 & done; echo started"});
+  s.limits.pids = 8;
+  ASSERT_TRUE(driver_->start(s).ok());
+  waitExited(*driver_, "pids-1", std::chrono::seconds(30));
+  std::string logs = logText(*driver_, "pids-1");
+  EXPECT_NE(logs.find("can't fork"), std::string::npos) << logs;
+}
+
+TEST_F(RuncDriverTest, StopLetsATermHandlerFinish) {
+  auto s =
+      spec("term-1", {"sh", "-c", "trap 'echo bye; exit 0' TERM; while :; do sleep 0.1; done"});
+  ASSERT_TRUE(driver_->start(s).ok());
+  std::this_thread::sleep_for(milliseconds(300));
+  auto before = steady_clock::now();
+  ASSERT_TRUE(driver_->stop("term-1", std::chrono::seconds(10)).isOk());
+  EXPECT_LT(steady_clock::now() - before, std::chrono::seconds(5));
+  auto state = waitExited(*driver_, "term-1");
+  EXPECT_EQ(state.exit_code, 0) << state.reason;
+  EXPECT_EQ(state.reason, "Completed");
+  EXPECT_NE(logText(*driver_, "term-1").find("stdout bye"), std::string::npos);
+}
+
+TEST_F(RuncDriverTest, StopKillsAfterGraceWhenTermIsIgnored) {
+  // As the pid namespace's init, sleep ignores SIGTERM (no handler): only SIGKILL ends it.
+  ASSERT_TRUE(driver_->start(spec("stubborn-1", {"sleep", "1000"})).ok());
+  auto before = steady_clock::now();
+  ASSERT_TRUE(driver_->stop("stubborn-1", milliseconds(500)).isOk());
+  EXPECT_GE(steady_clock::now() - before, milliseconds(500));
+  auto state = waitExited(*driver_, "stubborn-1");
+  EXPECT_EQ(state.signal, SIGKILL);
+  EXPECT_EQ(state.reason, "Killed");
+  ASSERT_TRUE(driver_->remove("stubborn-1").isOk());
+  expectNoTrace("stubborn-1");
+}
+
+TEST_F(RuncDriverTest, ShimAskedToStopKillsTheContainerAfterGrace) {
+  // As on a machine shutdown: SIGTERM to the shim, which forwards it through runc; the
+  // container ignores it, so after its termination grace the shim has runc SIGKILL it.
+  auto s = spec("shutdown-1", {"sleep", "1000"});
+  s.termination_grace = milliseconds(300);
+  auto started = driver_->start(s);
+  ASSERT_TRUE(started.ok());
+  ASSERT_EQ(::kill(started->shim_pid, SIGTERM), 0);
+  auto state = waitExited(*driver_, "shutdown-1");
+  EXPECT_EQ(state.signal, SIGKILL) << state.reason;
+  EXPECT_EQ(state.reason, "Killed");
+}
+
+TEST_F(RuncDriverTest, StartFailuresLeaveNothingBehind) {
+  auto bad_user = spec("fail-1", {"sleep", "1"});
+  bad_user.container->user = "nobody-here";
+  auto r1 = driver_->start(bad_user);
+  ASSERT_FALSE(r1.ok());
+  EXPECT_NE(r1.status().message().find("nobody-here"), std::string::npos);
+  expectNoTrace("fail-1");
+
+  auto missing_layer = spec("fail-2", {"sleep", "1"});
+  missing_layer.container->rootfs_layers.push_back(dir_ + "/layers/missing");
+  auto r2 = driver_->start(missing_layer);
+  ASSERT_FALSE(r2.ok());
+  EXPECT_NE(r2.status().message().find("layers/missing"), std::string::npos);
+  expectNoTrace("fail-2");
+
+  // runc itself refuses: the command is not in the image.
+  auto r3 = driver_->start(spec("fail-3", {"no-such-command"}));
+  ASSERT_FALSE(r3.ok()) << r3->reason;
+  EXPECT_NE(r3.status().message().find("no-such-command"), std::string::npos)
+      << r3.status().message();
+  expectNoTrace("fail-3");
+
+  auto no_container = spec("fail-4", {"sleep", "1"});
+  no_container.container.reset();
+  EXPECT_EQ(driver_->start(no_container).status().code(), StatusCode::kInvalid);
+  expectNoTrace("fail-4");
+
+  ASSERT_TRUE(driver_->start(spec("dup-1", {"sleep", "1000"})).ok());
+  EXPECT_EQ(driver_->start(spec("dup-1", {"sleep", "1000"})).status().code(),
+            StatusCode::kAlreadyExists);
+  EXPECT_EQ(driver_->remove("dup-1").code(), StatusCode::kConflict);  // still running
+}
+
+TEST_F(RuncDriverTest, SecondDriverAdoptsRunningContainers) {
+  ASSERT_TRUE(driver_->start(spec("adopt-1", {"sh", "-c", "echo up; sleep 1000"})).ok());
+  driver_.reset();  // the control plane goes away; the shim and container stay
+  auto second = makeDriver();
+  auto list = second->list();
+  ASSERT_TRUE(list.ok());
+  EXPECT_EQ(*list, std::vector<std::string>{"adopt-1"});
+  auto state = second->inspect("adopt-1");
+  ASSERT_TRUE(state.ok());
+  EXPECT_EQ(state->phase, InstancePhase::kRunning);
+  auto exec = second->exec("adopt-1", {"echo", "still here"}, false);
+  ASSERT_TRUE(exec.ok()) << exec.status().toString();
+  EXPECT_EQ((*exec)->wait().value(), 0);
+  ASSERT_TRUE(second->stop("adopt-1", milliseconds(200)).isOk());
+  ASSERT_TRUE(second->remove("adopt-1").isOk());
+  driver_ = std::move(second);
+  expectNoTrace("adopt-1");
+}
+
+TEST_F(RuncDriverTest, CleanupOrphansAfterTheShimDied) {
+  auto started = driver_->start(spec("orphan-1", {"sleep", "1000"}));
+  ASSERT_TRUE(started.ok());
+  // The shim dies (as in a crash); `runc run` and the container are left without it.
+  ASSERT_EQ(::kill(started->shim_pid, SIGKILL), 0);
+  auto state = waitExited(*driver_, "orphan-1");
+  EXPECT_EQ(state.reason.rfind("ShimLost", 0), 0u) << state.reason;
+  ASSERT_TRUE(driver_->cleanupOrphans().isOk());
+  EXPECT_TRUE(mountsBelow(dir_).empty());
+  EXPECT_FALSE(fs::exists(driver_->runcRoot() + "/orphan-1"));
+  EXPECT_TRUE(cgroupsOfRoot(root_).empty());
+  ASSERT_TRUE(driver_->remove("orphan-1").isOk());
+  expectNoTrace("orphan-1");
+}
+
+}  // namespace
+}  // namespace skiff::testing

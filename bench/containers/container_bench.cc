@@ -100,7 +100,7 @@ int benchStart(const std::string& skiff, const std::string& work, int runs) {
   options.root_dir = work + "/driver";
   options.shim_binary = skiff;
   runtime::RuncDriver driver(options);
-  std::vector<double> skiff_ms;
+  std::vector<double> skiff_ms, start_ms, exit_ms, remove_ms;
   for (int i = 0; i < runs; ++i) {
     runtime::InstanceSpec spec;
     spec.id = "bench." + std::to_string(i);
@@ -111,13 +111,17 @@ int benchStart(const std::string& skiff, const std::string& work, int runs) {
     const auto start = Clock::now();
     auto started = driver.start(spec);
     if (!started.ok()) return die(started.status().message());
+    start_ms.push_back(since(start));
     while (true) {
       auto state = driver.inspect(spec.id);
       if (state.ok() && state->phase == runtime::InstancePhase::kExited) break;
       std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
+    exit_ms.push_back(since(start));
     if (Status s = driver.remove(spec.id); !s.isOk()) return die(s.message());
     skiff_ms.push_back(since(start));
+    remove_ms.push_back(skiff_ms.back() - exit_ms.back());
+    exit_ms.back() -= start_ms.back();
   }
   const Summary b = summarize(bare), k = summarize(skiff_ms);
   std::printf("start: %d sequential /bin/true containers\n", runs);
@@ -126,6 +130,8 @@ int benchStart(const std::string& skiff, const std::string& work, int runs) {
   std::printf("  skiff runc driver   p50 %6.1f ms  p99 %6.1f ms  mean %6.1f ms  total %.2f s\n",
               k.p50, k.p99, k.mean, k.mean * runs / 1000);
   std::printf("  overhead (mean)     %+.1f%%\n", (k.mean / b.mean - 1) * 100);
+  std::printf("  skiff, by phase     start %.1f ms, to exit %.1f ms, remove %.1f ms (means)\n",
+              summarize(start_ms).mean, summarize(exit_ms).mean, summarize(remove_ms).mean);
   return 0;
 }
 

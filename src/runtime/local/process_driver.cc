@@ -41,11 +41,6 @@ std::string shimLogTail(const std::string& dir) {
   return tail;
 }
 
-pid_t readPidFile(const std::string& path) {
-  auto text = readWholeFile(path);
-  return text.ok() ? static_cast<pid_t>(std::atoi(text->c_str())) : -1;
-}
-
 }  // namespace
 
 ProcessDriver::ProcessDriver(ProcessDriverOptions options)
@@ -64,60 +59,6 @@ std::string ProcessDriver::describe() const {
          cgroups_.describe();
 }
 
-bool ProcessDriver::shimAlive(const std::string& id, pid_t shim_pid) const {
-  if (shim_pid <= 0) return false;
-  // The pid alone could have been reused after a reboot or a crash; the command line names
-  // the instance directory. A zombie has an empty command line, and counts as gone.
-  auto cmdline = readWholeFile("/proc/" + std::to_string(shim_pid) + "/cmdline");
-  if (!cmdline.ok()) return false;
-  std::string needle = std::string("--dir") + '\0' + instanceDir(id) + '\0';
-  return cmdline->find(needle) != std::string::npos;
-}
-
-Status ProcessDriver::spawnShim(const std::string& dir) const {
-  std::vector<std::string> args = {"skiff", "shim", "--dir", dir};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const char* binary = shim_binary_.c_str();
-
-  // Double fork: the intermediate child starts a new session and exits at once, so the shim
-  // has no controlling terminal, is no child of ours (nothing to reap, nothing killed with
-  // our process group) and is adopted by init when we die. Only async-signal-safe calls
-  // between fork and exec: this process may have other threads.
-  pid_t child = ::fork();
-  if (child < 0) return internalError(std::string("cannot fork the shim: ") + std::strerror(errno));
-  if (child == 0) {
-    ::setsid();
-    pid_t shim = ::fork();
-    if (shim != 0) ::_exit(shim < 0 ? 1 : 0);
-    // The server's listening sockets and other files must not live on in the shim.
-    ::close_range(3, ~0U, 0);
-    int devnull = ::open("/dev/null", O_RDWR);
-    if (devnull >= 0) {
-      ::dup2(devnull, 0);
-      ::dup2(devnull, 1);
-      ::dup2(devnull, 2);
-      if (devnull > 2) ::close(devnull);
-    }
-    // Ignored signals and the signal mask survive exec; the shim starts from defaults.
-    struct sigaction dfl {};
-    dfl.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execv(binary, argv.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    return internalError("cannot fork the shim for " + dir);
-  return Status::ok();
-}
-
 void ProcessDriver::discard(const std::string& id) const {
   std::string dir = instanceDir(id);
   std::vector<std::string> cgroup_dirs;
@@ -125,14 +66,14 @@ void ProcessDriver::discard(const std::string& id) const {
     if (auto record = decodeRecord(*text); record.ok()) {
       cgroup_dirs = record->cgroup_dirs;
       if (record->state.phase == InstancePhase::kRunning && record->state.pid > 0 &&
-          shimAlive(id, record->state.shim_pid))
+          shimAlive(instanceDir(id), record->state.shim_pid))
         ::kill(-record->state.pid, SIGKILL);
     }
   }
-  pid_t shim_pid = readPidFile(dir + "/" + kShimPidFile);
-  if (shimAlive(id, shim_pid)) {
+  pid_t shim_pid = readShimPid(dir);
+  if (shimAlive(instanceDir(id), shim_pid)) {
     ::kill(shim_pid, SIGKILL);
-    for (int i = 0; i < 200 && shimAlive(id, shim_pid); ++i)
+    for (int i = 0; i < 200 && shimAlive(instanceDir(id), shim_pid); ++i)
       std::this_thread::sleep_for(kPollInterval);
   }
   // A shim killed halfway may have created cgroups it never recorded.
@@ -202,7 +143,7 @@ Result<InstanceState> ProcessDriver::start(const InstanceSpec& spec) {
     discard(spec.id);
     return s;
   }
-  if (Status s = spawnShim(dir); !s.isOk()) {
+  if (Status s = spawnShim(shim_binary_, dir); !s.isOk()) {
     discard(spec.id);
     return s;
   }
@@ -224,9 +165,9 @@ Result<InstanceState> ProcessDriver::start(const InstanceSpec& spec) {
       // Running, or already finished (a quick command): either way it started.
       return record->state;
     }
-    pid_t shim_pid = readPidFile(dir + "/" + kShimPidFile);
-    bool shim_gone =
-        shim_pid > 0 && !shimAlive(spec.id, shim_pid) && !fs::exists(dir + "/" + kStateFile);
+    pid_t shim_pid = readShimPid(dir);
+    bool shim_gone = shim_pid > 0 && !shimAlive(instanceDir(spec.id), shim_pid) &&
+                     !fs::exists(dir + "/" + kStateFile);
     if (shim_gone || steady_clock::now() > deadline) {
       std::string why = shim_gone ? "its shim exited before starting it"
                                   : "its shim did not report within " +
@@ -241,35 +182,7 @@ Result<InstanceState> ProcessDriver::start(const InstanceSpec& spec) {
 }
 
 Result<ShimRecord> ProcessDriver::readRecord(const std::string& id) const {
-  std::string dir = instanceDir(id);
-  if (!fs::is_directory(dir)) return notFound("no instance \"" + id + "\"");
-  for (int attempt = 0;; ++attempt) {
-    auto text = readWholeFile(dir + "/" + kStateFile);
-    if (!text.ok()) {
-      if (text.status().code() != StatusCode::kNotFound) return text.status();
-      pid_t shim_pid = readPidFile(dir + "/" + kShimPidFile);
-      if (shim_pid <= 0 || shimAlive(id, shim_pid))
-        return unavailable("instance \"" + id + "\" is starting; try again shortly");
-      ShimRecord lost;
-      lost.state.id = id;
-      lost.state.phase = InstancePhase::kExited;
-      lost.state.shim_pid = shim_pid;
-      lost.state.reason =
-          "ShimLost: the shim exited before starting the workload; see " + dir + "/" + kShimLogFile;
-      return lost;
-    }
-    auto record = decodeRecord(*text);
-    if (!record.ok()) return record.status();
-    if (record->state.phase == InstancePhase::kExited || shimAlive(id, record->state.shim_pid))
-      return record;
-    // The shim may have recorded the exit and left between our two reads: read once more.
-    if (attempt == 0) continue;
-    record->state.phase = InstancePhase::kExited;
-    record->state.reason = "ShimLost: shim (pid " + std::to_string(record->state.shim_pid) +
-                           ") exited without recording the workload's exit; see " + dir + "/" +
-                           kShimLogFile;
-    return record;
-  }
+  return readShimRecord(id, instanceDir(id), "the workload");
 }
 
 Result<InstanceState> ProcessDriver::inspect(const std::string& id) {
@@ -316,44 +229,13 @@ Status ProcessDriver::remove(const std::string& id) {
   if (record->state.phase == InstancePhase::kRunning)
     return conflict("instance \"" + id + "\" is running; stop it before removing it");
   if (Status s = removeCgroupDirs(record->cgroup_dirs); !s.isOk()) return s;
-
-  std::string dir = instanceDir(id);
-  std::error_code ec;
-  if (fs::exists(dir + "/" + kLogsDir)) {
-    // Same filesystem, so a rename; an earlier instance's logs under this id are replaced.
-    std::string retained = retainedLogDir(id);
-    fs::create_directories(root_ + "/logs", ec);
-    fs::remove_all(retained, ec);
-    fs::rename(dir + "/" + kLogsDir, retained, ec);
-    if (ec) return internalError("cannot keep the logs of \"" + id + "\": " + ec.message());
-  }
-  for (const std::string& d : {secretDir(id), dir}) {
-    fs::remove_all(d, ec);
-    if (ec) return internalError("cannot delete " + d + ": " + ec.message());
-  }
-  return Status::ok();
+  return keepLogsAndDelete(root_, id, secretDir(id));
 }
 
-Result<std::vector<std::string>> ProcessDriver::list() {
-  std::vector<std::string> ids;
-  std::error_code ec;
-  fs::directory_iterator it(root_ + "/instances", ec);
-  if (ec) {
-    if (ec == std::errc::no_such_file_or_directory) return ids;
-    return internalError("cannot list " + root_ + "/instances: " + ec.message());
-  }
-  for (const auto& entry : it)
-    if (entry.is_directory(ec)) ids.push_back(entry.path().filename().string());
-  std::sort(ids.begin(), ids.end());
-  return ids;
-}
+Result<std::vector<std::string>> ProcessDriver::list() { return listInstances(root_); }
 
 Result<std::string> ProcessDriver::logPath(const std::string& id) {
-  if (fs::is_directory(instanceDir(id)))
-    return instanceDir(id) + "/" + kLogsDir + "/" + LogFileWriter::kCurrentName;
-  if (fs::is_directory(retainedLogDir(id)))
-    return retainedLogDir(id) + "/" + LogFileWriter::kCurrentName;
-  return notFound("no instance \"" + id + "\" and no retained logs for it");
+  return instanceLogPath(root_, id);
 }
 
 }  // namespace skiff::runtime

@@ -56,9 +56,6 @@ class ProcessDriver final : public Driver {
   // reported as exited ("ShimLost"). notFound if there is no such instance; unavailable while
   // the shim has not yet written its first record.
   Result<ShimRecord> readRecord(const std::string& id) const;
-  bool shimAlive(const std::string& id, pid_t shim_pid) const;
-  // Detaches a new shim for `dir`; the shim is re-parented to init (or a subreaper).
-  Status spawnShim(const std::string& dir) const;
   // Removes a failed start: kills what may run, deletes cgroups and the state directory.
   void discard(const std::string& id) const;
   // Writes the spec's files and secret variables; returns spec.json for the shim (with the

@@ -56,11 +56,6 @@ std::string fileTail(const std::string& path, size_t bytes = 1000) {
   return trimmed(text->size() > bytes ? text->substr(text->size() - bytes) : *text);
 }
 
-pid_t readPidFile(const std::string& path) {
-  auto text = readWholeFile(path);
-  return text.ok() ? static_cast<pid_t>(std::atoi(text->c_str())) : -1;
-}
-
 // Runs `args` to completion with stdin from /dev/null and stdout+stderr captured (in a memfd,
 // so a child that passes its stdio on, as `runc create` does, cannot keep us waiting for EOF).
 int runProgram(const std::vector<std::string>& args, std::string* output) {
@@ -321,62 +316,15 @@ RuncProbe RuncDriver::probe(const std::string& runc_binary) {
   return result;
 }
 
-bool RuncDriver::shimAlive(const std::string& id, pid_t shim_pid) const {
-  if (shim_pid <= 0) return false;
-  auto cmdline = readWholeFile("/proc/" + std::to_string(shim_pid) + "/cmdline");
-  if (!cmdline.ok()) return false;
-  std::string needle = std::string("--dir") + '\0' + instanceDir(id) + '\0';
-  return cmdline->find(needle) != std::string::npos;
-}
-
-Status RuncDriver::spawnShim(const std::string& dir) const {
-  // As ProcessDriver::spawnShim: a double fork so that the shim is nobody's child and
-  // survives this process.
-  std::vector<std::string> args = {"skiff", "shim", "--dir", dir};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const char* binary = shim_binary_.c_str();
-  pid_t child = ::fork();
-  if (child < 0) return internalError(std::string("cannot fork the shim: ") + std::strerror(errno));
-  if (child == 0) {
-    ::setsid();
-    pid_t shim = ::fork();
-    if (shim != 0) ::_exit(shim < 0 ? 1 : 0);
-    ::close_range(3, ~0U, 0);
-    int devnull = ::open("/dev/null", O_RDWR);
-    if (devnull >= 0) {
-      ::dup2(devnull, 0);
-      ::dup2(devnull, 1);
-      ::dup2(devnull, 2);
-      if (devnull > 2) ::close(devnull);
-    }
-    struct sigaction dfl {};
-    dfl.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execv(binary, argv.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    return internalError("cannot fork the shim for " + dir);
-  return Status::ok();
-}
-
 void RuncDriver::discard(const std::string& id) const {
   const std::string dir = instanceDir(id);
   std::string ignored;
   // Deleting the container kills its processes; `runc run` then exits and the shim with it.
   if (fs::exists(runcRoot() + "/" + id)) (void)runc({"delete", "--force", id}, &ignored);
-  pid_t shim_pid = readPidFile(dir + "/" + kShimPidFile);
-  if (shimAlive(id, shim_pid)) {
+  pid_t shim_pid = readShimPid(dir);
+  if (shimAlive(instanceDir(id), shim_pid)) {
     ::kill(shim_pid, SIGKILL);
-    for (int i = 0; i < 200 && shimAlive(id, shim_pid); ++i)
+    for (int i = 0; i < 200 && shimAlive(instanceDir(id), shim_pid); ++i)
       std::this_thread::sleep_for(kPollInterval);
   }
   // A runc killed before it saved its state leaves a directory `runc delete` does not know.
@@ -552,7 +500,7 @@ Result<InstanceState> RuncDriver::start(const InstanceSpec& spec) {
     discard(spec.id);
     return s;
   }
-  if (Status s = spawnShim(dir); !s.isOk()) {
+  if (Status s = spawnShim(shim_binary_, dir); !s.isOk()) {
     discard(spec.id);
     return s;
   }
@@ -576,8 +524,9 @@ Result<InstanceState> RuncDriver::start(const InstanceSpec& spec) {
       if (state.phase == InstancePhase::kExited) return state;
       if (containerExecuted(spec.id)) return state;
     } else {
-      pid_t shim_pid = readPidFile(dir + "/" + kShimPidFile);
-      if (shim_pid > 0 && !shimAlive(spec.id, shim_pid) && !fs::exists(dir + "/" + kStateFile))
+      pid_t shim_pid = readShimPid(dir);
+      if (shim_pid > 0 && !shimAlive(instanceDir(spec.id), shim_pid) &&
+          !fs::exists(dir + "/" + kStateFile))
         return fail("its shim exited before starting runc");
     }
     if (steady_clock::now() > deadline)
@@ -589,34 +538,7 @@ Result<InstanceState> RuncDriver::start(const InstanceSpec& spec) {
 }
 
 Result<ShimRecord> RuncDriver::readRecord(const std::string& id) const {
-  const std::string dir = instanceDir(id);
-  if (!fs::is_directory(dir)) return notFound("no instance \"" + id + "\"");
-  for (int attempt = 0;; ++attempt) {
-    auto text = readWholeFile(dir + "/" + kStateFile);
-    if (!text.ok()) {
-      if (text.status().code() != StatusCode::kNotFound) return text.status();
-      pid_t shim_pid = readPidFile(dir + "/" + kShimPidFile);
-      if (shim_pid <= 0 || shimAlive(id, shim_pid))
-        return unavailable("instance \"" + id + "\" is starting; try again shortly");
-      ShimRecord lost;
-      lost.state.id = id;
-      lost.state.phase = InstancePhase::kExited;
-      lost.state.shim_pid = shim_pid;
-      lost.state.reason =
-          "ShimLost: the shim exited before starting runc; see " + dir + "/" + kShimLogFile;
-      return lost;
-    }
-    auto record = decodeRecord(*text);
-    if (!record.ok()) return record.status();
-    if (record->state.phase == InstancePhase::kExited || shimAlive(id, record->state.shim_pid))
-      return record;
-    if (attempt == 0) continue;
-    record->state.phase = InstancePhase::kExited;
-    record->state.reason = "ShimLost: shim (pid " + std::to_string(record->state.shim_pid) +
-                           ") exited without recording the container's exit; see " + dir + "/" +
-                           kShimLogFile;
-    return record;
-  }
+  return readShimRecord(id, instanceDir(id), "runc");
 }
 
 Result<InstanceState> RuncDriver::inspect(const std::string& id) {
@@ -673,43 +595,13 @@ Status RuncDriver::remove(const std::string& id) {
   for (const std::string& cgroup : cgroupDirs(id))
     if (fs::exists(cgroup)) removeContainerCgroup(cgroup);
   if (Status s = releaseRootfs(bundleDir(id)); !s.isOk()) return s;
-
-  const std::string dir = instanceDir(id);
-  std::error_code ec;
-  if (fs::exists(dir + "/" + kLogsDir)) {
-    std::string retained = retainedLogDir(id);
-    fs::create_directories(root_ + "/logs", ec);
-    fs::remove_all(retained, ec);
-    fs::rename(dir + "/" + kLogsDir, retained, ec);
-    if (ec) return internalError("cannot keep the logs of \"" + id + "\": " + ec.message());
-  }
-  for (const std::string& d : {secretDir(id), dir}) {
-    fs::remove_all(d, ec);
-    if (ec) return internalError("cannot delete " + d + ": " + ec.message());
-  }
-  return Status::ok();
+  return keepLogsAndDelete(root_, id, secretDir(id));
 }
 
-Result<std::vector<std::string>> RuncDriver::list() {
-  std::vector<std::string> ids;
-  std::error_code ec;
-  fs::directory_iterator it(root_ + "/instances", ec);
-  if (ec) {
-    if (ec == std::errc::no_such_file_or_directory) return ids;
-    return internalError("cannot list " + root_ + "/instances: " + ec.message());
-  }
-  for (const auto& entry : it)
-    if (entry.is_directory(ec)) ids.push_back(entry.path().filename().string());
-  std::sort(ids.begin(), ids.end());
-  return ids;
-}
+Result<std::vector<std::string>> RuncDriver::list() { return listInstances(root_); }
 
 Result<std::string> RuncDriver::logPath(const std::string& id) {
-  if (fs::is_directory(instanceDir(id)))
-    return instanceDir(id) + "/" + kLogsDir + "/" + LogFileWriter::kCurrentName;
-  if (fs::is_directory(retainedLogDir(id)))
-    return retainedLogDir(id) + "/" + LogFileWriter::kCurrentName;
-  return notFound("no instance \"" + id + "\" and no retained logs for it");
+  return instanceLogPath(root_, id);
 }
 
 Status RuncDriver::cleanupOrphans() {

@@ -96,8 +96,6 @@ class RuncDriver final : public Driver {
 
  private:
   Result<ShimRecord> readRecord(const std::string& id) const;
-  bool shimAlive(const std::string& id, pid_t shim_pid) const;
-  Status spawnShim(const std::string& dir) const;
   // Everything start() creates, in order; on error the caller discards.
   Result<std::string> prepare(const InstanceSpec& spec) const;
   // Removes everything of a failed start (or a crashed instance): kills the container, deletes

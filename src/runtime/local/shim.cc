@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -584,6 +585,137 @@ int runShim(const std::string& dir) {
   ::close(log_fd);
   InstanceShim shim(dir);
   return shim.run();
+}
+
+pid_t readShimPid(const std::string& dir) {
+  auto text = readWholeFile(dir + "/" + kShimPidFile);
+  return text.ok() ? static_cast<pid_t>(std::atoi(text->c_str())) : -1;
+}
+
+bool shimAlive(const std::string& dir, pid_t shim_pid) {
+  if (shim_pid <= 0) return false;
+  auto cmdline = readWholeFile("/proc/" + std::to_string(shim_pid) + "/cmdline");
+  if (!cmdline.ok()) return false;
+  const std::string needle = std::string("--dir") + '\0' + dir + '\0';
+  return cmdline->find(needle) != std::string::npos;
+}
+
+Status spawnShim(const std::string& shim_binary, const std::string& dir) {
+  std::vector<std::string> args = {"skiff", "shim", "--dir", dir};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const char* binary = shim_binary.c_str();
+
+  // Double fork: the intermediate child starts a new session and exits at once, so the shim
+  // has no controlling terminal, is no child of ours (nothing to reap, nothing killed with
+  // our process group) and is adopted by init when we die. Only async-signal-safe calls
+  // between fork and exec: this process may have other threads.
+  pid_t child = ::fork();
+  if (child < 0) return internalError(std::string("cannot fork the shim: ") + std::strerror(errno));
+  if (child == 0) {
+    ::setsid();
+    pid_t shim = ::fork();
+    if (shim != 0) ::_exit(shim < 0 ? 1 : 0);
+    // The server's listening sockets and other files must not live on in the shim.
+    ::close_range(3, ~0U, 0);
+    int devnull = ::open("/dev/null", O_RDWR);
+    if (devnull >= 0) {
+      ::dup2(devnull, 0);
+      ::dup2(devnull, 1);
+      ::dup2(devnull, 2);
+      if (devnull > 2) ::close(devnull);
+    }
+    // Ignored signals and the signal mask survive exec; the shim starts from defaults.
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::execv(binary, argv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return internalError("cannot fork the shim for " + dir);
+  return Status::ok();
+}
+
+Result<ShimRecord> readShimRecord(const std::string& id, const std::string& dir,
+                                  const std::string& workload) {
+  if (!std::filesystem::is_directory(dir)) return notFound("no instance \"" + id + "\"");
+  for (int attempt = 0;; ++attempt) {
+    auto text = readWholeFile(dir + "/" + kStateFile);
+    if (!text.ok()) {
+      if (text.status().code() != StatusCode::kNotFound) return text.status();
+      const pid_t shim_pid = readShimPid(dir);
+      if (shim_pid <= 0 || shimAlive(dir, shim_pid))
+        return unavailable("instance \"" + id + "\" is starting; try again shortly");
+      ShimRecord lost;
+      lost.state.id = id;
+      lost.state.phase = InstancePhase::kExited;
+      lost.state.shim_pid = shim_pid;
+      lost.state.reason = "ShimLost: the shim exited before starting " + workload + "; see " + dir +
+                          "/" + kShimLogFile;
+      return lost;
+    }
+    auto record = decodeRecord(*text);
+    if (!record.ok()) return record.status();
+    if (record->state.phase == InstancePhase::kExited || shimAlive(dir, record->state.shim_pid))
+      return record;
+    // The shim may have recorded the exit and left between our two reads: read once more.
+    if (attempt == 0) continue;
+    record->state.phase = InstancePhase::kExited;
+    record->state.reason = "ShimLost: shim (pid " + std::to_string(record->state.shim_pid) +
+                           ") exited without recording the exit of " + workload + "; see " + dir +
+                           "/" + kShimLogFile;
+    return record;
+  }
+}
+
+Status keepLogsAndDelete(const std::string& root, const std::string& id,
+                         const std::string& secret_dir) {
+  namespace fs = std::filesystem;
+  const std::string dir = root + "/instances/" + id;
+  std::error_code ec;
+  if (fs::exists(dir + "/" + kLogsDir)) {
+    // Same filesystem, so a rename.
+    const std::string retained = root + "/logs/" + id;
+    fs::create_directories(root + "/logs", ec);
+    fs::remove_all(retained, ec);
+    fs::rename(dir + "/" + kLogsDir, retained, ec);
+    if (ec) return internalError("cannot keep the logs of \"" + id + "\": " + ec.message());
+  }
+  for (const std::string& d : {secret_dir, dir}) {
+    fs::remove_all(d, ec);
+    if (ec) return internalError("cannot delete " + d + ": " + ec.message());
+  }
+  return Status::ok();
+}
+
+Result<std::vector<std::string>> listInstances(const std::string& root) {
+  std::vector<std::string> ids;
+  std::error_code ec;
+  std::filesystem::directory_iterator it(root + "/instances", ec);
+  if (ec) {
+    if (ec == std::errc::no_such_file_or_directory) return ids;
+    return internalError("cannot list " + root + "/instances: " + ec.message());
+  }
+  for (const auto& entry : it)
+    if (entry.is_directory(ec)) ids.push_back(entry.path().filename().string());
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+Result<std::string> instanceLogPath(const std::string& root, const std::string& id) {
+  if (std::filesystem::is_directory(root + "/instances/" + id))
+    return root + "/instances/" + id + "/" + kLogsDir + "/" + LogFileWriter::kCurrentName;
+  if (std::filesystem::is_directory(root + "/logs/" + id))
+    return root + "/logs/" + id + "/" + LogFileWriter::kCurrentName;
+  return notFound("no instance \"" + id + "\" and no retained logs for it");
 }
 
 }  // namespace skiff::runtime

@@ -77,6 +77,31 @@ Status validateSpec(const InstanceSpec& spec);
 // The id rule of InstanceSpec::id, with an error that says it.
 Status validateInstanceId(const std::string& id);
 
+// What the drivers that run instances under shims (ProcessDriver, RuncDriver) share, for an
+// instance directory DIR = ROOT/instances/<id> and its kept logs in ROOT/logs/<id>.
+//
+// The shim's pid from DIR/shim.pid; -1 when there is none.
+pid_t readShimPid(const std::string& dir);
+// Whether `shim_pid` is the live shim of DIR: the pid alone could have been reused after a
+// reboot or a crash, so its command line must name DIR. A zombie counts as gone.
+bool shimAlive(const std::string& dir, pid_t shim_pid);
+// Starts `shim_binary shim --dir DIR` detached: in a session of its own, nobody's child,
+// without our files, signal dispositions or mask.
+Status spawnShim(const std::string& shim_binary, const std::string& dir);
+// DIR/state.json with the shim's liveness folded in: a Running record whose shim is gone is
+// reported as exited ("ShimLost: ..."), `workload` naming what the shim runs ("the workload",
+// "runc"). notFound without DIR; unavailable while the shim has not written its first record.
+Result<ShimRecord> readShimRecord(const std::string& id, const std::string& dir,
+                                  const std::string& workload);
+// The last step of removing an instance: its logs move to ROOT/logs/<id> (replacing those of
+// an earlier instance of that id), then DIR and `secret_dir` are deleted.
+Status keepLogsAndDelete(const std::string& root, const std::string& id,
+                         const std::string& secret_dir);
+// The instance ids that have a directory under ROOT/instances, sorted.
+Result<std::vector<std::string>> listInstances(const std::string& root);
+// The current log file of instance `id`: its live run's, else its kept logs'.
+Result<std::string> instanceLogPath(const std::string& root, const std::string& id);
+
 // Runs the shim for the instance in `dir` until its workload exits; returns the process's
 // exit code (0 once the workload's end is recorded, whatever its exit code).
 int runShim(const std::string& dir);

@@ -675,22 +675,29 @@ Status CniNetwork::applyRules() {
   return Status::ok();
 }
 
+// The 1-based positions of the rules in the jump's chain that jump to its target.
+static Result<std::vector<int>> jumpPositions(const Jump& jump) {
+  auto listing = runChecked({"iptables", "-w", "-t", jump.table, "-S", jump.chain});
+  if (!listing.ok()) return listing.status();
+  std::vector<int> ours;
+  int n = 0;
+  std::istringstream in(*listing);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.compare(0, 3, "-A ") != 0) continue;
+    ++n;
+    if (line.find("-j " + jump.target) != std::string::npos) ours.push_back(n);
+  }
+  return ours;
+}
+
 Status CniNetwork::ensureJumps() {
   const std::string comment = ruleComment(tag_);
   for (const auto& jump : jumps(tag_)) {
-    auto listing = runChecked({"iptables", "-w", "-t", jump.table, "-S", jump.chain});
-    if (!listing.ok()) return listing.status();
-    std::vector<int> ours;
-    int n = 0;
-    std::istringstream in(*listing);
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.compare(0, 3, "-A ") != 0) continue;
-      ++n;
-      if (line.find("-j " + jump.target) != std::string::npos) ours.push_back(n);
-    }
-    if (ours.size() == 1 && ours[0] == 1) continue;
-    for (auto it = ours.rbegin(); it != ours.rend(); ++it) {
+    auto ours = jumpPositions(jump);
+    if (!ours.ok()) return ours.status();
+    if (ours->size() == 1 && ours->front() == 1) continue;
+    for (auto it = ours->rbegin(); it != ours->rend(); ++it) {
       auto r =
           runChecked({"iptables", "-w", "-t", jump.table, "-D", jump.chain, std::to_string(*it)});
       if (!r.ok()) return r.status();
@@ -706,18 +713,9 @@ Status CniNetwork::removeRulesAndChains() {
   Status first;
   for (const auto& jump : jumps(tag_)) {
     // Delete by position, highest first; a jump may be there several times or not at all.
-    auto listing = runChecked({"iptables", "-w", "-t", jump.table, "-S", jump.chain});
-    if (!listing.ok()) return listing.status();
-    std::vector<int> ours;
-    int n = 0;
-    std::istringstream in(*listing);
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.compare(0, 3, "-A ") != 0) continue;
-      ++n;
-      if (line.find("-j " + jump.target) != std::string::npos) ours.push_back(n);
-    }
-    for (auto it = ours.rbegin(); it != ours.rend(); ++it) {
+    auto ours = jumpPositions(jump);
+    if (!ours.ok()) return ours.status();
+    for (auto it = ours->rbegin(); it != ours->rend(); ++it) {
       auto r =
           runChecked({"iptables", "-w", "-t", jump.table, "-D", jump.chain, std::to_string(*it)});
       if (!r.ok()) first = firstError(first, r.status());

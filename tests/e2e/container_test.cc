@@ -316,7 +316,21 @@ TEST_F(ContainerTest, TenantsCannotReachEachOtherAndImageFailuresAreConditions) 
                  {"health", {{"readiness", {{"tcp", {{"port", "http"}}}, {"periodSeconds", 0.2}}}}},
                  {"terminationGracePeriodSeconds", 1}}}}}}});
   }
-  // An image that is not in the registry, and one whose registry is not there.
+  // An image whose layer the registry serves corrupted (its bytes no longer match the digest).
+  const std::string corrupt = registry_->host() + "/skiff/corrupt:1";
+  fs::create_directories(tmp_.path() + "/corrupt-rootfs/etc");
+  std::ofstream(tmp_.path() + "/corrupt-rootfs/etc/motd") << "soon corrupted\n";
+  ASSERT_EQ(
+      image({"import", tmp_.path() + "/corrupt-rootfs", corrupt, "--cmd", "/bin/sh"}).exit_code, 0);
+  ASSERT_EQ(image({"push", corrupt}).exit_code, 0);
+  const json inspected = json::parse(image({"inspect", corrupt}).out);
+  const std::string layer = registry_->blobData(inspected["layers"][0].value("digest", ""));
+  std::string bytes = readFile(layer);
+  ASSERT_FALSE(bytes.empty());
+  bytes[bytes.size() / 2] ^= 0x5a;
+  std::ofstream(layer, std::ios::binary | std::ios::trunc) << bytes;
+
+  // An image that is not in the registry, one whose registry is not there, and that one.
   create("default", "applications",
          {{"apiVersion", "skiff.dev/v1"},
           {"kind", "Application"},
@@ -325,7 +339,8 @@ TEST_F(ContainerTest, TenantsCannotReachEachOtherAndImageFailuresAreConditions) 
            {{"components",
              {{{"name", "missing"}, {"image", registry_->host() + "/skiff/nothing:9"}},
               {{"name", "unreachable"},
-               {"image", "127.0.0.1:" + std::to_string(freePort()) + "/x/y:1"}}}}}}});
+               {"image", "127.0.0.1:" + std::to_string(freePort()) + "/x/y:1"}},
+              {{"name", "corrupt"}, {"image", corrupt}}}}}}});
 
   for (const char* tenant : {"alpha", "beta"})
     ASSERT_TRUE(
@@ -355,6 +370,12 @@ TEST_F(ContainerTest, TenantsCannotReachEachOtherAndImageFailuresAreConditions) 
       eventually([&] { return !messageOf("unreachable").empty(); }, std::chrono::seconds(30)));
   EXPECT_NE(messageOf("unreachable").find("ImagePullFailed"), std::string::npos)
       << messageOf("unreachable");
+  ASSERT_TRUE(eventually([&] { return !messageOf("corrupt").empty(); }, std::chrono::seconds(30)));
+  EXPECT_NE(messageOf("corrupt").find("digest"), std::string::npos) << messageOf("corrupt");
+  // Nothing of the bad pulls is kept as an image the server could run.
+  for (const auto& img : json::parse(
+           runSkiff({"image", "ls", "-o", "json", "--store", data_.path() + "/images"}, "").out))
+    EXPECT_EQ(img.value("reference", "").find("corrupt"), std::string::npos) << img.dump();
   // The others keep running.
   EXPECT_TRUE(readyCount("alpha", "site", "www", 1));
 }

@@ -380,5 +380,62 @@ TEST_F(ContainerTest, TenantsCannotReachEachOtherAndImageFailuresAreConditions) 
   EXPECT_TRUE(readyCount("alpha", "site", "www", 1));
 }
 
+TEST_F(ContainerTest, PrivateRegistriesUseTheTenantsRegistrySecret) {
+  fs::create_directories(tmp_.path() + "/private-registry");
+  Registry private_registry(tmp_.path() + "/private-registry", Registry::Auth::kBasic);
+  const std::string image_ref = private_registry.host() + "/acme/base:1";
+  ASSERT_EQ(image({"tag", base_, image_ref}).exit_code, 0);
+  auto pushed = runSkiff({"image", "push", "--store", tmp_.path() + "/store", image_ref, "-u",
+                          kRegistryUser, "--password-stdin"},
+                         "", std::string(kRegistryPassword) + "\n", {{"HOME", tmp_.path()}});
+  ASSERT_EQ(pushed.exit_code, 0) << pushed.err;
+
+  startServer();
+  for (const char* tenant : {"withsecret", "without"}) {
+    auto r = httpRequest(
+        server_->url(), "POST", "/api/v1/tenants",
+        json{{"apiVersion", "skiff.dev/v1"}, {"kind", "Tenant"}, {"metadata", {{"name", tenant}}}}
+            .dump());
+    ASSERT_EQ(r.status, 201) << r.body;
+  }
+  create("withsecret", "secrets",
+         {{"apiVersion", "skiff.dev/v1"},
+          {"kind", "Secret"},
+          {"metadata", {{"name", "registry"}}},
+          {"spec",
+           {{"type", "registry"},
+            {"data",
+             {{"server", private_registry.host()},
+              {"username", kRegistryUser},
+              {"password", kRegistryPassword}}}}}});
+  const json app = {{"apiVersion", "skiff.dev/v1"},
+                    {"kind", "Application"},
+                    {"metadata", {{"name", "private"}}},
+                    {"spec",
+                     {{"components",
+                       {{{"name", "sleeper"},
+                         {"image", image_ref},
+                         {"run", {{"command", "sleep"}, {"args", {"3600"}}}},
+                         {"terminationGracePeriodSeconds", 1}}}}}}};
+  create("withsecret", "applications", app);
+  create("without", "applications", app);
+  ASSERT_TRUE(eventually(
+      [&] {
+        json items = instances("withsecret", "private", "sleeper");
+        return !items.empty() && items[0]["status"].value("phase", "") == "Running";
+      },
+      std::chrono::seconds(60)))
+      << instances("withsecret", "private", "sleeper").dump();
+  ASSERT_TRUE(eventually(
+      [&] {
+        json items = instances("without", "private", "sleeper");
+        return !items.empty() && !conditionMessage(items[0]).empty();
+      },
+      std::chrono::seconds(30)));
+  const std::string refused = conditionMessage(instances("without", "private", "sleeper")[0]);
+  EXPECT_NE(refused.find("no credentials"), std::string::npos) << refused;
+  EXPECT_EQ(refused.find(kRegistryPassword), std::string::npos);
+}
+
 }  // namespace
 }  // namespace skiff::test

@@ -244,7 +244,9 @@ TEST_F(ContainerTest, BuildPushDeployRouteExecAndKeepStatefulData) {
       std::chrono::seconds(60)));
   EXPECT_EQ(exec("default", "shop/cache/shop-cache-0", {"cat", "/data/www/boot"}).out, first_boot);
   json volume = get("/api/v1/tenants/default/volumes/shop-cache-data-0");
-  EXPECT_TRUE(volume["status"].value("sizeEnforced", false)) << volume.dump();
+  // A hard limit where loop devices work (runtime::VolumeStore::probeLoopMounts()).
+  if (fs::exists("/dev/loop-control"))
+    EXPECT_TRUE(volume["status"].value("sizeEnforced", false)) << volume.dump();
 
   // So does a server restart: instances are adopted, data stays.
   server_->stop();

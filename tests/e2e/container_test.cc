@@ -245,8 +245,9 @@ TEST_F(ContainerTest, BuildPushDeployRouteExecAndKeepStatefulData) {
   EXPECT_EQ(exec("default", "shop/cache/shop-cache-0", {"cat", "/data/www/boot"}).out, first_boot);
   json volume = get("/api/v1/tenants/default/volumes/shop-cache-data-0");
   // A hard limit where loop devices work (runtime::VolumeStore::probeLoopMounts()).
-  if (fs::exists("/dev/loop-control"))
+  if (fs::exists("/dev/loop-control")) {
     EXPECT_TRUE(volume["status"].value("sizeEnforced", false)) << volume.dump();
+  }
 
   // So does a server restart: instances are adopted, data stays.
   server_->stop();
@@ -315,7 +316,10 @@ TEST_F(ContainerTest, TenantsCannotReachEachOtherAndImageFailuresAreConditions) 
                     {"-c", "mkdir -p /w && echo " + std::string(tenant) +
                                " > /w/who && exec httpd -f -p 8080 -h /w"}}}},
                  {"ports", {{{"name", "http"}, {"port", 8080}}}},
-                 {"health", {{"readiness", {{"tcp", {{"port", "http"}}}, {"periodSeconds", 0.2}}}}},
+                 // Inside the container: the file exists there, not on the host.
+                 {"health",
+                  {{"readiness",
+                    {{"exec", {{"command", {"test", "-f", "/w/who"}}}}, {"periodSeconds", 0.2}}}}},
                  {"terminationGracePeriodSeconds", 1}}}}}}});
   }
   // An image whose layer the registry serves corrupted (its bytes no longer match the digest).

@@ -169,6 +169,14 @@ class Driver {
   // The instance's current log file, also after remove() while its logs are retained.
   virtual Result<std::string> logPath(const std::string& id) = 0;
 
+  // A host command line that runs `argv` inside the instance and exits with its exit code (for
+  // exec probes): `argv` itself for a host process.
+  virtual std::vector<std::string> hostCommand(const std::string& id,
+                                               const std::vector<std::string>& argv) const {
+    (void)id;
+    return argv;
+  }
+
   // Starts `argv` inside the running instance (as its user, in its working directory and
   // environment), with a terminal when `tty`. The session owns the command's stdio and reaps
   // it; see exec_session.h.

@@ -448,6 +448,11 @@ Status NodeAgent::registerProbes(const ObjectKey& key, const json& component,
     auto spec = probeSpec(health[kind], component, ports);
     if (!spec.ok()) return spec.status();
     spec->host = host;
+    // An exec probe runs where the workload does: inside its container.
+    if (spec->kind == ProbeKind::kExec) {
+      auto chosen = driverFor(component);
+      if (chosen.ok()) spec->argv = (*chosen)->hostCommand(driverId(key), spec->argv);
+    }
     const std::string which = kind;
     auto added = prober_.add(driverId(key) + "/" + which, std::move(spec).value(),
                              [this, key, which](const ProbeResult& r) {

@@ -655,6 +655,13 @@ Status RuncDriver::cleanupOrphans() {
   return first;
 }
 
+std::vector<std::string> RuncDriver::hostCommand(const std::string& id,
+                                                 const std::vector<std::string>& argv) const {
+  std::vector<std::string> command = {runc_binary_, "--root", runcRoot(), "exec", id};
+  command.insert(command.end(), argv.begin(), argv.end());
+  return command;
+}
+
 Result<std::unique_ptr<ExecSession>> RuncDriver::exec(const std::string& id,
                                                       const std::vector<std::string>& argv,
                                                       bool tty) {

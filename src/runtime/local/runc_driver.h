@@ -76,6 +76,9 @@ class RuncDriver final : public Driver {
   // `runc exec` as the container's user, in its working directory and environment; with a
   // terminal, runc's stdio is a pty whose master the session holds (runc relays it to a pty
   // of the container's own).
+  // `runc exec` of the instance's container.
+  std::vector<std::string> hostCommand(const std::string& id,
+                                       const std::vector<std::string>& argv) const override;
   Result<std::unique_ptr<ExecSession>> exec(const std::string& id,
                                             const std::vector<std::string>& argv,
                                             bool tty) override;

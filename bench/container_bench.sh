@@ -32,8 +32,10 @@ bench_bin=$(dirname "$skiff")/skiff_container_bench
 work=$(mktemp -d /tmp/skiff-container-bench-XXXXXX)
 registry_pid=""
 cleanup() {
-  [ -n "$registry_pid" ] && kill "$registry_pid" 2>/dev/null && wait "$registry_pid" 2>/dev/null
-  umount "$work"/peer-bundle/rootfs 2>/dev/null || true
+  if [ -n "$registry_pid" ]; then
+    kill "$registry_pid" 2>/dev/null || true
+    wait "$registry_pid" 2>/dev/null || true
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT

@@ -175,5 +175,24 @@ TEST_F(CliRuntimeTest, CrashLoopAndPauseEndRolloutStatusWithAnError) {
                    .contains("skiff.dev/paused"));
 }
 
+TEST_F(CliRuntimeTest, ExecRunsInAProcessInstancesEnvironment) {
+  apply(app(1, "v1"));
+  rolloutCompletes();
+  auto shown = skiff({"exec", "demo/web", "--", "sh", "-c", "echo $SKIFF_COMPONENT $PORT; pwd"});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  const std::string instance = *liveInstances().begin();
+  const json status = get(kInstances + "/" + instance)["status"];
+  EXPECT_EQ(shown.out, "web " + std::to_string(status["ports"].value("http", 0)) + "\n/\n");
+  auto failed = skiff({"exec", "demo/web/" + instance, "--", "sh", "-c", "echo oops >&2; exit 3"});
+  EXPECT_EQ(failed.exit_code, 3);
+  EXPECT_EQ(failed.err, "oops\n");
+  auto input = runSkiff({"exec", "-i", "demo/web", "--", "wc", "-c"}, server_.url(), "12345");
+  ASSERT_EQ(input.exit_code, 0) << input.err;
+  EXPECT_EQ(input.out.substr(input.out.find_first_not_of(' ')), "5\n") << "stdin reached it";
+  auto missing = skiff({"exec", "demo/nothing", "--", "true"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_TRUE(contains(missing.err, "has no ready instance")) << missing.err;
+}
+
 }  // namespace
 }  // namespace skiff::test

@@ -112,6 +112,18 @@ class NetworkCniNetworkTest : public skiff::testing::TempDirTest {
     return r.ok() && r->exit_code == 0 ? r->out : std::string();
   }
 
+  // Whether fetching `url` from `netns` fails at once: the connection is refused or the host
+  // reported unreachable (REJECT), rather than left to hang (DROP, or nothing answering) until
+  // the deadline kills wget.
+  static bool rejected(const std::string& netns, const std::string& url) {
+    std::vector<std::string> argv;
+    if (!netns.empty()) argv = {"ip", "netns", "exec", netns};
+    for (const char* a : {"busybox", "wget", "-q", "-O", "-"}) argv.push_back(a);
+    argv.push_back(url);
+    auto r = runCommand(argv, {.env = {}, .stdin_data = "", .timeout = milliseconds(5000)});
+    return r.ok() && r->exit_code != 0;
+  }
+
   // Waits until `url` answers from `netns` (servers take a moment to listen).
   static std::string fetchEventually(const std::string& netns, const std::string& url) {
     for (int i = 0; i < 50; ++i) {
@@ -182,10 +194,8 @@ TEST_F(NetworkCniNetworkTest, TenantsCannotReachEachOther) {
   ASSERT_EQ(fetchEventually("", "http://" + b.ip + ":8080/"), "b");
   // Neither reaches the other: rejected by the isolation rules at once (without them the host
   // would route between the bridges and the plugins' rules would accept).
-  auto start = std::chrono::steady_clock::now();
-  EXPECT_EQ(fetch(netnsName(a), "http://" + b.ip + ":8080/"), "");
-  EXPECT_EQ(fetch(netnsName(b), "http://" + a.ip + ":8080/"), "");
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(2500));
+  EXPECT_TRUE(rejected(netnsName(a), "http://" + b.ip + ":8080/"));
+  EXPECT_TRUE(rejected(netnsName(b), "http://" + a.ip + ":8080/"));
   // Instances reach the host (its address on their bridge) and the host reaches them.
   serve("", 18080 + static_cast<int>(getpid() % 1000), "host");
   EXPECT_EQ(fetchEventually(netnsName(a), "http://" + a.gateway + ":" +
@@ -228,12 +238,8 @@ TEST_F(NetworkCniNetworkTest, ServiceVipBalancesHairpinsAndRefusesWhenEmpty) {
   auto same = net_->setService("acme", "shop/web", "", {{80, Protocol::kTcp, {}}});
   ASSERT_TRUE(same.ok());
   EXPECT_EQ(*same, *vip);
-  auto start = std::chrono::steady_clock::now();
-  EXPECT_EQ(fetch(netnsName(client), "http://" + *vip + "/", milliseconds(5000)), "");
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(2000));
-  start = std::chrono::steady_clock::now();
-  EXPECT_EQ(fetch("", "http://" + *vip + "/", milliseconds(5000)), "");
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(2000));
+  EXPECT_TRUE(rejected(netnsName(client), "http://" + *vip + "/"));
+  EXPECT_TRUE(rejected("", "http://" + *vip + "/"));
 
   // Another tenant's instance cannot use acme's VIP.
   Attachment other = attach("beta", "b-1");

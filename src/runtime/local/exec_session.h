@@ -11,6 +11,9 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include "common/status.h"
 
@@ -53,5 +56,12 @@ class ExecSession {
   int pty_master_;
   int exit_code_ = -1;  // set once reaped
 };
+
+// Starts `argv` (argv[0] a path) as a child with pipes for its stdio, or with `tty` a pty of
+// ours as its controlling terminal and stdio (24x80 until resized), in `cwd` when given and
+// with exactly `env` when given (else this process's environment).
+Result<std::unique_ptr<ExecSession>> startExecSession(
+    const std::vector<std::string>& argv, bool tty, const std::string& cwd = "",
+    const std::vector<std::string>* env = nullptr);
 
 }  // namespace skiff::runtime

@@ -238,4 +238,28 @@ Result<std::string> ProcessDriver::logPath(const std::string& id) {
   return instanceLogPath(root_, id);
 }
 
+Result<std::unique_ptr<ExecSession>> ProcessDriver::exec(const std::string& id,
+                                                         const std::vector<std::string>& argv,
+                                                         bool tty) {
+  if (argv.empty() || argv[0].empty())
+    return Status(StatusCode::kInvalid, "no command to run", {{"command", "give a command"}});
+  auto record = readRecord(id);
+  if (!record.ok()) return record.status();
+  if (record->state.phase != InstancePhase::kRunning)
+    return conflict("instance \"" + id + "\" is not running (" + record->state.reason +
+                    "); exec needs a running instance");
+  auto text = readWholeFile(instanceDir(id) + "/" + kSpecFile);
+  if (!text.ok()) return text.status();
+  auto spec = decodeSpec(*text);
+  if (!spec.ok()) return spec.status();
+  spec->argv = argv;
+  auto command = resolveCommand(*spec);
+  if (!command.ok()) return command.status();
+  std::vector<std::string> full = argv;
+  full[0] = *command;
+  std::vector<std::string> env;
+  for (const auto& [name, value] : spec->env) env.push_back(name + "=" + value);
+  return startExecSession(full, tty, spec->working_dir, &env);
+}
+
 }  // namespace skiff::runtime

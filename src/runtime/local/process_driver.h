@@ -43,6 +43,11 @@ class ProcessDriver final : public Driver {
   Status remove(const std::string& id) override;
   Result<std::vector<std::string>> list() override;
   Result<std::string> logPath(const std::string& id) override;
+  // Runs `argv` on the host as the instance's process runs: in its working directory with its
+  // environment (without its secret variables, which only its shim ever held).
+  Result<std::unique_ptr<ExecSession>> exec(const std::string& id,
+                                            const std::vector<std::string>& argv,
+                                            bool tty) override;
 
   std::string instanceDir(const std::string& id) const { return root_ + "/instances/" + id; }
   std::string retainedLogDir(const std::string& id) const { return root_ + "/logs/" + id; }

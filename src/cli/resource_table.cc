@@ -1,5 +1,6 @@
 #include "cli/resource_table.h"
 
+#include <cstdio>
 #include <string_view>
 
 #include "cli/output.h"
@@ -48,6 +49,20 @@ std::map<std::string, std::string> metadataMap(const json& object, const char* f
   return out;
 }
 
+// 1536 -> "1.5Ki", as Kubernetes writes quantities.
+std::string bytesText(int64_t bytes) {
+  const char* units[] = {"", "Ki", "Mi", "Gi", "Ti"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f%s" : "%.1f%s", v, units[u]);
+  return buf;
+}
+
 std::string conditionStatus(const json& object, const std::string& type) {
   auto s = object.find("status");
   if (s == object.end() || !s->is_object()) return "-";
@@ -72,6 +87,9 @@ std::vector<std::string> ResourceTable::headers() const {
     h.insert(h.end(), {"DISPLAY NAME", "AGE"});
   } else if (is(kind_, "Instance")) {
     h.insert(h.end(), {"APPLICATION", "COMPONENT", "REVISION", "PHASE", "READY", "AGE"});
+    if (wide_) h.insert(h.end(), {"ADDRESS", "DRIVER"});
+  } else if (is(kind_, "Volume")) {
+    h.insert(h.end(), {"APPLICATION", "COMPONENT", "SIZE", "USED", "ENFORCED", "AGE"});
   } else {
     h.push_back("AGE");
   }
@@ -118,6 +136,18 @@ std::vector<std::string> ResourceTable::row(const json& object,
     if (ready == "-" && field(object, "status", "ready").is_boolean())
       ready = field(object, "status", "ready").get<bool>() ? "True" : "False";
     r.push_back(ready);
+    r.push_back(age);
+    if (wide_) {
+      r.push_back(cellText(field(object, "status", "address")));
+      r.push_back(cellText(field(object, "status", "driver")));
+    }
+  } else if (is(kind_, "Volume")) {
+    r.push_back(cellText(field(object, "spec", "application")));
+    r.push_back(cellText(field(object, "spec", "component")));
+    r.push_back(cellText(field(object, "spec", "size")));
+    const json& used = field(object, "status", "usedBytes");
+    r.push_back(used.is_number() ? bytesText(used.get<int64_t>()) : "-");
+    r.push_back(cellText(field(object, "status", "sizeEnforced")));
     r.push_back(age);
   } else {
     r.push_back(age);

@@ -245,6 +245,9 @@ TEST_F(ContainerTest, BuildPushDeployRouteExecAndKeepStatefulData) {
       std::chrono::seconds(60)));
   EXPECT_EQ(exec("default", "shop/cache/shop-cache-0", {"cat", "/data/www/boot"}).out, first_boot);
   json volume = get("/api/v1/tenants/default/volumes/shop-cache-data-0");
+  auto listed = runSkiff({"get", "volumes"}, server_->url());
+  EXPECT_NE(listed.out.find("shop-cache-data-0"), std::string::npos) << listed.out << listed.err;
+  EXPECT_NE(listed.out.find("16Mi"), std::string::npos) << listed.out;
   // A hard limit where loop devices work (runtime::VolumeStore::probeLoopMounts()).
   if (fs::exists("/dev/loop-control")) {
     EXPECT_TRUE(volume["status"].value("sizeEnforced", false)) << volume.dump();

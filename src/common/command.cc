@@ -16,9 +16,7 @@ namespace skiff {
 
 const char* const kSystemPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-namespace {
-
-std::string joined(const std::vector<std::string>& argv) {
+std::string joinArgs(const std::vector<std::string>& argv) {
   std::string s;
   for (const auto& a : argv) {
     if (!s.empty()) s += ' ';
@@ -26,6 +24,8 @@ std::string joined(const std::vector<std::string>& argv) {
   }
   return s;
 }
+
+namespace {
 
 std::string trimmed(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r')) s.pop_back();
@@ -70,7 +70,7 @@ ssize_t writeWithoutSigpipe(int fd, const char* data, size_t size) {
 Result<CommandOutput> runCommand(const std::vector<std::string>& argv,
                                  const CommandOptions& options) {
   SKIFF_ASSERT(!argv.empty(), "runCommand without a program");
-  const std::string what = "running " + joined(argv);
+  const std::string what = "running " + joinArgs(argv);
   Pipe in, out, err;
   if (!in.open() || !out.open() || !err.open()) {
     return internalError(what + ": cannot create pipes: " + std::strerror(errno));
@@ -220,7 +220,7 @@ Result<std::string> runChecked(const std::vector<std::string>& argv,
   if (!run.ok()) return run.status();
   if (run->exit_code != 0) {
     std::string detail = trimmed(run->err.empty() ? run->out : run->err);
-    return internalError(joined(argv) + " failed (exit code " + std::to_string(run->exit_code) +
+    return internalError(joinArgs(argv) + " failed (exit code " + std::to_string(run->exit_code) +
                          ")" + (detail.empty() ? "" : ": " + detail));
   }
   return std::move(run->out);

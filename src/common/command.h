@@ -36,6 +36,9 @@ Result<CommandOutput> runCommand(const std::vector<std::string>& argv,
 Result<std::string> runChecked(const std::vector<std::string>& argv,
                                const CommandOptions& options = {});
 
+// `argv` as one line, words separated by spaces, for messages.
+std::string joinArgs(const std::vector<std::string>& argv);
+
 // The PATH given to programs started here: the plugins themselves run iptables and friends.
 extern const char* const kSystemPath;
 

@@ -241,13 +241,7 @@ Result<std::string> ProcessDriver::logPath(const std::string& id) {
 Result<std::unique_ptr<ExecSession>> ProcessDriver::exec(const std::string& id,
                                                          const std::vector<std::string>& argv,
                                                          bool tty) {
-  if (argv.empty() || argv[0].empty())
-    return Status(StatusCode::kInvalid, "no command to run", {{"command", "give a command"}});
-  auto record = readRecord(id);
-  if (!record.ok()) return record.status();
-  if (record->state.phase != InstancePhase::kRunning)
-    return conflict("instance \"" + id + "\" is not running (" + record->state.reason +
-                    "); exec needs a running instance");
+  if (Status s = checkExecTarget(id, instanceDir(id), argv); !s.isOk()) return s;
   auto text = readWholeFile(instanceDir(id) + "/" + kSpecFile);
   if (!text.ok()) return text.status();
   auto spec = decodeSpec(*text);

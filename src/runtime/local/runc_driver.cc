@@ -665,13 +665,7 @@ std::vector<std::string> RuncDriver::hostCommand(const std::string& id,
 Result<std::unique_ptr<ExecSession>> RuncDriver::exec(const std::string& id,
                                                       const std::vector<std::string>& argv,
                                                       bool tty) {
-  if (argv.empty() || argv[0].empty())
-    return Status(StatusCode::kInvalid, "no command to run", {{"command", "give a command"}});
-  auto record = readRecord(id);
-  if (!record.ok()) return record.status();
-  if (record->state.phase != InstancePhase::kRunning)
-    return conflict("instance \"" + id + "\" is not running (" + record->state.reason +
-                    "); exec needs a running container");
+  if (Status s = checkExecTarget(id, instanceDir(id), argv); !s.isOk()) return s;
 
   // runc exec takes the user, working directory and environment from the bundle's config.
   // With a terminal, `runc exec --tty` in the foreground gives the command a pty of the

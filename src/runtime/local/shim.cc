@@ -696,6 +696,18 @@ Status keepLogsAndDelete(const std::string& root, const std::string& id,
   return Status::ok();
 }
 
+Status checkExecTarget(const std::string& id, const std::string& dir,
+                       const std::vector<std::string>& argv) {
+  if (argv.empty() || argv[0].empty())
+    return Status(StatusCode::kInvalid, "no command to run", {{"command", "give a command"}});
+  auto record = readShimRecord(id, dir, "the workload");
+  if (!record.ok()) return record.status();
+  if (record->state.phase != InstancePhase::kRunning)
+    return conflict("instance \"" + id + "\" is not running (" + record->state.reason +
+                    "); exec needs a running instance");
+  return Status::ok();
+}
+
 Result<std::vector<std::string>> listInstances(const std::string& root) {
   std::vector<std::string> ids;
   std::error_code ec;

@@ -97,6 +97,10 @@ Result<ShimRecord> readShimRecord(const std::string& id, const std::string& dir,
 // an earlier instance of that id), then DIR and `secret_dir` are deleted.
 Status keepLogsAndDelete(const std::string& root, const std::string& id,
                          const std::string& secret_dir);
+// Why `argv` cannot be run in instance `id` (exec): no command, or the instance is not running.
+// OK when it can.
+Status checkExecTarget(const std::string& id, const std::string& dir,
+                       const std::vector<std::string>& argv);
 // The instance ids that have a directory under ROOT/instances, sorted.
 Result<std::vector<std::string>> listInstances(const std::string& root);
 // The current log file of instance `id`: its live run's, else its kept logs'.

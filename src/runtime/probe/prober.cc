@@ -30,6 +30,8 @@
 #include <optional>
 #include <set>
 
+#include "common/command.h"
+
 extern char** environ;
 
 namespace skiff::runtime {
@@ -56,15 +58,6 @@ std::string formatDuration(std::chrono::milliseconds d) {
 std::string hostPort(const std::string& host, int port) {
   if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
   return host + ":" + std::to_string(port);
-}
-
-std::string joinArgv(const std::vector<std::string>& argv) {
-  std::string out;
-  for (const auto& arg : argv) {
-    if (!out.empty()) out += ' ';
-    out += arg;
-  }
-  return out;
 }
 
 // What one attempt saw.
@@ -353,7 +346,7 @@ struct Prober::Loop {
   }
 
   awaitable<Outcome> attemptExec(const ProbeSpec& spec, Attempt& attempt) {
-    const std::string what = "exec [" + joinArgv(spec.argv) + "]: ";
+    const std::string what = "exec [" + joinArgs(spec.argv) + "]: ";
     pid_t pid = -1;
     {
       posix_spawn_file_actions_t actions;

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <fstream>
 #include <set>
+#include <thread>
 
 #include "common/command.h"
 #include "runtime/local/network/network.h"
@@ -201,6 +202,57 @@ TEST_F(NetworkCniNetworkTest, TenantsCannotReachEachOther) {
   EXPECT_EQ(fetchEventually(netnsName(a), "http://" + a.gateway + ":" +
                                               std::to_string(18080 + getpid() % 1000) + "/"),
             "host");
+}
+
+// Other CNI users and other Skiff servers insert into FORWARD too, concurrently: isolation
+// must not depend on our jump staying first, and their churn must never remove our jumps.
+TEST_F(NetworkCniNetworkTest, IsolationSurvivesOthersReorderingTheSharedChains) {
+  Attachment a = attach("alpha", "a-1");
+  Attachment b = attach("beta", "b-1");
+  serve(netnsName(b), 8080, "b");
+  ASSERT_EQ(fetchEventually("", "http://" + b.ip + ":8080/"), "b");
+
+  // Another server attaching and tearing down over and over, beside our own attachments.
+  CniNetwork::Options other = options_;
+  other.state_dir = dir_ + "/other-network";
+  other.tag = tag_.substr(0, 7) + (tag_[7] == 'f' ? "e" : "f");
+  other.subnet_pool = "10.99.0.0/16";
+  other.service_pool = "10.98.0.0/16";
+  auto second = CniNetwork::open(other);
+  ASSERT_TRUE(second.ok()) << second.status().toString();
+  std::set<std::string> other_veths;
+  std::thread churn([&] {
+    for (int i = 0; i < 4; ++i) {
+      auto c = (*second)->attach("gamma", "c-" + std::to_string(i), {});
+      EXPECT_TRUE(c.ok()) << c.status().toString();
+      if (c.ok())
+        for (const auto& v : veths(c->bridge)) other_veths.insert(v);
+      EXPECT_TRUE((*second)->shutdownAll().isOk());
+    }
+  });
+  for (int i = 0; i < 4; ++i) {
+    attach("alpha", "a-x" + std::to_string(i));
+    EXPECT_TRUE(net_->detach("a-x" + std::to_string(i)).isOk());
+  }
+  churn.join();
+  our_veths_.insert(other_veths.begin(), other_veths.end());
+  const std::string comment = "--comment skiff-" + tag_;
+  EXPECT_NE(run({"iptables", "-S", "FORWARD"}).find(comment), std::string::npos);
+  EXPECT_NE(run({"iptables", "-S", "CNI-ADMIN"}).find(comment), std::string::npos);
+  EXPECT_TRUE(rejected(netnsName(a), "http://" + b.ip + ":8080/"));
+
+  // The firewall plugin's CNI-FORWARD, which accepts by container address, put first (as it
+  // does when its own jump was missing): the jump from CNI-ADMIN still isolates.
+  const std::vector<std::string> ahead = {"-m", "comment", "--comment", "test-" + tag_, "-j",
+                                          "CNI-FORWARD"};
+  std::vector<std::string> insert = {"iptables", "-w", "-I", "FORWARD", "1"};
+  insert.insert(insert.end(), ahead.begin(), ahead.end());
+  ASSERT_TRUE(runChecked(insert).ok());
+  bool still_rejected = rejected(netnsName(a), "http://" + b.ip + ":8080/");
+  std::vector<std::string> remove = {"iptables", "-w", "-D", "FORWARD"};
+  remove.insert(remove.end(), ahead.begin(), ahead.end());
+  ASSERT_TRUE(runChecked(remove).ok());
+  EXPECT_TRUE(still_rejected);
 }
 
 TEST_F(NetworkCniNetworkTest, ServiceVipBalancesHairpinsAndRefusesWhenEmpty) {

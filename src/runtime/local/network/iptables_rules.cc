@@ -28,7 +28,10 @@ std::string ruleComment(const std::string& tag) { return "skiff-" + tag; }
 std::vector<Jump> jumps(const std::string& tag) {
   const std::string p = chainPrefix(tag);
   return {
-      {"filter", "FORWARD", p + "FWD"},   {"filter", "OUTPUT", p + "NOEP"},
+      // Also from CNI-ADMIN: the firewall plugin's CNI-FORWARD, which ACCEPTs by container
+      // address, may get ahead of ours in FORWARD whenever another network is attached.
+      {"filter", "FORWARD", p + "FWD"},   {"filter", "CNI-ADMIN", p + "FWD"},
+      {"filter", "OUTPUT", p + "NOEP"},
       {"nat", "PREROUTING", p + "SVC"},   {"nat", "OUTPUT", p + "SVC"},
       {"nat", "POSTROUTING", p + "POST"},
   };

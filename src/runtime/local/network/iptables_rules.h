@@ -30,11 +30,12 @@ struct RuleSet {
   std::vector<ServiceRule> services;
 };
 
-// A jump from a built-in chain to one of ours; each must be the first rule of its chain so
-// our rules see packets before the plugins' ACCEPTs and MASQUERADEs.
+// A jump from a built-in (or shared CNI) chain to one of ours; each must come before every
+// rule but other Skiff servers' jumps, so our rules see packets before the plugins' ACCEPTs
+// and MASQUERADEs.
 struct Jump {
   std::string table;
-  std::string chain;   // built-in
+  std::string chain;   // built-in or shared
   std::string target;  // ours
 };
 

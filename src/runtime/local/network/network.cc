@@ -675,60 +675,83 @@ Status CniNetwork::applyRules() {
   return Status::ok();
 }
 
-// The 1-based positions of the rules in the jump's chain that jump to its target.
-static Result<std::vector<int>> jumpPositions(const Jump& jump) {
+namespace {
+
+// Where our jump stands in its chain: present at all, and ahead of every rule that is not
+// another Skiff server's jump (those return what they do not match, so their order is moot).
+struct JumpPlace {
+  bool present = false;
+  bool leading = false;
+};
+
+Result<JumpPlace> placeOf(const Jump& jump) {
   auto listing = runChecked({"iptables", "-w", "-t", jump.table, "-S", jump.chain});
   if (!listing.ok()) return listing.status();
-  std::vector<int> ours;
-  int n = 0;
+  JumpPlace place;
+  bool others_before = false;
   std::istringstream in(*listing);
   std::string line;
   while (std::getline(in, line)) {
     if (line.compare(0, 3, "-A ") != 0) continue;
-    ++n;
-    if (line.find("-j " + jump.target) != std::string::npos) ours.push_back(n);
+    if (line.find("-j " + jump.target) != std::string::npos) {
+      if (!place.present) place.leading = !others_before;
+      place.present = true;
+    } else if (line.find("--comment skiff-") == std::string::npos) {
+      others_before = true;
+    }
   }
-  return ours;
+  return place;
 }
+
+std::vector<std::string> jumpSpec(const Jump& jump, const std::string& comment,
+                                  std::vector<std::string> action) {
+  std::vector<std::string> argv = {"iptables", "-w", "-t", jump.table};
+  argv.insert(argv.end(), action.begin(), action.end());
+  for (const char* arg : {"-m", "comment", "--comment"}) argv.push_back(arg);
+  argv.push_back(comment);
+  argv.push_back("-j");
+  argv.push_back(jump.target);
+  return argv;
+}
+
+// Deletes every copy of our jump by its rule spec, never by position: other CNI users and
+// other Skiff servers insert into the same chains concurrently, so a position read a moment
+// ago may name their rule by now. Stops when no copy is left (or the chain is gone).
+void deleteJump(const Jump& jump, const std::string& comment) {
+  for (int i = 0; i < 64; ++i) {
+    if (!runChecked(jumpSpec(jump, comment, {"-D", jump.chain})).ok()) return;
+  }
+}
+
+}  // namespace
 
 Status CniNetwork::ensureJumps() {
   const std::string comment = ruleComment(tag_);
+  // CNI-ADMIN is the firewall plugin's chain for administrators' rules, consulted before its
+  // per-container ACCEPTs; it may not exist yet if no firewall plugin has run on this host.
+  (void)runCommand({"iptables", "-w", "-t", "filter", "-N", "CNI-ADMIN"});
   for (const auto& jump : jumps(tag_)) {
-    auto ours = jumpPositions(jump);
-    if (!ours.ok()) return ours.status();
-    if (ours->size() == 1 && ours->front() == 1) continue;
-    for (auto it = ours->rbegin(); it != ours->rend(); ++it) {
-      auto r =
-          runChecked({"iptables", "-w", "-t", jump.table, "-D", jump.chain, std::to_string(*it)});
-      if (!r.ok()) return r.status();
-    }
-    auto r = runChecked({"iptables", "-w", "-t", jump.table, "-I", jump.chain, "1", "-m", "comment",
-                         "--comment", comment, "-j", jump.target});
+    auto place = placeOf(jump);
+    if (!place.ok()) return place.status();
+    if (place->leading) continue;
+    deleteJump(jump, comment);
+    auto r = runChecked(jumpSpec(jump, comment, {"-I", jump.chain, "1"}));
     if (!r.ok()) return r.status();
   }
   return Status::ok();
 }
 
 Status CniNetwork::removeRulesAndChains() {
-  Status first;
-  for (const auto& jump : jumps(tag_)) {
-    // Delete by position, highest first; a jump may be there several times or not at all.
-    auto ours = jumpPositions(jump);
-    if (!ours.ok()) return ours.status();
-    for (auto it = ours->rbegin(); it != ours->rend(); ++it) {
-      auto r =
-          runChecked({"iptables", "-w", "-t", jump.table, "-D", jump.chain, std::to_string(*it)});
-      if (!r.ok()) first = firstError(first, r.status());
-    }
-  }
+  const std::string comment = ruleComment(tag_);
+  for (const auto& jump : jumps(tag_)) deleteJump(jump, comment);
   auto saved = runChecked({"iptables-save"});
-  if (!saved.ok()) return firstError(first, saved.status());
+  if (!saved.ok()) return saved.status();
   std::string text = renderRemoval(ownChains(*saved, tag_));
   if (!text.empty()) {
     auto r = runChecked({"iptables-restore", "-w", "--noflush"}, {.env = {}, .stdin_data = text});
-    if (!r.ok()) first = firstError(first, r.status());
+    if (!r.ok()) return r.status();
   }
-  return first;
+  return Status::ok();
 }
 
 // ---- cleanup -----------------------------------------------------------------------------

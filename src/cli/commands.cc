@@ -44,6 +44,10 @@ struct Commands::State {
   TokenListOptions token_list;
   std::string token_revoke_id;
   AuditOptions audit;
+  ClusterAddOptions cluster_add;
+  std::string cluster_output;
+  std::string cluster_remove;
+  RenderOptions render;
   int64_t audit_limit = 0;
   CLI::Option* audit_limit_opt = nullptr;
 
@@ -287,6 +291,38 @@ Commands::Commands(CLI::App& app) : state_(std::make_unique<State>()) {
   s.audit_verify_cmd =
       add(*audit, "verify", "Check the audit trail's hash chain (exit 0: intact, 1: broken)",
           [](CommandContext& ctx) { return runAuditVerify(ctx); });
+
+  CLI::App* cluster =
+      app.add_subcommand("cluster", "Manage the Kubernetes clusters applications run on");
+  cluster->require_subcommand(1);
+  CLI::App* cluster_add =
+      add(*cluster, "add", "Add a cluster from a kubeconfig (its token or client certificate)",
+          [&s](CommandContext& ctx) { return runClusterAdd(ctx, s.cluster_add); });
+  cluster_add->add_option("name", s.cluster_add.name, "Name applications use in spec.cluster")
+      ->required();
+  cluster_add->add_option("--kubeconfig", s.cluster_add.kubeconfig, "Kubeconfig file")->required();
+  cluster_add->add_option("--context", s.cluster_add.context,
+                          "Context to use (default: the current-context)");
+  cluster_add->add_option("--namespace-prefix", s.cluster_add.namespace_prefix,
+                          "Tenant namespaces are this prefix and the tenant (default skiff-)");
+  CLI::App* cluster_ls =
+      add(*cluster, "ls", "List clusters: server, reachable, version, last error",
+          [&s](CommandContext& ctx) { return runClusterList(ctx, s.cluster_output); });
+  cluster_ls->alias("list");
+  cluster_ls->add_option("-o,--output", s.cluster_output, "Output format: json");
+  add(*cluster, "rm", "Remove a cluster (applications on it stay there)",
+      [&s](CommandContext& ctx) { return runClusterRemove(ctx, s.cluster_remove); })
+      ->add_option("name", s.cluster_remove, "Cluster name")
+      ->required();
+  CLI::App* render =
+      add(app, "render", "Print the Kubernetes objects an application becomes, as YAML",
+          [&s](CommandContext& ctx) { return runRender(ctx, s.render); });
+  render->add_option("application", s.render.application, "Application name")->required();
+  addTenantOption(*render, s.render.tenant);
+  render->add_option("--namespace-prefix", s.render.namespace_prefix,
+                     "The cluster's namespace prefix (default skiff-)");
+  render->add_flag("--gateway-api", s.render.gateway_api,
+                   "Routes as Gateway API HTTPRoutes instead of Ingresses");
 
   CLI::App* admin = app.add_subcommand("admin", "Operate the platform (platform admins)");
   admin->require_subcommand(1);

@@ -212,6 +212,25 @@ int runAudit(CommandContext& ctx, const AuditOptions& options);
 // Exit code 0: the trail is intact, 1: it is broken, 2: an error.
 int runAuditVerify(CommandContext& ctx);
 
+// Kubernetes clusters and rendering (cluster_commands.cc).
+struct ClusterAddOptions {
+  std::string name;
+  std::string kubeconfig;
+  std::string context;           // empty: the kubeconfig's current-context
+  std::string namespace_prefix;  // empty: the server's default
+};
+int runClusterAdd(CommandContext& ctx, const ClusterAddOptions& options);
+int runClusterList(CommandContext& ctx, const std::string& output);
+int runClusterRemove(CommandContext& ctx, const std::string& name);
+
+struct RenderOptions {
+  std::string application;
+  TenantOption tenant;
+  std::string namespace_prefix = "skiff-";
+  bool gateway_api = false;
+};
+int runRender(CommandContext& ctx, const RenderOptions& options);
+
 // skiff admin rotate-key: seal every secret under a new key, retiring the old ones.
 int runAdminRotateKey(CommandContext& ctx);
 

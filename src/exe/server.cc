@@ -36,7 +36,9 @@
 #include "auth/rbac.h"
 #include "common/files.h"
 #include "controller/controller.h"
+#include "controller/cluster_controller.h"
 #include "controller/instance_set_controller.h"
+#include "controller/kube_application_controller.h"
 #include "controller/revision_controller.h"
 #include "controller/route_controller.h"
 #include "controller/tenant_usage_controller.h"
@@ -207,6 +209,7 @@ int runServer(const ServerOptions& options) {
                                        options.data_dir + "/gateway");
 
   const Clock& clock = SystemClock::instance();
+  KubeClients kube_clients(**store);  // outlives the controllers that use it
   ControllerManager controllers(**store);
   // Several workers per application controller: their writes then share group commits.
   controllers.add(std::make_unique<RevisionController>(**store, clock), 4);
@@ -215,6 +218,9 @@ int runServer(const ServerOptions& options) {
   controllers.add(std::move(routes));
   controllers.add(std::make_unique<InstanceSetController>(**store, clock), 4);
   controllers.add(std::make_unique<TenantUsageController>(**store));
+  // The kubernetes backend: applications whose revision targets a Cluster.
+  controllers.add(std::make_unique<ClusterController>(**store, clock, kube_clients));
+  controllers.add(std::make_unique<KubeApplicationController>(**store, clock, kube_clients), 4);
 
   // The local runtime: processes under per-instance shims, probed by one prober thread.
   runtime::ProcessDriver driver({options.data_dir + "/runtime", "", std::chrono::seconds(5)});

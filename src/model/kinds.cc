@@ -46,6 +46,9 @@ const std::vector<KindInfo>& allKinds() {
       // Created by the node agent for a component's persistent volume (or ahead of it by a
       // user); its data outlives instances and goes only when the Volume is deleted.
       {"Volume", "volumes", "vol", Scope::kTenant, true},
+      // A Kubernetes cluster applications may target (spec.cluster); sealed at rest, since it
+      // carries credentials, and platform-scoped: only platform admins read it.
+      {"Cluster", "clusters", "cluster", Scope::kPlatform, true},
       {"User", "users", "user", Scope::kPlatform, true},
       {"Role", "roles", "role", Scope::kPlatform, true},
       {"RoleBinding", "rolebindings", "rb", Scope::kTenant, true},

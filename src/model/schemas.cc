@@ -281,6 +281,23 @@ json buildVolumeSpec() {
       "persistent storage of a component's volume; deleted only when this object is deleted");
 }
 
+json buildClusterSpec() {
+  return described(
+      object({{"server", described(string(), "the API server, https://host:port")},
+              {"caData", described(string(),
+                                   "PEM certificates of the CA that signed the API "
+                                   "server's certificate; empty: the system's")},
+              {"token", described(string(), "a bearer token, or")},
+              {"clientCertificate", described(string(), "a client certificate (PEM) and")},
+              {"clientKey", described(string(), "its key (PEM)")},
+              {"namespacePrefix",
+               described(defaulted(string(), "skiff-"),
+                         "a tenant's namespace is this prefix and the tenant's name")}},
+             {"server"}),
+      "a Kubernetes cluster to run applications on; `skiff cluster add` reads one from a "
+      "kubeconfig");
+}
+
 json buildTenantSpec() {
   json quota = object({{"cpu", quantity("cpu-quantity")},
                        {"memory", quantity("memory-quantity")},
@@ -408,6 +425,8 @@ const json* specSchema(std::string_view kind) {
   if (kind == "Secret") return &secret;
   static const json volume = buildVolumeSpec();
   if (kind == "Volume") return &volume;
+  static const json cluster = buildClusterSpec();
+  if (kind == "Cluster") return &cluster;
   static const json user = buildUserSpec();
   static const json role = buildRoleSpec();
   static const json binding = buildBindingSpec("grants the role to the subjects in this tenant");

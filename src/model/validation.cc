@@ -493,6 +493,25 @@ constexpr size_t kMaxDataBytes = 1 << 20;
 
 // Keys become file names and variable names; values are never quoted back (they may be
 // secret), only their sizes.
+void checkCluster(const std::string& name, const json& spec, Errors& errors) {
+  if (name == "local")
+    errors.push_back({"metadata.name", "\"local\" is the built-in runtime; choose another name"});
+  const std::string server = spec.value("server", "");
+  if (spec.contains("server") && server.rfind("https://", 0) != 0)
+    errors.push_back({"spec.server", "must be an https:// URL, got " + showValue(server)});
+  const bool cert = spec.contains("clientCertificate"), key = spec.contains("clientKey");
+  if (cert != key)
+    errors.push_back({cert ? "spec.clientKey" : "spec.clientCertificate",
+                      "a client certificate needs its key, and a key its certificate"});
+  if (!cert && !spec.contains("token"))
+    errors.push_back({"spec", "needs a token or a clientCertificate and clientKey"});
+  const std::string prefix = spec.value("namespacePrefix", "skiff-");
+  if (prefix.size() > 20 ||
+      prefix.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos)
+    errors.push_back({"spec.namespacePrefix",
+                      "at most 20 lowercase letters, digits and '-', got " + showValue(prefix)});
+}
+
 void checkData(const json& spec, bool secret, Errors& errors) {
   const json* data = objectMember(spec, "data");
   if (data == nullptr) return;
@@ -696,6 +715,7 @@ Result<Object> admitObject(const json& doc, const AdmitOptions& options) {
     if (object.kind == "User") checkUser(spec, errors);
     if (object.kind == "Role") checkRole(spec, errors);
     if (object.kind == "Token") checkToken(spec, errors);
+    if (object.kind == "Cluster") checkCluster(object.metadata.name, spec, errors);
     if (object.kind == "Config" || object.kind == "Secret")
       checkData(spec, object.kind == "Secret", errors);
     if (object.kind == "Revision") {

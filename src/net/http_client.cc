@@ -169,6 +169,13 @@ class Exchange {
   Status configure(ssl::context& context) const {
     SSL_CTX_set_min_proto_version(context.native_handle(), TLS1_2_VERSION);
     beast::error_code ec;
+    if (!tls_.client_certificate_pem.empty() || !tls_.client_key_pem.empty()) {
+      context.use_certificate_chain(asio::buffer(tls_.client_certificate_pem), ec);
+      if (ec)
+        return badRequest("cannot use the client certificate (PEM expected): " + ec.message());
+      context.use_private_key(asio::buffer(tls_.client_key_pem), ssl::context::pem, ec);
+      if (ec) return badRequest("cannot use the client key (PEM expected): " + ec.message());
+    }
     if (!tls_.pinned_sha256.empty()) {
       auto pin = normalizeFingerprint(tls_.pinned_sha256);
       if (!pin.ok()) return pin.status();
@@ -177,6 +184,11 @@ class Exchange {
       return Status::ok();
     }
     context.set_verify_mode(ssl::verify_peer);
+    if (!tls_.ca_pem.empty()) {
+      context.add_certificate_authority(asio::buffer(tls_.ca_pem), ec);
+      if (ec) return badRequest("cannot load the CA certificates (PEM expected): " + ec.message());
+      return Status::ok();
+    }
     if (tls_.ca_file.empty()) {
       context.set_default_verify_paths(ec);
       if (ec)

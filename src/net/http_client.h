@@ -31,6 +31,13 @@ namespace skiff::net {
 struct TlsClientOptions {
   // PEM file of the certificates to trust; empty: the system's trust store.
   std::string ca_file;
+  // PEM text of the certificates to trust, as kubeconfigs carry them; used instead of ca_file
+  // when set.
+  std::string ca_pem;
+  // A client certificate (chain) and its key, PEM text, for servers that authenticate clients
+  // by certificate (a Kubernetes API server).
+  std::string client_certificate_pem;
+  std::string client_key_pem;
   // "sha256:<hex>" of the server certificate's DER; when set, exactly that certificate is
   // trusted (ca_file and the system store are not consulted).
   std::string pinned_sha256;

@@ -80,7 +80,8 @@ Status Keyring::save() const {
   return writeFileAtomically(path_, doc.dump(2) + "\n", 0600);
 }
 
-bool Keyring::seals(std::string_view kind) const { return kind == "Secret"; }
+// Clusters carry credentials (a token or a client key) like Secrets do.
+bool Keyring::seals(std::string_view kind) const { return kind == "Secret" || kind == "Cluster"; }
 
 bool Keyring::isSealed(std::string_view text) const { return text.starts_with(kPrefix); }
 

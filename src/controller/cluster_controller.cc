@@ -1,0 +1,44 @@
+#include "controller/cluster_controller.h"
+
+namespace skiff {
+
+std::vector<WatchedKind> ClusterController::watches() const {
+  return {{"Cluster", [](const StoredObject& o) { return std::optional<ObjectKey>(o.key()); }}};
+}
+
+Result<ReconcileResult> ClusterController::reconcile(const ObjectKey& key) {
+  auto stored = store_.get(key);
+  if (!stored.ok())
+    return stored.status().code() == StatusCode::kNotFound
+               ? Result<ReconcileResult>(ReconcileResult{})
+               : stored.status();
+  auto cluster = clients_.get(key.name);
+  if (!cluster.ok()) return cluster.status();
+  auto version = cluster->client->version();
+  Object object = (*stored)->object();
+  json status = object.status.is_object() ? object.status : json::object();
+  status["reachable"] = version.ok();
+  if (version.ok()) {
+    status["version"] = version->value("gitVersion", "");
+    status.erase("lastError");
+  } else {
+    status["lastError"] = version.status().message();
+  }
+  setCondition(
+      status,
+      {"Ready", version.ok() ? "True" : "False", version.ok() ? "Reachable" : "Unreachable",
+       version.ok() ? "the API server answers with these credentials" : version.status().message(),
+       ""},
+      formatTimestamp(clock_.now()));
+  if (status != object.status) {
+    object.status = std::move(status);
+    UpdateOptions options;
+    options.status_only = true;
+    options.unconditional = true;  // the only writer of a cluster's status
+    auto written = store_.update(std::move(object), options);
+    if (!written.ok() && written.status().code() != StatusCode::kNotFound) return written.status();
+  }
+  return ReconcileResult{std::chrono::seconds(30)};
+}
+
+}  // namespace skiff

@@ -1,0 +1,35 @@
+#include "controller/kube_clients.h"
+
+namespace skiff {
+
+Result<KubeCluster> KubeClients::get(const std::string& name) {
+  auto stored = store_.get({"Cluster", "", name});
+  if (!stored.ok()) {
+    if (stored.status().code() == StatusCode::kNotFound)
+      return notFound("cluster \"" + name + "\" does not exist (skiff cluster ls)");
+    return stored.status();
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  Entry& entry = entries_[name];
+  if (entry.cluster.client && entry.resource_version == (*stored)->resourceVersion())
+    return entry.cluster;
+  const json spec = (*stored)->object().spec;
+  kube::ClusterAccess access;
+  access.server = spec.value("server", "");
+  access.ca_pem = spec.value("caData", "");
+  access.token = spec.value("token", "");
+  access.client_certificate_pem = spec.value("clientCertificate", "");
+  access.client_key_pem = spec.value("clientKey", "");
+  entry.cluster.client = std::make_shared<kube::Client>(std::move(access));
+  entry.cluster.namespace_prefix = spec.value("namespacePrefix", "skiff-");
+  entry.resource_version = (*stored)->resourceVersion();
+  return entry.cluster;
+}
+
+std::vector<std::string> KubeClients::names() const {
+  std::vector<std::string> out;
+  for (const auto& c : store_.list("Cluster", ListOptions{}).items) out.push_back(c->metadata.name);
+  return out;
+}
+
+}  // namespace skiff

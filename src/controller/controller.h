@@ -49,6 +49,9 @@ class Controller {
   // Gives the controller a way to enqueue keys from sources other than store events (probe
   // results, timers). Called once, before start.
   virtual void bindQueue(std::function<void(const ObjectKey&)> enqueue) { (void)enqueue; }
+  // Called by ControllerManager::stop() before the queue shuts down: sources bound with
+  // bindQueue must not enqueue after this returns.
+  virtual void stop() {}
 };
 
 // Owns controllers, their queues, watches and worker threads. start()/stop() from one thread.

@@ -57,6 +57,7 @@ Status ControllerManager::start() {
 
 void ControllerManager::stop() {
   for (auto& r : running_) {
+    r->controller->stop();
     r->watches.clear();
     r->queue->shutDown();
   }

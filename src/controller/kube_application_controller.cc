@@ -1,9 +1,13 @@
 #include "controller/kube_application_controller.h"
 
 #include <set>
+#include <thread>
+
+#include <spdlog/spdlog.h>
 
 #include "controller/revision_controller.h"
 #include "kube/render.h"
+#include "model/well_known.h"
 
 namespace skiff {
 namespace {
@@ -45,6 +49,91 @@ std::string podProblem(const json& pod) {
 
 }  // namespace
 
+struct KubeApplicationController::Watches {
+  std::mutex mu;
+  bool stopped = false;                                          // guarded by mu
+  std::function<void(const ObjectKey&)> enqueue;                 // guarded by mu
+  std::map<std::string, std::shared_ptr<kube::Client>> clients;  // watched; guarded by mu
+
+  // Whether the watches of `cluster` through `client` should go on.
+  bool wanted(const std::string& cluster, const std::shared_ptr<kube::Client>& client) {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = clients.find(cluster);
+    return !stopped && it != clients.end() && it->second == client;
+  }
+  // Enqueues the application `object` belongs to.
+  void notify(const json& object) {
+    const json labels = object.value("metadata", json::object()).value("labels", json::object());
+    const std::string tenant = labels.value(kube::kTenantLabel, "");
+    const std::string application = labels.value(kApplicationLabel, "");
+    if (tenant.empty() || application.empty()) return;
+    std::lock_guard<std::mutex> lock(mu);
+    if (!stopped && enqueue) enqueue({"Application", tenant, application});
+  }
+};
+
+namespace {
+
+// One list-then-watch loop of `type` on a cluster, until the cluster's client changes or the
+// controller stops. Lists again after a compaction (410) or an error.
+void watchLoop(std::shared_ptr<KubeApplicationController::Watches> w, std::string cluster,
+               std::shared_ptr<kube::Client> client, const kube::ResourceType* type) {
+  const std::string selector = std::string(kube::kManagedByLabel) + "=skiff";
+  while (w->wanted(cluster, client)) {
+    auto listed = client->list(*type, "", selector);
+    if (!listed.ok()) {
+      std::this_thread::sleep_for(std::chrono::seconds(2));
+      continue;
+    }
+    // Events missed while not watching are in the list.
+    for (const auto& item : listed->value("items", json::array())) w->notify(item);
+    std::string version = listed->value("metadata", json::object()).value("resourceVersion", "");
+    Status ended;
+    while (ended.isOk() && w->wanted(cluster, client)) {
+      ended = client->watch(*type, "", selector, version, [&](const kube::WatchEvent& event) {
+        w->notify(event.object);
+        return w->wanted(cluster, client);
+      });
+    }
+    if (ended.code() != StatusCode::kGone) std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+}
+
+}  // namespace
+
+void KubeApplicationController::bindQueue(std::function<void(const ObjectKey&)> enqueue) {
+  if (!watches_) watches_ = std::make_shared<Watches>();
+  std::lock_guard<std::mutex> lock(watches_->mu);
+  watches_->enqueue = std::move(enqueue);
+}
+
+void KubeApplicationController::stop() {
+  if (!watches_) return;
+  std::lock_guard<std::mutex> lock(watches_->mu);
+  watches_->stopped = true;
+  watches_->enqueue = nullptr;
+}
+
+void KubeApplicationController::watchCluster(const std::string& cluster_name,
+                                             const KubeCluster& cluster) {
+  if (!watches_) return;  // no queue to feed
+  {
+    std::lock_guard<std::mutex> lock(watches_->mu);
+    if (watches_->stopped) return;
+    auto& current = watches_->clients[cluster_name];
+    if (current == cluster.client) return;
+    current = cluster.client;  // the watches of an older client end by themselves
+  }
+  // Detached: a watch may block until the server ends it; they hold only shared state.
+  for (const auto& [api_version, kind] :
+       {std::pair{"apps/v1", "Deployment"}, std::pair{"apps/v1", "StatefulSet"},
+        std::pair{"v1", "Pod"}}) {
+    std::thread(watchLoop, watches_, cluster_name, cluster.client,
+                kube::findResourceType(api_version, kind))
+        .detach();
+  }
+}
+
 std::vector<WatchedKind> KubeApplicationController::watches() const {
   return {{"Application", [](const StoredObject& o) { return std::optional<ObjectKey>(o.key()); }}};
 }
@@ -77,6 +166,13 @@ Status KubeApplicationController::removeEverywhere(const ObjectKey& key,
     if (!cluster.ok()) continue;
     const std::string ns = kube::namespaceOf(cluster->namespace_prefix, key.tenant);
     Status s = prune(*cluster, ns, key.name, {});
+    // A cluster that refuses us (or is gone for good) would otherwise be retried forever; one
+    // that is only down for a while is retried.
+    if (s.code() == StatusCode::kUnauthenticated || s.code() == StatusCode::kForbidden) {
+      spdlog::warn("cannot remove application {}/{} from cluster {}: {}", key.tenant, key.name,
+                   name, s.message());
+      continue;
+    }
     if (!s.isOk() && first.isOk()) first = s;
   }
   return first;
@@ -86,6 +182,10 @@ Result<ReconcileResult> KubeApplicationController::reconcile(const ObjectKey& ke
   auto app_snapshot = store_.get(key);
   if (!app_snapshot.ok()) {
     if (app_snapshot.status().code() != StatusCode::kNotFound) return app_snapshot.status();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      applied_.erase(key);
+    }
     if (Status s = removeEverywhere(key, ""); !s.isOk()) return s;
     return ReconcileResult{};
   }
@@ -99,6 +199,10 @@ Result<ReconcileResult> KubeApplicationController::reconcile(const ObjectKey& ke
   if (isLocal(cluster_name)) {
     // Left a cluster for the local runtime, or never was on one.
     if (app.status.contains("cluster")) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        applied_.erase(key);
+      }
       if (Status s = removeEverywhere(key, ""); !s.isOk()) return s;
       Object updated = app;
       updated.status.erase("cluster");
@@ -129,6 +233,7 @@ Result<ReconcileResult> KubeApplicationController::reconcile(const ObjectKey& ke
 
   auto cluster = clients_.get(cluster_name);
   if (!cluster.ok()) return not_deployed("ClusterNotFound", cluster.status());
+  watchCluster(cluster_name, *cluster);
   const std::string ns = kube::namespaceOf(cluster->namespace_prefix, key.tenant);
 
   kube::RenderInput input;
@@ -156,24 +261,39 @@ Result<ReconcileResult> KubeApplicationController::reconcile(const ObjectKey& ke
     tenant_spec = (*tenant)->object().spec;
   std::vector<json> objects = kube::renderTenant(ns, key.tenant, tenant_spec);
   objects.insert(objects.end(), rendered->begin(), rendered->end());
-  std::set<std::string> keep;
-  std::map<std::string, json> applied;  // "Kind/name" -> the object as the server has it
-  for (const auto& object : objects) {
-    auto result = cluster->client->apply(object);
-    const std::string id = object.value("kind", "") + "/" + object["metadata"].value("name", "");
-    if (!result.ok()) {
-      const bool unreachable = result.status().code() == StatusCode::kUnavailable ||
-                               result.status().code() == StatusCode::kUnauthenticated;
-      return not_deployed(unreachable ? "ClusterUnreachable" : "ApplyRejected", result.status());
-    }
-    keep.insert(id);
-    applied[id] = *result;
+  std::string text = cluster_name + "\n" + ns;
+  for (const auto& object : objects) text += "\n" + object.dump();
+  const std::string digest = std::to_string(std::hash<std::string>{}(text));
+  const auto steady_now = std::chrono::steady_clock::now();
+  bool unchanged;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = applied_.find(key);
+    unchanged = it != applied_.end() && it->second.digest == digest &&
+                steady_now - it->second.at < std::chrono::minutes(5);
   }
-  if (Status s = prune(*cluster, ns, key.name, keep); !s.isOk())
-    return not_deployed("PruneFailed", s);
-  if (app.status.value("cluster", "") != cluster_name) {
-    // Moved here from another cluster: what it left there goes.
-    if (Status s = removeEverywhere(key, cluster_name); !s.isOk()) return s;
+  std::map<std::string, json> applied;  // "Kind/name" -> the object as the server has it
+  if (!unchanged) {
+    std::set<std::string> keep;
+    for (const auto& object : objects) {
+      auto result = cluster->client->apply(object);
+      const std::string id = object.value("kind", "") + "/" + object["metadata"].value("name", "");
+      if (!result.ok()) {
+        const bool unreachable = result.status().code() == StatusCode::kUnavailable ||
+                                 result.status().code() == StatusCode::kUnauthenticated;
+        return not_deployed(unreachable ? "ClusterUnreachable" : "ApplyRejected", result.status());
+      }
+      keep.insert(id);
+      applied[id] = *result;
+    }
+    if (Status s = prune(*cluster, ns, key.name, keep); !s.isOk())
+      return not_deployed("PruneFailed", s);
+    if (app.status.value("cluster", "") != cluster_name) {
+      // Moved here from another cluster: what it left there goes.
+      if (Status s = removeEverywhere(key, cluster_name); !s.isOk()) return s;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    applied_[key] = {digest, steady_now};
   }
   status["cluster"] = cluster_name;
   setCondition(status,
@@ -192,7 +312,13 @@ Result<ReconcileResult> KubeApplicationController::reconcile(const ObjectKey& ke
     const std::string type = c.value("type", "service");
     if (type != "service" && type != "stateful") continue;
     const std::string kind = type == "service" ? "Deployment" : "StatefulSet";
-    const json object = applied[kind + "/" + key.name + "-" + name];
+    json object = applied[kind + "/" + key.name + "-" + name];
+    if (object.is_null()) {
+      auto fresh =
+          cluster->client->get(*kube::findResourceType("apps/v1", kind), ns, key.name + "-" + name);
+      if (!fresh.ok()) return not_deployed("ClusterUnreachable", fresh.status());
+      object = std::move(*fresh);
+    }
     const json s = object.value("status", json::object());
     const int64_t generation = object["metadata"].value("generation", int64_t{0});
     const int desired = object["spec"].value("replicas", 1);
@@ -253,7 +379,8 @@ Result<ReconcileResult> KubeApplicationController::reconcile(const ObjectKey& ke
        ""},
       now);
   if (Status s = write_status(); !s.isOk()) return s;
-  return ReconcileResult{all_done ? std::chrono::seconds(30) : std::chrono::seconds(2)};
+  // The watches bring changes; this only bounds how stale things may get if one is lost.
+  return ReconcileResult{std::chrono::seconds(all_done ? 60 : 10)};
 }
 
 }  // namespace skiff

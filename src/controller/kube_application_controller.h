@@ -7,14 +7,19 @@
 // status.components and its Deployed, Available, Progressing and Ready conditions. A deleted
 // application, or one moved to another cluster, is removed from the cluster it left.
 //
-// Status is read on each reconcile, which is requeued every 2 s until the application is ready
-// (then every 30 s): polling, not a watch yet.
+// Status follows the cluster by watch: for each cluster in use, one list-then-watch each of
+// Deployments, StatefulSets and Pods labelled managed-by=skiff (all namespaces) enqueues the
+// application an event concerns. A reconcile whose rendered objects equal what it last applied
+// only reads status; everything is applied again at least every 5 minutes, to undo drift.
 //
 // Thread-safe.
 #pragma once
 
+#include <chrono>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <set>
 
 #include "controller/controller.h"
 #include "controller/kube_clients.h"
@@ -29,8 +34,15 @@ class KubeApplicationController final : public Controller {
   std::string name() const override { return "kubernetes"; }
   std::vector<WatchedKind> watches() const override;
   Result<ReconcileResult> reconcile(const ObjectKey& key) override;
+  void bindQueue(std::function<void(const ObjectKey&)> enqueue) override;
+  void stop() override;
+
+  struct Watches;  // shared with the watch threads, which outlive this object
 
  private:
+  // Starts the watches of `cluster_name` unless they run.
+  void watchCluster(const std::string& cluster_name, const KubeCluster& cluster);
+
   // Deletes everything rendered for `app` on `cluster`, keeping `keep` ("Kind/name").
   Status prune(KubeCluster& cluster, const std::string& ns, const std::string& app,
                const std::set<std::string>& keep);
@@ -39,6 +51,13 @@ class KubeApplicationController final : public Controller {
   Store& store_;
   const Clock& clock_;
   KubeClients& clients_;
+  std::shared_ptr<Watches> watches_;
+  struct Applied {
+    std::string digest;  // of the cluster, namespace and every rendered object
+    std::chrono::steady_clock::time_point at;
+  };
+  std::mutex mu_;
+  std::map<ObjectKey, Applied> applied_;  // guarded by mu_
 };
 
 }  // namespace skiff

@@ -243,8 +243,8 @@ TEST_F(NetworkCniNetworkTest, IsolationSurvivesOthersReorderingTheSharedChains) 
 
   // The firewall plugin's CNI-FORWARD, which accepts by container address, put first (as it
   // does when its own jump was missing): the jump from CNI-ADMIN still isolates.
-  const std::vector<std::string> ahead = {"-m", "comment", "--comment", "test-" + tag_, "-j",
-                                          "CNI-FORWARD"};
+  const std::vector<std::string> ahead = {"-m",           "comment", "--comment",
+                                          "test-" + tag_, "-j",      "CNI-FORWARD"};
   std::vector<std::string> insert = {"iptables", "-w", "-I", "FORWARD", "1"};
   insert.insert(insert.end(), ahead.begin(), ahead.end());
   ASSERT_TRUE(runChecked(insert).ok());

@@ -30,10 +30,9 @@ std::vector<Jump> jumps(const std::string& tag) {
   return {
       // Also from CNI-ADMIN: the firewall plugin's CNI-FORWARD, which ACCEPTs by container
       // address, may get ahead of ours in FORWARD whenever another network is attached.
-      {"filter", "FORWARD", p + "FWD"},   {"filter", "CNI-ADMIN", p + "FWD"},
-      {"filter", "OUTPUT", p + "NOEP"},
-      {"nat", "PREROUTING", p + "SVC"},   {"nat", "OUTPUT", p + "SVC"},
-      {"nat", "POSTROUTING", p + "POST"},
+      {"filter", "FORWARD", p + "FWD"}, {"filter", "CNI-ADMIN", p + "FWD"},
+      {"filter", "OUTPUT", p + "NOEP"}, {"nat", "PREROUTING", p + "SVC"},
+      {"nat", "OUTPUT", p + "SVC"},     {"nat", "POSTROUTING", p + "POST"},
   };
 }
 

@@ -69,6 +69,9 @@ int runClusterRemove(CommandContext& ctx, const std::string& name) {
 }
 
 int runRender(CommandContext& ctx, const RenderOptions& options) {
+  if (!options.output.empty() && options.output != "yaml" && options.output != "json")
+    return reportError(ctx.err,
+                       badRequest("--output must be yaml or json, got \"" + options.output + "\""));
   const std::string tenant = options.tenant.effective();
   const std::string base = "/api/v1/tenants/" + urlEncode(tenant);
   auto app = ctx.client.request("GET", base + "/applications/" + urlEncode(options.application));
@@ -99,6 +102,10 @@ int runRender(CommandContext& ctx, const RenderOptions& options) {
   auto rendered = kube::renderApplication(input);
   if (!rendered.ok()) return reportError(ctx.err, rendered.status());
   objects.insert(objects.end(), rendered->begin(), rendered->end());
+  if (options.output == "json") {
+    ctx.out << json{{"apiVersion", "v1"}, {"kind", "List"}, {"items", objects}}.dump(2) << "\n";
+    return 0;
+  }
   bool first = true;
   for (const auto& o : objects) {
     if (!first) ctx.out << "---\n";

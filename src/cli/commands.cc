@@ -323,6 +323,8 @@ Commands::Commands(CLI::App& app) : state_(std::make_unique<State>()) {
                      "The cluster's namespace prefix (default skiff-)");
   render->add_flag("--gateway-api", s.render.gateway_api,
                    "Routes as Gateway API HTTPRoutes instead of Ingresses");
+  render->add_option("-o,--output", s.render.output,
+                     "Output format: yaml (documents, the default) or json (a v1 List)");
 
   CLI::App* admin = app.add_subcommand("admin", "Operate the platform (platform admins)");
   admin->require_subcommand(1);

@@ -228,6 +228,7 @@ struct RenderOptions {
   TenantOption tenant;
   std::string namespace_prefix = "skiff-";
   bool gateway_api = false;
+  std::string output;  // "" or "yaml": YAML documents; "json": a v1 List
 };
 int runRender(CommandContext& ctx, const RenderOptions& options);
 

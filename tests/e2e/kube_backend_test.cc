@@ -42,6 +42,61 @@ json condition(const json& app, const std::string& type) {
   return json::object();
 }
 
+// Checks `value` against an OpenAPI v3 schema of the API server's (`doc` holds its components):
+// every field must be one the schema declares, with the declared type. Problems are appended
+// as "path: what".
+void checkSchema(const json& doc, const json& schema_in, const json& value, const std::string& path,
+                 std::vector<std::string>& problems) {
+  json schema = schema_in;
+  // References come bare or wrapped in allOf (when the field has its own description).
+  for (int depth = 0; depth < 8; ++depth) {
+    if (schema.contains("allOf") && schema["allOf"].size() == 1) {
+      schema = schema["allOf"][0];
+    } else if (schema.contains("$ref")) {
+      const std::string ref = schema["$ref"];  // "#/components/schemas/NAME"
+      schema = doc["components"]["schemas"][ref.substr(ref.rfind('/') + 1)];
+    } else {
+      break;
+    }
+  }
+  if (schema.value("x-kubernetes-int-or-string", false)) {
+    if (!value.is_string() && !value.is_number_integer())
+      problems.push_back(path + ": not an int or string: " + value.dump());
+    return;
+  }
+  const std::string type = schema.value("type", "");
+  if (type == "object" || (type.empty() && schema.contains("properties"))) {
+    if (!value.is_object()) {
+      problems.push_back(path + ": not an object: " + value.dump());
+      return;
+    }
+    for (const auto& [key, member] : value.items()) {
+      const std::string at = path + "." + key;
+      if (schema.contains("properties") && schema["properties"].contains(key)) {
+        checkSchema(doc, schema["properties"][key], member, at, problems);
+      } else if (schema.contains("additionalProperties") &&
+                 schema["additionalProperties"].is_object()) {
+        checkSchema(doc, schema["additionalProperties"], member, at, problems);
+      } else if (!schema.value("x-kubernetes-preserve-unknown-fields", false)) {
+        problems.push_back(at + ": not a field of the schema");
+      }
+    }
+  } else if (type == "array") {
+    if (!value.is_array()) {
+      problems.push_back(path + ": not an array: " + value.dump());
+      return;
+    }
+    for (size_t i = 0; i < value.size(); ++i)
+      checkSchema(doc, schema["items"], value[i], path + "[" + std::to_string(i) + "]", problems);
+  } else if (type == "string" && !value.is_string()) {
+    problems.push_back(path + ": not a string: " + value.dump());
+  } else if (type == "integer" && !value.is_number_integer()) {
+    problems.push_back(path + ": not an integer: " + value.dump());
+  } else if (type == "boolean" && !value.is_boolean()) {
+    problems.push_back(path + ": not a boolean: " + value.dump());
+  }
+}
+
 class KubeBackendTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -162,6 +217,47 @@ TEST_F(KubeBackendTest, DeploysRollsOutRollsBackAndPrunesOnARealCluster) {
   ASSERT_EQ(rendered.exit_code, 0) << rendered.err;
   EXPECT_NE(rendered.out.find("kind: Deployment"), std::string::npos);
   EXPECT_NE(rendered.out.find("name: shop-web"), std::string::npos);
+
+  // Every rendered object conforms to the OpenAPI schema the API server publishes.
+  CommandResult listed = runSkiff({"render", "shop", "-n", "acme", "-o", "json"}, url_);
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  const json paths = kube("/openapi/v3")["paths"];
+  std::map<std::string, json> docs;  // by group-version path, "apis/apps/v1"
+  std::vector<std::string> problems;
+  size_t checked = 0;
+  const json list = json::parse(listed.out);
+  for (const auto& object : list["items"]) {
+    const std::string api_version = object["apiVersion"];
+    const std::string gv =
+        api_version.find('/') == std::string::npos ? "api/" + api_version : "apis/" + api_version;
+    ASSERT_TRUE(paths.contains(gv)) << gv;
+    if (!docs.count(gv)) docs[gv] = kube(paths[gv]["serverRelativeURL"].get<std::string>());
+    const json& doc = docs[gv];
+    const std::string group =
+        gv.rfind("api/", 0) == 0 ? "" : api_version.substr(0, api_version.find('/'));
+    const std::string version = api_version.substr(api_version.find('/') + 1);
+    json schema;
+    for (const auto& [name, s] : doc["components"]["schemas"].items()) {
+      for (const auto& gvk : s.value("x-kubernetes-group-version-kind", json::array()))
+        if (gvk.value("kind", "") == object["kind"] && gvk.value("group", "") == group &&
+            gvk.value("version", "") == version)
+          schema = s;
+    }
+    ASSERT_FALSE(schema.is_null()) << "no schema for " << api_version << " " << object["kind"];
+    checkSchema(doc, schema, object, object["kind"].get<std::string>(), problems);
+    ++checked;
+    if (object["kind"] == "Deployment") {
+      // The check itself catches a misspelt field and a wrong type.
+      json wrong = object;
+      wrong["spec"]["replicas"] = "two";
+      wrong["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "Always";
+      std::vector<std::string> caught;
+      checkSchema(doc, schema, wrong, "Deployment", caught);
+      EXPECT_EQ(caught.size(), 2u) << ::testing::PrintToString(caught);
+    }
+  }
+  EXPECT_GE(checked, 6u);  // namespace, quota, policy, config map, deployment, service, ingress
+  EXPECT_TRUE(problems.empty()) << ::testing::PrintToString(problems);
 
   // What the API server rejects becomes a condition naming its reason: a Service name is a
   // DNS label of at most 63 characters, and "<application>-<component>" here is 71.

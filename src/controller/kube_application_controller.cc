@@ -134,6 +134,29 @@ void KubeApplicationController::watchCluster(const std::string& cluster_name,
   }
 }
 
+std::string KubeApplicationController::appMemo(const ObjectKey& key) {
+  return "application:" + key.tenant + "/" + key.name;
+}
+
+std::optional<std::string> KubeApplicationController::recall(const std::string& what,
+                                                             std::chrono::seconds max_age) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = memo_.find(what);
+  if (it == memo_.end() || std::chrono::steady_clock::now() - it->second.at >= max_age)
+    return std::nullopt;
+  return it->second.value;
+}
+
+void KubeApplicationController::remember(const std::string& what, std::string value) {
+  std::lock_guard<std::mutex> lock(mu_);
+  memo_[what] = {std::move(value), std::chrono::steady_clock::now()};
+}
+
+void KubeApplicationController::forget(const std::string& what) {
+  std::lock_guard<std::mutex> lock(mu_);
+  memo_.erase(what);
+}
+
 std::vector<WatchedKind> KubeApplicationController::watches() const {
   return {{"Application", [](const StoredObject& o) { return std::optional<ObjectKey>(o.key()); }}};
 }
@@ -182,10 +205,7 @@ Result<ReconcileResult> KubeApplicationController::reconcile(const ObjectKey& ke
   auto app_snapshot = store_.get(key);
   if (!app_snapshot.ok()) {
     if (app_snapshot.status().code() != StatusCode::kNotFound) return app_snapshot.status();
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      applied_.erase(key);
-    }
+    forget(appMemo(key));
     if (Status s = removeEverywhere(key, ""); !s.isOk()) return s;
     return ReconcileResult{};
   }
@@ -199,10 +219,7 @@ Result<ReconcileResult> KubeApplicationController::reconcile(const ObjectKey& ke
   if (isLocal(cluster_name)) {
     // Left a cluster for the local runtime, or never was on one.
     if (app.status.contains("cluster")) {
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        applied_.erase(key);
-      }
+      forget(appMemo(key));
       if (Status s = removeEverywhere(key, ""); !s.isOk()) return s;
       Object updated = app;
       updated.status.erase("cluster");
@@ -250,50 +267,58 @@ Result<ReconcileResult> KubeApplicationController::reconcile(const ObjectKey& ke
       if (data.ok()) input.data[ref] = data.value()->object().spec;
     }
   }
-  auto gateway_api = cluster->client->serves("gateway.networking.k8s.io/v1");
-  if (!gateway_api.ok()) return not_deployed("ClusterUnreachable", gateway_api.status());
-  input.gateway_api = *gateway_api;
+  // Discovery changes rarely: asked again after a minute.
+  const std::string discovery = "gateway-api:" + cluster_name;
+  std::optional<std::string> gateway_api = recall(discovery, std::chrono::seconds(60));
+  if (!gateway_api) {
+    auto serves = cluster->client->serves("gateway.networking.k8s.io/v1");
+    if (!serves.ok()) return not_deployed("ClusterUnreachable", serves.status());
+    gateway_api = *serves ? "true" : "false";
+    remember(discovery, *gateway_api);
+  }
+  input.gateway_api = *gateway_api == "true";
   auto rendered = kube::renderApplication(input);
   if (!rendered.ok()) return not_deployed("RenderFailed", rendered.status());
 
   json tenant_spec = json::object();
   if (auto tenant = store_.get({"Tenant", "", key.tenant}); tenant.ok())
     tenant_spec = (*tenant)->object().spec;
-  std::vector<json> objects = kube::renderTenant(ns, key.tenant, tenant_spec);
-  objects.insert(objects.end(), rendered->begin(), rendered->end());
-  std::string text = cluster_name + "\n" + ns;
-  for (const auto& object : objects) text += "\n" + object.dump();
-  const std::string digest = std::to_string(std::hash<std::string>{}(text));
-  const auto steady_now = std::chrono::steady_clock::now();
-  bool unchanged;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = applied_.find(key);
-    unchanged = it != applied_.end() && it->second.digest == digest &&
-                steady_now - it->second.at < std::chrono::minutes(5);
-  }
+  // Objects already applied as they are now are applied again only after 5 minutes (to undo
+  // drift): the tenant's are shared by its applications, each application's are its own.
   std::map<std::string, json> applied;  // "Kind/name" -> the object as the server has it
-  if (!unchanged) {
-    std::set<std::string> keep;
+  auto apply = [&](const std::vector<json>& objects, const std::string& memo,
+                   std::set<std::string>* keep) -> std::optional<Result<ReconcileResult>> {
+    std::string text = cluster_name + "\n" + ns;
+    for (const auto& object : objects) text += "\n" + object.dump();
+    const std::string digest = std::to_string(std::hash<std::string>{}(text));
+    if (recall(memo, std::chrono::minutes(5)) == digest) return std::nullopt;
     for (const auto& object : objects) {
       auto result = cluster->client->apply(object);
       const std::string id = object.value("kind", "") + "/" + object["metadata"].value("name", "");
       if (!result.ok()) {
+        forget(memo);
         const bool unreachable = result.status().code() == StatusCode::kUnavailable ||
                                  result.status().code() == StatusCode::kUnauthenticated;
         return not_deployed(unreachable ? "ClusterUnreachable" : "ApplyRejected", result.status());
       }
-      keep.insert(id);
+      if (keep != nullptr) keep->insert(id);
       applied[id] = *result;
     }
-    if (Status s = prune(*cluster, ns, key.name, keep); !s.isOk())
-      return not_deployed("PruneFailed", s);
-    if (app.status.value("cluster", "") != cluster_name) {
-      // Moved here from another cluster: what it left there goes.
-      if (Status s = removeEverywhere(key, cluster_name); !s.isOk()) return s;
+    if (keep != nullptr) {
+      if (Status s = prune(*cluster, ns, key.name, *keep); !s.isOk())
+        return not_deployed("PruneFailed", s);
     }
-    std::lock_guard<std::mutex> lock(mu_);
-    applied_[key] = {digest, steady_now};
+    remember(memo, digest);
+    return std::nullopt;
+  };
+  if (auto failed = apply(kube::renderTenant(ns, key.tenant, tenant_spec),
+                          "tenant:" + cluster_name + "/" + ns, nullptr))
+    return *failed;
+  std::set<std::string> keep;
+  if (auto failed = apply(*rendered, appMemo(key), &keep)) return *failed;
+  if (app.status.value("cluster", "") != cluster_name) {
+    // Moved here from another cluster: what it left there goes.
+    if (Status s = removeEverywhere(key, cluster_name); !s.isOk()) return s;
   }
   status["cluster"] = cluster_name;
   setCondition(status,

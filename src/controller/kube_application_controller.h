@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 
 #include "controller/controller.h"
@@ -51,13 +52,20 @@ class KubeApplicationController final : public Controller {
   Store& store_;
   const Clock& clock_;
   KubeClients& clients_;
+  // What was learnt or done lately ("gateway-api:<cluster>", "tenant:<cluster>/<ns>",
+  // "application:<tenant>/<name>") and its value or digest, for skipping repeats.
+  static std::string appMemo(const ObjectKey& key);
+  std::optional<std::string> recall(const std::string& what, std::chrono::seconds max_age);
+  void remember(const std::string& what, std::string value);
+  void forget(const std::string& what);
+
   std::shared_ptr<Watches> watches_;
-  struct Applied {
-    std::string digest;  // of the cluster, namespace and every rendered object
+  struct Memo {
+    std::string value;
     std::chrono::steady_clock::time_point at;
   };
   std::mutex mu_;
-  std::map<ObjectKey, Applied> applied_;  // guarded by mu_
+  std::map<std::string, Memo> memo_;  // guarded by mu_
 };
 
 }  // namespace skiff

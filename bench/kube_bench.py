@@ -19,6 +19,7 @@ import argparse
 import http.client
 import json
 import os
+import signal
 import ssl
 import subprocess
 import sys
@@ -102,6 +103,8 @@ def main():
     parser.add_argument("--skiff", default=os.path.join(ROOT, "build/bin/skiff"))
     parser.add_argument("--apps", type=int, default=1000)
     args = parser.parse_args()
+    # A TERM still stops what the run started (the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     script = os.path.join(ROOT, "scripts/kube-control-plane")
     if subprocess.run([script, "cached"], stdout=subprocess.DEVNULL).returncode != 0:
         sys.exit("no Kubernetes binaries: run scripts/kube-control-plane build")

@@ -66,20 +66,7 @@ Status statusFromErrorDocument(int http_status, const std::string& body) {
 
 }  // namespace
 
-std::string urlEncode(const std::string& value) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : value) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
+std::string urlEncode(const std::string& value) { return net::percentEncode(value); }
 
 std::string resolveServerUrl(const std::string& flag_value) {
   if (!flag_value.empty()) return flag_value;

@@ -242,36 +242,7 @@ Result<ReconcileResult> InstanceSetController::reconcile(const ObjectKey& key) {
   status["components"] = components;
   // The revision that `components` and the conditions below describe.
   status["observedRevision"] = target;
-  setCondition(status,
-               {"Available", all_available ? "True" : "False",
-                all_available ? "MinimumInstancesReady" : "InstancesUnavailable",
-                all_available ? "every component has its minimum of ready instances"
-                              : "some component has fewer ready instances than it may lose",
-                ""},
-               now);
-  // A failing new instance holds the rollout (old instances are only retired for ready new
-  // ones), so the revision before keeps serving; the condition says why it holds.
-  if (!paused && !failures.empty()) {
-    setCondition(status,
-                 {"Progressing", "False", "InstancesFailing",
-                  "revision " + std::to_string(target) + " cannot progress: " + failures, ""},
-                 now);
-  } else {
-    setCondition(
-        status,
-        {"Progressing", paused ? "Unknown" : "True",
-         paused ? "RolloutPaused" : (all_done ? "RolloutComplete" : "RolloutInProgress"),
-         "revision " + std::to_string(target) + (all_done ? " is rolled out" : " is rolling out"),
-         ""},
-        now);
-  }
-  setCondition(
-      status,
-      {"Ready", all_done ? "True" : "False", all_done ? "AllInstancesReady" : "NotReady",
-       all_done ? "every instance runs revision " + std::to_string(target) + " and is ready"
-                : "waiting for instances of revision " + std::to_string(target),
-       ""},
-      now);
+  setRolloutConditions(status, {target, all_available, all_done, paused, failures}, now);
   if (status != app.status) {
     UpdateOptions update;
     update.status_only = true;

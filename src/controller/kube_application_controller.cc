@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "controller/revision_controller.h"
+#include "controller/rollout_plan.h"
 #include "kube/render.h"
 #include "model/well_known.h"
 
@@ -376,33 +377,7 @@ Result<ReconcileResult> KubeApplicationController::reconcile(const ObjectKey& ke
   }
   status["components"] = components;
   status["observedRevision"] = target;
-  setCondition(status,
-               {"Available", all_available ? "True" : "False",
-                all_available ? "MinimumReplicasAvailable" : "ReplicasUnavailable",
-                all_available ? "every workload has its replicas available"
-                              : "some workload has fewer available replicas than desired",
-                ""},
-               now);
-  if (!failures.empty()) {
-    setCondition(status,
-                 {"Progressing", "False", "PodsFailing",
-                  "revision " + std::to_string(target) + " cannot progress: " + failures, ""},
-                 now);
-  } else {
-    setCondition(
-        status,
-        {"Progressing", "True", all_done ? "RolloutComplete" : "RolloutInProgress",
-         "revision " + std::to_string(target) + (all_done ? " is rolled out" : " is rolling out"),
-         ""},
-        now);
-  }
-  setCondition(
-      status,
-      {"Ready", all_done ? "True" : "False", all_done ? "AllReplicasReady" : "NotReady",
-       all_done ? "every workload runs revision " + std::to_string(target) + " and is ready"
-                : "waiting for the workloads of revision " + std::to_string(target),
-       ""},
-      now);
+  setRolloutConditions(status, {target, all_available, all_done, false, failures}, now);
   if (Status s = write_status(); !s.isOk()) return s;
   // The watches bring changes; this only bounds how stale things may get if one is lost.
   return ReconcileResult{std::chrono::seconds(all_done ? 60 : 10)};

@@ -73,4 +73,37 @@ RolloutPlan planRollout(const std::vector<InstanceView>& instances, int desired,
   return plan;
 }
 
+void setRolloutConditions(json& status, const RolloutState& state, const std::string& now) {
+  const std::string revision = "revision " + std::to_string(state.revision);
+  setCondition(status,
+               {"Available", state.available ? "True" : "False",
+                state.available ? "MinimumInstancesReady" : "InstancesUnavailable",
+                state.available ? "every component has its minimum of ready instances"
+                                : "some component has fewer ready instances than it may lose",
+                ""},
+               now);
+  // A failing new instance holds the rollout (old instances are only retired for ready new
+  // ones), so the revision before keeps serving; the condition says why it holds.
+  if (!state.paused && !state.failures.empty()) {
+    setCondition(status,
+                 {"Progressing", "False", "InstancesFailing",
+                  revision + " cannot progress: " + state.failures, ""},
+                 now);
+  } else {
+    setCondition(
+        status,
+        {"Progressing", state.paused ? "Unknown" : "True",
+         state.paused ? "RolloutPaused" : (state.done ? "RolloutComplete" : "RolloutInProgress"),
+         revision + (state.done ? " is rolled out" : " is rolling out"), ""},
+        now);
+  }
+  setCondition(
+      status,
+      {"Ready", state.done ? "True" : "False", state.done ? "AllInstancesReady" : "NotReady",
+       state.done ? "every instance runs " + revision + " and is ready"
+                  : "waiting for instances of " + revision,
+       ""},
+      now);
+}
+
 }  // namespace skiff

@@ -37,4 +37,15 @@ RolloutBudget rolloutBudget(const json& rollout, int desired);
 RolloutPlan planRollout(const std::vector<InstanceView>& instances, int desired,
                         const RolloutBudget& budget);
 
+// Where an application's rollout stands, as either backend sees it; setRolloutConditions()
+// writes it as the Available, Progressing and Ready conditions of its status.
+struct RolloutState {
+  int64_t revision = 0;
+  bool available = false;  // every component has the ready instances it must keep
+  bool done = false;       // every instance runs `revision` and is ready
+  bool paused = false;
+  std::string failures;  // why `revision` cannot progress (instances failing); empty if none
+};
+void setRolloutConditions(json& status, const RolloutState& state, const std::string& now);
+
 }  // namespace skiff

@@ -34,21 +34,6 @@ constexpr std::array<ResourceType, 22> kTypes = {{
     {"policy/v1", "PodDisruptionBudget", "poddisruptionbudgets", true},
 }};
 
-std::string percentEncode(std::string_view value) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : value) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 StatusCode codeOfHttp(int status) {
   switch (status) {
     case 400:
@@ -228,7 +213,7 @@ Result<json> Client::get(const ResourceType& type, const std::string& ns, const 
 Result<json> Client::list(const ResourceType& type, const std::string& ns,
                           const std::string& label_selector) {
   std::string path = collectionPath(type, ns);
-  if (!label_selector.empty()) path += "?labelSelector=" + percentEncode(label_selector);
+  if (!label_selector.empty()) path += "?labelSelector=" + net::percentEncode(label_selector);
   return request("GET", path);
 }
 
@@ -244,9 +229,9 @@ Status Client::watch(const ResourceType& type, const std::string& ns,
                      std::chrono::seconds timeout) {
   std::string path =
       collectionPath(type, ns) +
-      "?watch=1&allowWatchBookmarks=true&resourceVersion=" + percentEncode(resource_version) +
+      "?watch=1&allowWatchBookmarks=true&resourceVersion=" + net::percentEncode(resource_version) +
       "&timeoutSeconds=" + std::to_string(timeout.count());
-  if (!label_selector.empty()) path += "&labelSelector=" + percentEncode(label_selector);
+  if (!label_selector.empty()) path += "&labelSelector=" + net::percentEncode(label_selector);
   net::ClientRequest req = requestOf(access_, "GET", path, "", "");
   req.timeout = options_.timeout;
   takeToken();

@@ -90,6 +90,10 @@ struct Url {
   std::string authority() const;
 };
 
+// RFC 3986 percent-encoding of everything but unreserved characters, for a path segment or a
+// query value.
+std::string percentEncode(std::string_view value);
+
 // kBadRequest naming the URL when it is not an absolute http or https URL.
 Result<Url> parseUrl(const std::string& url);
 

@@ -54,8 +54,8 @@ struct WatchEvent {
 class Client {
  public:
   struct Options {
-    double qps = 50;  // sustained requests per second, in bursts of up to `burst`
-    int burst = 100;
+    double qps = 200;  // sustained requests per second, in bursts of up to `burst`
+    int burst = 400;
     int attempts = 3;  // for failures worth retrying
     std::chrono::milliseconds timeout{10000};
   };

@@ -275,6 +275,29 @@ TEST_F(KubeBackendTest, DeploysRollsOutRollsBackAndPrunesOnARealCluster) {
   EXPECT_NE(rejected.value("message", "").find("63"), std::string::npos) << rejected.dump();
   ASSERT_EQ(httpRequest(url_, "DELETE", long_path).status, 200);
 
+  // Pods that cannot be scheduled (64 cores asked, the nodes have 32) hold the rollout, and
+  // say why.
+  ASSERT_EQ(
+      httpRequest(url_, "POST", "/api/v1/tenants", json{{"metadata", {{"name", "roomy"}}}}.dump())
+          .status,
+      201);
+  json huge = shop("registry.example/web:1", 1);
+  huge["spec"]["components"][0].erase("env");
+  huge["spec"]["components"][0]["resources"] = {{"cpu", 64}, {"memory", "64Mi"}};
+  const std::string roomy = "/api/v1/tenants/roomy/applications";
+  ASSERT_EQ(httpRequest(url_, "POST", roomy, huge.dump()).status, 201);
+  ASSERT_TRUE(eventually(
+      [&] {
+        return condition(get(roomy + "/shop"), "Progressing").value("reason", "") ==
+               "InstancesFailing";
+      },
+      std::chrono::seconds(30)))
+      << get(roomy + "/shop")["status"].dump();
+  EXPECT_NE(get(roomy + "/shop")["status"]["components"]["web"]
+                .value("failing", "")
+                .find("Unschedulable"),
+            std::string::npos);
+
   // Deleting the application prunes everything it made, and nothing else.
   ASSERT_EQ(httpRequest(url_, "DELETE", kApps + "/shop").status, 200);
   // The ConfigMap is pruned last.

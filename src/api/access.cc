@@ -72,11 +72,13 @@ Access describeAccess(const HttpRequest& request) {
     return a;
   }
 
-  // Exec: POST /api/v1/tenants/{t}/instances/{name}/exec.
+  // Exec: POST /api/v1/tenants/{t}/instances/{name}/exec, or a GET upgraded to a WebSocket;
+  // either runs a command, so it is audited like a change.
   if (seg.size() == 7 && seg[0] == "api" && seg[1] == "v1" && seg[2] == "tenants" &&
       seg[4] == "instances" && seg[6] == "exec") {
     a.request = {kVerbCreate, "instances/exec", seg[3]};
     a.name = seg[5];
+    a.mutating = true;
     return a;
   }
 

@@ -1,6 +1,7 @@
 // Plain HTTP request/response values exchanged between the HTTP server and the handlers, so
-// that handlers never see Boost.Beast. A response either has a body or an EventStream (sent
-// with chunked encoding until the stream closes or the client leaves).
+// that handlers never see Boost.Beast. A response either has a body, an EventStream (sent
+// with chunked encoding until the stream closes or the client leaves) or a WebSocketChannel
+// (the connection is upgraded to a WebSocket).
 #pragma once
 
 #include <deque>
@@ -17,11 +18,14 @@
 
 namespace skiff {
 
+class WebSocketChannel;
+
 struct HttpRequest {
-  std::string method;  // "GET", "POST", ...
-  std::string path;    // decoded path, no query
-  std::map<std::string, std::string> query;
-  std::map<std::string, std::string> headers;  // lowercase names
+  std::string method;                                 // "GET", "POST", ...
+  std::string path;                                   // decoded path, no query
+  std::map<std::string, std::string> query;           // a repeated parameter: its last value
+  std::multimap<std::string, std::string> query_all;  // every value, in order
+  std::map<std::string, std::string> headers;         // lowercase names
   std::string body;
   std::string remote_address;
   // Set by the Gatekeeper before a handler sees the request.
@@ -38,6 +42,13 @@ struct HttpRequest {
   const std::string* queryParam(const std::string& name) const {
     auto it = query.find(name);
     return it == query.end() ? nullptr : &it->second;
+  }
+  // Every value of a parameter that may be repeated (?command=ls&command=/), in order.
+  std::vector<std::string> queryParams(const std::string& name) const {
+    std::vector<std::string> values;
+    for (auto [it, end] = query_all.equal_range(name); it != end; ++it)
+      values.push_back(it->second);
+    return values;
   }
 };
 
@@ -77,6 +88,10 @@ struct HttpResponse {
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
   std::shared_ptr<EventStream> stream;  // when set, body is ignored
+  // When set, the request was a WebSocket upgrade that the handler accepts: the server answers
+  // 101 and then carries the channel's messages (api/websocket_channel.h); status and body are
+  // ignored. A request that is no upgrade is answered 400 instead, and the channel ended.
+  std::shared_ptr<WebSocketChannel> websocket;
   // When set, the server runs it on its blocking pool (off the event loops) and sends what it
   // returns instead: for handlers that wait, such as durable writes.
   std::function<HttpResponse()> deferred;

@@ -19,18 +19,21 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
+#include <boost/beast/websocket.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <set>
 #include <thread>
 
 #include "api/errors.h"
+#include "api/websocket_channel.h"
 
 namespace skiff {
 
 namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace websocket = beast::websocket;
 using net::ip::tcp;
 using std::chrono_literals::operator""s;
 
@@ -39,6 +42,9 @@ namespace {
 constexpr auto kIdleTimeout = 120s;
 constexpr auto kHandshakeTimeout = 30s;
 constexpr auto kHeartbeatPeriod = 30s;
+// A WebSocket peer that answers no ping for this long is gone.
+constexpr auto kWebSocketIdleTimeout = 60s;
+constexpr size_t kMaxWebSocketMessage = 1 << 20;
 
 int hexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -76,7 +82,10 @@ void splitTarget(std::string_view target, HttpRequest& r) {
     std::string key = percentDecode(pair.substr(0, eq), true);
     std::string value =
         eq == std::string_view::npos ? "" : percentDecode(pair.substr(eq + 1), true);
-    if (!key.empty()) r.query[key] = std::move(value);
+    if (!key.empty()) {
+      r.query[key] = value;
+      r.query_all.emplace(std::move(key), std::move(value));
+    }
     if (amp == std::string_view::npos) break;
     rest = rest.substr(amp + 1);
   }
@@ -147,12 +156,13 @@ class HttpServer::Impl {
 
  private:
   // Per-connection state shared with stop(); fields are touched on the connection's strand,
-  // except `stream` and `busy` (read by stop() under mu_).
+  // except `stream`, `websocket` and `busy` (read by stop() under mu_).
   struct Connection {
     virtual ~Connection() = default;
     // The TCP layer under whatever the connection speaks: timeouts, shutdown, raw reads.
     virtual beast::tcp_stream& tcp() = 0;
     std::shared_ptr<EventStream> stream;
+    std::shared_ptr<WebSocketChannel> websocket;
     bool busy = false;
   };
   // `Stream` is beast::tcp_stream or a TLS stream over one.
@@ -169,6 +179,8 @@ class HttpServer::Impl {
   void closeIfIdle(const std::shared_ptr<Connection>& c) {  // requires mu_
     if (c->stream) {
       c->stream->close();
+    } else if (c->websocket) {
+      c->websocket->end();
     } else if (!c->busy) {
       net::post(c->tcp().get_executor(), [c] {
         boost::system::error_code ec;
@@ -259,6 +271,7 @@ class HttpServer::Impl {
                                   net::redirect_error(net::use_awaitable, ec));
       }
       HttpResponse response;
+      http::request<http::string_body> req;
       bool keep_alive = parser.get().keep_alive();
       const bool too_large = ec == http::error::body_limit;
       if (too_large) {
@@ -269,7 +282,7 @@ class HttpServer::Impl {
       } else if (ec) {
         break;
       } else {
-        auto req = parser.release();
+        req = parser.release();
         HttpRequest r;
         r.method = std::string(req.method_string());
         splitTarget(std::string_view(req.target().data(), req.target().size()), r);
@@ -284,6 +297,21 @@ class HttpServer::Impl {
           response = co_await net::co_spawn(blocking_pool_, runDeferred(std::move(work)),
                                             net::use_awaitable);
         }
+      }
+      if (response.websocket) {
+        if (websocket::is_upgrade(req)) {
+          {
+            std::lock_guard lock(mu_);
+            conn.websocket = response.websocket;
+            if (stopping_) response.websocket->end();
+          }
+          co_await serveWebSocket(conn_ptr, std::move(req), response.websocket);
+          break;
+        }
+        response.websocket->end();
+        response = errorResponse(
+            badRequest("this is a WebSocket endpoint: send a GET with \"Connection: Upgrade\" and "
+                       "\"Upgrade: websocket\" (RFC 6455)"));
       }
       if (response.stream) {
         {
@@ -398,6 +426,100 @@ class HttpServer::Impl {
     response.stream->setWaker(nullptr);
     response.stream->close();
     conn->tcp().socket().cancel(ec);  // ends watchPeer's read
+  }
+
+  // Completes the WebSocket handshake of `request` and carries messages between the peer and
+  // `channel` until either side closes, the peer stops answering pings, or the server stops.
+  template <class Stream>
+  net::awaitable<void> serveWebSocket(std::shared_ptr<ConnectionOver<Stream>> conn,
+                                      http::request<http::string_body> request,
+                                      std::shared_ptr<WebSocketChannel> channel) {
+    using Socket = websocket::stream<Stream&>;
+    boost::system::error_code ec;
+    // Beast's own timeouts (and pings) take over from the TCP layer's.
+    conn->tcp().expires_never();
+    auto ws = std::make_shared<Socket>(conn->io);
+    websocket::stream_base::timeout timeouts;
+    timeouts.handshake_timeout = kHandshakeTimeout;
+    timeouts.idle_timeout = kWebSocketIdleTimeout;
+    timeouts.keep_alive_pings = true;
+    ws->set_option(timeouts);
+    ws->set_option(websocket::stream_base::decorator(
+        [protocol = channel->subprotocol()](websocket::response_type& res) {
+          res.set(http::field::server, "skiff");
+          if (!protocol.empty()) res.set(http::field::sec_websocket_protocol, protocol);
+        }));
+    ws->read_message_max(kMaxWebSocketMessage);
+    co_await ws->async_accept(request, net::redirect_error(net::use_awaitable, ec));
+    if (ec) {
+      channel->end();
+      co_return;
+    }
+    ws->binary(true);
+
+    auto executor = co_await net::this_coro::executor;
+    auto wake_writer = std::make_shared<net::steady_timer>(executor);
+    auto wake_reader = std::make_shared<net::steady_timer>(executor);
+    std::weak_ptr<net::steady_timer> weak_writer = wake_writer, weak_reader = wake_reader;
+    channel->setServerWaker([executor, weak_writer, weak_reader] {
+      net::post(executor, [weak_writer, weak_reader] {
+        for (const auto& weak : {weak_writer, weak_reader})
+          if (auto t = weak.lock()) t->cancel();
+      });
+    });
+    net::co_spawn(executor, readWebSocket(ws, channel, wake_reader), net::detached);
+    for (;;) {
+      bool closing = false, ended = false;
+      std::vector<std::string> messages = channel->takeOutgoing(&closing, &ended);
+      if (ended) {
+        // The peer left (then this fails at once), or the server stops.
+        if (ws->is_open())
+          co_await ws->async_close(websocket::close_code::going_away,
+                                   net::redirect_error(net::use_awaitable, ec));
+        break;
+      }
+      for (const auto& m : messages) {
+        co_await ws->async_write(net::buffer(m), net::redirect_error(net::use_awaitable, ec));
+        if (ec) break;
+      }
+      if (ec) break;
+      if (closing) {
+        co_await ws->async_close(websocket::close_code::normal,
+                                 net::redirect_error(net::use_awaitable, ec));
+        break;
+      }
+      if (!messages.empty()) continue;
+      // Woken (cancelled) when there is something to send; the wait's own result is moot.
+      boost::system::error_code woken;
+      wake_writer->expires_after(kHeartbeatPeriod);
+      co_await wake_writer->async_wait(net::redirect_error(net::use_awaitable, woken));
+    }
+    channel->end();
+    channel->setServerWaker(nullptr);
+    // Ends the reader's pending read, if the close handshake did not.
+    beast::get_lowest_layer(*ws).socket().close(ec);
+  }
+
+  // Hands each message the peer sends to `channel`, pausing while the handler has not taken
+  // enough of what arrived; ends the channel when the peer leaves.
+  template <class Socket>
+  static net::awaitable<void> readWebSocket(std::shared_ptr<Socket> ws,
+                                            std::shared_ptr<WebSocketChannel> channel,
+                                            std::shared_ptr<net::steady_timer> room) {
+    beast::flat_buffer buffer;
+    boost::system::error_code ec;
+    while (!channel->ended()) {
+      if (!channel->acceptsIncoming()) {
+        room->expires_after(kHeartbeatPeriod);
+        co_await room->async_wait(net::redirect_error(net::use_awaitable, ec));
+        continue;
+      }
+      co_await ws->async_read(buffer, net::redirect_error(net::use_awaitable, ec));
+      if (ec) break;
+      channel->deliver(beast::buffers_to_string(buffer.data()));
+      buffer.consume(buffer.size());
+    }
+    channel->end();
   }
 
   // Constant after construction.

@@ -1,7 +1,8 @@
 // HttpServer: an HTTP/1.1 server (Boost.Beast, C++20 coroutines) that hands each request to an
 // HttpHandler, over TLS when given a context (net/tls.h makes one) or plain TCP. Keep-alive, a
-// request body limit, chunked streaming of EventStreams, and a graceful stop that finishes
-// in-flight requests and ends streams.
+// request body limit, chunked streaming of EventStreams, WebSocket upgrades that a handler
+// accepts (carried as a WebSocketChannel, with pings to notice a peer that is gone), and a
+// graceful stop that finishes in-flight requests and ends streams and WebSockets.
 //
 // Handlers run on the server's threads and must not block for long. start()/stop() are called
 // from one owning thread.

@@ -165,8 +165,9 @@ Commands::Commands(CLI::App& app) : state_(std::make_unique<State>()) {
       ->required();
   exec->add_option("command", s.exec.command, "The command and its arguments, after --")
       ->required();
-  exec->add_flag("-i,--stdin", s.exec.stdin,
-                 "Send standard input (read to its end) to the command");
+  exec->add_flag(
+      "-i,--stdin", s.exec.stdin,
+      "Forward standard input to the command as it comes (its end is the command's EOF)");
   exec->add_flag("-t,--tty", s.exec.tty, "Run the command with a terminal (output merged)");
   addTenantOption(*exec, s.exec.tenant);
 

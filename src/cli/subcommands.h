@@ -147,7 +147,7 @@ struct ExecOptions {
   std::string target;
   TenantOption tenant;
   std::vector<std::string> command;
-  bool stdin = false;  // -i: send standard input (read to its end)
+  bool stdin = false;  // -i: forward standard input as it comes
   bool tty = false;    // -t
 };
 int runExec(CommandContext& ctx, const ExecOptions& options);

@@ -37,7 +37,7 @@ ExecSession::ExecSession(pid_t pid, int stdin_fd, int stdout_fd, int stderr_fd, 
 
 ExecSession::~ExecSession() {
   if (exit_code_ < 0 && pid_ > 0) {
-    ::kill(pid_, SIGKILL);
+    kill();
     (void)wait();
   }
   for (int* fd : {&stdin_fd_, &stdout_fd_, &stderr_fd_, &pty_master_}) closeFd(fd);
@@ -75,7 +75,20 @@ int ExecSession::pollExit() {
 }
 
 void ExecSession::kill() {
-  if (exit_code_ < 0 && pid_ > 0) ::kill(pid_, SIGKILL);
+  // While the leader is unreaped its pid cannot be reused, so the group is still ours.
+  if (exit_code_ < 0 && pid_ > 0) {
+    ::kill(-pid_, SIGKILL);
+    ::kill(pid_, SIGKILL);
+  }
+}
+
+void ExecSession::hangUp() {
+  if (exit_code_ < 0 && pid_ > 0) {
+    ::kill(-pid_, SIGHUP);
+    // A stopped process acts on SIGHUP only once continued (as the kernel does it for an
+    // orphaned process group).
+    ::kill(-pid_, SIGCONT);
+  }
 }
 
 Result<std::unique_ptr<ExecSession>> startExecSession(const std::vector<std::string>& argv,
@@ -140,6 +153,8 @@ Result<std::unique_ptr<ExecSession>> startExecSession(const std::vector<std::str
       ::dup2(slave, 1);
       ::dup2(slave, 2);
     } else {
+      // A process group of its own, so that the session can end what the command started.
+      ::setpgid(0, 0);
       ::dup2(in[0], 0);
       ::dup2(out[1], 1);
       ::dup2(err[1], 2);
@@ -156,6 +171,8 @@ Result<std::unique_ptr<ExecSession>> startExecSession(const std::vector<std::str
       ::execv(cargv[0], cargv.data());
     ::_exit(127);
   }
+  // Also here, so that the group exists before kill() may need it (whichever runs first).
+  if (!tty) ::setpgid(pid, pid);
   std::unique_ptr<ExecSession> session;
   if (tty) {
     session = std::make_unique<ExecSession>(pid, -1, -1, -1, master);

@@ -2,10 +2,10 @@
 // layer to stream: it writes the user's input to stdinFd(), copies stdoutFd()/stderrFd() out,
 // forwards terminal size changes with resize(), and collects the exit code with wait().
 //
-// The session owns the command's process (a child of this process) and the fds: destroying a
-// session whose command still runs kills it (SIGKILL) and reaps it, so no zombie or stray
-// process outlives it. Not thread-safe: one owner uses it; the fds may be polled from any
-// thread while the owner is alive.
+// The session owns the command's process (a child of this process, leading a process group
+// of its own) and the fds: destroying a session whose command still runs kills its process
+// group (SIGKILL) and reaps it, so no zombie or stray process outlives it. Not thread-safe: one
+// owner uses it; the fds may be polled from any thread while the owner is alive.
 #pragma once
 
 #include <sys/types.h>
@@ -30,6 +30,8 @@ class ExecSession {
   ExecSession& operator=(const ExecSession&) = delete;
 
   bool tty() const { return pty_master_ >= 0; }
+  // The command's process, also its process group's id: for a pidfd to poll, not to signal.
+  pid_t pid() const { return pid_; }
   // Where the command's input goes. Closing it (closeStdin()) gives the command EOF; with a
   // terminal, send the terminal's EOF character (^D) instead.
   int stdinFd() const { return tty() ? pty_master_ : stdin_fd_; }
@@ -44,9 +46,12 @@ class ExecSession {
   Result<int> wait();
   // The exit code if the command has exited, without blocking; -1 while it runs.
   int pollExit();
-  // SIGKILL to the process this session started (for runc, `runc exec`, whose command inside
-  // the container then gets EOF and SIGHUP from its terminal or pipes, not a SIGKILL).
+  // SIGKILL to the process group this session started (for runc, `runc exec`'s, whose
+  // command inside the container then gets EOF and SIGHUP from its terminal or pipes).
   void kill();
+  // SIGHUP to that process group, as a terminal that hangs up sends it: a polite end for a
+  // session whose user left (runc forwards it to the command inside the container).
+  void hangUp();
 
  private:
   pid_t pid_;

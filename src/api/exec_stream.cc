@@ -33,8 +33,10 @@ void setNonBlocking(int fd) {
   if (fd >= 0) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
 }
 
+// -1 also for a command that is no local process (its exit is then polled).
 int openPidFd(pid_t pid) {
 #ifdef SYS_pidfd_open
+  if (pid <= 0) return -1;
   return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
 #else
   (void)pid;

@@ -13,15 +13,15 @@
 //
 // runExecStream() pumps one session on the calling thread (a thread of its own: it blocks)
 // until the command has ended and its status was sent, or the peer left (or the server
-// stopped) and the command was ended: SIGHUP to its process group, SIGKILL after a grace
-// period. Either way the command is reaped before it returns.
+// stopped) and the command was ended: hung up on (a local command's process group gets
+// SIGHUP), killed after a grace period. Either way the command is reaped before it returns.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 
 #include "api/websocket_channel.h"
-#include "runtime/local/exec_session.h"
+#include "runtime/exec_session.h"
 
 namespace skiff {
 

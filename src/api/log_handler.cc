@@ -69,23 +69,6 @@ Result<std::optional<int64_t>> countParam(const HttpRequest& request, const char
   return std::optional<int64_t>(n);
 }
 
-// RFC 3339 in UTC, with or without a fraction of a second ("2026-11-22T05:09:30Z",
-// "2026-11-22T05:09:30.123Z").
-bool parseSince(const std::string& text, system_clock::time_point* out) {
-  if (parseTimestamp(text, out)) return true;
-  const size_t dot = text.find('.');
-  if (dot == std::string::npos || text.empty() || text.back() != 'Z') return false;
-  const std::string digits = text.substr(dot + 1, text.size() - dot - 2);
-  if (digits.empty() || digits.size() > 9 ||
-      digits.find_first_not_of("0123456789") != std::string::npos)
-    return false;
-  if (!parseTimestamp(text.substr(0, dot) + "Z", out)) return false;
-  int64_t nanos = std::stoll(digits);
-  for (size_t i = digits.size(); i < 9; ++i) nanos *= 10;
-  *out += std::chrono::duration_cast<system_clock::duration>(std::chrono::nanoseconds(nanos));
-  return true;
-}
-
 // "2026-11-22T05:09:30.123Z", as the log files hold it.
 std::string formatMillis(system_clock::time_point t) {
   using namespace std::chrono;
@@ -151,7 +134,7 @@ Result<LogRequest> parseLogRequest(const HttpRequest& request, LogPath path) {
     r.query.since = system_clock::now() - std::chrono::seconds(**since_seconds);
   } else if (since != nullptr) {
     system_clock::time_point t;
-    if (!parseSince(*since, &t))
+    if (!parsePreciseTimestamp(*since, &t))
       return badParam("since", *since,
                       "an RFC 3339 time in UTC, like 2026-11-22T05:09:30Z or "
                       "2026-11-22T05:09:30.123Z");

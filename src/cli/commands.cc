@@ -30,6 +30,7 @@ struct Commands::State {
   CLI::Option* undo_revision_opt = nullptr;
   RolloutPauseOptions pause;
   RolloutPauseOptions resume;  // paused = false, set by the constructor
+  RolloutPromoteOptions promote;
   ScaleOptions scale;
   LogsOptions logs;
   ExecOptions exec;
@@ -211,6 +212,12 @@ Commands::Commands(CLI::App& app) : state_(std::make_unique<State>()) {
     cmd->add_option("application", options->application, "Application name")->required();
     addTenantOption(*cmd, options->tenant);
   }
+  CLI::App* promote =
+      add(*rollout, "promote",
+          "Let a canary or blue-green release that waits for a person (autoPromote: false) go on",
+          [&s](CommandContext& ctx) { return runRolloutPromote(ctx, s.promote); });
+  promote->add_option("application", s.promote.application, "Application name")->required();
+  addTenantOption(*promote, s.promote.tenant);
 
   CLI::App* login = add(
       app, "login", "Log in and save the session for later commands", [&s](CommandContext& ctx) {

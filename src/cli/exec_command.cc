@@ -141,7 +141,7 @@ int runInteractive(CommandContext& ctx, const ExecOptions& options, const std::s
   for (const auto& arg : options.command) target += "&command=" + urlEncode(arg);
   net::WebSocketRequest request;
   request.url = ctx.client.baseUrl() + target;
-  request.subprotocol = kExecSubprotocol;
+  request.subprotocols = {kExecSubprotocol};
   if (!ctx.client.token().empty())
     request.headers.emplace_back("Authorization", "Bearer " + ctx.client.token());
   net::TlsClientOptions tls;

@@ -1,4 +1,4 @@
-// `skiff rollout history|undo|pause|resume APP`: reading and steering an application's
+// `skiff rollout history|undo|pause|resume|promote APP`: reading and steering an application's
 // numbered revisions. (`rollout status` follows a rollout; see rollout_status_command.cc.)
 #include <ostream>
 
@@ -115,6 +115,23 @@ int runRolloutPause(CommandContext& ctx, const RolloutPauseOptions& options) {
   if (!patched.ok()) return reportError(ctx.err, patched.status());
   ctx.out << objectRef(kind, options.application) << (options.paused ? " paused" : " resumed")
           << "\n";
+  return 0;
+}
+
+int runRolloutPromote(CommandContext& ctx, const RolloutPromoteOptions& options) {
+  const KindInfo& kind = *findKind("Application");
+  const ObjectAddress address{&kind, options.tenant.effective(), options.application};
+  auto app = ctx.client.get(address);
+  if (!app.ok()) return reportError(ctx.err, app.status());
+  const int64_t revision = app->value("status", json::object()).value("latestRevision", int64_t{0});
+  if (revision == 0)
+    return reportError(ctx.err,
+                       notFound("application " + options.application + " has no revision yet"));
+  // The promotion names the revision read here, so it cannot let a later one through.
+  auto patched = ctx.client.mergePatch(
+      address, {{"metadata", {{"annotations", {{kPromoteAnnotation, std::to_string(revision)}}}}}});
+  if (!patched.ok()) return reportError(ctx.err, patched.status());
+  ctx.out << objectRef(kind, options.application) << " revision " << revision << " promoted\n";
   return 0;
 }
 

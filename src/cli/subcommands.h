@@ -121,6 +121,13 @@ struct RolloutPauseOptions {
 };
 int runRolloutPause(CommandContext& ctx, const RolloutPauseOptions& options);
 
+// Lets the latest revision's release past its manual gate (autoPromote: false).
+struct RolloutPromoteOptions {
+  std::string application;
+  TenantOption tenant;
+};
+int runRolloutPromote(CommandContext& ctx, const RolloutPromoteOptions& options);
+
 // Sets components' replicas; each target is "APP/COMPONENT=N".
 struct ScaleOptions {
   std::vector<std::string> targets;

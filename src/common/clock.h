@@ -32,5 +32,8 @@ class SystemClock final : public Clock {
 std::string formatTimestamp(std::chrono::system_clock::time_point t);
 // Inverse of formatTimestamp (fractions and offsets other than Z are rejected); false if malformed.
 bool parseTimestamp(const std::string& text, std::chrono::system_clock::time_point* out);
+// RFC 3339 in UTC with or without a fraction of a second, up to nanoseconds
+// ("2026-11-22T05:09:30Z", "2026-11-22T05:09:30.123456789Z"); false if malformed.
+bool parsePreciseTimestamp(const std::string& text, std::chrono::system_clock::time_point* out);
 
 }  // namespace skiff

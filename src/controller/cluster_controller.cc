@@ -24,12 +24,17 @@ Result<ReconcileResult> ClusterController::reconcile(const ObjectKey& key) {
   } else {
     status["lastError"] = version.status().message();
   }
-  setCondition(
-      status,
-      {"Ready", version.ok() ? "True" : "False", version.ok() ? "Reachable" : "Unreachable",
-       version.ok() ? "the API server answers with these credentials" : version.status().message(),
-       ""},
-      formatTimestamp(clock_.now()));
+  const auto now = clock_.now();
+  Condition ready{"Ready", "True", "Reachable", "the API server answers with these credentials",
+                  ""};
+  if (!version.ok()) ready = {"Ready", "False", "Unreachable", version.status().message(), ""};
+  status.erase("credentialsExpireAt");
+  if (cluster->expiry) status["credentialsExpireAt"] = formatTimestamp(cluster->expiry->at);
+  if (std::string expired = cluster->expired(now); !expired.empty()) {
+    ready = {"Ready", "False", "CredentialsExpired", expired, ""};
+    status["lastError"] = expired;
+  }
+  setCondition(status, ready, formatTimestamp(now));
   if (status != object.status) {
     object.status = std::move(status);
     UpdateOptions options;
@@ -38,7 +43,12 @@ Result<ReconcileResult> ClusterController::reconcile(const ObjectKey& key) {
     auto written = store_.update(std::move(object), options);
     if (!written.ok() && written.status().code() != StatusCode::kNotFound) return written.status();
   }
-  return ReconcileResult{std::chrono::seconds(30)};
+  auto recheck = std::chrono::milliseconds(std::chrono::seconds(30));
+  // An expiry within the period is shown when it happens.
+  if (cluster->expiry && cluster->expiry->at > now)
+    recheck =
+        std::min(recheck, std::chrono::ceil<std::chrono::milliseconds>(cluster->expiry->at - now));
+  return ReconcileResult{recheck};
 }
 
 }  // namespace skiff

@@ -131,12 +131,26 @@ Status InstanceSetController::retire(const StoredObjectPtr& stored) {
 
 Result<ReconcileResult> InstanceSetController::reconcile(const ObjectKey& key) {
   ObjectList listed = listOwnedBy(store_, "Instance", key);
+  // Instances that mirror a cluster's pods (kube_pod_mirror.h) are the kubernetes backend's:
+  // nothing runs them here, so they are neither retired nor counted; they only go with their
+  // application, even when its cluster no longer answers.
+  std::vector<StoredObjectPtr> mirrored;
+  std::erase_if(listed.items, [&](const StoredObjectPtr& i) {
+    if (!i->metadata.labels.count(kClusterLabel)) return false;
+    mirrored.push_back(i);
+    return true;
+  });
 
   auto app_snapshot = store_.get(key);
   if (!app_snapshot.ok()) {
     if (app_snapshot.status().code() != StatusCode::kNotFound) return app_snapshot.status();
     for (const auto& i : listed.items)
       if (Status s = retire(i); !s.isOk()) return s;
+    for (const auto& i : mirrored) {
+      auto removed = store_.remove(i->key(), i->resourceVersion());
+      if (!removed.ok() && removed.status().code() != StatusCode::kNotFound)
+        return removed.status();
+    }
     return ReconcileResult{};
   }
   const Object app = (*app_snapshot)->object();

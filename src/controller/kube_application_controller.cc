@@ -5,6 +5,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "controller/kube_pod_mirror.h"
+#include "controller/release_plan.h"
 #include "controller/revision_controller.h"
 #include "controller/rollout_plan.h"
 #include "kube/render.h"
@@ -17,6 +19,7 @@ namespace {
 // are pruned too: data goes with the application, as local volumes go with their Volume.
 const std::vector<std::pair<const char*, const char*>> kRendered = {
     {"networking.k8s.io/v1", "Ingress"},
+    {"gateway.networking.k8s.io/v1", "HTTPRoute"},
     {"autoscaling/v2", "HorizontalPodAutoscaler"},
     {"apps/v1", "Deployment"},
     {"apps/v1", "StatefulSet"},
@@ -29,6 +32,40 @@ const std::vector<std::pair<const char*, const char*>> kRendered = {
 };
 
 bool isLocal(const std::string& cluster) { return cluster.empty() || cluster == "local"; }
+
+// Whether a service component of `spec` is released as two workload sets (release_plan.h).
+bool progressive(const json& c) {
+  const std::string strategy = c.value("rollout", json::object()).value("strategy", "rolling");
+  return c.value("type", "service") == "service" && strategy != "rolling";
+}
+
+const json* findComponent(const json& spec, const std::string& name) {
+  if (!spec.is_object() || !spec.contains("components")) return nullptr;
+  for (const auto& c : spec["components"])
+    if (c.value("name", "") == name) return &c;
+  return nullptr;
+}
+
+// The fields that make a component's pods what they are; a change elsewhere (replicas,
+// autoscaling, routes, the rollout itself) applies to both sets without a release.
+json podShape(json c) {
+  for (const char* key : {"replicas", "autoscale", "routes", "rollout"}) c.erase(key);
+  return c;
+}
+
+// Whether a Deployment or StatefulSet has rolled out `replicas` pods of its current template.
+bool rolledOut(const json& workload, int replicas) {
+  const json s = workload.value("status", json::object());
+  const int64_t generation = workload.value("metadata", json::object()).value("generation", 0);
+  return s.value("observedGeneration", int64_t{0}) >= generation &&
+         s.value("updatedReplicas", 0) == replicas && s.value("readyReplicas", 0) == replicas &&
+         s.value("replicas", 0) == replicas;
+}
+
+std::string annotation(const Object& o, const char* key) {
+  auto it = o.metadata.annotations.find(key);
+  return it == o.metadata.annotations.end() ? "" : it->second;
+}
 
 // Why a pod does not run, from its status; empty when nothing is wrong.
 std::string podProblem(const json& pod) {
@@ -55,6 +92,9 @@ struct KubeApplicationController::Watches {
   bool stopped = false;                                          // guarded by mu
   std::function<void(const ObjectKey&)> enqueue;                 // guarded by mu
   std::map<std::string, std::shared_ptr<kube::Client>> clients;  // watched; guarded by mu
+  // Pods as Instances; held by a pod watch while it writes, so that stop() can wait for it.
+  std::mutex mirror_mu;
+  std::unique_ptr<PodMirror> mirror;  // set when bound; guarded by mirror_mu
 
   // Whether the watches of `cluster` through `client` should go on.
   bool wanted(const std::string& cluster, const std::shared_ptr<kube::Client>& client) {
@@ -71,6 +111,15 @@ struct KubeApplicationController::Watches {
     std::lock_guard<std::mutex> lock(mu);
     if (!stopped && enqueue) enqueue({"Application", tenant, application});
   }
+  // Runs `write` with the pod mirror, unless the controller has stopped.
+  void mirrorPods(const std::function<void(PodMirror&)>& write) {
+    std::lock_guard<std::mutex> writing(mirror_mu);
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (stopped) return;
+    }
+    if (mirror) write(*mirror);
+  }
 };
 
 namespace {
@@ -80,6 +129,7 @@ namespace {
 void watchLoop(std::shared_ptr<KubeApplicationController::Watches> w, std::string cluster,
                std::shared_ptr<kube::Client> client, const kube::ResourceType* type) {
   const std::string selector = std::string(kube::kManagedByLabel) + "=skiff";
+  const bool pods = std::string_view(type->kind) == "Pod";
   while (w->wanted(cluster, client)) {
     auto listed = client->list(*type, "", selector);
     if (!listed.ok()) {
@@ -87,12 +137,17 @@ void watchLoop(std::shared_ptr<KubeApplicationController::Watches> w, std::strin
       continue;
     }
     // Events missed while not watching are in the list.
-    for (const auto& item : listed->value("items", json::array())) w->notify(item);
+    const json items = listed->value("items", json::array());
+    for (const auto& item : items) w->notify(item);
+    if (pods) w->mirrorPods([&](PodMirror& m) { m.resync(cluster, *client, items); });
     std::string version = listed->value("metadata", json::object()).value("resourceVersion", "");
     Status ended;
     while (ended.isOk() && w->wanted(cluster, client)) {
       ended = client->watch(*type, "", selector, version, [&](const kube::WatchEvent& event) {
         w->notify(event.object);
+        if (pods)
+          w->mirrorPods(
+              [&](PodMirror& m) { m.onEvent(cluster, *client, event.type, event.object); });
         return w->wanted(cluster, client);
       });
     }
@@ -104,15 +159,23 @@ void watchLoop(std::shared_ptr<KubeApplicationController::Watches> w, std::strin
 
 void KubeApplicationController::bindQueue(std::function<void(const ObjectKey&)> enqueue) {
   if (!watches_) watches_ = std::make_shared<Watches>();
+  {
+    std::lock_guard<std::mutex> lock(watches_->mirror_mu);
+    if (!watches_->mirror) watches_->mirror = std::make_unique<PodMirror>(store_);
+  }
   std::lock_guard<std::mutex> lock(watches_->mu);
   watches_->enqueue = std::move(enqueue);
 }
 
 void KubeApplicationController::stop() {
   if (!watches_) return;
-  std::lock_guard<std::mutex> lock(watches_->mu);
-  watches_->stopped = true;
-  watches_->enqueue = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(watches_->mu);
+    watches_->stopped = true;
+    watches_->enqueue = nullptr;
+  }
+  // A pod watch still writing to the store finishes before the store may go.
+  std::lock_guard<std::mutex> writing(watches_->mirror_mu);
 }
 
 void KubeApplicationController::watchCluster(const std::string& cluster_name,
@@ -251,6 +314,10 @@ Result<ReconcileResult> KubeApplicationController::reconcile(const ObjectKey& ke
 
   auto cluster = clients_.get(cluster_name);
   if (!cluster.ok()) return not_deployed("ClusterNotFound", cluster.status());
+  // The API server would only say "Unauthorized".
+  if (std::string expired = cluster->expired(clock_.now()); !expired.empty())
+    return not_deployed("CredentialsExpired", Status(StatusCode::kUnauthenticated,
+                                                     "cluster " + cluster_name + ": " + expired));
   watchCluster(cluster_name, *cluster);
   const std::string ns = kube::namespaceOf(cluster->namespace_prefix, key.tenant);
 
@@ -260,7 +327,60 @@ Result<ReconcileResult> KubeApplicationController::reconcile(const ObjectKey& ke
   input.application = key.name;
   input.revision = target;
   input.spec = template_spec;
+  input.paused = annotation(app, kPausedAnnotation) == "true";
+
+  // A canary or blue-green component whose pods differ from the stable revision's is released
+  // as two workload sets, one step at a time (release_plan.h); the rest rolls as workloads do.
+  const int64_t stable = app.status.value("stableRevision", int64_t{0});
+  json stable_spec;
+  if (stable != 0 && stable != target) {
+    auto r = store_.get({"Revision", key.tenant, revisionName(key.name, stable)});
+    if (r.ok()) stable_spec = (*r)->object().spec.value("template", json::object());
+  }
+  const json previous = app.status.value("release", json::object()).value("components", json());
+  struct Released {
+    std::vector<ReleaseStep> steps;
+    ComponentRelease state;
+    int64_t revision = 0;  // the revision that brought the canary set's template
+  };
+  std::map<std::string, Released> released;
+  std::vector<json> running = template_spec.value("components", json::array());
   for (const auto& c : template_spec.value("components", json::array())) {
+    const std::string name = c["name"];
+    const json* before = findComponent(stable_spec, name);
+    if (!progressive(c) || before == nullptr || podShape(*before) == podShape(c)) continue;
+    const int replicas =
+        c.contains("autoscale") ? c["autoscale"].value("min", 1) : c.value("replicas", 1);
+    Released r{releaseSteps(c["rollout"], replicas), {}, target};
+    // A later revision that leaves this component as it was carries on its release.
+    if (previous.is_object() && previous.contains(name)) {
+      const int64_t since = previous[name].value("revision", int64_t{0});
+      if (since == target) {
+        r.state = componentReleaseFrom(previous[name]);
+        r.revision = since;
+      } else if (auto brought = store_.get({"Revision", key.tenant, revisionName(key.name, since)});
+                 brought.ok()) {
+        const json* then =
+            findComponent((*brought)->object().spec.value("template", json::object()), name);
+        if (then != nullptr && podShape(*then) == podShape(c)) {
+          r.state = componentReleaseFrom(previous[name]);
+          r.revision = since;
+        }
+      }
+    }
+    const bool promoting = r.state.step >= static_cast<int>(r.steps.size());
+    const ReleaseStep& step = stepInForce(r.steps, r.state);
+    kube::ComponentTracks tracks;
+    tracks.stable = promoting ? c : *before;
+    tracks.stable_revision = promoting ? target : stable;
+    tracks.canary_replicas = step.canary_replicas;
+    tracks.weight = step.weight;
+    tracks.bluegreen = c["rollout"].value("strategy", "") == "bluegreen";
+    input.releases[name] = tracks;
+    released[name] = r;
+    running.push_back(*before);
+  }
+  for (const auto& c : running) {
     for (const std::string& ref : configRefs(c)) {
       const size_t slash = ref.find('/');
       const std::string kind = ref.substr(0, slash) == "secret" ? "Secret" : "Config";
@@ -329,6 +449,12 @@ Result<ReconcileResult> KubeApplicationController::reconcile(const ObjectKey& ke
                 ""},
                now);
 
+  // A workload as the server has it: from the apply just made, else fetched.
+  auto workload_status = [&](const std::string& kind, const std::string& name) -> Result<json> {
+    auto it = applied.find(kind + "/" + name);
+    if (it != applied.end()) return it->second;
+    return cluster->client->get(*kube::findResourceType("apps/v1", kind), ns, name);
+  };
   // Status of the workloads, and of their pods when they lag.
   json components = json::object();
   bool all_available = true, all_done = true;
@@ -337,28 +463,18 @@ Result<ReconcileResult> KubeApplicationController::reconcile(const ObjectKey& ke
     const std::string name = c["name"];
     const std::string type = c.value("type", "service");
     if (type != "service" && type != "stateful") continue;
-    const std::string kind = type == "service" ? "Deployment" : "StatefulSet";
-    json object = applied[kind + "/" + key.name + "-" + name];
-    if (object.is_null()) {
-      auto fresh =
-          cluster->client->get(*kube::findResourceType("apps/v1", kind), ns, key.name + "-" + name);
-      if (!fresh.ok()) return not_deployed("ClusterUnreachable", fresh.status());
-      object = std::move(*fresh);
-    }
+    auto fetched =
+        workload_status(type == "service" ? "Deployment" : "StatefulSet", key.name + "-" + name);
+    if (!fetched.ok()) return not_deployed("ClusterUnreachable", fetched.status());
+    const json& object = *fetched;
     const json s = object.value("status", json::object());
-    const int64_t generation = object["metadata"].value("generation", int64_t{0});
     const int desired = object["spec"].value("replicas", 1);
-    const int ready = s.value("readyReplicas", 0);
-    const int updated = s.value("updatedReplicas", 0);
-    const int available = s.value("availableReplicas", 0);
-    const bool observed = s.value("observedGeneration", int64_t{0}) >= generation;
     components[name] = {{"desired", desired},
                         {"current", s.value("replicas", 0)},
-                        {"ready", ready},
-                        {"updated", updated}};
-    all_available = all_available && available >= desired;
-    const bool done =
-        observed && updated == desired && ready == desired && s.value("replicas", 0) == desired;
+                        {"ready", s.value("readyReplicas", 0)},
+                        {"updated", s.value("updatedReplicas", 0)}};
+    all_available = all_available && s.value("availableReplicas", 0) >= desired;
+    const bool done = rolledOut(object, desired);
     all_done = all_done && done;
     if (!done) {
       auto pods = cluster->client->list(
@@ -375,11 +491,74 @@ Result<ReconcileResult> KubeApplicationController::reconcile(const ObjectKey& ke
       }
     }
   }
+
+  // Each released component's next step, from what its two sets show now.
+  const bool paused = input.paused;
+  ReleaseObservation seen;
+  seen.paused = paused;
+  seen.promoted = annotation(app, kPromoteAnnotation) == std::to_string(target);
+  seen.now = clock_.now();
+  json release = json::object();
+  bool stepped = false;
+  std::optional<std::chrono::seconds> recheck;
+  for (const auto& [name, r] : released) {
+    const kube::ComponentTracks& tracks = input.releases[name];
+    const std::string workload = key.name + "-" + name;
+    auto canary = workload_status("Deployment", workload + "-canary");
+    if (!canary.ok()) return not_deployed("ClusterUnreachable", canary.status());
+    auto stable_set = workload_status("Deployment", workload);
+    if (!stable_set.ok()) return not_deployed("ClusterUnreachable", stable_set.status());
+    seen.canary_ready = rolledOut(*canary, tracks.canary_replicas);
+    seen.stable_ready = tracks.stable_revision == target &&
+                        rolledOut(*stable_set, (*stable_set)["spec"].value("replicas", 1));
+    const ReleaseDecision d = advanceRelease(r.steps, r.state, seen);
+    components[name]["canary"] = {
+        {"ready", (*canary).value("status", json::object()).value("readyReplicas", 0)},
+        {"desired", tracks.canary_replicas},
+        {"weight", tracks.weight}};
+    if (d.done) {
+      stepped = true;
+      continue;
+    }
+    stepped = stepped || d.next.step != r.state.step;
+    if (d.recheck.count() > 0) recheck = std::min(recheck.value_or(d.recheck), d.recheck);
+    json entry = toJson(d.next);
+    const int total = static_cast<int>(r.steps.size());
+    const int weight = stepInForce(r.steps, d.next).weight;
+    entry["revision"] = r.revision;
+    entry["steps"] = total;
+    entry["weight"] = weight;
+    std::string message = d.next.step >= total
+                              ? "promoting: the stable set rolls out the new template"
+                              : "step " + std::to_string(d.next.step + 1) + " of " +
+                                    std::to_string(total) + ", " + std::to_string(weight) +
+                                    "% of routed traffic on the canary set";
+    if (paused) {
+      message += ", paused";
+    } else if (d.next.step < total && r.steps[d.next.step].await_promote && seen.canary_ready &&
+               d.recheck.count() == 0) {
+      message += ", waiting for `skiff rollout promote`";
+    }
+    entry["message"] = message;
+    release[name] = entry;
+  }
+  all_done = all_done && released.empty();
+  if (release.empty()) {
+    status.erase("release");
+    // Everything runs `target`: it is what the next release starts from.
+    if (all_done || !released.empty()) status["stableRevision"] = target;
+  } else {
+    status["release"] = {{"stable", stable}, {"components", release}};
+  }
+
   status["components"] = components;
   status["observedRevision"] = target;
-  setRolloutConditions(status, {target, all_available, all_done, false, failures}, now);
+  setRolloutConditions(status, {target, all_available, all_done, paused, failures}, now);
   if (Status s = write_status(); !s.isOk()) return s;
-  // The watches bring changes; this only bounds how stale things may get if one is lost.
+  // A step taken is applied at once; a pause is looked at when it ends. The watches bring
+  // changes; the rest only bounds how stale things may get if one is lost.
+  if (stepped) return ReconcileResult{std::chrono::milliseconds(0)};
+  if (recheck) return ReconcileResult{std::chrono::milliseconds(*recheck)};
   return ReconcileResult{std::chrono::seconds(all_done ? 60 : 10)};
 }
 

@@ -9,7 +9,8 @@
 //
 // Status follows the cluster by watch: for each cluster in use, one list-then-watch each of
 // Deployments, StatefulSets and Pods labelled managed-by=skiff (all namespaces) enqueues the
-// application an event concerns. A reconcile whose rendered objects equal what it last applied
+// application an event concerns. The pod watch also mirrors each pod as an Instance
+// (kube_pod_mirror.h). A reconcile whose rendered objects equal what it last applied
 // only reads status; everything is applied again at least every 5 minutes, to undo drift.
 //
 // Thread-safe.

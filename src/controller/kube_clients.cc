@@ -1,6 +1,14 @@
 #include "controller/kube_clients.h"
 
+#include "common/clock.h"
+
 namespace skiff {
+
+std::string KubeCluster::expired(std::chrono::system_clock::time_point now) const {
+  if (!expiry || expiry->at > now) return "";
+  return "the " + expiry->what + " expired at " + formatTimestamp(expiry->at) +
+         ": get new credentials and run `skiff cluster add` again";
+}
 
 Result<KubeCluster> KubeClients::get(const std::string& name) {
   auto stored = store_.get({"Cluster", "", name});
@@ -22,6 +30,8 @@ Result<KubeCluster> KubeClients::get(const std::string& name) {
   access.client_key_pem = spec.value("clientKey", "");
   entry.cluster.client = std::make_shared<kube::Client>(std::move(access));
   entry.cluster.namespace_prefix = spec.value("namespacePrefix", "skiff-");
+  entry.cluster.expiry =
+      kube::credentialExpiry(spec.value("clientCertificate", ""), spec.value("token", ""));
   entry.resource_version = (*stored)->resourceVersion();
   return entry.cluster;
 }

@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "kube/client.h"
+#include "kube/credentials.h"
 #include "store/store.h"
 
 namespace skiff {
@@ -17,6 +18,9 @@ namespace skiff {
 struct KubeCluster {
   std::shared_ptr<kube::Client> client;
   std::string namespace_prefix;
+  std::optional<kube::CredentialExpiry> expiry;  // of the credentials the client uses
+  // "the client certificate expired at ...: ..." once they have expired; empty before.
+  std::string expired(std::chrono::system_clock::time_point now) const;
 };
 
 class KubeClients {

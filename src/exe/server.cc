@@ -39,6 +39,7 @@
 #include "controller/controller.h"
 #include "controller/instance_set_controller.h"
 #include "controller/kube_application_controller.h"
+#include "controller/kube_pod_access.h"
 #include "controller/revision_controller.h"
 #include "controller/route_controller.h"
 #include "controller/tenant_usage_controller.h"
@@ -275,7 +276,9 @@ int runServer(const ServerOptions& options) {
     spdlog::error("cannot start the log retention sweep: {}", s.toString());
     return 1;
   }
-  LogHandler logs(**store, log_source);
+  // Instances that mirror a cluster's pods are read through its API server.
+  KubeLogSource any_logs(**store, kube_clients, log_source);
+  LogHandler logs(**store, any_logs);
 
   // Security: who calls (sessions and API tokens), what they may do (RBAC), what they did.
   Authenticator authenticator(**store, clock);
@@ -327,7 +330,8 @@ int runServer(const ServerOptions& options) {
                 {"retiredKeys", rotated->retired}};
   });
   runtime::LocalExecutor executor({&driver, containers->driver.get()});
-  ExecHandler exec(executor);
+  KubeExecutor any_executor(**store, kube_clients, executor);
+  ExecHandler exec(any_executor);
   const HttpHandler serve = [&api, &auth, &logs, &admin, &exec](HttpRequest& r) {
     if (AuthHandler::handles(r)) return auth.handle(r);
     if (AdminHandler::handles(r)) return admin.handle(r);

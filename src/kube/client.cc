@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "net/http_client.h"
+#include "net/websocket.h"
 
 namespace skiff::kube {
 namespace {
@@ -95,6 +96,32 @@ std::string collectionPath(const ResourceType& type, const std::string& ns) {
 
 std::string objectPath(const ResourceType& type, const std::string& ns, const std::string& name) {
   return collectionPath(type, ns) + "/" + name;
+}
+
+std::string podLogPath(const std::string& ns, const std::string& pod,
+                       const PodLogOptions& options) {
+  std::string path = objectPath(*findResourceType("v1", "Pod"), ns, pod) + "/log";
+  std::vector<std::string> query;
+  if (!options.container.empty())
+    query.push_back("container=" + net::percentEncode(options.container));
+  if (options.follow) query.push_back("follow=true");
+  if (options.previous) query.push_back("previous=true");
+  if (options.timestamps) query.push_back("timestamps=true");
+  if (options.tail_lines) query.push_back("tailLines=" + std::to_string(*options.tail_lines));
+  if (!options.since_time.empty())
+    query.push_back("sinceTime=" + net::percentEncode(options.since_time));
+  for (size_t i = 0; i < query.size(); ++i) path += (i == 0 ? "?" : "&") + query[i];
+  return path;
+}
+
+std::string podExecPath(const std::string& ns, const std::string& pod, const std::string& container,
+                        const std::vector<std::string>& argv, bool tty) {
+  std::string path =
+      objectPath(*findResourceType("v1", "Pod"), ns, pod) + "/exec?stdin=true&stdout=true";
+  path += tty ? "&tty=true" : "&stderr=true";
+  if (!container.empty()) path += "&container=" + net::percentEncode(container);
+  for (const auto& arg : argv) path += "&command=" + net::percentEncode(arg);
+  return path;
 }
 
 Client::Client(ClusterAccess access, Options options)
@@ -232,44 +259,66 @@ Status Client::watch(const ResourceType& type, const std::string& ns,
       "?watch=1&allowWatchBookmarks=true&resourceVersion=" + net::percentEncode(resource_version) +
       "&timeoutSeconds=" + std::to_string(timeout.count());
   if (!label_selector.empty()) path += "&labelSelector=" + net::percentEncode(label_selector);
+  std::string pending;
+  Status failed;
+  Status streamed = stream(path, [&](std::string_view data) {
+    pending.append(data);
+    size_t line_end;
+    while ((line_end = pending.find('\n')) != std::string::npos) {
+      auto event = json::parse(pending.substr(0, line_end), nullptr, false);
+      pending.erase(0, line_end + 1);
+      if (!event.is_object()) continue;
+      const std::string kind = event.value("type", "");
+      json object = event.value("object", json::object());
+      if (kind == "ERROR") {
+        const int code = object.value("code", 500);
+        failed = Status(codeOfHttp(code),
+                        "watch of " + path + " ended: " + object.value("message", "an error"));
+        return false;
+      }
+      const std::string rv = object.value("metadata", json::object()).value("resourceVersion", "");
+      if (!rv.empty()) resource_version = rv;
+      if (kind == "BOOKMARK") continue;
+      if (!on_event(WatchEvent{kind, std::move(object)})) return false;
+    }
+    return true;
+  });
+  if (!streamed.isOk()) return streamed;
+  return failed;
+}
+
+Status Client::stream(const std::string& path,
+                      const std::function<bool(std::string_view data)>& on_data) {
   net::ClientRequest req = requestOf(access_, "GET", path, "", "");
   req.timeout = options_.timeout;
   takeToken();
-  std::string pending;
-  Status failed;
-  auto response = net::fetchStreaming(
-      req,
-      [&](std::string_view data) {
-        pending.append(data);
-        size_t line_end;
-        while ((line_end = pending.find('\n')) != std::string::npos) {
-          auto event = json::parse(pending.substr(0, line_end), nullptr, false);
-          pending.erase(0, line_end + 1);
-          if (!event.is_object()) continue;
-          const std::string kind = event.value("type", "");
-          json object = event.value("object", json::object());
-          if (kind == "ERROR") {
-            const int code = object.value("code", 500);
-            failed = Status(codeOfHttp(code),
-                            "watch of " + path + " ended: " + object.value("message", "an error"));
-            return false;
-          }
-          const std::string rv =
-              object.value("metadata", json::object()).value("resourceVersion", "");
-          if (!rv.empty()) resource_version = rv;
-          if (kind == "BOOKMARK") continue;
-          if (!on_event(WatchEvent{kind, std::move(object)})) return false;
-        }
-        return true;
-      },
-      tlsOf(access_));
+  auto response = net::fetchStreaming(req, on_data, tlsOf(access_));
   if (!response.ok())
     return Status(response.status().code(), "GET " + path + ": " + response.status().message());
   if (response->status < 200 || response->status >= 300)
     return Status(codeOfHttp(response->status), "the API server at " + access_.server +
                                                     " refused GET " + path + ": " +
                                                     explanation(*response));
-  return failed;
+  return Status::ok();
+}
+
+Result<std::unique_ptr<net::WebSocketClient>> Client::openWebSocket(
+    const std::string& path, const std::vector<std::string>& subprotocols) {
+  const net::ClientRequest head = requestOf(access_, "GET", path, "", "");
+  net::WebSocketRequest req;
+  req.url = head.url;
+  req.subprotocols = subprotocols;
+  req.timeout = options_.timeout;
+  if (!access_.token.empty()) req.headers.emplace_back("Authorization", "Bearer " + access_.token);
+  takeToken();
+  auto opened = net::WebSocketClient::open(req, tlsOf(access_));
+  if (!opened.ok())
+    return Status(opened.status().code(), "GET " + path + ": " + opened.status().message());
+  if (!opened->client)
+    return Status(codeOfHttp(opened->refusal.status), "the API server at " + access_.server +
+                                                          " refused GET " + path + ": " +
+                                                          explanation(opened->refusal));
+  return std::move(opened->client);
 }
 
 }  // namespace skiff::kube

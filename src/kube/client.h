@@ -1,6 +1,6 @@
 // A Kubernetes API client of Skiff's own, over net::fetch (HTTPS with verification, client
 // certificates or bearer tokens): discovery, server-side apply (field manager "skiff"), get,
-// list, delete, and list-then-watch with bookmarks.
+// list, delete, list-then-watch with bookmarks, pod logs (streamed) and pod exec (WebSocket).
 //
 // Requests share a token bucket (a busy controller must not flood a cluster) and are retried
 // with backoff on connection failures, 429 and 5xx answers. Every error is a Status whose
@@ -13,11 +13,18 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "model/object.h"
+
+namespace skiff::net {
+class WebSocketClient;
+}
 
 namespace skiff::kube {
 
@@ -45,6 +52,26 @@ const ResourceType* findResourceType(std::string_view api_version, std::string_v
 // segment when `ns` is empty or the type is cluster-scoped).
 std::string collectionPath(const ResourceType& type, const std::string& ns);
 std::string objectPath(const ResourceType& type, const std::string& ns, const std::string& name);
+
+// What a pod log request asks for (the API's PodLogOptions).
+struct PodLogOptions {
+  std::string container;  // required when the pod has several
+  bool follow = false;
+  bool previous = false;
+  bool timestamps = false;  // each line starts with its RFC 3339 time and a space
+  std::optional<int64_t> tail_lines;
+  std::string since_time;  // RFC 3339; empty: from the start
+};
+// GET /api/v1/namespaces/{ns}/pods/{pod}/log?... for `options`.
+std::string podLogPath(const std::string& ns, const std::string& pod, const PodLogOptions& options);
+
+// The subprotocols of pod exec, in order of preference: v5 can close stdin, v4 cannot.
+inline constexpr const char* kExecProtocolV5 = "v5.channel.k8s.io";
+inline constexpr const char* kExecProtocolV4 = "v4.channel.k8s.io";
+// GET /api/v1/namespaces/{ns}/pods/{pod}/exec?command=...: stdin and stdout always, stderr
+// unless `tty` (a terminal merges it into stdout).
+std::string podExecPath(const std::string& ns, const std::string& pod, const std::string& container,
+                        const std::vector<std::string>& argv, bool tty);
 
 struct WatchEvent {
   std::string type;  // ADDED, MODIFIED, DELETED
@@ -90,6 +117,16 @@ class Client {
                std::string& resource_version,
                const std::function<bool(const WatchEvent& event)>& on_event,
                std::chrono::seconds timeout = std::chrono::seconds(300));
+
+  // GETs `path`, handing the body to `on_data` as it arrives until it returns false or the body
+  // ends (no deadline after the answer's head: for logs that are followed). A refusal is an
+  // error as for request(); no retries, since part of the body may have been handed on.
+  Status stream(const std::string& path, const std::function<bool(std::string_view data)>& on_data);
+
+  // Opens a WebSocket to `path` (pod exec), offering `subprotocols` in order of preference
+  // (the client says which one the server chose). A refusal is an error as for request().
+  Result<std::unique_ptr<net::WebSocketClient>> openWebSocket(
+      const std::string& path, const std::vector<std::string>& subprotocols);
 
   // One request with retries; `path` includes the query. The answer's body as JSON (null when
   // empty).

@@ -29,11 +29,13 @@ json selectorOf(const RenderInput& in, const std::string& component) {
           {"app.kubernetes.io/component", component}};
 }
 
-json metadataOf(const RenderInput& in, const std::string& name, const std::string& component) {
-  return {{"name", name},
-          {"namespace", in.ns},
-          {"labels", labelsOf(in, component)},
-          {"annotations", {{kRevisionAnnotation, std::to_string(in.revision)}}}};
+json metadataOf(const RenderInput& in, const std::string& name, const std::string& component,
+                int64_t revision = 0) {
+  return {
+      {"name", name},
+      {"namespace", in.ns},
+      {"labels", labelsOf(in, component)},
+      {"annotations", {{kRevisionAnnotation, std::to_string(revision ? revision : in.revision)}}}};
 }
 
 std::string cpuOf(const json& v) { return std::to_string(*parseCpuMillis(v)) + "m"; }
@@ -249,9 +251,12 @@ json intOrPercent(const json& v) {
   return v;
 }
 
+// Routes to the Service `service`; during a release (`tracks`) split by weight between its
+// stable and canary Services: HTTPRoute backend weights, or ingress-nginx's canary Ingress.
 void renderRoutes(const RenderInput& in, const json& c, const std::string& service,
-                  std::vector<json>& out) {
+                  const ComponentTracks* tracks, std::vector<json>& out) {
   const std::string name = c["name"];
+  const std::string stable = tracks ? service + "-stable" : service;
   size_t i = 0;
   for (const auto& r : c.value("routes", json::array())) {
     const std::string route_name = service + "-" + std::to_string(i++);
@@ -263,6 +268,12 @@ void renderRoutes(const RenderInput& in, const json& c, const std::string& servi
         for (const auto& p : c.value("ports", json::array()))
           if (p["name"] == r["port"]) number = p["port"];
       }
+      json backends = json::array({{{"name", stable}, {"port", number}}});
+      if (tracks) {
+        backends[0]["weight"] = 100 - tracks->weight;
+        backends.push_back(
+            {{"name", service + "-canary"}, {"port", number}, {"weight", tracks->weight}});
+      }
       out.push_back(
           {{"apiVersion", "gateway.networking.k8s.io/v1"},
            {"kind", "HTTPRoute"},
@@ -271,11 +282,10 @@ void renderRoutes(const RenderInput& in, const json& c, const std::string& servi
             {{"parentRefs", json::array({{{"name", "skiff"}}})},
              {"hostnames", json::array({r["host"]})},
              {"rules",
-              json::array(
-                  {{{"matches",
-                     json::array(
-                         {{{"path", {{"type", "PathPrefix"}, {"value", r.value("path", "/")}}}}})},
-                    {"backendRefs", json::array({{{"name", service}, {"port", number}}})}}})}}}});
+              json::array({{{"matches", json::array({{{"path",
+                                                       {{"type", "PathPrefix"},
+                                                        {"value", r.value("path", "/")}}}}})},
+                            {"backendRefs", backends}}})}}}});
       continue;
     }
     json ingress = {
@@ -291,7 +301,7 @@ void renderRoutes(const RenderInput& in, const json& c, const std::string& servi
                     json::array({{{"path", r.value("path", "/")},
                                   {"pathType", "Prefix"},
                                   {"backend",
-                                   {{"service", {{"name", service}, {"port", port}}}}}}})}}}}})}}}};
+                                   {{"service", {{"name", stable}, {"port", port}}}}}}})}}}}})}}}};
     if (r.contains("tls")) {
       const std::string secret = r["tls"]["secret"];
       ingress["spec"]["tls"] =
@@ -299,7 +309,55 @@ void renderRoutes(const RenderInput& in, const json& c, const std::string& servi
                         {"secretName", in.application + "-secret-" + secret}}});
     }
     out.push_back(ingress);
+    if (tracks) {
+      // ingress-nginx sends `weight`% of the requests for the same host and path here.
+      json canary = ingress;
+      canary["metadata"]["name"] = route_name + "-canary";
+      canary["metadata"]["annotations"]["nginx.ingress.kubernetes.io/canary"] = "true";
+      canary["metadata"]["annotations"]["nginx.ingress.kubernetes.io/canary-weight"] =
+          std::to_string(tracks->weight);
+      canary["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] =
+          service + "-canary";
+      out.push_back(canary);
+    }
   }
+}
+
+json deployment(const RenderInput& in, const std::string& name, const std::string& component,
+                json pod, const std::string& track, const json& rollout, const json& replicas,
+                int64_t revision) {
+  json selector = selectorOf(in, component);
+  selector[kTrackLabel] = track;
+  pod["metadata"]["labels"][kTrackLabel] = track;
+  json spec = {{"selector", {{"matchLabels", selector}}},
+               {"template", pod},
+               {"revisionHistoryLimit", 10},
+               {"strategy",
+                {{"type", "RollingUpdate"},
+                 {"rollingUpdate",
+                  {{"maxSurge", intOrPercent(rollout.value("maxSurge", json("25%")))},
+                   {"maxUnavailable", intOrPercent(rollout.value("maxUnavailable", json(0)))}}}}}};
+  // An autoscaled workload's replicas belong to its HorizontalPodAutoscaler.
+  if (!replicas.is_null()) spec["replicas"] = replicas;
+  if (in.paused) spec["paused"] = true;
+  return {{"apiVersion", "apps/v1"},
+          {"kind", "Deployment"},
+          {"metadata", metadataOf(in, name, component, revision)},
+          {"spec", spec}};
+}
+
+json service(const RenderInput& in, const std::string& name, const json& c, json selector) {
+  json ports = json::array();
+  for (const auto& p : c["ports"]) {
+    ports.push_back(
+        {{"name", p["name"]}, {"port", p["port"]}, {"targetPort", p["port"]}, {"protocol", "TCP"}});
+  }
+  json spec = {{"selector", std::move(selector)}, {"ports", ports}};
+  if (c.value("type", "service") == "stateful") spec["clusterIP"] = "None";
+  return {{"apiVersion", "v1"},
+          {"kind", "Service"},
+          {"metadata", metadataOf(in, name, c["name"])},
+          {"spec", spec}};
 }
 
 }  // namespace
@@ -340,20 +398,22 @@ Result<std::vector<json>> renderApplication(const RenderInput& in) {
     const json selector = {{"matchLabels", selectorOf(in, name)}};
     const json rollout = c.value("rollout", json::object());
     const bool autoscaled = c.contains("autoscale");
+    const auto release = in.releases.find(name);
+    const ComponentTracks* tracks =
+        type == "service" && release != in.releases.end() ? &release->second : nullptr;
     if (type == "service") {
-      json spec = {
-          {"selector", selector},
-          {"template", *pod},
-          {"revisionHistoryLimit", 10},
-          {"strategy",
-           {{"type", "RollingUpdate"},
-            {"rollingUpdate",
-             {{"maxSurge", intOrPercent(rollout.value("maxSurge", json("25%")))},
-              {"maxUnavailable", intOrPercent(rollout.value("maxUnavailable", json(0)))}}}}}};
-      // An autoscaled workload's replicas belong to its HorizontalPodAutoscaler.
-      if (!autoscaled) spec["replicas"] = c.value("replicas", 1);
-      out.push_back(
-          {{"apiVersion", "apps/v1"}, {"kind", "Deployment"}, {"metadata", meta}, {"spec", spec}});
+      const json replicas = autoscaled ? json() : json(c.value("replicas", 1));
+      if (tracks) {
+        std::vector<json> shared;  // the stable set mounts the same claims
+        auto stable_pod = podTemplate(in, tracks->stable, field, workload, false, shared);
+        if (!stable_pod.ok()) return stable_pod.status();
+        out.push_back(deployment(in, workload, name, *stable_pod, "stable", rollout, replicas,
+                                 tracks->stable_revision));
+        out.push_back(deployment(in, workload + "-canary", name, *pod, "canary", rollout,
+                                 tracks->canary_replicas, in.revision));
+      } else {
+        out.push_back(deployment(in, workload, name, *pod, "stable", rollout, replicas, 0));
+      }
       for (auto& claim : claims) out.push_back(std::move(claim));
     } else if (stateful) {
       json spec = {{"selector", selector},
@@ -382,20 +442,17 @@ Result<std::vector<json>> renderApplication(const RenderInput& in) {
                          {"spec", {{"backoffLimit", 6}, {"template", *pod}}}}}}}});
     }
     if ((type == "service" || stateful) && c.contains("ports")) {
-      json ports = json::array();
-      for (const auto& p : c["ports"]) {
-        ports.push_back({{"name", p["name"]},
-                         {"port", p["port"]},
-                         {"targetPort", p["port"]},
-                         {"protocol", "TCP"}});
+      json pods = selectorOf(in, name);
+      if (tracks != nullptr) {
+        for (const std::string track : {"stable", "canary"}) {
+          json only = pods;
+          only[kTrackLabel] = track;
+          out.push_back(service(in, workload + "-" + track, c, only));
+        }
+        if (tracks->bluegreen) pods[kTrackLabel] = tracks->weight == 100 ? "canary" : "stable";
       }
-      json spec = {{"selector", selectorOf(in, name)}, {"ports", ports}};
-      if (stateful) spec["clusterIP"] = "None";
-      out.push_back({{"apiVersion", "v1"},
-                     {"kind", "Service"},
-                     {"metadata", metadataOf(in, workload, name)},
-                     {"spec", spec}});
-      renderRoutes(in, c, workload, out);
+      out.push_back(service(in, workload, c, pods));
+      renderRoutes(in, c, workload, tracks, out);
     }
     if (autoscaled && (type == "service" || stateful)) {
       const json& a = c["autoscale"];

@@ -11,8 +11,14 @@ inline constexpr const char* kChangeCauseAnnotation = "skiff.dev/change-cause";
 
 // On an Application: "true" holds its rollout where it is (`skiff rollout pause`).
 inline constexpr const char* kPausedAnnotation = "skiff.dev/paused";
+// On an Application: the revision `skiff rollout promote` lets past its release's manual gate
+// (a canary or blue-green component with autoPromote: false).
+inline constexpr const char* kPromoteAnnotation = "skiff.dev/promote";
 // On every Instance: the component it runs.
 inline constexpr const char* kComponentLabel = "skiff.dev/component";
+// On an Instance that mirrors a pod of a Kubernetes cluster: the Cluster. The kubernetes
+// backend owns such Instances; the local runtime leaves them alone.
+inline constexpr const char* kClusterLabel = "skiff.dev/cluster";
 
 // On every Token: the user it acts for, so a user's tokens are listed by selector.
 inline constexpr const char* kUserLabel = "skiff.dev/user";

@@ -3,6 +3,7 @@
 // Asio's coroutine headers need <utility> first on Boost 1.74.
 #include <utility>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -84,6 +85,15 @@ class WebSocketClient::Impl {
     asio::post(io_, [this] { requestClose(); });
   }
 
+  void abort() {
+    {
+      std::lock_guard lock(mu_);
+      if (ended_) return;
+      close_requested_ = true;
+    }
+    asio::post(io_, [this] { dropNow(); });
+  }
+
   Status ending() const {
     std::lock_guard lock(mu_);
     return ending_;
@@ -105,6 +115,7 @@ class WebSocketClient::Impl {
   // On the connection's thread.
   virtual void queue(std::string message) = 0;
   virtual void requestClose() = 0;
+  virtual void dropNow() = 0;
   virtual void read() = 0;
 
   // A message arrived (on the connection's thread): whether to read on.
@@ -163,10 +174,13 @@ class Connection final : public WebSocketClient::Impl {
       : Impl(std::move(tls_context), std::move(authority)), ws_(makeStream()) {}
   ~Connection() override { shutdown(); }
 
+  const std::string& chosen() const { return chosen_; }
+
   // Connects, verifies and upgrades, running the connection's io_context on the caller's
   // thread until done.
   Status open(const WebSocketRequest& request, const TlsClientOptions& tls, const Url& url,
               ClientResponse* refusal, bool* upgraded) {
+    for (const auto& p : request.subprotocols) offered_ += (offered_.empty() ? "" : ", ") + p;
     Status status;
     asio::co_spawn(io_, handshake(request, tls, url, refusal, upgraded, &status), asio::detached);
     io_.run();
@@ -228,7 +242,7 @@ class Connection final : public WebSocketClient::Impl {
     timeouts.keep_alive_pings = true;
     ws_.set_option(timeouts);
     ws_.set_option(websocket::stream_base::decorator(
-        [headers = request.headers, protocol = request.subprotocol](websocket::request_type& req) {
+        [headers = request.headers, protocol = offered_](websocket::request_type& req) {
           req.set(http::field::user_agent, std::string("skiff/") + SKIFF_VERSION);
           if (!protocol.empty()) req.set(http::field::sec_websocket_protocol, protocol);
           for (const auto& [name, value] : headers) req.set(name, value);
@@ -252,10 +266,12 @@ class Connection final : public WebSocketClient::Impl {
       co_return Status::ok();
     }
     if (ec) co_return failure("the WebSocket upgrade failed with", url, ec, request.timeout);
-    if (!request.subprotocol.empty() &&
-        answer[http::field::sec_websocket_protocol] != request.subprotocol)
+    chosen_ = std::string(answer[http::field::sec_websocket_protocol]);
+    if (!request.subprotocols.empty() &&
+        std::find(request.subprotocols.begin(), request.subprotocols.end(), chosen_) ==
+            request.subprotocols.end())
       co_return unavailable("the server at " + url.authority() +
-                            " does not speak the WebSocket subprotocol " + request.subprotocol +
+                            " does not speak the WebSocket subprotocol " + offered_ +
                             " (is it an older version?)");
     ws_.binary(true);
     *upgraded = true;
@@ -287,6 +303,12 @@ class Connection final : public WebSocketClient::Impl {
     if (!writing_) closeNow();
   }
 
+  void dropNow() override {
+    error_code ignored;
+    beast::get_lowest_layer(ws_).socket().close(ignored);
+    finish(websocket::error::closed);
+  }
+
   void closeNow() {
     // The pending read ends with error::closed once the server answers the close.
     ws_.async_close(websocket::close_code::normal, [this](const error_code& ec) {
@@ -304,6 +326,8 @@ class Connection final : public WebSocketClient::Impl {
   }
 
   websocket::stream<Next> ws_;
+  std::string offered_;  // the subprotocols, as the request header lists them
+  std::string chosen_;   // the one the server chose
   // On the connection's thread only.
   beast::flat_buffer buffer_;
   std::deque<std::string> outbox_;
@@ -313,7 +337,8 @@ class Connection final : public WebSocketClient::Impl {
 
 }  // namespace
 
-WebSocketClient::WebSocketClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+WebSocketClient::WebSocketClient(std::unique_ptr<Impl> impl, std::string subprotocol)
+    : impl_(std::move(impl)), subprotocol_(std::move(subprotocol)) {}
 WebSocketClient::~WebSocketClient() = default;
 
 Result<WebSocketClient::Opened> WebSocketClient::open(const WebSocketRequest& request,
@@ -324,6 +349,7 @@ Result<WebSocketClient::Opened> WebSocketClient::open(const WebSocketRequest& re
   Opened opened;
   bool upgraded = false;
   Status status;
+  std::string chosen;
   std::unique_ptr<Impl> impl;
   if (url->scheme == "https") {
     // Configured before the TLS stream is made: an SSL object takes its settings then.
@@ -332,23 +358,27 @@ Result<WebSocketClient::Opened> WebSocketClient::open(const WebSocketRequest& re
     auto connection = std::make_unique<Connection<beast::ssl_stream<beast::tcp_stream>>>(
         std::move(context), url->authority());
     status = connection->open(request, tls, *url, &opened.refusal, &upgraded);
+    chosen = connection->chosen();
     impl = std::move(connection);
   } else {
     auto connection =
         std::make_unique<Connection<beast::tcp_stream>>(std::move(context), url->authority());
     status = connection->open(request, tls, *url, &opened.refusal, &upgraded);
+    chosen = connection->chosen();
     impl = std::move(connection);
   }
   if (!status.isOk()) return status;
   if (!upgraded) return opened;
   impl->start();
-  opened.client = std::unique_ptr<WebSocketClient>(new WebSocketClient(std::move(impl)));
+  opened.client =
+      std::unique_ptr<WebSocketClient>(new WebSocketClient(std::move(impl), std::move(chosen)));
   return opened;
 }
 
 bool WebSocketClient::send(std::string message) { return impl_->send(std::move(message)); }
 std::optional<std::string> WebSocketClient::receive() { return impl_->receive(); }
 void WebSocketClient::close() { impl_->close(); }
+void WebSocketClient::abort() { impl_->abort(); }
 Status WebSocketClient::ending() const { return impl_->ending(); }
 
 }  // namespace skiff::net

@@ -31,8 +31,9 @@ struct WebSocketRequest {
   // Sent with the upgrade request, e.g. Authorization. Host, Upgrade, Connection and the
   // Sec-WebSocket-* fields are added.
   std::vector<std::pair<std::string, std::string>> headers;
-  // Offered in Sec-WebSocket-Protocol; when set, the server must choose it.
-  std::string subprotocol;
+  // Offered in Sec-WebSocket-Protocol, in order of preference; when any are, the server must
+  // choose one of them (WebSocketClient::subprotocol() says which).
+  std::vector<std::string> subprotocols;
   // Bounds connecting, the TLS handshake and the upgrade.
   std::chrono::milliseconds timeout{30000};
 };
@@ -57,15 +58,20 @@ class WebSocketClient {
   std::optional<std::string> receive();
   // Sends what is queued, then closes the connection (a close handshake).
   void close();
+  // Drops the connection at once, without a close handshake: receive() returns nullopt.
+  void abort();
   // OK when the connection ended with a close handshake; kUnavailable saying what broke
   // otherwise. Meaningful once receive() has returned nullopt.
   Status ending() const;
+  // The subprotocol the server chose; empty when none was offered.
+  const std::string& subprotocol() const { return subprotocol_; }
 
   class Impl;
 
  private:
-  explicit WebSocketClient(std::unique_ptr<Impl> impl);
+  WebSocketClient(std::unique_ptr<Impl> impl, std::string subprotocol);
   std::unique_ptr<Impl> impl_;
+  const std::string subprotocol_;
 };
 
 }  // namespace skiff::net

@@ -1,5 +1,5 @@
 // InstanceExecutor: runs a command inside a running instance, whatever backend runs it (the
-// local drivers' exec, later the Kubernetes API's pod exec). The API's exec endpoint and the
+// local drivers' exec, or the Kubernetes API's pod exec). The API's exec endpoint and the
 // web terminal use it.
 //
 // Implementations are thread-safe.
@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "common/status.h"
-#include "runtime/local/exec_session.h"
+#include "runtime/exec_session.h"
 
 namespace skiff::runtime {
 

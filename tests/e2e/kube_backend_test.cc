@@ -8,7 +8,12 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include <filesystem>
+#include <memory>
 
 #include "e2e/harness.h"
 #include "e2e/kube_cluster.h"
@@ -34,6 +39,46 @@ json shop(const std::string& image, int replicas, const std::string& cluster = "
                   {"valueFrom", {{"config", {{"name", "settings"}, {"key", "greeting"}}}}}}}},
                {"resources", {{"cpu", "100m"}, {"memory", "64Mi"}}},
                {"routes", {{{"host", "shop.example.com"}, {"port", "http"}}}}}}}}}};
+}
+
+// A client certificate in system:masters signed by the CA in `pki`, valid from two hours ago
+// until one hour ago: {certificate PEM, key PEM}.
+std::pair<std::string, std::string> expiredClientCertificate(const std::string& pki) {
+  auto read_key = [](const std::string& path) {
+    std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_file(path.c_str(), "r"), BIO_free);
+    return PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr);
+  };
+  std::unique_ptr<BIO, decltype(&BIO_free)> ca_bio(BIO_new_file((pki + "/ca.crt").c_str(), "r"),
+                                                   BIO_free);
+  std::unique_ptr<X509, decltype(&X509_free)> ca(
+      PEM_read_bio_X509(ca_bio.get(), nullptr, nullptr, nullptr), X509_free);
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> ca_key(read_key(pki + "/ca.key"),
+                                                             EVP_PKEY_free);
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(EVP_EC_gen("P-256"), EVP_PKEY_free);
+  std::unique_ptr<X509, decltype(&X509_free)> cert(X509_new(), X509_free);
+  if (!ca || !ca_key || !key || !cert) return {};
+  X509_set_version(cert.get(), 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), 4242);
+  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -7200);
+  X509_gmtime_adj(X509_getm_notAfter(cert.get()), -3600);
+  X509_NAME* name = X509_get_subject_name(cert.get());
+  X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("system:masters"), -1, -1, 0);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("expired"), -1, -1, 0);
+  X509_set_issuer_name(cert.get(), X509_get_subject_name(ca.get()));
+  X509_set_pubkey(cert.get(), key.get());
+  if (X509_sign(cert.get(), ca_key.get(), EVP_sha256()) == 0) return {};
+  auto pem = [](auto write) {
+    std::unique_ptr<BIO, decltype(&BIO_free)> out(BIO_new(BIO_s_mem()), BIO_free);
+    write(out.get());
+    char* data = nullptr;
+    const long size = BIO_get_mem_data(out.get(), &data);
+    return std::string(data, static_cast<size_t>(size));
+  };
+  return {pem([&](BIO* b) { PEM_write_bio_X509(b, cert.get()); }), pem([&](BIO* b) {
+            PEM_write_bio_PrivateKey(b, key.get(), nullptr, nullptr, 0, nullptr, nullptr);
+          })};
 }
 
 json condition(const json& app, const std::string& type) {
@@ -310,6 +355,143 @@ TEST_F(KubeBackendTest, DeploysRollsOutRollsBackAndPrunesOnARealCluster) {
   EXPECT_FALSE(kube("/api/v1" + ns + "/resourcequotas/skiff-quota").is_null());
 }
 
+// Canary and blue-green releases as two workload sets with weighted routing (ingress-nginx's
+// canary Ingress here: the control plane serves no Gateway API), held at their manual gate
+// until `skiff rollout promote`, and undone by `rollout undo`.
+TEST_F(KubeBackendTest, CanaryAndBlueGreenReleasesMoveTrafficBetweenTwoSets) {
+  CommandResult added =
+      runSkiff({"cluster", "add", "test", "--kubeconfig", cluster_->kubeconfig()}, url_);
+  ASSERT_EQ(added.exit_code, 0) << added.err;
+  ASSERT_EQ(
+      httpRequest(url_, "POST", "/api/v1/tenants", json{{"metadata", {{"name", "acme"}}}}.dump())
+          .status,
+      201);
+  auto release = [](const std::string& image, const std::string& strategy) {
+    json app = shop(image, 4);
+    json& web = app["spec"]["components"][0];
+    web.erase("env");
+    web["rollout"] = {{"strategy", strategy}, {"autoPromote", false}};
+    if (strategy == "canary") web["rollout"]["steps"] = {{{"weight", 25}}, {{"weight", 50}}};
+    return app;
+  };
+  auto put = [&](json app) {
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      app["metadata"]["resourceVersion"] = get(kApps + "/shop")["metadata"]["resourceVersion"];
+      int status = httpRequest(url_, "PUT", kApps + "/shop", app.dump()).status;
+      if (status != 409) return status;
+    }
+    return 409;
+  };
+  const std::string ns = "/namespaces/skiff-acme";
+  auto deployment = [&](const std::string& name) {
+    return kube("/apis/apps/v1" + ns + "/deployments/" + name);
+  };
+  auto image_of = [](const json& d) {
+    return d.is_null() ? "" : d["spec"]["template"]["spec"]["containers"][0].value("image", "");
+  };
+  auto ingress = [&](const std::string& name) {
+    return kube("/apis/networking.k8s.io/v1" + ns + "/ingresses/" + name);
+  };
+  auto backend_of = [](const json& i) {
+    return i["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"].value("name", "");
+  };
+  auto ready = [&] {
+    return condition(get(kApps + "/shop"), "Ready").value("status", "") == "True";
+  };
+
+  ASSERT_EQ(
+      httpRequest(url_, "POST", kApps, release("registry.example/web:1", "canary").dump()).status,
+      201);
+  ASSERT_TRUE(eventually(ready, std::chrono::seconds(60))) << get(kApps + "/shop")["status"];
+  EXPECT_EQ(get(kApps + "/shop")["status"]["stableRevision"], 1);
+  EXPECT_TRUE(deployment("shop-web-canary").is_null()) << "the first deploy is no release";
+
+  // A new image: the canary set walks its steps and waits at the last one (50%: 2 of 4).
+  ASSERT_EQ(put(release("registry.example/web:2", "canary")), 200);
+  ASSERT_TRUE(eventually(
+      [&] {
+        json web = get(kApps + "/shop")["status"].value(
+            json::json_pointer("/release/components/web"), json::object());
+        return web.value("step", 0) == 1 &&
+               web.value("message", "").find("skiff rollout promote") != std::string::npos;
+      },
+      std::chrono::seconds(60)))
+      << get(kApps + "/shop")["status"];
+  json canary = deployment("shop-web-canary");
+  EXPECT_EQ(image_of(canary), "registry.example/web:2");
+  EXPECT_EQ(canary["spec"]["replicas"], 2);
+  EXPECT_EQ(image_of(deployment("shop-web")), "registry.example/web:1");
+  EXPECT_EQ(deployment("shop-web")["spec"]["replicas"], 4);
+  EXPECT_EQ(backend_of(ingress("shop-web-0")), "shop-web-stable");
+  json canary_ingress = ingress("shop-web-0-canary");
+  EXPECT_EQ(backend_of(canary_ingress), "shop-web-canary");
+  EXPECT_EQ(canary_ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/canary-weight"],
+            "50");
+  EXPECT_FALSE(ready());
+
+  // Promoted: the stable set takes the new template, then the canary set goes.
+  CommandResult promoted = runSkiff({"rollout", "promote", "shop", "-n", "acme"}, url_);
+  ASSERT_EQ(promoted.exit_code, 0) << promoted.err;
+  EXPECT_NE(promoted.out.find("revision 2 promoted"), std::string::npos) << promoted.out;
+  ASSERT_TRUE(eventually(
+      [&] {
+        return get(kApps + "/shop")["status"].value("stableRevision", 0) == 2 && ready() &&
+               deployment("shop-web-canary").is_null();
+      },
+      std::chrono::seconds(90)))
+      << get(kApps + "/shop")["status"];
+  EXPECT_EQ(image_of(deployment("shop-web")), "registry.example/web:2");
+  EXPECT_TRUE(ingress("shop-web-0-canary").is_null());
+  EXPECT_EQ(backend_of(ingress("shop-web-0")), "shop-web");
+  EXPECT_TRUE(kube("/api/v1" + ns + "/services/shop-web-canary").is_null());
+
+  // Blue-green: the new set comes up at full size with no traffic; in-cluster traffic stays on
+  // the stable set. `rollout undo` before the switch abandons it, the stable set untouched.
+  const std::string replica_sets =
+      "/apis/apps/v1" + ns +
+      "/replicasets?labelSelector=app.kubernetes.io%2Fcomponent%3Dweb%2Cskiff.dev%2Ftrack%3Dstable";
+  const size_t stable_sets = kube(replica_sets)["items"].size();
+  ASSERT_EQ(put(release("registry.example/web:3", "bluegreen")), 200);
+  ASSERT_TRUE(eventually(
+      [&] {
+        json d = deployment("shop-web-canary");
+        return !d.is_null() && d["status"].value("readyReplicas", 0) == 4;
+      },
+      std::chrono::seconds(60)));
+  EXPECT_EQ(kube("/api/v1" + ns + "/services/shop-web")["spec"]["selector"]["skiff.dev/track"],
+            "stable");
+  EXPECT_EQ(ingress("shop-web-0-canary")["metadata"]["annotations"]
+                                        ["nginx.ingress.kubernetes.io/canary-weight"],
+            "0");
+  CommandResult undo = runSkiff({"rollout", "undo", "shop", "-n", "acme"}, url_);
+  ASSERT_EQ(undo.exit_code, 0) << undo.err;
+  ASSERT_TRUE(eventually([&] { return deployment("shop-web-canary").is_null() && ready(); },
+                         std::chrono::seconds(60)))
+      << get(kApps + "/shop")["status"];
+  EXPECT_EQ(image_of(deployment("shop-web")), "registry.example/web:2");
+  EXPECT_EQ(kube(replica_sets)["items"].size(), stable_sets) << "the stable set never rolled";
+
+  // Blue-green again, promoted: the switch, then the stable set catches up and the new set goes.
+  ASSERT_EQ(put(release("registry.example/web:3", "bluegreen")), 200);
+  ASSERT_TRUE(eventually(
+      [&] {
+        json d = deployment("shop-web-canary");
+        return !d.is_null() && d["status"].value("readyReplicas", 0) == 4;
+      },
+      std::chrono::seconds(60)));
+  promoted = runSkiff({"rollout", "promote", "shop", "-n", "acme"}, url_);
+  ASSERT_EQ(promoted.exit_code, 0) << promoted.err;
+  ASSERT_TRUE(eventually(
+      [&] {
+        return image_of(deployment("shop-web")) == "registry.example/web:3" && ready() &&
+               deployment("shop-web-canary").is_null();
+      },
+      std::chrono::seconds(90)))
+      << get(kApps + "/shop")["status"];
+  EXPECT_FALSE(
+      kube("/api/v1" + ns + "/services/shop-web")["spec"]["selector"].contains("skiff.dev/track"));
+}
+
 TEST_F(KubeBackendTest, RefusedCredentialsAndUnknownClustersAreConditions) {
   // A token the API server does not know.
   json bad = {
@@ -336,6 +518,40 @@ TEST_F(KubeBackendTest, RefusedCredentialsAndUnknownClustersAreConditions) {
       std::chrono::seconds(30)));
   json deployed = condition(get(kApps + "/shop"), "Deployed");
   EXPECT_EQ(deployed["reason"], "ClusterUnreachable") << deployed.dump();
+
+  // A client certificate that has expired: the API server would only say "Unauthorized".
+  auto [certificate, key] = expiredClientCertificate(dir_.path() + "/pki");
+  ASSERT_FALSE(certificate.empty());
+  json expired = {{"metadata", {{"name", "expired"}}},
+                  {"spec",
+                   {{"server", cluster_->url()},
+                    {"caData", cluster_->caPem()},
+                    {"clientCertificate", certificate},
+                    {"clientKey", key}}}};
+  ASSERT_EQ(httpRequest(url_, "POST", "/api/v1/clusters", expired.dump()).status, 201);
+  ASSERT_TRUE(eventually(
+      [&] {
+        return condition(get("/api/v1/clusters/expired"), "Ready").value("reason", "") ==
+               "CredentialsExpired";
+      },
+      std::chrono::seconds(30)))
+      << get("/api/v1/clusters/expired").dump();
+  EXPECT_NE(condition(get("/api/v1/clusters/expired"), "Ready")
+                .value("message", "")
+                .find("client certificate expired at"),
+            std::string::npos);
+  EXPECT_TRUE(get("/api/v1/clusters/expired")["status"].contains("credentialsExpireAt"));
+  json on_expired = on_wrong;
+  on_expired["metadata"]["name"] = "stale";
+  on_expired["spec"]["cluster"] = "expired";
+  ASSERT_EQ(httpRequest(url_, "POST", kApps, on_expired.dump()).status, 201);
+  ASSERT_TRUE(eventually(
+      [&] {
+        return condition(get(kApps + "/stale"), "Deployed").value("reason", "") ==
+               "CredentialsExpired";
+      },
+      std::chrono::seconds(30)))
+      << get(kApps + "/stale")["status"].dump();
 
   json nowhere = on_wrong;
   nowhere["metadata"]["name"] = "lost";

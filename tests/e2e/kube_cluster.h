@@ -1,8 +1,9 @@
 // A real Kubernetes control plane for end-to-end tests of the Kubernetes backend:
 // scripts/kube-control-plane starts etcd, kube-apiserver, kube-controller-manager,
-// kube-scheduler and kwok (which plays two fake nodes and makes pods bound to them Running) on
-// loopback, with certificates it generates in a test's directory. The processes are stopped by
-// pid when this is destroyed, and by the script's watchdog should the test process die first.
+// kube-scheduler and kwok (which plays two fake nodes, makes pods bound to them Running and
+// serves their logs and exec) on loopback, with certificates it generates in a test's directory.
+// The processes are stopped by pid when this is destroyed, and by the script's watchdog should the
+// test process die first.
 //
 // The binaries are built once, outside the repo, by `scripts/kube-control-plane build`;
 // available() says whether they are there. Not thread-safe: one per test, on its thread.
@@ -36,6 +37,10 @@ class KubeControlPlane {
   std::string caPem() const;
   std::string clientCertPem() const;
   std::string clientKeyPem() const;
+  // The log every pod serves through the API server (kwok's ClusterLogs; CRI log format, one
+  // "TIME stdout F TEXT" line per log line): a test may append to it. Exec in any pod runs the
+  // command on this machine.
+  std::string podLogFile() const { return dir_ + "/kwok/pod.log"; }
 
   // One request to the API server as the admin, e.g. api("GET", "/api/v1/nodes").
   Response api(const std::string& method, const std::string& path, const std::string& body = "",

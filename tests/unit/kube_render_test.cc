@@ -85,8 +85,12 @@ TEST(KubeRenderTest, ServiceComponentBecomesDeploymentServiceAndIngress) {
   EXPECT_EQ(c["securityContext"]["readOnlyRootFilesystem"], true);
   EXPECT_EQ(c["env"][2]["valueFrom"]["secretKeyRef"]["name"], "shop-secret-db");
   EXPECT_EQ(c["envFrom"][0]["configMapRef"]["name"], "shop-config-settings");
-  // The selector is stable across revisions: only the template changes on a release.
-  EXPECT_EQ((*d)["spec"]["selector"]["matchLabels"].size(), 2u);
+  // The selector is stable across revisions: only the template changes on a release. The
+  // track keeps a canary set's pods out of the stable Deployment.
+  EXPECT_EQ((*d)["spec"]["selector"]["matchLabels"], json({{"app.kubernetes.io/instance", "shop"},
+                                                           {"app.kubernetes.io/component", "web"},
+                                                           {kTrackLabel, "stable"}}));
+  EXPECT_EQ((*d)["spec"]["template"]["metadata"]["labels"][kTrackLabel], "stable");
 
   const json* svc = find(*objects, "Service", "shop-web");
   ASSERT_NE(svc, nullptr);
@@ -141,6 +145,88 @@ TEST(KubeRenderTest, GatewayApiRoutesNameThePortByNumber) {
   const json* route = find(*objects, "HTTPRoute", "shop-web-0");
   ASSERT_NE(route, nullptr);
   EXPECT_EQ((*route)["spec"]["rules"][0]["backendRefs"][0]["port"], 8080);
+}
+
+// A canary release: the stable Deployment keeps the stable revision's template and full size,
+// a second Deployment runs the new one, and routed traffic splits by weight.
+TEST(KubeRenderTest, CanaryReleaseRendersTwoSetsAndSplitsTraffic) {
+  RenderInput in = shop();
+  json stable = in.spec["components"][0];
+  stable["image"] = "registry.example/web:0";
+  in.releases["web"] = {stable, 2, 1, 10, false};
+  auto objects = renderApplication(in);
+  ASSERT_TRUE(objects.ok()) << objects.status().message();
+
+  const json* d = find(*objects, "Deployment", "shop-web");
+  const json* canary = find(*objects, "Deployment", "shop-web-canary");
+  ASSERT_NE(d, nullptr);
+  ASSERT_NE(canary, nullptr);
+  EXPECT_EQ((*d)["spec"]["template"]["spec"]["containers"][0]["image"], "registry.example/web:0");
+  EXPECT_EQ((*d)["spec"]["replicas"], 3);
+  EXPECT_EQ((*d)["metadata"]["annotations"][kRevisionAnnotation], "2");
+  EXPECT_EQ((*canary)["spec"]["template"]["spec"]["containers"][0]["image"],
+            "registry.example/web:1");
+  EXPECT_EQ((*canary)["spec"]["replicas"], 1);
+  EXPECT_EQ((*canary)["metadata"]["annotations"][kRevisionAnnotation], "3");
+  EXPECT_EQ((*canary)["spec"]["selector"]["matchLabels"][kTrackLabel], "canary");
+  EXPECT_EQ((*canary)["spec"]["template"]["metadata"]["labels"][kTrackLabel], "canary");
+
+  // In-cluster traffic spreads over both sets; each set also has a Service of its own.
+  EXPECT_FALSE(find(*objects, "Service", "shop-web")->at("spec")["selector"].contains(kTrackLabel));
+  EXPECT_EQ(find(*objects, "Service", "shop-web-stable")->at("spec")["selector"][kTrackLabel],
+            "stable");
+  EXPECT_EQ(find(*objects, "Service", "shop-web-canary")->at("spec")["selector"][kTrackLabel],
+            "canary");
+
+  // ingress-nginx: the main Ingress serves the stable set, a canary Ingress takes 10%.
+  const json* ing = find(*objects, "Ingress", "shop-web-0");
+  const json* ing_canary = find(*objects, "Ingress", "shop-web-0-canary");
+  ASSERT_NE(ing, nullptr);
+  ASSERT_NE(ing_canary, nullptr);
+  auto backend = [](const json* i) {
+    return (*i)["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"];
+  };
+  EXPECT_EQ(backend(ing), "shop-web-stable");
+  EXPECT_EQ(backend(ing_canary), "shop-web-canary");
+  EXPECT_FALSE((*ing)["metadata"]["annotations"].contains("nginx.ingress.kubernetes.io/canary"));
+  EXPECT_EQ((*ing_canary)["metadata"]["annotations"]["nginx.ingress.kubernetes.io/canary"], "true");
+  EXPECT_EQ((*ing_canary)["metadata"]["annotations"]["nginx.ingress.kubernetes.io/canary-weight"],
+            "10");
+  EXPECT_EQ((*ing_canary)["spec"]["rules"][0]["host"], "shop.example.com");
+
+  // Gateway API: one HTTPRoute with weighted backends.
+  in.gateway_api = true;
+  objects = renderApplication(in);
+  ASSERT_TRUE(objects.ok());
+  const json* route = find(*objects, "HTTPRoute", "shop-web-0");
+  ASSERT_NE(route, nullptr);
+  EXPECT_EQ((*route)["spec"]["rules"][0]["backendRefs"],
+            json::parse(R"([{"name":"shop-web-stable","port":8080,"weight":90},
+                            {"name":"shop-web-canary","port":8080,"weight":10}])"));
+}
+
+// Blue-green: in-cluster traffic follows the set that has all the routed traffic.
+TEST(KubeRenderTest, BlueGreenServiceFollowsTheSetWithTheTraffic) {
+  RenderInput in = shop();
+  json stable = in.spec["components"][0];
+  stable["image"] = "registry.example/web:0";
+  in.releases["web"] = {stable, 2, 3, 0, true};
+  auto objects = renderApplication(in);
+  ASSERT_TRUE(objects.ok());
+  EXPECT_EQ(find(*objects, "Deployment", "shop-web-canary")->at("spec")["replicas"], 3);
+  EXPECT_EQ(find(*objects, "Service", "shop-web")->at("spec")["selector"][kTrackLabel], "stable");
+  in.releases["web"].weight = 100;
+  objects = renderApplication(in);
+  ASSERT_TRUE(objects.ok());
+  EXPECT_EQ(find(*objects, "Service", "shop-web")->at("spec")["selector"][kTrackLabel], "canary");
+}
+
+TEST(KubeRenderTest, PausedDeploymentsHoldTheirRollout) {
+  RenderInput in = shop();
+  in.paused = true;
+  auto objects = renderApplication(in);
+  ASSERT_TRUE(objects.ok());
+  EXPECT_EQ(find(*objects, "Deployment", "shop-web")->at("spec")["paused"], true);
 }
 
 TEST(KubeRenderTest, RefusesWhatKubernetesCannotExpress) {

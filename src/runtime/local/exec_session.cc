@@ -28,14 +28,15 @@ void closeFd(int* fd) {
 
 }  // namespace
 
-ExecSession::ExecSession(pid_t pid, int stdin_fd, int stdout_fd, int stderr_fd, int pty_master)
+ProcessExecSession::ProcessExecSession(pid_t pid, int stdin_fd, int stdout_fd, int stderr_fd,
+                                       int pty_master)
     : pid_(pid),
       stdin_fd_(stdin_fd),
       stdout_fd_(stdout_fd),
       stderr_fd_(stderr_fd),
       pty_master_(pty_master) {}
 
-ExecSession::~ExecSession() {
+ProcessExecSession::~ProcessExecSession() {
   if (exit_code_ < 0 && pid_ > 0) {
     kill();
     (void)wait();
@@ -43,9 +44,9 @@ ExecSession::~ExecSession() {
   for (int* fd : {&stdin_fd_, &stdout_fd_, &stderr_fd_, &pty_master_}) closeFd(fd);
 }
 
-void ExecSession::closeStdin() { closeFd(&stdin_fd_); }
+void ProcessExecSession::closeStdin() { closeFd(&stdin_fd_); }
 
-Status ExecSession::resize(uint16_t rows, uint16_t cols) {
+Status ProcessExecSession::resize(uint16_t rows, uint16_t cols) {
   if (!tty()) return badRequest("the command runs without a terminal; it has no size to set");
   winsize size{};
   size.ws_row = rows;
@@ -55,7 +56,7 @@ Status ExecSession::resize(uint16_t rows, uint16_t cols) {
   return Status::ok();
 }
 
-Result<int> ExecSession::wait() {
+Result<int> ProcessExecSession::wait() {
   if (exit_code_ >= 0) return exit_code_;
   int status = 0;
   while (::waitpid(pid_, &status, 0) < 0) {
@@ -67,14 +68,14 @@ Result<int> ExecSession::wait() {
   return exit_code_;
 }
 
-int ExecSession::pollExit() {
+int ProcessExecSession::pollExit() {
   if (exit_code_ >= 0) return exit_code_;
   int status = 0;
   if (::waitpid(pid_, &status, WNOHANG) == pid_) exit_code_ = exitCodeOf(status);
   return exit_code_;
 }
 
-void ExecSession::kill() {
+void ProcessExecSession::kill() {
   // While the leader is unreaped its pid cannot be reused, so the group is still ours.
   if (exit_code_ < 0 && pid_ > 0) {
     ::kill(-pid_, SIGKILL);
@@ -82,7 +83,7 @@ void ExecSession::kill() {
   }
 }
 
-void ExecSession::hangUp() {
+void ProcessExecSession::hangUp() {
   if (exit_code_ < 0 && pid_ > 0) {
     ::kill(-pid_, SIGHUP);
     // A stopped process acts on SIGHUP only once continued (as the kernel does it for an
@@ -175,10 +176,10 @@ Result<std::unique_ptr<ExecSession>> startExecSession(const std::vector<std::str
   if (!tty) ::setpgid(pid, pid);
   std::unique_ptr<ExecSession> session;
   if (tty) {
-    session = std::make_unique<ExecSession>(pid, -1, -1, -1, master);
+    session = std::make_unique<ProcessExecSession>(pid, -1, -1, -1, master);
     master = -1;
   } else {
-    session = std::make_unique<ExecSession>(pid, in[1], out[0], err[0], -1);
+    session = std::make_unique<ProcessExecSession>(pid, in[1], out[0], err[0], -1);
     in[1] = out[0] = err[0] = -1;
   }
   closeAll();

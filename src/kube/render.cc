@@ -1,6 +1,9 @@
 #include "kube/render.h"
 
+#include <openssl/sha.h>
+
 #include <cmath>
+#include <set>
 
 #include "model/formats.h"
 #include "model/well_known.h"
@@ -91,6 +94,21 @@ std::string dataName(const RenderInput& in, const std::string& ref) {
   return in.application + "-" + ref.substr(0, slash) + "-" + ref.substr(slash + 1);
 }
 
+// SHA-256 (hex) of the data of `refs`.
+std::string dataDigest(const RenderInput& in, const std::set<std::string>& refs) {
+  std::string text;
+  for (const auto& ref : refs) text += ref + "\n" + in.data.at(ref).dump() + "\n";
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : digest) {
+    out += hex[b >> 4];
+    out += hex[b & 15];
+  }
+  return out;
+}
+
 Status needData(const RenderInput& in, const std::string& ref, const std::string& field) {
   if (in.data.count(ref)) return Status::ok();
   return invalid(field, ref.substr(0, ref.find('/')) + " \"" + ref.substr(ref.find('/') + 1) +
@@ -113,6 +131,7 @@ Result<json> podTemplate(const RenderInput& in, const json& c, const std::string
     if (c["run"].contains("args")) container["args"] = c["run"]["args"];
     if (c["run"].contains("workingDir")) container["workingDir"] = c["run"]["workingDir"];
   }
+  std::set<std::string> used;  // the Configs and Secrets the pods read
   json env = json::array();
   if (c.contains("ports")) {
     json ports = json::array();
@@ -136,6 +155,7 @@ Result<json> podTemplate(const RenderInput& in, const json& c, const std::string
     const std::string key =
         std::string(secret ? "secret/" : "config/") + ref["name"].get<std::string>();
     if (Status s = needData(in, key, at + ".valueFrom"); !s.isOk()) return s;
+    used.insert(key);
     env.push_back({{"name", e["name"]},
                    {"valueFrom",
                     {{secret ? "secretKeyRef" : "configMapKeyRef",
@@ -150,6 +170,7 @@ Result<json> podTemplate(const RenderInput& in, const json& c, const std::string
     const std::string key = std::string(secret ? "secret/" : "config/") +
                             e[secret ? "secret" : "config"].get<std::string>();
     if (Status s = needData(in, key, at); !s.isOk()) return s;
+    used.insert(key);
     json source = {{secret ? "secretRef" : "configMapRef", {{"name", dataName(in, key)}}}};
     if (e.contains("prefix")) source["prefix"] = e["prefix"];
     env_from.push_back(source);
@@ -198,6 +219,7 @@ Result<json> podTemplate(const RenderInput& in, const json& c, const std::string
       const std::string key = std::string(secret ? "secret/" : "config/") +
                               source[secret ? "secret" : "config"].get<std::string>();
       if (Status s = needData(in, key, at + ".source"); !s.isOk()) return s;
+      used.insert(key);
       mounts.back()["readOnly"] = true;
       volumes.push_back({{"name", vname},
                          {secret ? "secret" : "configMap",
@@ -239,8 +261,11 @@ Result<json> podTemplate(const RenderInput& in, const json& c, const std::string
     return invalid(field + ".restartPolicy",
                    "a " + type + " component restarts Always on Kubernetes, not " + restart);
   }
-  json labels = labelsOf(in, name);
-  return json{{"metadata", {{"labels", labels}}}, {"spec", pod}};
+  json metadata = {{"labels", labelsOf(in, name)}};
+  // Pods read their Configs and Secrets when they start: new data must mean new pods, as on
+  // the embedded runtime.
+  if (!used.empty()) metadata["annotations"] = {{kConfigDigestAnnotation, dataDigest(in, used)}};
+  return json{{"metadata", metadata}, {"spec", pod}};
 }
 
 json intOrPercent(const json& v) {

@@ -32,6 +32,9 @@ inline constexpr const char* kRevisionAnnotation = "skiff.dev/revision";
 // On the pods of a service component: which of its workload sets runs them, "stable" or
 // "canary" (the second set of a canary or blue-green release, see release_plan.h).
 inline constexpr const char* kTrackLabel = "skiff.dev/track";
+// On pod templates: a digest of the Config and Secret data the pods read, so that new data
+// rolls the pods as a new template does.
+inline constexpr const char* kConfigDigestAnnotation = "skiff.dev/config-digest";
 
 // A service component released as two workload sets: the stable set "<app>-<name>" runs
 // `stable`, the canary set "<app>-<name>-canary" this revision's component. Routes split by

@@ -221,6 +221,28 @@ TEST(KubeRenderTest, BlueGreenServiceFollowsTheSetWithTheTraffic) {
   EXPECT_EQ(find(*objects, "Service", "shop-web")->at("spec")["selector"][kTrackLabel], "canary");
 }
 
+// New Config or Secret data means new pods (they read it when they start), as on the embedded
+// runtime; components that read none keep their template.
+TEST(KubeRenderTest, ConfigDataChangesRollThePodsThatReadIt) {
+  auto annotation = [](const RenderInput& in, const std::string& workload) {
+    auto objects = renderApplication(in);
+    EXPECT_TRUE(objects.ok());
+    for (const auto& o : *objects)
+      if (o["metadata"]["name"] == workload && o["kind"] != "Service")
+        return o["spec"]["template"]["metadata"]
+            .value("annotations", json::object())
+            .value(kConfigDigestAnnotation, "");
+    return std::string("no workload");
+  };
+  RenderInput in = shop();
+  const std::string before = annotation(in, "shop-web");
+  EXPECT_EQ(before.size(), 64u);
+  EXPECT_EQ(annotation(in, "shop-web"), before) << "the digest is stable";
+  in.data["config/settings"]["data"]["LOG"] = "debug";
+  EXPECT_NE(annotation(in, "shop-web"), before);
+  EXPECT_EQ(annotation(in, "shop-db"), "") << "db reads no Config";
+}
+
 TEST(KubeRenderTest, PausedDeploymentsHoldTheirRollout) {
   RenderInput in = shop();
   in.paused = true;

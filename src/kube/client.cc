@@ -124,11 +124,23 @@ std::string podExecPath(const std::string& ns, const std::string& pod, const std
   return path;
 }
 
+static net::TlsClientOptions tlsOf(const ClusterAccess& access) {
+  net::TlsClientOptions tls;
+  tls.ca_pem = access.ca_pem;
+  tls.client_certificate_pem = access.client_certificate_pem;
+  tls.client_key_pem = access.client_key_pem;
+  tls.trust_advice = "the cluster's CA (certificate-authority-data) does not vouch for it";
+  return tls;
+}
+
 Client::Client(ClusterAccess access, Options options)
     : access_(std::move(access)),
       options_(options),
+      pool_(std::make_unique<net::ConnectionPool>(tlsOf(access_))),
       tokens_(options.burst),
       refilled_(std::chrono::steady_clock::now()) {}
+
+Client::~Client() = default;
 
 void Client::takeToken() {
   std::unique_lock<std::mutex> lock(mu_);
@@ -148,15 +160,6 @@ void Client::takeToken() {
   }
 }
 
-static net::TlsClientOptions tlsOf(const ClusterAccess& access) {
-  net::TlsClientOptions tls;
-  tls.ca_pem = access.ca_pem;
-  tls.client_certificate_pem = access.client_certificate_pem;
-  tls.client_key_pem = access.client_key_pem;
-  tls.trust_advice = "the cluster's CA (certificate-authority-data) does not vouch for it";
-  return tls;
-}
-
 static net::ClientRequest requestOf(const ClusterAccess& access, const std::string& method,
                                     const std::string& path, const std::string& body,
                                     const std::string& content_type) {
@@ -174,11 +177,10 @@ Result<json> Client::request(const std::string& method, const std::string& path,
                              const std::string& body, const std::string& content_type) {
   net::ClientRequest req = requestOf(access_, method, path, body, content_type);
   req.timeout = options_.timeout;
-  const net::TlsClientOptions tls = tlsOf(access_);
   std::chrono::milliseconds backoff(100);
   for (int attempt = 1;; ++attempt) {
     takeToken();
-    auto response = net::fetch(req, tls);
+    auto response = pool_->fetch(req);
     const bool last = attempt >= options_.attempts;
     if (!response.ok()) {
       // Only a server that could not be reached is worth another try; a bad CA or key is not.

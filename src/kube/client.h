@@ -23,8 +23,9 @@
 #include "model/object.h"
 
 namespace skiff::net {
+class ConnectionPool;
 class WebSocketClient;
-}
+}  // namespace skiff::net
 
 namespace skiff::kube {
 
@@ -89,6 +90,7 @@ class Client {
 
   explicit Client(ClusterAccess access) : Client(std::move(access), Options{}) {}
   Client(ClusterAccess access, Options options);
+  ~Client();
 
   const std::string& server() const { return access_.server; }
 
@@ -138,6 +140,8 @@ class Client {
 
   const ClusterAccess access_;
   const Options options_;
+  // Requests reuse connections: a TLS handshake costs more than most requests.
+  std::unique_ptr<net::ConnectionPool> pool_;
   std::mutex mu_;
   double tokens_;                                   // guarded by mu_
   std::chrono::steady_clock::time_point refilled_;  // guarded by mu_

@@ -24,6 +24,7 @@
 #include <cstring>
 #include <exception>
 #include <limits>
+#include <optional>
 
 #include "net/tls.h"
 #include "net/tls_client.h"
@@ -47,21 +48,45 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-// One request and its answer, from resolving the host to the last byte read.
+}  // namespace
+
+// A connection and the io_context its streams run on: made for one request, or kept alive in
+// a ConnectionPool between requests (one at a time).
+struct HttpConnection {
+  asio::io_context io;
+  ssl::context context{ssl::context::tls_client};
+  std::optional<beast::tcp_stream> plain;
+  std::optional<beast::ssl_stream<beast::tcp_stream>> secure;
+  std::string origin;     // "scheme://host:port" it is connected to
+  bool reusable = false;  // the last answer was read whole and the server keeps the connection
+
+  bool open() const { return plain.has_value() || secure.has_value(); }
+};
+
+namespace {
+
+// One request and its answer, from resolving the host (or taking up a kept-alive connection)
+// to the last byte read.
 class Exchange {
  public:
   Exchange(const ClientRequest& request, const TlsClientOptions& tls, Url url,
-           const std::function<bool(std::string_view)>* on_data)
+           const std::function<bool(std::string_view)>* on_data, HttpConnection& connection,
+           bool keep_alive)
       : request_(request),
         tls_(tls),
         url_(std::move(url)),
         on_data_(on_data),
+        connection_(connection),
+        keep_alive_(keep_alive),
         deadline_(Clock::now() + request.timeout) {}
 
   Result<ClientResponse> result() && {
     if (!status_.isOk()) return status_;
     return std::move(response_);
   }
+  // Whether the request failed before any answer arrived, on a connection kept from before:
+  // the server may have closed it meanwhile, so the request is worth sending on a new one.
+  bool staleConnection() const { return reused_ && !status_.isOk() && !answered_; }
 
   asio::awaitable<void> run() { status_ = co_await runSteps(); }
 
@@ -74,6 +99,11 @@ class Exchange {
   }
 
   asio::awaitable<Status> runSteps() {
+    if (connection_.open()) {
+      reused_ = true;
+      if (connection_.secure) co_return co_await talk(*connection_.secure);
+      co_return co_await talk(*connection_.plain);
+    }
     auto executor = co_await asio::this_coro::executor;
     beast::error_code ec;
     tcp::resolver resolver(executor);
@@ -86,12 +116,14 @@ class Exchange {
     co_await tcp_stream.async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return failure("cannot connect to", ec);
 
-    if (url_.scheme == "http") co_return co_await talk(tcp_stream);
+    if (url_.scheme == "http") {
+      connection_.plain.emplace(std::move(tcp_stream));
+      co_return co_await talk(*connection_.plain);
+    }
 
-    ssl::context context(ssl::context::tls_client);
     ServerVerifier verifier(tls_, url_);
-    if (Status s = verifier.configure(context); !s.isOk()) co_return s;
-    beast::ssl_stream<beast::tcp_stream> tls_stream(std::move(tcp_stream), context);
+    if (Status s = verifier.configure(connection_.context); !s.isOk()) co_return s;
+    auto& tls_stream = connection_.secure.emplace(std::move(tcp_stream), connection_.context);
     verifier.prepare(tls_stream.native_handle());
     co_await tls_stream.async_handshake(ssl::stream_base::client,
                                         asio::redirect_error(asio::use_awaitable, ec));
@@ -124,7 +156,7 @@ class Exchange {
       req.insert(name, value);
     }
     if (!user_agent) req.set(http::field::user_agent, std::string("skiff/") + SKIFF_VERSION);
-    if (!connection) req.set(http::field::connection, "close");
+    if (!connection && !keep_alive_) req.set(http::field::connection, "close");
     req.body() = request_.body;
     if (!request_.body.empty() || verb == http::verb::post || verb == http::verb::put ||
         verb == http::verb::patch)
@@ -166,6 +198,7 @@ class Exchange {
       co_await http::async_read_header(stream, buffer, parser,
                                        asio::redirect_error(asio::use_awaitable, ec));
       if (ec) co_return readFailure(ec);
+      answered_ = true;
       // Boost 1.74's parser lets a declared Content-Length past the body limit through.
       if (auto length = parser.content_length(); length && *length > request_.max_response_bytes)
         co_return readFailure(http::error::body_limit);
@@ -175,6 +208,7 @@ class Exchange {
       if (ec) co_return readFailure(ec);
       copyHeaders(parser.get().base(), response_);
       response_.body = std::move(parser.get().body());
+      connection_.reusable = keep_alive_ && parser.keep_alive();
       co_return Status::ok();
     }
 
@@ -216,22 +250,36 @@ class Exchange {
   const TlsClientOptions& tls_;
   const Url url_;
   const std::function<bool(std::string_view)>* on_data_;
+  HttpConnection& connection_;
+  const bool keep_alive_;
   const Clock::time_point deadline_;
+  bool reused_ = false;
+  bool answered_ = false;  // the head of the answer arrived
   Status status_;
   ClientResponse response_;
 };
 
+// Runs one exchange on `connection` (its io_context on the calling thread).
 Result<ClientResponse> perform(const ClientRequest& request, const TlsClientOptions& tls,
-                               const std::function<bool(std::string_view)>* on_data) {
+                               const std::function<bool(std::string_view)>* on_data,
+                               HttpConnection& connection, bool keep_alive, bool* stale = nullptr) {
   auto url = parseUrl(request.url);
   if (!url.ok()) return url.status();
-  Exchange exchange(request, tls, std::move(*url), on_data);
-  asio::io_context io;
-  asio::co_spawn(io, exchange.run(), [](std::exception_ptr e) {
+  connection.reusable = false;
+  Exchange exchange(request, tls, std::move(*url), on_data, connection, keep_alive);
+  connection.io.restart();
+  asio::co_spawn(connection.io, exchange.run(), [](std::exception_ptr e) {
     if (e) std::rethrow_exception(e);  // from on_data: the caller's to handle
   });
-  io.run();
+  connection.io.run();
+  if (stale != nullptr) *stale = exchange.staleConnection();
   return std::move(exchange).result();
+}
+
+Result<ClientResponse> perform(const ClientRequest& request, const TlsClientOptions& tls,
+                               const std::function<bool(std::string_view)>* on_data) {
+  HttpConnection connection;
+  return perform(request, tls, on_data, connection, false);
 }
 
 }  // namespace
@@ -250,6 +298,44 @@ Result<ClientResponse> fetchStreaming(const ClientRequest& request,
                                       const std::function<bool(std::string_view data)>& on_data,
                                       const TlsClientOptions& tls) {
   return perform(request, tls, &on_data);
+}
+
+ConnectionPool::ConnectionPool(TlsClientOptions tls, size_t max_idle)
+    : tls_(std::move(tls)), max_idle_(max_idle) {}
+
+ConnectionPool::~ConnectionPool() = default;
+
+Result<ClientResponse> ConnectionPool::fetch(const ClientRequest& request) {
+  auto url = parseUrl(request.url);
+  if (!url.ok()) return url.status();
+  const std::string origin = url->scheme + "://" + url->authority();
+  std::unique_ptr<HttpConnection> connection;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = idle_.begin(); it != idle_.end(); ++it) {
+      if ((*it)->origin != origin) continue;
+      connection = std::move(*it);
+      idle_.erase(it);
+      break;
+    }
+  }
+  bool stale = false;
+  if (connection) {
+    auto answer = perform(request, tls_, nullptr, *connection, true, &stale);
+    if (!stale) return keep(std::move(connection), std::move(answer));
+  }
+  connection = std::make_unique<HttpConnection>();
+  connection->origin = origin;
+  auto answer = perform(request, tls_, nullptr, *connection, true);
+  return keep(std::move(connection), std::move(answer));
+}
+
+Result<ClientResponse> ConnectionPool::keep(std::unique_ptr<HttpConnection> connection,
+                                            Result<ClientResponse> answer) {
+  if (!answer.ok() || !connection->reusable) return answer;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (idle_.size() < max_idle_) idle_.push_back(std::move(connection));
+  return answer;
 }
 
 std::string Url::authority() const {

@@ -1,6 +1,7 @@
 // An HTTP/1.1 client for http:// and https:// URLs: one request per connection, with a deadline,
-// for the CLI, identity-provider calls (OIDC) and cluster APIs. The transport (Boost.Beast,
-// OpenSSL) stays in http_client.cc.
+// for the CLI, identity-provider calls (OIDC) and cluster APIs; ConnectionPool keeps
+// connections alive between requests. The transport (Boost.Beast, OpenSSL) stays in
+// http_client.cc.
 //
 // For https the server is verified before a byte of the request is sent: either its
 // certificate's SHA-256 fingerprint equals a pinned one (exactly that certificate is trusted,
@@ -19,6 +20,8 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -78,6 +81,35 @@ Result<ClientResponse> fetch(const ClientRequest& request, const TlsClientOption
 Result<ClientResponse> fetchStreaming(const ClientRequest& request,
                                       const std::function<bool(std::string_view data)>& on_data,
                                       const TlsClientOptions& tls = {});
+
+struct HttpConnection;
+
+// Kept-alive connections (HTTP/1.1 persistent connections) for a client that sends many
+// requests to the same servers, like the Kubernetes API client: a request takes an idle
+// connection to its server or opens one, and gives it back once the answer was read whole and
+// the server did not ask to close it. A request that fails on a kept connection before any
+// answer arrives (the server closed it while it was idle) is sent once more on a new one.
+// At most `max_idle` connections are kept. Thread-safe; each request has its connection to
+// itself.
+class ConnectionPool {
+ public:
+  explicit ConnectionPool(TlsClientOptions tls, size_t max_idle = 8);
+  ~ConnectionPool();
+  ConnectionPool(const ConnectionPool&) = delete;
+  ConnectionPool& operator=(const ConnectionPool&) = delete;
+
+  // As net::fetch(), with the pool's TLS options.
+  Result<ClientResponse> fetch(const ClientRequest& request);
+
+ private:
+  Result<ClientResponse> keep(std::unique_ptr<HttpConnection> connection,
+                              Result<ClientResponse> answer);
+
+  const TlsClientOptions tls_;
+  const size_t max_idle_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<HttpConnection>> idle_;  // guarded by mu_
+};
 
 // The parts of an http(s) URL that a connection needs.
 struct Url {

@@ -46,8 +46,9 @@ struct Received {
   std::string custom_header;
 };
 
-// A one-connection-at-a-time HTTP server on a thread, plain or TLS. Each answer is a list of
-// raw pieces written in turn; `before_piece` may hold a piece back (it runs on the server's
+// A one-connection-at-a-time HTTP server on a thread, plain or TLS, answering up to
+// `per_connection` requests on a connection before closing it. Each answer is a list of raw
+// pieces written in turn; `before_piece` may hold a piece back (it runs on the server's
 // thread).
 class TestServer {
  public:
@@ -72,12 +73,14 @@ class TestServer {
 
   uint16_t port() const { return port_; }
   int requests() const { return requests_; }
+  int connections() const { return connections_; }
   int handshakes_failed() const { return handshakes_failed_; }
   Received last() {
     std::lock_guard lock(mu_);
     return last_;
   }
   std::function<void(size_t index)> before_piece;
+  std::atomic<int> per_connection{1};
 
  private:
   void serve() {
@@ -89,6 +92,7 @@ class TestServer {
         if (stopping_) return;
         continue;
       }
+      ++connections_;
       if (tls_) {
         asio::ssl::stream<tcp::socket> stream(std::move(socket), *tls_);
         stream.handshake(asio::ssl::stream_base::server, ec);
@@ -96,20 +100,23 @@ class TestServer {
           ++handshakes_failed_;
           continue;
         }
-        exchange(stream);
+        for (int i = 0; i < per_connection && exchange(stream); ++i) {
+        }
       } else {
-        exchange(socket);
+        for (int i = 0; i < per_connection && exchange(socket); ++i) {
+        }
       }
     }
   }
 
+  // False when the connection ended.
   template <class Stream>
-  void exchange(Stream& stream) {
+  bool exchange(Stream& stream) {
     beast::error_code ec;
     beast::flat_buffer buffer;
     http::request<http::string_body> req;
     http::read(stream, buffer, req, ec);
-    if (ec) return;
+    if (ec) return false;
     Received r{std::string(req.method_string()), std::string(req.target()),
                std::string(req[http::field::host]), req.body(), std::string(req["X-Test"])};
     {
@@ -121,8 +128,9 @@ class TestServer {
     for (size_t i = 0; i < pieces.size(); ++i) {
       if (before_piece) before_piece(i);
       asio::write(stream, asio::buffer(pieces[i]), ec);
-      if (ec) return;
+      if (ec) return false;
     }
+    return true;
   }
 
   std::shared_ptr<asio::ssl::context> tls_;
@@ -132,6 +140,7 @@ class TestServer {
   uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};
   std::atomic<int> requests_{0};
+  std::atomic<int> connections_{0};
   std::atomic<int> handshakes_failed_{0};
   std::mutex mu_;
   Received last_;
@@ -142,6 +151,11 @@ std::vector<std::string> answer(int status, const std::string& body) {
   return {"HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Type: text/plain\r\nX-Reply: yes" +
           "\r\nContent-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" +
           body};
+}
+
+// An answer that leaves the connection open (HTTP/1.1's default).
+std::vector<std::string> keptAnswer(const std::string& body) {
+  return {"HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body};
 }
 
 std::vector<std::string> echo(const Received& r) {
@@ -507,6 +521,46 @@ TEST_F(NetHttpClientTest, StreamingErrorAnswerIsCollected) {
   EXPECT_EQ(response->status, 403);
   EXPECT_EQ(response->body, "{\"reason\":\"Forbidden\"}");
   EXPECT_FALSE(called);
+}
+
+TEST_F(NetHttpClientTest, PoolKeepsAConnectionAliveBetweenRequests) {
+  TestServer server(tls_, [](const Received& r) { return keptAnswer(r.target); });
+  server.per_connection = 100;
+  ConnectionPool pool(trustingCa());  // destroyed first: it holds the server's connection
+  for (const std::string path : {"/a", "/b", "/c"}) {
+    auto response = pool.fetch(get(https(server) + path));
+    ASSERT_TRUE(response.ok()) << response.status().toString();
+    EXPECT_EQ(response->body, path);
+  }
+  EXPECT_EQ(server.requests(), 3);
+  EXPECT_EQ(server.connections(), 1) << "one TLS handshake for three requests";
+}
+
+TEST_F(NetHttpClientTest, PoolSendsAgainWhenAKeptConnectionWasClosed) {
+  // The server closes each connection after one answer without saying so: the next request
+  // finds the kept connection dead before any answer, and goes out on a new one.
+  TestServer server(nullptr, [](const Received& r) { return keptAnswer(r.target); });
+  ConnectionPool pool({});
+  const std::string base = "http://127.0.0.1:" + std::to_string(server.port());
+  for (const std::string path : {"/a", "/b", "/c"}) {
+    auto response = pool.fetch(get(base + path));
+    ASSERT_TRUE(response.ok()) << path << ": " << response.status().toString();
+    EXPECT_EQ(response->body, path);
+  }
+  EXPECT_EQ(server.requests(), 3);
+  EXPECT_EQ(server.connections(), 3);
+}
+
+TEST_F(NetHttpClientTest, PoolDropsConnectionsTheServerCloses) {
+  TestServer server(nullptr, echo);  // "Connection: close"
+  server.per_connection = 100;
+  ConnectionPool pool({});
+  const std::string base = "http://127.0.0.1:" + std::to_string(server.port());
+  for (int i = 0; i < 2; ++i) {
+    auto response = pool.fetch(get(base + "/x"));
+    ASSERT_TRUE(response.ok()) << response.status().toString();
+  }
+  EXPECT_EQ(server.connections(), 2);
 }
 
 TEST(NetUrlTest, ParsesSchemesHostsPortsAndTargets) {

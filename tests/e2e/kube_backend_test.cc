@@ -16,7 +16,7 @@
 #include <memory>
 
 #include "e2e/harness.h"
-#include "e2e/kube_cluster.h"
+#include "e2e/kube_fixture.h"
 
 namespace skiff::test {
 namespace {
@@ -81,12 +81,6 @@ std::pair<std::string, std::string> expiredClientCertificate(const std::string& 
           })};
 }
 
-json condition(const json& app, const std::string& type) {
-  for (const auto& c : app.value("status", json::object()).value("conditions", json::array()))
-    if (c.value("type", "") == type) return c;
-  return json::object();
-}
-
 // Checks `value` against an OpenAPI v3 schema of the API server's (`doc` holds its components):
 // every field must be one the schema declares, with the declared type. Problems are appended
 // as "path: what".
@@ -142,35 +136,7 @@ void checkSchema(const json& doc, const json& schema_in, const json& value, cons
   }
 }
 
-class KubeBackendTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (!KubeControlPlane::available())
-      GTEST_SKIP() << "no Kubernetes control plane: run scripts/kube-control-plane build";
-    cluster_ = std::make_unique<KubeControlPlane>(dir_.path());
-    ASSERT_FALSE(cluster_->url().empty());
-    server_dir_ = dir_.path() + "/skiff";
-    std::filesystem::create_directories(server_dir_);
-    server_ = std::make_unique<ServerProcess>(server_dir_);
-    server_->start();
-    url_ = server_->url();
-  }
-
-  json get(const std::string& path) {
-    HttpResult r = httpRequest(url_, "GET", path);
-    return r.status == 200 ? json::parse(r.body) : json();
-  }
-  json kube(const std::string& path) {
-    auto r = cluster_->api("GET", path);
-    return r.status == 200 ? json::parse(r.body) : json();
-  }
-
-  TempDir dir_;
-  std::string server_dir_;
-  std::unique_ptr<KubeControlPlane> cluster_;
-  std::unique_ptr<ServerProcess> server_;  // destroyed before the cluster
-  std::string url_;
-};
+using KubeBackendTest = KubeFixture;
 
 TEST_F(KubeBackendTest, DeploysRollsOutRollsBackAndPrunesOnARealCluster) {
   // The cluster, from the control plane's kubeconfig.
@@ -331,12 +297,7 @@ TEST_F(KubeBackendTest, DeploysRollsOutRollsBackAndPrunesOnARealCluster) {
   huge["spec"]["components"][0]["resources"] = {{"cpu", 64}, {"memory", "64Mi"}};
   const std::string roomy = "/api/v1/tenants/roomy/applications";
   ASSERT_EQ(httpRequest(url_, "POST", roomy, huge.dump()).status, 201);
-  ASSERT_TRUE(eventually(
-      [&] {
-        return condition(get(roomy + "/shop"), "Progressing").value("reason", "") ==
-               "InstancesFailing";
-      },
-      std::chrono::seconds(30)))
+  ASSERT_TRUE(reasonBecomes(roomy + "/shop", "Progressing", "InstancesFailing"))
       << get(roomy + "/shop")["status"].dump();
   EXPECT_NE(get(roomy + "/shop")["status"]["components"]["web"]
                 .value("failing", "")
@@ -359,13 +320,7 @@ TEST_F(KubeBackendTest, DeploysRollsOutRollsBackAndPrunesOnARealCluster) {
 // canary Ingress here: the control plane serves no Gateway API), held at their manual gate
 // until `skiff rollout promote`, and undone by `rollout undo`.
 TEST_F(KubeBackendTest, CanaryAndBlueGreenReleasesMoveTrafficBetweenTwoSets) {
-  CommandResult added =
-      runSkiff({"cluster", "add", "test", "--kubeconfig", cluster_->kubeconfig()}, url_);
-  ASSERT_EQ(added.exit_code, 0) << added.err;
-  ASSERT_EQ(
-      httpRequest(url_, "POST", "/api/v1/tenants", json{{"metadata", {{"name", "acme"}}}}.dump())
-          .status,
-      201);
+  addClusterAndTenant("test", "acme");
   auto release = [](const std::string& image, const std::string& strategy) {
     json app = shop(image, 4);
     json& web = app["spec"]["components"][0];
@@ -490,6 +445,25 @@ TEST_F(KubeBackendTest, CanaryAndBlueGreenReleasesMoveTrafficBetweenTwoSets) {
       << get(kApps + "/shop")["status"];
   EXPECT_FALSE(
       kube("/api/v1" + ns + "/services/shop-web")["spec"]["selector"].contains("skiff.dev/track"));
+
+  // Moving to another cluster is a release like any other: the objects appear there and go
+  // from the old one. (The same API server, registered again with another namespace prefix.)
+  CommandResult second = runSkiff({"cluster", "add", "second", "--kubeconfig",
+                                   cluster_->kubeconfig(), "--namespace-prefix", "moved-"},
+                                  url_);
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  json moved = release("registry.example/web:3", "bluegreen");
+  moved["spec"]["cluster"] = "second";
+  ASSERT_EQ(put(moved), 200);
+  ASSERT_TRUE(eventually(
+      [&] {
+        return !kube("/apis/apps/v1/namespaces/moved-acme/deployments/shop-web").is_null() &&
+               deployment("shop-web").is_null() &&
+               get(kApps + "/shop")["status"].value("cluster", "") == "second" && ready();
+      },
+      std::chrono::seconds(60)))
+      << get(kApps + "/shop")["status"];
+  EXPECT_TRUE(ingress("shop-web-0").is_null());
 }
 
 TEST_F(KubeBackendTest, RefusedCredentialsAndUnknownClustersAreConditions) {
@@ -529,12 +503,7 @@ TEST_F(KubeBackendTest, RefusedCredentialsAndUnknownClustersAreConditions) {
                     {"clientCertificate", certificate},
                     {"clientKey", key}}}};
   ASSERT_EQ(httpRequest(url_, "POST", "/api/v1/clusters", expired.dump()).status, 201);
-  ASSERT_TRUE(eventually(
-      [&] {
-        return condition(get("/api/v1/clusters/expired"), "Ready").value("reason", "") ==
-               "CredentialsExpired";
-      },
-      std::chrono::seconds(30)))
+  ASSERT_TRUE(reasonBecomes("/api/v1/clusters/expired", "Ready", "CredentialsExpired"))
       << get("/api/v1/clusters/expired").dump();
   EXPECT_NE(condition(get("/api/v1/clusters/expired"), "Ready")
                 .value("message", "")
@@ -545,23 +514,14 @@ TEST_F(KubeBackendTest, RefusedCredentialsAndUnknownClustersAreConditions) {
   on_expired["metadata"]["name"] = "stale";
   on_expired["spec"]["cluster"] = "expired";
   ASSERT_EQ(httpRequest(url_, "POST", kApps, on_expired.dump()).status, 201);
-  ASSERT_TRUE(eventually(
-      [&] {
-        return condition(get(kApps + "/stale"), "Deployed").value("reason", "") ==
-               "CredentialsExpired";
-      },
-      std::chrono::seconds(30)))
+  ASSERT_TRUE(reasonBecomes(kApps + "/stale", "Deployed", "CredentialsExpired"))
       << get(kApps + "/stale")["status"].dump();
 
   json nowhere = on_wrong;
   nowhere["metadata"]["name"] = "lost";
   nowhere["spec"]["cluster"] = "nowhere";
   ASSERT_EQ(httpRequest(url_, "POST", kApps, nowhere.dump()).status, 201);
-  ASSERT_TRUE(eventually(
-      [&] {
-        return condition(get(kApps + "/lost"), "Deployed").value("reason", "") == "ClusterNotFound";
-      },
-      std::chrono::seconds(30)));
+  ASSERT_TRUE(reasonBecomes(kApps + "/lost", "Deployed", "ClusterNotFound"));
 }
 
 }  // namespace

@@ -11,7 +11,7 @@
 #include <memory>
 
 #include "e2e/harness.h"
-#include "e2e/kube_cluster.h"
+#include "e2e/kube_fixture.h"
 
 namespace skiff::test {
 namespace {
@@ -28,20 +28,8 @@ json shop(int replicas) {
              {{{"name", "web"}, {"image", "registry.example/web:1"}, {"replicas", replicas}}}}}}};
 }
 
-class KubeInstancesTest : public ::testing::Test {
+class KubeInstancesTest : public KubeFixture {
  protected:
-  void SetUp() override {
-    if (!KubeControlPlane::available())
-      GTEST_SKIP() << "no Kubernetes control plane: run scripts/kube-control-plane build";
-    cluster_ = std::make_unique<KubeControlPlane>(dir_.path());
-    ASSERT_FALSE(cluster_->url().empty());
-    server_dir_ = dir_.path() + "/skiff";
-    std::filesystem::create_directories(server_dir_);
-    server_ = std::make_unique<ServerProcess>(server_dir_);
-    server_->start();
-    url_ = server_->url();
-  }
-
   // The Instances of tenant acme, as `skiff get instances -o json` lists them.
   json instances(const std::vector<std::string>& extra = {}) {
     std::vector<std::string> args = {"get", "instances", "-n", "acme", "-o", "json"};
@@ -51,22 +39,10 @@ class KubeInstancesTest : public ::testing::Test {
     json parsed = json::parse(r.out, nullptr, false);
     return parsed.is_object() ? parsed.value("items", json::array()) : json();
   }
-
-  TempDir dir_;
-  std::string server_dir_;
-  std::unique_ptr<KubeControlPlane> cluster_;
-  std::unique_ptr<ServerProcess> server_;  // destroyed before the cluster
-  std::string url_;
 };
 
 TEST_F(KubeInstancesTest, PodsAreInstancesWithLogsAndExec) {
-  CommandResult added =
-      runSkiff({"cluster", "add", "test", "--kubeconfig", cluster_->kubeconfig()}, url_);
-  ASSERT_EQ(added.exit_code, 0) << added.err;
-  ASSERT_EQ(
-      httpRequest(url_, "POST", "/api/v1/tenants", json{{"metadata", {{"name", "acme"}}}}.dump())
-          .status,
-      201);
+  addClusterAndTenant("test", "acme");
   ASSERT_EQ(httpRequest(url_, "POST", kApps, shop(2).dump()).status, 201);
 
   // Both pods, as ready Instances on kwok's nodes, found by the labels of any Instance.

@@ -109,6 +109,11 @@ int runRolloutStatus(CommandContext& ctx, const RolloutStatusOptions& options) {
                                                " is paused: run skiff rollout resume " +
                                                options.application + " to continue"));
       line = progressLine(*app, revision);
+      // A canary or blue-green release says where it stands and what it waits for.
+      const json released = objectAt(objectAt(objectAt(*app, "status"), "release"), "components");
+      for (const auto& [component, state] : released.items())
+        if (state.is_object())
+          line += "\n  " + component + ": " + state.value("message", "in progress");
     }
     if (line != last_line) {
       ctx.out << line << "\n" << std::flush;

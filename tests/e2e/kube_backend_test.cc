@@ -383,6 +383,13 @@ TEST_F(KubeBackendTest, CanaryAndBlueGreenReleasesMoveTrafficBetweenTwoSets) {
   EXPECT_EQ(canary_ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/canary-weight"],
             "50");
   EXPECT_FALSE(ready());
+  CommandResult waiting =
+      runSkiff({"rollout", "status", "shop", "-n", "acme", "--timeout", "2s"}, url_);
+  EXPECT_NE(waiting.exit_code, 0);
+  EXPECT_NE(waiting.out.find("web: step 2 of 2, 50% of routed traffic on the canary set, waiting "
+                             "for `skiff rollout promote`"),
+            std::string::npos)
+      << waiting.out;
 
   // Promoted: the stable set takes the new template, then the canary set goes.
   CommandResult promoted = runSkiff({"rollout", "promote", "shop", "-n", "acme"}, url_);

@@ -59,6 +59,10 @@ class ApiClient {
   // what a 401 answer should tell the user to do, e.g. "run skiff login".
   void setToken(std::string token, std::string login_hint = "run skiff login");
   const std::string& token() const { return token_; }
+  // How the server is verified, for connections made beside this client (exec's WebSocket).
+  const net::TlsClientOptions& tls() const { return tls_; }
+  // A transport failure as the user should read it.
+  Status unreachable(const Status& failure) const;
 
   // A request outside the object API (/api/v1/whoami, /api/v1/tokens, ...): `body`, unless
   // null, is sent as JSON; a 2xx answer's JSON body is returned.
@@ -111,8 +115,6 @@ class ApiClient {
   // exchange() with the answer decoded: 2xx bodies as JSON, error answers as a Status.
   Result<json> call(const std::string& method, const std::string& target,
                     const std::string& body = "", const std::string& content_type = "");
-  // A transport failure as the user should read it.
-  Status unreachable(const Status& failure) const;
   // statusFromErrorReply(), with 401 answers turned into advice to log in.
   Status errorFromReply(int http_status, const std::string& body) const;
 

@@ -65,10 +65,6 @@ Result<std::string> resolveInstance(ApiClient& client, const std::string& tenant
 constexpr const char* kExecSubprotocol = "v1.exec.skiff.dev";
 constexpr char kStdinStream = 0, kStdoutStream = 1, kStderrStream = 2, kStatusStream = 3,
                kResizeStream = 4, kCloseStream = static_cast<char>(255);
-// What to do about a server whose certificate is not trusted (as api_client.cc advises).
-constexpr const char* kTrustAdvice =
-    "pass --ca FILE or --fingerprint sha256:... (or set SKIFF_CA or SKIFF_FINGERPRINT) as skiff "
-    "server printed them when it created its certificate";
 
 // Written by the SIGWINCH handler: the input pump's cue to send the terminal's new size.
 int g_winch_fd = -1;
@@ -144,23 +140,8 @@ int runInteractive(CommandContext& ctx, const ExecOptions& options, const std::s
   request.subprotocols = {kExecSubprotocol};
   if (!ctx.client.token().empty())
     request.headers.emplace_back("Authorization", "Bearer " + ctx.client.token());
-  net::TlsClientOptions tls;
-  if (ctx.settings != nullptr) {
-    tls.ca_file = ctx.settings->trust.trust.ca_file;
-    tls.pinned_sha256 = ctx.settings->trust.trust.fingerprint;
-  }
-  tls.trust_advice = kTrustAdvice;
-  auto opened = net::WebSocketClient::open(request, tls);
-  if (!opened.ok()) {
-    const Status& failure = opened.status();
-    if (failure.code() == StatusCode::kUnavailable &&
-        failure.message().find(kTrustAdvice) == std::string::npos)
-      return reportError(
-          ctx.err,
-          Status(failure.code(), "cannot reach the Skiff server at " + ctx.client.baseUrl() + ": " +
-                                     failure.message() + " (set --server or SKIFF_SERVER)"));
-    return reportError(ctx.err, failure);
-  }
+  auto opened = net::WebSocketClient::open(request, ctx.client.tls());
+  if (!opened.ok()) return reportError(ctx.err, ctx.client.unreachable(opened.status()));
   if (!opened->client) return reportError(ctx.err, refusalStatus(ctx.client, opened->refusal));
   net::WebSocketClient& socket = *opened->client;
 

@@ -24,6 +24,7 @@
 #include "cli/terminal.h"
 #include "model/kinds.h"
 #include "model/well_known.h"
+#include "net/exec_protocol.h"
 #include "net/websocket.h"
 
 namespace skiff::cli {
@@ -61,10 +62,12 @@ Result<std::string> resolveInstance(ApiClient& client, const std::string& tenant
   return first;
 }
 
-// The exec protocol's streams, as api/exec_stream.h defines them.
-constexpr const char* kExecSubprotocol = "v1.exec.skiff.dev";
-constexpr char kStdinStream = 0, kStdoutStream = 1, kStderrStream = 2, kStatusStream = 3,
-               kResizeStream = 4, kCloseStream = static_cast<char>(255);
+constexpr char kStdinStream = streamByte(ExecStreamId::kStdin);
+constexpr char kStdoutStream = streamByte(ExecStreamId::kStdout);
+constexpr char kStderrStream = streamByte(ExecStreamId::kStderr);
+constexpr char kStatusStream = streamByte(ExecStreamId::kStatus);
+constexpr char kResizeStream = streamByte(ExecStreamId::kResize);
+constexpr char kCloseStream = streamByte(ExecStreamId::kClose);
 
 // Written by the SIGWINCH handler: the input pump's cue to send the terminal's new size.
 int g_winch_fd = -1;

@@ -413,13 +413,12 @@ TEST_F(KubeBackendTest, CanaryAndBlueGreenReleasesMoveTrafficBetweenTwoSets) {
       "/apis/apps/v1" + ns +
       "/replicasets?labelSelector=app.kubernetes.io%2Fcomponent%3Dweb%2Cskiff.dev%2Ftrack%3Dstable";
   const size_t stable_sets = kube(replica_sets)["items"].size();
+  auto green_ready = [&] {
+    json d = deployment("shop-web-canary");
+    return !d.is_null() && d["status"].value("readyReplicas", 0) == 4;
+  };
   ASSERT_EQ(put(release("registry.example/web:3", "bluegreen")), 200);
-  ASSERT_TRUE(eventually(
-      [&] {
-        json d = deployment("shop-web-canary");
-        return !d.is_null() && d["status"].value("readyReplicas", 0) == 4;
-      },
-      std::chrono::seconds(60)));
+  ASSERT_TRUE(eventually(green_ready, std::chrono::seconds(60)));
   EXPECT_EQ(kube("/api/v1" + ns + "/services/shop-web")["spec"]["selector"]["skiff.dev/track"],
             "stable");
   EXPECT_EQ(ingress("shop-web-0-canary")["metadata"]["annotations"]
@@ -435,12 +434,7 @@ TEST_F(KubeBackendTest, CanaryAndBlueGreenReleasesMoveTrafficBetweenTwoSets) {
 
   // Blue-green again, promoted: the switch, then the stable set catches up and the new set goes.
   ASSERT_EQ(put(release("registry.example/web:3", "bluegreen")), 200);
-  ASSERT_TRUE(eventually(
-      [&] {
-        json d = deployment("shop-web-canary");
-        return !d.is_null() && d["status"].value("readyReplicas", 0) == 4;
-      },
-      std::chrono::seconds(60)));
+  ASSERT_TRUE(eventually(green_ready, std::chrono::seconds(60)));
   promoted = runSkiff({"rollout", "promote", "shop", "-n", "acme"}, url_);
   ASSERT_EQ(promoted.exit_code, 0) << promoted.err;
   ASSERT_TRUE(eventually(

@@ -220,6 +220,12 @@ TEST_F(ContainerTest, BuildPushDeployRouteExecAndKeepStatefulData) {
   auto failing = exec("default", "shop/web", {"sh", "-c", "echo to-stderr >&2; exit 7"});
   EXPECT_EQ(failing.exit_code, 7);
   EXPECT_EQ(failing.err, "to-stderr\n");
+  // With a terminal (runc exec --tty): the command's output is a terminal's.
+  auto terminal = runSkiff({"exec", "-n", "default", "-t", "shop/web", "--", "sh", "-c",
+                            "test -t 1 && echo has-a-terminal; tty"},
+                           server_->url());
+  EXPECT_EQ(terminal.exit_code, 0) << terminal.err;
+  EXPECT_NE(terminal.out.find("has-a-terminal\r\n/dev/pts/"), std::string::npos) << terminal.out;
   auto boot = exec("default", "shop/cache/shop-cache-0", {"cat", "/data/www/boot"});
   ASSERT_EQ(boot.exit_code, 0) << boot.err;
   const std::string first_boot = boot.out;

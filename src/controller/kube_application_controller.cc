@@ -449,11 +449,13 @@ Result<ReconcileResult> KubeApplicationController::reconcile(const ObjectKey& ke
                 ""},
                now);
 
-  // A workload as the server has it: from the apply just made, else fetched.
+  // A workload as the server has it: from the apply just made, else fetched (once).
   auto workload_status = [&](const std::string& kind, const std::string& name) -> Result<json> {
     auto it = applied.find(kind + "/" + name);
     if (it != applied.end()) return it->second;
-    return cluster->client->get(*kube::findResourceType("apps/v1", kind), ns, name);
+    auto fetched = cluster->client->get(*kube::findResourceType("apps/v1", kind), ns, name);
+    if (fetched.ok()) applied[kind + "/" + name] = *fetched;
+    return fetched;
   };
   // Status of the workloads, and of their pods when they lag.
   json components = json::object();

@@ -537,8 +537,9 @@ Result<ReconcileResult> KubeApplicationController::reconcile(const ObjectKey& ke
                                     "% of routed traffic on the canary set";
     if (paused) {
       message += ", paused";
-    } else if (d.next.step < total && r.steps[d.next.step].await_promote && seen.canary_ready &&
-               d.recheck.count() == 0) {
+    } else if (d.next.step == r.state.step && d.next.step < total &&
+               r.steps[d.next.step].await_promote && seen.canary_ready && d.recheck.count() == 0) {
+      // Only once the gate's own step is applied and ready: a step just taken is not yet.
       message += ", waiting for `skiff rollout promote`";
     }
     entry["message"] = message;

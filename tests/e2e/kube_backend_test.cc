@@ -397,15 +397,16 @@ TEST_F(KubeBackendTest, CanaryAndBlueGreenReleasesMoveTrafficBetweenTwoSets) {
   EXPECT_NE(promoted.out.find("revision 2 promoted"), std::string::npos) << promoted.out;
   ASSERT_TRUE(eventually(
       [&] {
+        // Pruned in this order: routes, workloads, then Services.
         return get(kApps + "/shop")["status"].value("stableRevision", 0) == 2 && ready() &&
-               deployment("shop-web-canary").is_null();
+               kube("/api/v1" + ns + "/services/shop-web-canary").is_null();
       },
       std::chrono::seconds(90)))
       << get(kApps + "/shop")["status"];
   EXPECT_EQ(image_of(deployment("shop-web")), "registry.example/web:2");
   EXPECT_TRUE(ingress("shop-web-0-canary").is_null());
   EXPECT_EQ(backend_of(ingress("shop-web-0")), "shop-web");
-  EXPECT_TRUE(kube("/api/v1" + ns + "/services/shop-web-canary").is_null());
+  EXPECT_TRUE(deployment("shop-web-canary").is_null());
 
   // Blue-green: the new set comes up at full size with no traffic; in-cluster traffic stays on
   // the stable set. `rollout undo` before the switch abandons it, the stable set untouched.

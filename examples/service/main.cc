@@ -55,6 +55,7 @@ struct Options {
   size_t pad = 0;
   std::string port_file;
   bool access_log = false;  // one stdout line per request
+  int error_percent = 0;    // this share of GET / answers 500, spread evenly (a bad release)
 };
 
 // Constant after startup.
@@ -64,6 +65,7 @@ int listen_fd = -1;
 std::atomic<bool> stopping{false};
 std::atomic<bool> failing{false};
 std::atomic<int> slow_ms{0};
+std::atomic<uint64_t> root_requests{0};
 
 std::mutex connections_mu;
 std::condition_variable connections_done;
@@ -74,7 +76,7 @@ void usage() {
                "usage: skiff-example [--name NAME] [--port N] [--host ADDR] [--version-label V]\n"
                "                     [--upstream-env VAR] [--upstream-host HOST] [--pad BYTES] "
                "[--port-file PATH]\n"
-               "                     [--access-log]\n"
+               "                     [--access-log] [--error-percent N]\n"
                "  PORT, APP_VERSION and SKIFF_INSTANCE are read from the environment.\n");
 }
 
@@ -140,6 +142,8 @@ const char* reasonPhrase(int status) {
       return "Method Not Allowed";
     case 413:
       return "Payload Too Large";
+    case 500:
+      return "Internal Server Error";
     case 501:
       return "Not Implemented";
     case 503:
@@ -261,6 +265,12 @@ Response handle(const Request& req) {
   auto method_is = [&](const char* m) { return req.method == m; };
   if (req.path == "/") {
     if (!method_is("GET")) return {405, "text/plain", "use GET\n"};
+    // Request n fails when it carries the count of failures past a whole number: exactly
+    // error_percent of every 100 requests, evenly spaced.
+    const uint64_t n = ++root_requests;
+    if (options.error_percent > 0 &&
+        n * options.error_percent / 100 != (n - 1) * options.error_percent / 100)
+      return {500, "text/plain", "failing on purpose (--error-percent)\n"};
     Json body = {
         {"service", options.name}, {"version", options.version}, {"instance", options.instance}};
     if (!options.upstream_env.empty()) {
@@ -442,7 +452,7 @@ bool parseArgs(int argc, char** argv) {
       continue;
     } else if (arg == "--name" || arg == "--version-label" || arg == "--host" ||
                arg == "--upstream-env" || arg == "--upstream-host" || arg == "--port-file" ||
-               arg == "--port" || arg == "--pad") {
+               arg == "--port" || arg == "--pad" || arg == "--error-percent") {
       if ((v = value()) == nullptr) return false;
     } else {
       std::fprintf(stderr, "skiff-example: unknown argument %s\n", arg.c_str());
@@ -457,6 +467,11 @@ bool parseArgs(int argc, char** argv) {
     if (arg == "--port-file") options.port_file = v;
     if (arg == "--port" && !parsePort(v, &options.port)) {
       std::fprintf(stderr, "skiff-example: --port %s is not a port number (0..65535)\n", v);
+      return false;
+    }
+    if (arg == "--error-percent" &&
+        (!parsePort(v, &options.error_percent) || options.error_percent > 100)) {
+      std::fprintf(stderr, "skiff-example: --error-percent %s must be 0..100\n", v);
       return false;
     }
     if (arg == "--pad") {

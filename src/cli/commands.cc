@@ -31,6 +31,7 @@ struct Commands::State {
   RolloutPauseOptions pause;
   RolloutPauseOptions resume;  // paused = false, set by the constructor
   RolloutPromoteOptions promote;
+  RolloutPromoteOptions abort;  // abort = true, set by the constructor
   ScaleOptions scale;
   LogsOptions logs;
   ExecOptions exec;
@@ -217,7 +218,17 @@ Commands::Commands(CLI::App& app) : state_(std::make_unique<State>()) {
           "Let a canary or blue-green release that waits for a person (autoPromote: false) go on",
           [&s](CommandContext& ctx) { return runRolloutPromote(ctx, s.promote); });
   promote->add_option("application", s.promote.application, "Application name")->required();
+  promote->add_flag("--full", s.promote.full,
+                    "Skip the remaining steps: the new revision takes all traffic now");
   addTenantOption(*promote, s.promote.tenant);
+  s.abort.abort = true;
+  CLI::App* abort =
+      add(*rollout, "abort",
+          "Stop a canary or blue-green release: traffic returns to the stable revision and the "
+          "new revision's instances are removed",
+          [&s](CommandContext& ctx) { return runRolloutPromote(ctx, s.abort); });
+  abort->add_option("application", s.abort.application, "Application name")->required();
+  addTenantOption(*abort, s.abort.tenant);
 
   CLI::App* login = add(
       app, "login", "Log in and save the session for later commands", [&s](CommandContext& ctx) {

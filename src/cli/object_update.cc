@@ -24,7 +24,7 @@ json replacementFor(const json& document, const json& live) {
   const json live_annotations =
       live_meta.is_object() ? live_meta.value("annotations", json()) : json();
   if (!live_annotations.is_object()) return out;
-  for (const char* key : {kPausedAnnotation, kPromoteAnnotation}) {
+  for (const char* key : {kPausedAnnotation, kPromoteAnnotation, kAbortAnnotation}) {
     auto value = live_annotations.find(key);
     if (value == live_annotations.end()) continue;
     json& annotations = out["metadata"]["annotations"];

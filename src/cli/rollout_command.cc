@@ -1,5 +1,6 @@
-// `skiff rollout history|undo|pause|resume|promote APP`: reading and steering an application's
-// numbered revisions. (`rollout status` follows a rollout; see rollout_status_command.cc.)
+// `skiff rollout history|undo|pause|resume|promote|abort APP`: reading and steering an
+// application's numbered revisions. (`rollout status` follows a rollout; see
+// rollout_status_command.cc.)
 #include <ostream>
 
 #include "cli/object_update.h"
@@ -127,11 +128,17 @@ int runRolloutPromote(CommandContext& ctx, const RolloutPromoteOptions& options)
   if (revision == 0)
     return reportError(ctx.err,
                        notFound("application " + options.application + " has no revision yet"));
-  // The promotion names the revision read here, so it cannot let a later one through.
-  auto patched = ctx.client.mergePatch(
-      address, {{"metadata", {{"annotations", {{kPromoteAnnotation, std::to_string(revision)}}}}}});
+  // The promotion (or abort) names the revision read here, so it cannot act on a later one.
+  const std::string value = std::to_string(revision) + (options.full ? ":full" : "");
+  const char* annotation = options.abort ? kAbortAnnotation : kPromoteAnnotation;
+  auto patched =
+      ctx.client.mergePatch(address, {{"metadata", {{"annotations", {{annotation, value}}}}}});
   if (!patched.ok()) return reportError(ctx.err, patched.status());
-  ctx.out << objectRef(kind, options.application) << " revision " << revision << " promoted\n";
+  ctx.out << objectRef(kind, options.application) << " revision " << revision
+          << (options.abort  ? " aborted"
+              : options.full ? " promoted to all traffic"
+                             : " promoted")
+          << "\n";
   return 0;
 }
 

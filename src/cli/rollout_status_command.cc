@@ -6,6 +6,7 @@
 // It polls rather than watches: the tenant's application watch would stream every other
 // application's changes too. Everything it needs is in the application's status.
 #include <chrono>
+#include <cstdio>
 #include <ostream>
 #include <thread>
 
@@ -58,6 +59,12 @@ std::string progressLine(const json& app, int64_t revision) {
          " updated instances are ready...";
 }
 
+std::string percent(double rate) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f%%", rate * 100);
+  return buf;
+}
+
 // The condition `type` of the application, or an empty object.
 json conditionOf(const json& app, const std::string& type) {
   for (const auto& c : objectAt(app, "status").value("conditions", json::array()))
@@ -98,7 +105,8 @@ int runRolloutStatus(CommandContext& ctx, const RolloutStatusOptions& options) {
       // waiting (it crash-loops or cannot start).
       if (const json progressing = conditionOf(*app, "Progressing");
           integerAt(*app, "status", "observedRevision") == revision &&
-          progressing.value("reason", "") == "InstancesFailing")
+          (progressing.value("reason", "") == "InstancesFailing" ||
+           progressing.value("reason", "") == "RolloutAborted"))
         return reportError(ctx.err,
                            Status(StatusCode::kConflict, progressing.value("message", "")));
       const auto annotations = metadataMap(*app, "annotations");
@@ -112,8 +120,15 @@ int runRolloutStatus(CommandContext& ctx, const RolloutStatusOptions& options) {
       // A canary or blue-green release says where it stands and what it waits for.
       const json released = objectAt(objectAt(objectAt(*app, "status"), "release"), "components");
       for (const auto& [component, state] : released.items())
-        if (state.is_object())
+        if (state.is_object()) {
           line += "\n  " + component + ": " + state.value("message", "in progress");
+          if (const json a = objectAt(state, "analysis"); !a.empty())
+            line += "\n    analysis over " + std::to_string(a.value("windowSeconds", 0)) +
+                    "s: " + std::to_string(a.value("requests", 0)) + " requests, " +
+                    percent(a.value("errorRate", 0.0)) + " errors (stable " +
+                    percent(a.value("stableErrorRate", 0.0)) + "), p99 " +
+                    std::to_string(a.value("p99Ms", 0)) + "ms";
+        }
     }
     if (line != last_line) {
       ctx.out << line << "\n" << std::flush;

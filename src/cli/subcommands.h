@@ -121,10 +121,14 @@ struct RolloutPauseOptions {
 };
 int runRolloutPause(CommandContext& ctx, const RolloutPauseOptions& options);
 
-// Lets the latest revision's release past its manual gate (autoPromote: false).
+// Lets the latest revision's release past its manual gate (autoPromote: false); with `full`,
+// past all its remaining steps. `abort` instead stops the release: traffic goes back to the
+// stable set and the canary set is removed.
 struct RolloutPromoteOptions {
   std::string application;
   TenantOption tenant;
+  bool full = false;
+  bool abort = false;
 };
 int runRolloutPromote(CommandContext& ctx, const RolloutPromoteOptions& options);
 

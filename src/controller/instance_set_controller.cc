@@ -5,6 +5,7 @@
 #include <random>
 #include <set>
 
+#include "controller/release_plan.h"
 #include "controller/revision_controller.h"
 #include "controller/rollout_plan.h"
 #include "model/well_known.h"
@@ -100,25 +101,44 @@ std::vector<WatchedKind> InstanceSetController::watches() const {
 }
 
 Status InstanceSetController::createInstance(const Object& app, const json& component,
-                                             int64_t revision, const std::string& hash,
-                                             std::optional<int> ordinal) {
+                                             const InstanceSet& set, std::optional<int> ordinal) {
   const std::string component_name = component.value("name", "");
   Object instance;
   instance.kind = "Instance";
   instance.metadata.tenant = app.metadata.tenant;
   instance.metadata.name =
       app.metadata.name + "-" + component_name + "-" +
-      (ordinal ? std::to_string(*ordinal) : std::to_string(revision) + "-" + randomSuffix());
+      (ordinal ? std::to_string(*ordinal) : std::to_string(set.revision) + "-" + randomSuffix());
   instance.metadata.labels[kApplicationLabel] = app.metadata.name;
   instance.metadata.labels[kComponentLabel] = component_name;
-  instance.metadata.labels[kTemplateHashLabel] = hash;
+  instance.metadata.labels[kTemplateHashLabel] = set.hash;
+  if (set.canary) instance.metadata.labels[kTrackLabel] = "canary";
   instance.spec = {{"application", app.metadata.name},
                    {"component", component_name},
-                   {"revision", revision},
+                   {"revision", set.revision},
                    {"node", "local"}};
   if (ordinal) instance.spec["ordinal"] = *ordinal;
   auto created = store_.create(std::move(instance));
   return created.ok() ? Status::ok() : created.status();
+}
+
+Status InstanceSetController::rollSet(const Object& app, const json& component,
+                                      const InstanceSet& set, const LiveInstances& instances,
+                                      const RolloutBudget& budget) {
+  std::vector<InstanceView> views;
+  for (const auto& [stored, i] : instances) {
+    auto label = i.metadata.labels.find(kTemplateHashLabel);
+    views.push_back(
+        {i.metadata.name, label != i.metadata.labels.end() && label->second == set.hash, ready(i)});
+  }
+  RolloutPlan plan = planRollout(views, set.desired, budget);
+  for (const auto& [stored, i] : instances)
+    if (std::find(plan.retire.begin(), plan.retire.end(), i.metadata.name) != plan.retire.end()) {
+      if (Status s = retire(stored); !s.isOk()) return s;
+    }
+  for (int n = 0; n < plan.create; ++n)
+    if (Status s = createInstance(app, component, set, std::nullopt); !s.isOk()) return s;
+  return Status::ok();
 }
 
 Status InstanceSetController::retire(const StoredObjectPtr& stored) {
@@ -189,9 +209,32 @@ Result<ReconcileResult> InstanceSetController::reconcile(const ObjectKey& key) {
     live[component].emplace_back(stored, std::move(instance));
   }
 
+  // Canary and blue-green components whose instances change since the stable revision are
+  // released as two sets (release_plan.h).
+  const int64_t stable = app.status.value("stableRevision", int64_t{0});
+  std::optional<Object> stable_revision;
+  if (stable != 0 && stable != target) {
+    if (auto r = store_.get({"Revision", key.tenant, revisionName(key.name, stable)}); r.ok())
+      stable_revision = (*r)->object();
+  }
+  const json previous =
+      app.status.value("release", json::object()).value("components", json::object());
+  const std::string promote = app.metadata.annotations.count(kPromoteAnnotation)
+                                  ? app.metadata.annotations.at(kPromoteAnnotation)
+                                  : "";
+  const bool abort_asked = app.metadata.annotations.count(kAbortAnnotation) &&
+                           app.metadata.annotations.at(kAbortAnnotation) == std::to_string(target);
+  json release = json::object();
+  bool release_finished = false;
+  std::optional<std::chrono::milliseconds> recheck;
+  auto recheck_within = [&](std::chrono::milliseconds after) {
+    recheck = std::min(recheck.value_or(after), after);
+  };
+
   json components = json::object();
   bool all_available = true, all_done = true;
   std::string failures;  // the first instance of the target revision that is failing
+  std::string aborts;    // the first released component whose release was aborted
   for (const auto& c : template_spec.value("components", json::array())) {
     if (!longRunning(c)) continue;
     const std::string name = c.value("name", "");
@@ -199,12 +242,144 @@ Result<ReconcileResult> InstanceSetController::reconcile(const ObjectKey& key) {
     auto& instances = live[name];
     const RolloutBudget budget = rolloutBudget(c.value("rollout", json::object()), desired);
     const std::string hash = templateHash(c, config_versions);
+
+    json before;  // the component as the stable revision has it, when it is being released
+    if (stable_revision && progressive(c)) {
+      const json stable_spec = stable_revision->spec.value("template", json::object());
+      for (const auto& b : stable_spec.value("components", json::array()))
+        if (b.value("name", "") == name && podShape(b) != podShape(c)) before = b;
+    }
+    if (before.is_object()) {
+      // Where the release stands, and the step the sets are kept at.
+      const CarriedRelease carried = carriedRelease(
+          previous.value(name, json()), target, c,
+          [&](int64_t since) { return revisionComponent(store_, key, since, name); });
+      const std::vector<ReleaseStep> steps = releaseSteps(c["rollout"], desired);
+      const ComponentRelease& state = carried.state;
+      const int total = static_cast<int>(steps.size());
+      const bool promoting = state.step >= total && !state.aborted;
+      const ReleaseStep& step = stepInForce(steps, state);
+      const std::string old_hash =
+          templateHash(before, stable_revision->spec.value("configVersions", json::object()));
+      const InstanceSet stable_set{promoting ? hash : old_hash, promoting ? target : stable,
+                                   desired, false};
+      const InstanceSet canary_set{hash, carried.revision, state.aborted ? 0 : step.canary_replicas,
+                                   true};
+      LiveInstances sets[2];  // [canary]
+      for (auto& entry : instances)
+        sets[entry.second.metadata.labels.count(kTrackLabel)].push_back(entry);
+      auto count = [](const LiveInstances& set, const std::string& h, bool need_ready) {
+        int n = 0;
+        for (const auto& [stored, i] : set) {
+          auto label = i.metadata.labels.find(kTemplateHashLabel);
+          n += label != i.metadata.labels.end() && label->second == h && (!need_ready || ready(i));
+        }
+        return n;
+      };
+      const int stable_ready = count(sets[0], stable_set.hash, true);
+      const int canary_ready = count(sets[1], hash, true);
+
+      ReleaseObservation seen;
+      seen.canary_ready = canary_ready == canary_set.desired &&
+                          static_cast<int>(sets[1].size()) == canary_set.desired;
+      seen.stable_ready =
+          promoting && stable_ready == desired && static_cast<int>(sets[0].size()) == desired;
+      seen.paused = paused;
+      seen.promoted =
+          promote == std::to_string(target) || promote == std::to_string(target) + ":full";
+      seen.promoted_full = promote == std::to_string(target) + ":full";
+      seen.now = clock_.now();
+      const AnalysisSpec analysis = analysisSpec(c["rollout"]);
+      seen.failure_limit = analysis.failure_limit;
+      json measured;
+      std::string canary_failing;
+      for (const auto& [stored, i] : sets[1])
+        if (canary_failing.empty()) canary_failing = failure(i);
+      if (abort_asked) {
+        seen.abort = ReleaseAbort{"manual", 0, 0, "", "aborted by `skiff rollout abort`"};
+        seen.failure_limit = 1;
+      } else if (!canary_failing.empty() && !promoting) {
+        // A canary that cannot run has failed its release as surely as one that errs.
+        seen.abort = ReleaseAbort{"instanceFailure", 0, 0, "", canary_failing};
+        seen.failure_limit = 1;
+      } else if (traffic_ != nullptr && !state.aborted && !promoting && step.weight > 0 &&
+                 canary_ready > 0 && c.contains("routes")) {
+        // Judged on what the canary set answered through the gateway, beside the stable set.
+        const auto traffic = traffic_->compare(key.tenant + "/" + key.name + "/" + name + "/",
+                                               std::to_string(carried.revision), analysis.interval);
+        seen.abort = judge(analysis, traffic);
+        measured = {{"windowSeconds", traffic.span.count()},
+                    {"requests", traffic.revision.requests},
+                    {"errorRate", traffic.revision.errorRate()},
+                    {"p99Ms", std::llround(traffic.revision.p99_seconds * 1000)},
+                    {"stableRequests", traffic.others.requests},
+                    {"stableErrorRate", traffic.others.errorRate()}};
+        recheck_within(std::chrono::seconds(1));
+      }
+      const ReleaseDecision d = advanceRelease(steps, state, seen);
+      if (d.recheck.count() > 0) recheck_within(d.recheck);
+      if (d.next.step != state.step || d.next.aborted.has_value() != state.aborted.has_value())
+        recheck_within(std::chrono::milliseconds(0));
+
+      components[name] = {{"desired", desired},
+                          {"current", sets[0].size()},
+                          {"ready", stable_ready},
+                          {"updated", count(sets[0], hash, false)},
+                          {"canary",
+                           {{"desired", canary_set.desired},
+                            {"ready", canary_ready},
+                            {"weight", d.next.aborted ? 0 : stepInForce(steps, d.next).weight}}}};
+      all_available = all_available && stable_ready + canary_ready >= desired - budget.unavailable;
+      all_done = false;
+      if (d.done) {
+        // The stable set runs the new template: the canary set goes, the release is over.
+        release_finished = true;
+        for (const auto& [stored, i] : sets[1])
+          if (Status st = retire(stored); !st.isOk()) return st;
+        continue;
+      }
+      json entry = toJson(d.next);
+      const int weight = d.next.aborted ? 0 : stepInForce(steps, d.next).weight;
+      entry["revision"] = carried.revision;
+      entry["steps"] = total;
+      entry["weight"] = weight;
+      if (!measured.is_null()) entry["analysis"] = measured;
+      std::string message;
+      if (d.next.aborted) {
+        message = "aborted: " + d.next.aborted->message;
+        if (aborts.empty()) aborts = "component " + name + ": " + d.next.aborted->message;
+      } else if (d.next.step >= total) {
+        message = "promoting: the stable set rolls out the new template";
+      } else {
+        message = "step " + std::to_string(d.next.step + 1) + " of " + std::to_string(total) +
+                  ", " + std::to_string(weight) + "% of routed traffic on the canary set";
+        if (paused)
+          message += ", paused";
+        else if (steps[d.next.step].await_promote && seen.canary_ready && d.recheck.count() == 0 &&
+                 d.next.step == state.step)
+          message += ", waiting for `skiff rollout promote`";
+      }
+      entry["message"] = message;
+      release[name] = entry;
+      if (paused) continue;
+      // The sets follow the decision's step: a step taken is applied at once.
+      const ReleaseStep& next_step = stepInForce(steps, d.next);
+      const bool next_promoting = d.next.step >= total && !d.next.aborted;
+      const InstanceSet next_stable{next_promoting ? hash : old_hash,
+                                    next_promoting ? target : stable, desired, false};
+      const InstanceSet next_canary{hash, carried.revision,
+                                    d.next.aborted ? 0 : next_step.canary_replicas, true};
+      if (Status st = rollSet(app, c, next_stable, sets[0], budget); !st.isOk()) return st;
+      if (Status st = rollSet(app, c, next_canary, sets[1], budget); !st.isOk()) return st;
+      continue;
+    }
+
+    int ready_count = 0, updated = 0;
+    std::string failing;
     auto is_current = [&](const Object& i) {
       auto label = i.metadata.labels.find(kTemplateHashLabel);
       return label != i.metadata.labels.end() && label->second == hash;
     };
-    int ready_count = 0, updated = 0;
-    std::string failing;
     for (const auto& [stored, i] : instances) {
       if (ready(i)) ++ready_count;
       if (is_current(i)) ++updated;
@@ -229,7 +404,9 @@ Result<ReconcileResult> InstanceSetController::reconcile(const ObjectKey& key) {
       for (const auto& [stored, i] : instances) objects.push_back(i);
       OrderedStep step = planOrdered(objects, hash, desired);
       if (step.create) {
-        if (Status s = createInstance(app, c, target, hash, step.create); !s.isOk()) return s;
+        if (Status s = createInstance(app, c, {hash, target, desired, false}, step.create);
+            !s.isOk())
+          return s;
       }
       for (const auto& [stored, i] : instances)
         if (step.retire && i.metadata.name == *step.retire) {
@@ -237,16 +414,9 @@ Result<ReconcileResult> InstanceSetController::reconcile(const ObjectKey& key) {
         }
       continue;
     }
-    std::vector<InstanceView> views;
-    for (const auto& [stored, i] : instances)
-      views.push_back({i.metadata.name, is_current(i), ready(i)});
-    RolloutPlan plan = planRollout(views, desired, budget);
-    for (const auto& [stored, i] : instances)
-      if (std::find(plan.retire.begin(), plan.retire.end(), i.metadata.name) != plan.retire.end()) {
-        if (Status s = retire(stored); !s.isOk()) return s;
-      }
-    for (int n = 0; n < plan.create; ++n)
-      if (Status s = createInstance(app, c, target, hash, std::nullopt); !s.isOk()) return s;
+    // Left-over canary instances of the template wanted count as any other.
+    if (Status s = rollSet(app, c, {hash, target, desired, false}, instances, budget); !s.isOk())
+      return s;
   }
 
   // Status, merged into what other controllers wrote.
@@ -254,15 +424,23 @@ Result<ReconcileResult> InstanceSetController::reconcile(const ObjectKey& key) {
   json& status = updated_app.status;
   const std::string now = formatTimestamp(clock_.now());
   status["components"] = components;
+  if (release.empty()) {
+    status.erase("release");
+    // Everything runs `target`: it is what the next release starts from.
+    if (all_done || release_finished) status["stableRevision"] = target;
+  } else {
+    status["release"] = {{"stable", stable}, {"components", release}};
+  }
   // The revision that `components` and the conditions below describe.
   status["observedRevision"] = target;
-  setRolloutConditions(status, {target, all_available, all_done, paused, failures}, now);
+  setRolloutConditions(status, {target, all_available, all_done, paused, failures, aborts}, now);
   if (status != app.status) {
     UpdateOptions update;
     update.status_only = true;
     auto written = store_.update(std::move(updated_app), update);
     if (!written.ok()) return written.status();
   }
+  if (recheck) return ReconcileResult{*recheck};
   return ReconcileResult{};
 }
 

@@ -3,13 +3,24 @@
 // (maxSurge / maxUnavailable, new instances ready before old ones retire). Stateful components
 // get stable ordinal names (cache-0, cache-1) and start and update one at a time, in order.
 // Retiring sets spec.terminating; the node agent drains, stops and deletes the instance.
-// Writes Application status: per-component counts and the Available, Progressing and Ready
-// conditions.
+//
+// A service with a canary or blue-green strategy whose instances change since the stable
+// revision (status.stableRevision) is released as two sets (release_plan.h): the stable set
+// keeps running the stable revision's template at full size while a canary set (label
+// skiff.dev/track=canary) runs the new one, sized by the step in force; the route controller
+// splits traffic by the step's weight. While the canary takes traffic the gateway's measurements
+// of both (observe/revision_traffic.h) are judged about once a second, and a breach aborts.
+//
+// Writes Application status: per-component counts, status.release (each released component's
+// step, weight, analysis and abort), status.stableRevision, and the Available, Progressing and
+// Ready conditions.
 #pragma once
 
 #include "model/well_known.h"
 
 #include "controller/controller.h"
+#include "controller/rollout_plan.h"
+#include "observe/revision_traffic.h"
 
 namespace skiff {
 
@@ -25,19 +36,35 @@ std::string templateHash(const json& component, const json& config_versions = js
 
 class InstanceSetController final : public Controller {
  public:
-  InstanceSetController(Store& store, const Clock& clock) : store_(store), clock_(clock) {}
+  // `traffic` (may be null: no analysis) outlives the controller.
+  InstanceSetController(Store& store, const Clock& clock,
+                        observe::RevisionTraffic* traffic = nullptr)
+      : store_(store), clock_(clock), traffic_(traffic) {}
 
   std::string name() const override { return "instances"; }
   std::vector<WatchedKind> watches() const override;
   Result<ReconcileResult> reconcile(const ObjectKey& key) override;
 
  private:
-  Status createInstance(const Object& app, const json& component, int64_t revision,
-                        const std::string& hash, std::optional<int> ordinal);
+  using LiveInstances = std::vector<std::pair<StoredObjectPtr, Object>>;
+  // One set of a component's instances and what it should be: `desired` instances of template
+  // `hash`, new ones made from revision `revision`.
+  struct InstanceSet {
+    std::string hash;
+    int64_t revision = 0;
+    int desired = 0;
+    bool canary = false;
+  };
+  Status createInstance(const Object& app, const json& component, const InstanceSet& set,
+                        std::optional<int> ordinal);
   Status retire(const StoredObjectPtr& instance);
+  // One rolling-update step of `instances` towards `set` (rollout_plan.h).
+  Status rollSet(const Object& app, const json& component, const InstanceSet& set,
+                 const LiveInstances& instances, const RolloutBudget& budget);
 
   Store& store_;
   const Clock& clock_;
+  observe::RevisionTraffic* const traffic_;
 };
 
 }  // namespace skiff

@@ -33,24 +33,11 @@ const std::vector<std::pair<const char*, const char*>> kRendered = {
 
 bool isLocal(const std::string& cluster) { return cluster.empty() || cluster == "local"; }
 
-// Whether a service component of `spec` is released as two workload sets (release_plan.h).
-bool progressive(const json& c) {
-  const std::string strategy = c.value("rollout", json::object()).value("strategy", "rolling");
-  return c.value("type", "service") == "service" && strategy != "rolling";
-}
-
 const json* findComponent(const json& spec, const std::string& name) {
   if (!spec.is_object() || !spec.contains("components")) return nullptr;
   for (const auto& c : spec["components"])
     if (c.value("name", "") == name) return &c;
   return nullptr;
-}
-
-// The fields that make a component's pods what they are; a change elsewhere (replicas,
-// autoscaling, routes, the rollout itself) applies to both sets without a release.
-json podShape(json c) {
-  for (const char* key : {"replicas", "autoscale", "routes", "rollout"}) c.erase(key);
-  return c;
 }
 
 // Whether a Deployment or StatefulSet has rolled out `replicas` pods of its current template.
@@ -351,30 +338,19 @@ Result<ReconcileResult> KubeApplicationController::reconcile(const ObjectKey& ke
     if (!progressive(c) || before == nullptr || podShape(*before) == podShape(c)) continue;
     const int replicas =
         c.contains("autoscale") ? c["autoscale"].value("min", 1) : c.value("replicas", 1);
-    Released r{releaseSteps(c["rollout"], replicas), {}, target};
     // A later revision that leaves this component as it was carries on its release.
-    if (previous.is_object() && previous.contains(name)) {
-      const int64_t since = previous[name].value("revision", int64_t{0});
-      if (since == target) {
-        r.state = componentReleaseFrom(previous[name]);
-        r.revision = since;
-      } else if (auto brought = store_.get({"Revision", key.tenant, revisionName(key.name, since)});
-                 brought.ok()) {
-        const json* then =
-            findComponent((*brought)->object().spec.value("template", json::object()), name);
-        if (then != nullptr && podShape(*then) == podShape(c)) {
-          r.state = componentReleaseFrom(previous[name]);
-          r.revision = since;
-        }
-      }
-    }
-    const bool promoting = r.state.step >= static_cast<int>(r.steps.size());
+    const CarriedRelease carried =
+        carriedRelease(previous.is_object() ? previous.value(name, json()) : json(), target, c,
+                       [&](int64_t since) { return revisionComponent(store_, key, since, name); });
+    Released r{releaseSteps(c["rollout"], replicas), carried.state, carried.revision};
+    const bool aborted = r.state.aborted.has_value();
+    const bool promoting = r.state.step >= static_cast<int>(r.steps.size()) && !aborted;
     const ReleaseStep& step = stepInForce(r.steps, r.state);
     kube::ComponentTracks tracks;
     tracks.stable = promoting ? c : *before;
     tracks.stable_revision = promoting ? target : stable;
-    tracks.canary_replicas = step.canary_replicas;
-    tracks.weight = step.weight;
+    tracks.canary_replicas = aborted ? 0 : step.canary_replicas;
+    tracks.weight = aborted ? 0 : step.weight;
     tracks.bluegreen = c["rollout"].value("strategy", "") == "bluegreen";
     input.releases[name] = tracks;
     released[name] = r;
@@ -498,9 +474,14 @@ Result<ReconcileResult> KubeApplicationController::reconcile(const ObjectKey& ke
   const bool paused = input.paused;
   ReleaseObservation seen;
   seen.paused = paused;
-  seen.promoted = annotation(app, kPromoteAnnotation) == std::to_string(target);
+  const std::string promote = annotation(app, kPromoteAnnotation);
+  seen.promoted = promote == std::to_string(target) || promote == std::to_string(target) + ":full";
+  seen.promoted_full = promote == std::to_string(target) + ":full";
   seen.now = clock_.now();
+  if (annotation(app, kAbortAnnotation) == std::to_string(target))
+    seen.abort = ReleaseAbort{"manual", 0, 0, "", "aborted by `skiff rollout abort`"};
   json release = json::object();
+  std::string aborts;
   bool stepped = false;
   std::optional<std::chrono::seconds> recheck;
   for (const auto& [name, r] : released) {
@@ -526,18 +507,22 @@ Result<ReconcileResult> KubeApplicationController::reconcile(const ObjectKey& ke
     if (d.recheck.count() > 0) recheck = std::min(recheck.value_or(d.recheck), d.recheck);
     json entry = toJson(d.next);
     const int total = static_cast<int>(r.steps.size());
-    const int weight = stepInForce(r.steps, d.next).weight;
+    const int weight = d.next.aborted ? 0 : stepInForce(r.steps, d.next).weight;
     entry["revision"] = r.revision;
     entry["steps"] = total;
     entry["weight"] = weight;
-    std::string message = d.next.step >= total
+    stepped = stepped || d.next.aborted.has_value() != r.state.aborted.has_value();
+    if (d.next.aborted && aborts.empty())
+      aborts = "component " + name + ": " + d.next.aborted->message;
+    std::string message = d.next.aborted ? "aborted: " + d.next.aborted->message
+                          : d.next.step >= total
                               ? "promoting: the stable set rolls out the new template"
                               : "step " + std::to_string(d.next.step + 1) + " of " +
                                     std::to_string(total) + ", " + std::to_string(weight) +
                                     "% of routed traffic on the canary set";
     if (paused) {
       message += ", paused";
-    } else if (d.next.step == r.state.step && d.next.step < total &&
+    } else if (!d.next.aborted && d.next.step == r.state.step && d.next.step < total &&
                r.steps[d.next.step].await_promote && seen.canary_ready && d.recheck.count() == 0) {
       // Only once the gate's own step is applied and ready: a step just taken is not yet.
       message += ", waiting for `skiff rollout promote`";
@@ -556,7 +541,7 @@ Result<ReconcileResult> KubeApplicationController::reconcile(const ObjectKey& ke
 
   status["components"] = components;
   status["observedRevision"] = target;
-  setRolloutConditions(status, {target, all_available, all_done, paused, failures}, now);
+  setRolloutConditions(status, {target, all_available, all_done, paused, failures, aborts}, now);
   if (Status s = write_status(); !s.isOk()) return s;
   // A step taken is applied at once; a pause is looked at when it ends. The watches bring
   // changes; the rest only bounds how stale things may get if one is lost.

@@ -11,15 +11,31 @@
 // After the last step (and `skiff rollout promote` when autoPromote is false) the component is
 // promoting: the stable set is updated to the new template while the canary set keeps its
 // share; once the stable set has rolled out the canary set goes and the release is done.
+//
+// While the canary set takes traffic, its answers are judged against the stable set's
+// (AnalysisSpec, judge()): a breach aborts the release, as `skiff rollout abort` does. An
+// aborted release sends all traffic back to the stable set and removes the canary set; it stays
+// aborted until the application gets another revision.
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include <functional>
+
 #include "model/object.h"
+#include "observe/revision_traffic.h"
 
 namespace skiff {
+
+// Whether a component is released as two sets: a service whose strategy is not rolling.
+bool progressive(const json& component);
+
+// The fields that make a component's instances what they are; a change elsewhere (replicas,
+// autoscaling, routes, the rollout itself) applies to both sets without a release.
+json podShape(json component);
 
 struct ReleaseStep {
   int weight = 0;  // % of the routed traffic the canary set takes
@@ -32,20 +48,60 @@ struct ReleaseStep {
 // empty for the rolling strategy.
 std::vector<ReleaseStep> releaseSteps(const json& rollout, int replicas);
 
+// Why a release was aborted: a metric that breached its threshold, or a person.
+struct ReleaseAbort {
+  std::string metric;  // "errorRate", "p99" or "manual"
+  double value = 0;
+  double threshold = 0;
+  std::string at;       // RFC 3339
+  std::string message;  // for people: what was measured over what, or who aborted
+};
+
 // Where one component's release stands; kept in the application's status.release.
 struct ComponentRelease {
   int step = 0;             // index into the steps; == their number: promoting
   std::string ready_since;  // when the canary set was first seen ready at this step; "" not yet
+  int failures = 0;         // consecutive analysis checks that breached
+  std::optional<ReleaseAbort> aborted;
 };
 json toJson(const ComponentRelease& release);
 ComponentRelease componentReleaseFrom(const json& value);
 
+// The release of `component` (as revision `target` has it) that goes on from its entry in
+// status.release (`previous`, null if none): that entry's, when it was brought by `target` or
+// by an earlier revision whose pods are the same (`component_at(revision)` returns that
+// revision's component, null when gone); otherwise a fresh one brought by `target`.
+struct CarriedRelease {
+  ComponentRelease state;
+  int64_t revision = 0;  // the revision that brought the canary set's template
+};
+CarriedRelease carriedRelease(const json& previous, int64_t target, const json& component,
+                              const std::function<json(int64_t revision)>& component_at);
+
 // What the backend sees of the component's two sets now.
+// How the canary set's answers are judged (a component's rollout.analysis, defaults applied).
+struct AnalysisSpec {
+  std::chrono::seconds interval{30};     // the window judged
+  std::optional<double> max_error_rate;  // absolute; unset: the stable set's rate + 1 point
+  double max_error_increase = 0.01;
+  std::optional<double> max_p99_seconds;
+  uint64_t min_requests = 20;  // fewer in the window: not judged yet
+  int failure_limit = 1;       // consecutive breaching checks that abort
+};
+AnalysisSpec analysisSpec(const json& rollout);
+
+// The first threshold the canary set's window breaches, if any (`at` left empty).
+std::optional<ReleaseAbort> judge(const AnalysisSpec& spec,
+                                  const observe::RevisionComparison& traffic);
+
 struct ReleaseObservation {
-  bool canary_ready = false;  // the canary set has the step's replicas, all current and ready
-  bool stable_ready = false;  // the stable set runs the new template and is rolled out
-  bool paused = false;        // `skiff rollout pause`
-  bool promoted = false;      // `skiff rollout promote` for the revision being released
+  bool canary_ready = false;   // the canary set has the step's replicas, all current and ready
+  bool stable_ready = false;   // the stable set runs the new template and is rolled out
+  bool paused = false;         // `skiff rollout pause`
+  bool promoted = false;       // `skiff rollout promote` for the revision being released
+  bool promoted_full = false;  // `skiff rollout promote --full`: skip the remaining steps
+  std::optional<ReleaseAbort> abort;  // `skiff rollout abort`, or the analysis' breach
+  int failure_limit = 1;              // breaches in a row that abort (AnalysisSpec)
   std::chrono::system_clock::time_point now;
 };
 

@@ -40,6 +40,17 @@ std::string versionChanges(const json& before, const json& after) {
 
 }  // namespace
 
+json revisionComponent(const Store& store, const ObjectKey& application, int64_t revision,
+                       const std::string& component) {
+  auto stored =
+      store.get({"Revision", application.tenant, revisionName(application.name, revision)});
+  if (!stored.ok()) return json();
+  const json spec = (*stored)->object().spec.value("template", json::object());
+  for (const auto& c : spec.value("components", json::array()))
+    if (c.value("name", "") == component) return c;
+  return json();
+}
+
 std::vector<std::string> configRefs(const json& component) {
   std::vector<std::string> refs;
   auto note = [&](const json& holder) {

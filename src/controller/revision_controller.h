@@ -20,6 +20,11 @@ std::string revisionName(const std::string& application, int64_t n);
 // "config/NAME" and "secret/NAME", sorted, without duplicates.
 std::vector<std::string> configRefs(const json& component);
 
+// Component `component` of revision `revision` of application `application`, as that revision
+// holds it; null when the revision or the component is gone.
+json revisionComponent(const Store& store, const ObjectKey& application, int64_t revision,
+                       const std::string& component);
+
 class RevisionController final : public Controller {
  public:
   RevisionController(Store& store, const Clock& clock) : store_(store), clock_(clock) {}

@@ -84,7 +84,12 @@ void setRolloutConditions(json& status, const RolloutState& state, const std::st
                now);
   // A failing new instance holds the rollout (old instances are only retired for ready new
   // ones), so the revision before keeps serving; the condition says why it holds.
-  if (!state.paused && !state.failures.empty()) {
+  if (!state.aborted.empty()) {
+    setCondition(status,
+                 {"Progressing", "False", "RolloutAborted",
+                  revision + " was aborted; the stable revision serves: " + state.aborted, ""},
+                 now);
+  } else if (!state.paused && !state.failures.empty()) {
     setCondition(status,
                  {"Progressing", "False", "InstancesFailing",
                   revision + " cannot progress: " + state.failures, ""},

@@ -45,6 +45,7 @@ struct RolloutState {
   bool done = false;       // every instance runs `revision` and is ready
   bool paused = false;
   std::string failures;  // why `revision` cannot progress (instances failing); empty if none
+  std::string aborted;   // why its release was aborted (release_plan.h); empty if it was not
 };
 void setRolloutConditions(json& status, const RolloutState& state, const std::string& now);
 

@@ -1,5 +1,6 @@
 #include "controller/route_controller.h"
 
+#include <algorithm>
 #include <set>
 
 #include "model/formats.h"
@@ -24,6 +25,21 @@ std::optional<std::string> portName(const json& component, const json& ref) {
 constexpr const char* kTlsCondition = "TLSReady";
 
 std::string quoted(const std::string& s) { return "\"" + s + "\""; }
+
+// The canary weight of each component an application is releasing (status.release).
+std::map<std::string, int> canaryWeights(const json& status) {
+  std::map<std::string, int> weights;
+  auto release = status.find("release");
+  if (release == status.end() || !release->is_object()) return weights;
+  auto components = release->find("components");
+  if (components == release->end() || !components->is_object()) return weights;
+  for (const auto& [component, entry] : components->items())
+    if (entry.is_object()) weights[component] = entry.value("weight", 0);
+  return weights;
+}
+
+// Gateway weights are integers; a side's share is spread over its backends in ten-thousandths.
+constexpr int kWeightScale = 100;
 
 }  // namespace
 
@@ -89,15 +105,32 @@ Result<ReconcileResult> RouteController::reconcile(const ObjectKey& key) {
 // controllers make cost a lookup.
 void RouteController::refreshApplication(const StoredObject& stored) {
   const ObjectKey key = stored.key();
+  // A release's weights live in the status; most status writes have none and had none, and
+  // cost a substring search.
+  const bool releasing = stored.json_text.find("\"release\"") != std::string::npos;
   {
     std::lock_guard lock(mu_);
     auto it = apps_.find(key);
     if (it != apps_.end() && it->second.uid == stored.metadata.uid &&
-        it->second.generation == stored.metadata.generation)
+        it->second.generation == stored.metadata.generation) {
+      if (!releasing && it->second.canary_weights.empty()) return;
+    } else {
+      it = apps_.end();
+    }
+    if (it != apps_.end()) {
+      // Only the weights can have changed.
+      std::map<std::string, int> weights;
+      if (releasing) weights = canaryWeights(stored.object().status);
+      if (weights != it->second.canary_weights) {
+        it->second.canary_weights = std::move(weights);
+        markStale();
+      }
       return;
+    }
   }
   const Object app = stored.object();
   AppEntry entry;
+  entry.canary_weights = canaryWeights(app.status);
   entry.uid = stored.metadata.uid;
   entry.generation = stored.metadata.generation;
   for (const auto& component : app.spec.value("components", json::array())) {
@@ -135,7 +168,8 @@ void RouteController::refreshApplication(const StoredObject& stored) {
   std::lock_guard lock(mu_);
   for (auto& [secret, loaded] : named) secrets_.try_emplace(secret, std::move(loaded));
   AppEntry& cached = apps_[key];
-  const bool changed = cached.routes != entry.routes;
+  const bool changed =
+      cached.routes != entry.routes || cached.canary_weights != entry.canary_weights;
   cached = std::move(entry);
   if (changed) markStale();
 }
@@ -154,6 +188,10 @@ void RouteController::refreshInstance(const StoredObject& stored) {
   e.application = instance.spec.value("application", "");
   e.component = instance.spec.value("component", "");
   e.address = instance.status.value("address", "");
+  auto track = stored.metadata.labels.find(kTrackLabel);
+  e.canary = track != stored.metadata.labels.end() && track->second == "canary";
+  if (const int64_t revision = instance.spec.value("revision", int64_t{0}); revision > 0)
+    e.revision = std::to_string(revision);
   if (auto ports = instance.status.find("ports");
       ports != instance.status.end() && ports->is_object()) {
     for (const auto& [name, port] : ports->items())
@@ -320,13 +358,34 @@ json RouteController::buildTable(int64_t version) const {
                     {"retries", spec.retries},
                     {"balancer", "round_robin"}};
       if (!spec.match.is_null()) route["match"] = spec.match;
-      json backends = json::array();
+      // The ready instances that serve this route's port, canary ones apart during a release.
+      std::vector<std::pair<const InstanceEntry*, int>> serving[2];  // [canary] -> instance, port
+      auto weight = entry.canary_weights.find(spec.component);
+      const bool released = weight != entry.canary_weights.end();
       if (auto r = ready.find({key.tenant, key.name, spec.component}); r != ready.end()) {
         for (const InstanceEntry* e : r->second) {
           auto port = spec.port ? e->ports.find(*spec.port) : e->ports.end();
           if (port == e->ports.end()) continue;
-          backends.push_back(
-              {{"address", e->address + ":" + std::to_string(port->second)}, {"weight", 100}});
+          serving[released && e->canary].emplace_back(e, port->second);
+        }
+      }
+      // Each side's share of the traffic; when one side has no ready instance, the other takes
+      // it all rather than answer 503.
+      int share[2] = {100, 0};
+      if (released && !serving[1].empty()) {
+        share[0] = serving[0].empty() ? 0 : 100 - weight->second;
+        share[1] = 100 - share[0];
+      }
+      json backends = json::array();
+      for (int side = 0; side < 2; ++side) {
+        if (share[side] == 0 || serving[side].empty()) continue;
+        const int each =
+            std::max<int>(1, share[side] * kWeightScale / static_cast<int>(serving[side].size()));
+        for (const auto& [e, port] : serving[side]) {
+          json backend = {{"address", e->address + ":" + std::to_string(port)},
+                          {"weight", released ? each : 100}};
+          if (!e->revision.empty()) backend["revision"] = e->revision;
+          backends.push_back(std::move(backend));
         }
       }
       route["backends"] = std::move(backends);

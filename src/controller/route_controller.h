@@ -9,6 +9,11 @@
 // alters the table marks it stale and queues the table's own key, which rebuilds and publishes
 // the whole table at a bounded rate; status writes and other no-op events cost a map lookup.
 //
+// A component being released (status.release, controller/release_plan.h) splits its routes'
+// traffic by weight: its canary instances (label skiff.dev/track=canary) share the release's
+// weight, the others the rest. Every backend carries its instance's revision, under which the
+// gateway counts its requests for the release's analysis.
+//
 // Routes with `tls: {secret: NAME}` take their host's certificate chain and key from that Secret
 // (type tls, in the application's tenant) and publish them with the table; the gateway keeps
 // them in memory only. Secrets are watched, so a changed certificate is published again and a
@@ -79,23 +84,27 @@ class RouteController final : public Controller {
     ObjectKey application;
     ObjectKey secret;
   };
-  // What one Application contributes, read from the spec of `uid` at `generation`.
+  // What one Application contributes, read from the spec of `uid` at `generation`, and the
+  // canary weights of its components being released (from its status).
   struct AppEntry {
     std::string uid;
     int64_t generation = 0;
     std::vector<RouteSpec> routes;
+    std::map<std::string, int> canary_weights;  // component -> % of its traffic
   };
   // What one Instance contributes.
   struct InstanceEntry {
     int64_t rv = 0;
     bool ready = false;
-    std::string application, component, address;
+    bool canary = false;
+    std::string application, component, address, revision;
     std::map<std::string, int> ports;
     // Equal for routing: both unready (no backend), or the same backend.
     bool routesLike(const InstanceEntry& o) const {
       if (!ready && !o.ready) return true;
       return ready == o.ready && application == o.application && component == o.component &&
-             address == o.address && ports == o.ports;
+             address == o.address && ports == o.ports && canary == o.canary &&
+             revision == o.revision;
     }
   };
 

@@ -48,6 +48,7 @@
 #include "exe/gateway_supervisor.h"
 #include "gateway/admin_client.h"
 #include "model/formats.h"
+#include "observe/revision_traffic.h"
 #include "runtime/local/image_gc.h"
 #include "runtime/local/local_executor.h"
 #include "runtime/local/local_log_source.h"
@@ -211,13 +212,16 @@ int runServer(const ServerOptions& options) {
 
   const Clock& clock = SystemClock::instance();
   KubeClients kube_clients(**store);  // outlives the controllers that use it
+  // Release analysis reads the gateway's measurements, only while a release asks for them.
+  observe::GatewayTrafficRecorder traffic([&route_publisher] { return route_publisher.metrics(); });
+  traffic.start();
   ControllerManager controllers(**store);
   // Several workers per application controller: their writes then share group commits.
   controllers.add(std::make_unique<RevisionController>(**store, clock), 4);
   auto routes = std::make_unique<RouteController>(**store, route_publisher);
   route_controller = routes.get();
   controllers.add(std::move(routes));
-  controllers.add(std::make_unique<InstanceSetController>(**store, clock), 4);
+  controllers.add(std::make_unique<InstanceSetController>(**store, clock, &traffic), 4);
   controllers.add(std::make_unique<TenantUsageController>(**store));
   // The kubernetes backend: applications whose revision targets a Cluster.
   controllers.add(std::make_unique<ClusterController>(**store, clock, kube_clients));

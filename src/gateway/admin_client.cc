@@ -74,4 +74,18 @@ Status AdminClient::publish(const json& table) {
                        std::to_string(answer->first) + "): " + answer->second);
 }
 
+Result<std::string> AdminClient::metrics() {
+  const std::string address = admin_address_();
+  if (address.empty()) return unavailable("the gateway is not running yet");
+  const std::string request = "GET /metrics HTTP/1.1\r\nHost: " + address +
+                              "\r\nAuthorization: Bearer " + readAdminToken(state_dir_) +
+                              "\r\nConnection: close\r\n\r\n";
+  auto answer = exchange(address, request);
+  if (!answer.ok()) return answer.status();
+  if (answer->first != 200)
+    return unavailable("the gateway's metrics answered HTTP " + std::to_string(answer->first) +
+                       ": " + answer->second);
+  return std::move(answer->second);
+}
+
 }  // namespace skiff::gateway

@@ -1,5 +1,6 @@
 // AdminClient: the control plane's side of the gateway's admin API (docs/gateway.md). Publishes
-// route tables with PUT /routes over a short blocking HTTP/1.1 exchange. Thread-safe.
+// route tables with PUT /routes and reads GET /metrics, each over a short blocking HTTP/1.1
+// exchange. Thread-safe.
 #pragma once
 
 #include <functional>
@@ -18,6 +19,8 @@ class AdminClient final : public RoutePublisher {
       : admin_address_(std::move(admin_address)), state_dir_(std::move(state_dir)) {}
 
   Status publish(const json& table) override;
+  // The gateway's metrics in the Prometheus text format.
+  Result<std::string> metrics();
 
  private:
   const std::function<std::string()> admin_address_;

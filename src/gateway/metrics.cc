@@ -20,6 +20,14 @@ std::string escapeLabel(const std::string& s) {
   return out;
 }
 
+// The labels that name a series' route and revision: route="...",revision="..." (no revision
+// label when there is none).
+std::string routeLabels(const StatsKey& key) {
+  std::string out = "route=\"" + escapeLabel(key.route) + "\"";
+  if (!key.revision.empty()) out += ",revision=\"" + escapeLabel(key.revision) + "\"";
+  return out;
+}
+
 std::string formatDouble(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.9g", v);
@@ -56,53 +64,54 @@ std::string MetricsSnapshot::renderPrometheus() const {
   std::string out;
   out += "# HELP skiff_gateway_requests_total Requests answered, by route and status code.\n";
   out += "# TYPE skiff_gateway_requests_total counter\n";
-  for (const auto& [id, s] : routes) {
-    std::string route = escapeLabel(id);
+  for (const auto& [key, s] : routes) {
+    const std::string labels = routeLabels(key);
     for (size_t i = 0; i < s.by_code.size(); ++i) {
       if (s.by_code[i] == 0) continue;
       int code = static_cast<int>(i) + 100;
-      out += "skiff_gateway_requests_total{route=\"" + route + "\",code=\"" + std::to_string(code) +
+      out += "skiff_gateway_requests_total{" + labels + ",code=\"" + std::to_string(code) +
              "\",class=\"" + std::to_string(code / 100) + "xx\"} " + std::to_string(s.by_code[i]) +
              "\n";
     }
   }
   out += "# HELP skiff_gateway_responses_total Requests answered, by route and status class.\n";
   out += "# TYPE skiff_gateway_responses_total counter\n";
-  for (const auto& [id, s] : routes) {
+  for (const auto& [key, s] : routes) {
     uint64_t classes[6] = {};
     for (size_t i = 0; i < s.by_code.size(); ++i) classes[(i + 100) / 100] += s.by_code[i];
     for (int c = 1; c <= 5; ++c) {
       if (classes[c] == 0) continue;
-      out += "skiff_gateway_responses_total{route=\"" + escapeLabel(id) + "\",class=\"" +
-             std::to_string(c) + "xx\"} " + std::to_string(classes[c]) + "\n";
+      out += "skiff_gateway_responses_total{" + routeLabels(key) + ",class=\"" + std::to_string(c) +
+             "xx\"} " + std::to_string(classes[c]) + "\n";
     }
   }
   out += "# HELP skiff_gateway_request_duration_seconds Time from request head to response end.\n";
   out += "# TYPE skiff_gateway_request_duration_seconds histogram\n";
-  for (const auto& [id, s] : routes) {
+  for (const auto& [key, s] : routes) {
     if (s.latency_count == 0) continue;
-    std::string route = escapeLabel(id);
+    const std::string labels = routeLabels(key);
     uint64_t cumulative = 0;
     for (size_t b = 0; b < s.latency_buckets.size(); ++b) {
       cumulative += s.latency_buckets[b];
       std::string le = b < kLatencyBuckets.size() ? formatDouble(kLatencyBuckets[b]) : "+Inf";
-      out += "skiff_gateway_request_duration_seconds_bucket{route=\"" + route + "\",le=\"" + le +
-             "\"} " + std::to_string(cumulative) + "\n";
+      out += "skiff_gateway_request_duration_seconds_bucket{" + labels + ",le=\"" + le + "\"} " +
+             std::to_string(cumulative) + "\n";
     }
-    out += "skiff_gateway_request_duration_seconds_sum{route=\"" + route + "\"} " +
+    out += "skiff_gateway_request_duration_seconds_sum{" + labels + "} " +
            formatDouble(s.latency_sum_seconds) + "\n";
-    out += "skiff_gateway_request_duration_seconds_count{route=\"" + route + "\"} " +
+    out += "skiff_gateway_request_duration_seconds_count{" + labels + "} " +
            std::to_string(s.latency_count) + "\n";
   }
   out += "# HELP skiff_gateway_requests_in_flight Requests being proxied now.\n";
   out += "# TYPE skiff_gateway_requests_in_flight gauge\n";
-  for (const auto& [id, s] : routes)
-    out += "skiff_gateway_requests_in_flight{route=\"" + escapeLabel(id) + "\"} " +
-           std::to_string(s.in_flight) + "\n";
+  for (const auto& [key, s] : routes)
+    if (key.revision.empty())  // counted per route: a request is in flight before its backend
+      out += "skiff_gateway_requests_in_flight{" + routeLabels(key) + "} " +
+             std::to_string(s.in_flight) + "\n";
   out += "# HELP skiff_gateway_upstream_connect_errors_total Failed connections to backends.\n";
   out += "# TYPE skiff_gateway_upstream_connect_errors_total counter\n";
-  for (const auto& [id, s] : routes)
-    out += "skiff_gateway_upstream_connect_errors_total{route=\"" + escapeLabel(id) + "\"} " +
+  for (const auto& [key, s] : routes)
+    out += "skiff_gateway_upstream_connect_errors_total{" + routeLabels(key) + "} " +
            std::to_string(s.connect_errors) + "\n";
   out +=
       "# HELP skiff_gateway_tls_handshake_failures_total TLS handshakes that failed (an unknown "
@@ -113,8 +122,8 @@ std::string MetricsSnapshot::renderPrometheus() const {
   return out;
 }
 
-RouteStats& ThreadMetrics::route(const std::string& id) {
-  auto& slot = routes_[id];
+RouteStats& ThreadMetrics::route(const std::string& id, const std::string& revision) {
+  auto& slot = routes_[StatsKey{id, revision}];
   if (!slot) slot = std::make_unique<RouteStats>();
   return *slot;
 }

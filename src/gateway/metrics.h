@@ -1,5 +1,7 @@
 // Gateway metrics: per-route request counters by status code, a latency histogram, requests in
-// flight and upstream connect errors; failed TLS handshakes.
+// flight and upstream connect errors; failed TLS handshakes. A route's requests are counted per
+// revision of the backend that answered them (Backend::revision), so that a release can compare
+// the new revision with the old; what the gateway answers itself has no revision.
 //
 // Each worker thread owns a ThreadMetrics and is its only writer, so counting a request is a few
 // plain increments with no shared cache line. A scrape asks every worker (on its own event loop)
@@ -12,7 +14,6 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <unordered_map>
 
 namespace skiff::gateway {
 
@@ -32,11 +33,19 @@ struct RouteStats {
   void merge(const RouteStats& other);
 };
 
-// Route id -> stats. Requests that matched no route are counted under kNoRoute.
+// Requests that matched no route are counted under this route id.
 inline constexpr const char* kNoRoute = "_no_route";
 
+// Whose requests a RouteStats counts: a route, and the revision of the backend that answered
+// ("" for answers of the gateway's own and backends without a revision).
+struct StatsKey {
+  std::string route;
+  std::string revision;
+  auto operator<=>(const StatsKey&) const = default;
+};
+
 struct MetricsSnapshot {
-  std::map<std::string, RouteStats> routes;
+  std::map<StatsKey, RouteStats> routes;
   uint64_t tls_handshake_failures = 0;
   void merge(const MetricsSnapshot& other);
   std::string renderPrometheus() const;
@@ -45,14 +54,14 @@ struct MetricsSnapshot {
 class ThreadMetrics {
  public:
   // Stable for the life of this object: route state caches the pointer.
-  RouteStats& route(const std::string& id);
+  RouteStats& route(const std::string& id, const std::string& revision = "");
   MetricsSnapshot snapshot() const;
 
   // Handshakes that failed, an unknown server name included (no route to count them under).
   uint64_t tls_handshake_failures = 0;
 
  private:
-  std::unordered_map<std::string, std::unique_ptr<RouteStats>> routes_;
+  std::map<StatsKey, std::unique_ptr<RouteStats>> routes_;
 };
 
 }  // namespace skiff::gateway

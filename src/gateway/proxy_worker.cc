@@ -248,8 +248,9 @@ struct ProxyWorker::UpstreamPool {
 
 struct ProxyWorker::RouteState {
   Balancer balancer;
-  RouteStats* stats;
-  std::vector<UpstreamPool*> pools;  // per backend
+  RouteStats* stats;  // in flight, and what the gateway answers before reaching a backend
+  std::vector<UpstreamPool*> pools;        // per backend
+  std::vector<RouteStats*> backend_stats;  // per backend: the route's, by its revision
 };
 
 // The route table as one worker serves it: the shared immutable table plus this thread's
@@ -308,11 +309,12 @@ class ProxyWorker::Proxy {
     auto routes = std::make_shared<ThreadRoutes>();
     routes->routes.reserve(table->routes().size());
     for (const Route& route : table->routes()) {
-      RouteState state{Balancer(route.balancer, route.backends), &metrics_.route(route.id), {}};
+      RouteState state{Balancer(route.balancer, route.backends), &metrics_.route(route.id), {}, {}};
       for (const Backend& b : route.backends) {
         auto& pool = pools_[b.address];
         if (!pool) pool = std::make_unique<UpstreamPool>();
         state.pools.push_back(pool.get());
+        state.backend_stats.push_back(&metrics_.route(route.id, b.revision));
       }
       routes->routes.push_back(std::move(state));
     }
@@ -708,6 +710,7 @@ class ProxyWorker::Proxy {
     bool keep = false;
     std::unique_ptr<UpstreamConn> conn;
     int backend = -1;
+    RouteStats* answered = &stats;  // the last backend tried, by its revision
     uint64_t excluded = 0;
     uint32_t retries_left = route->retries;
     int stale_retries_left = kMaxStaleRetries;
@@ -727,6 +730,7 @@ class ProxyWorker::Proxy {
         break;
       }
       rs.balancer.onRequestStart(backend);
+      answered = rs.backend_stats[static_cast<size_t>(backend)];
       const Backend& target = route->backends[static_cast<size_t>(backend)];
       conn = takeIdle(*rs.pools[static_cast<size_t>(backend)]);
       const bool reused = conn != nullptr;
@@ -736,7 +740,7 @@ class ProxyWorker::Proxy {
         co_await conn->socket.async_connect(target.endpoint,
                                             asio::redirect_error(asio::use_awaitable, ec));
         if (ec) {
-          ++stats.connect_errors;
+          ++answered->connect_errors;
           failure = "could not connect to backend " + target.address + ": " + ec.message();
           if (backend < 64) excluded |= uint64_t{1} << backend;
           s.upstream = nullptr;
@@ -944,37 +948,37 @@ class ProxyWorker::Proxy {
     s.state = Session::State::kIdle;
 
     if (client_gone) {
-      stats.recordResponse(499, secondsSince(start));  // nginx's "client closed request"
+      answered->recordResponse(499, secondsSince(start));  // nginx's "client closed request"
       co_return false;
     }
     if (!response_started) {
       // The gateway answers for the backend.
       const bool keep_after_error = client_keep && body_done && !s.timed_out;
       if (status == 400) {
-        stats.recordResponse(400, secondsSince(start));
+        answered->recordResponse(400, secondsSince(start));
         co_await writeError(s, ex, 400, "BadRequest", "malformed chunked request body", false);
         co_return false;
       }
       if (status == 413) {
-        stats.recordResponse(413, secondsSince(start));
+        answered->recordResponse(413, secondsSince(start));
         co_await writeError(s, ex, 413, "BodyTooLarge", "request body exceeds the gateway's limit",
                             false);
         co_return false;
       }
       if (s.timed_out || status == 504) {
-        stats.recordResponse(504, secondsSince(start));
+        answered->recordResponse(504, secondsSince(start));
         co_await writeError(
             s, ex, 504, "UpstreamTimeout",
             "route " + route->id + " timed out after " + std::to_string(route->timeout_ms) + " ms",
             false);
         co_return false;
       }
-      stats.recordResponse(502, secondsSince(start));
+      answered->recordResponse(502, secondsSince(start));
       if (failure.empty()) failure = "no backend of route " + route->id + " could be reached";
       co_await writeError(s, ex, 502, "BadGateway", failure, keep_after_error);
       co_return keep_after_error;
     }
-    stats.recordResponse(status, secondsSince(start));
+    answered->recordResponse(status, secondsSince(start));
     co_return keep&& body_done;
   }
 

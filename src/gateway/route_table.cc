@@ -199,6 +199,8 @@ Route parseRoute(const json& r, const std::string& path, Validator& v) {
         v.fail(bp + ".address", "must be IP:PORT (an IPv4 or [IPv6] literal and a port 1-65535)");
       backend.weight =
           static_cast<uint32_t>(v.uintField(b, "weight", bp + ".weight", 100, 1, 10000));
+      backend.revision = v.stringField(b, "revision", bp + ".revision", false);
+      if (backend.revision.size() > 63) v.fail(bp + ".revision", "must be at most 63 characters");
       route.backends.push_back(std::move(backend));
     }
   }

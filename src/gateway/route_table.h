@@ -33,6 +33,9 @@ struct Backend {
   std::string address;  // "IP:PORT" as given
   boost::asio::ip::tcp::endpoint endpoint;
   uint32_t weight = 100;
+  // The application revision the backend runs ("" when not told): its requests are counted
+  // under this label too, so a release can judge the new revision against the old one.
+  std::string revision;
 };
 
 struct Route {

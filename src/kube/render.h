@@ -23,15 +23,13 @@
 
 #include "common/status.h"
 #include "model/object.h"
+#include "model/well_known.h"
 
 namespace skiff::kube {
 
 inline constexpr const char* kManagedByLabel = "app.kubernetes.io/managed-by";
 inline constexpr const char* kTenantLabel = "skiff.dev/tenant";
 inline constexpr const char* kRevisionAnnotation = "skiff.dev/revision";
-// On the pods of a service component: which of its workload sets runs them, "stable" or
-// "canary" (the second set of a canary or blue-green release, see release_plan.h).
-inline constexpr const char* kTrackLabel = "skiff.dev/track";
 // On pod templates: a digest of the Config and Secret data the pods read, so that new data
 // rolls the pods as a new template does.
 inline constexpr const char* kConfigDigestAnnotation = "skiff.dev/config-digest";

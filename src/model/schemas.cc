@@ -135,6 +135,7 @@ json rollout() {
   json analysis = object({{"interval", defaulted(string("duration"), "30s")},
                           {"maxErrorRate", {{"type", "number"}, {"minimum", 0}, {"maximum", 1}}},
                           {"maxP99", string("duration")},
+                          {"minRequests", defaulted(integerAtLeast(1), 20)},
                           {"failureLimit", defaulted(integerAtLeast(1), 1)}});
   return defaulted(
       object({{"strategy", defaulted(oneOfStrings({"rolling", "canary", "bluegreen"}), "rolling")},

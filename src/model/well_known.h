@@ -12,8 +12,16 @@ inline constexpr const char* kChangeCauseAnnotation = "skiff.dev/change-cause";
 // On an Application: "true" holds its rollout where it is (`skiff rollout pause`).
 inline constexpr const char* kPausedAnnotation = "skiff.dev/paused";
 // On an Application: the revision `skiff rollout promote` lets past its release's manual gate
-// (a canary or blue-green component with autoPromote: false).
+// (a canary or blue-green component with autoPromote: false); "N:full" takes revision N past
+// all its remaining steps (`skiff rollout promote --full`).
 inline constexpr const char* kPromoteAnnotation = "skiff.dev/promote";
+// On an Application: the revision `skiff rollout abort` stops the release of, sending its
+// traffic back to the stable set.
+inline constexpr const char* kAbortAnnotation = "skiff.dev/abort";
+// On the pods (Kubernetes) and Instances (local) of a component being released: which of its
+// two sets runs them, "stable" or "canary" (controller/release_plan.h). Local instances carry
+// it only in the canary set.
+inline constexpr const char* kTrackLabel = "skiff.dev/track";
 // On every Instance: the component it runs.
 inline constexpr const char* kComponentLabel = "skiff.dev/component";
 // On an Instance that mirrors a pod of a Kubernetes cluster: the Cluster. The kubernetes

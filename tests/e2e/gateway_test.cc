@@ -398,6 +398,44 @@ TEST_F(GatewayTest, MetricsCountRequestsPerRoute) {
       std::string::npos);
 }
 
+// A release judges its new revision by these: each backend's answers under its revision.
+TEST_F(GatewayTest, MetricsCountEachBackendsRequestsUnderItsRevision) {
+  TestBackend stable("stable"), canary("canary");
+  GatewayProcess gw(dir_.path());
+  json r = route("t/shop/web/0", "shop.localhost", "/", {});
+  r["backends"] = {{{"address", stable.address()}, {"weight", 3}, {"revision", "1"}},
+                   {{"address", canary.address()}, {"weight", 1}, {"revision", "2"}}};
+  ASSERT_EQ(gw.putRoutes({{"version", 1}, {"routes", {r}}}).status, 200);
+  Client c(gw.port());
+  int by_canary = 0;
+  for (int i = 0; i < 40; ++i) {
+    Reply reply = c.request("shop.localhost", "/");
+    ASSERT_EQ(reply.status, 200);
+    by_canary += reply.headers["x-backend"] == "canary";
+  }
+  std::string m = httpRequest(gw.adminUrl(), "GET", "/metrics").body;
+  EXPECT_NE(m.find("skiff_gateway_responses_total{route=\"t/shop/web/0\",revision=\"2\",class="
+                   "\"2xx\"} " +
+                   std::to_string(by_canary) + "\n"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("skiff_gateway_responses_total{route=\"t/shop/web/0\",revision=\"1\",class="
+                   "\"2xx\"} " +
+                   std::to_string(40 - by_canary) + "\n"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("skiff_gateway_request_duration_seconds_count{route=\"t/shop/web/0\",revision="
+                   "\"2\"} " +
+                   std::to_string(by_canary) + "\n"),
+            std::string::npos);
+  EXPECT_GT(by_canary, 0);
+  // A revision longer than a label should be is refused, by its field.
+  r["backends"][0]["revision"] = std::string(64, 'x');
+  auto refused = gw.putRoutes({{"version", 2}, {"routes", {r}}});
+  EXPECT_EQ(refused.status, 400);
+  EXPECT_NE(refused.body.find("routes[0].backends[0].revision"), std::string::npos) << refused.body;
+}
+
 TEST_F(GatewayTest, SigtermFinishesInFlightRequestsAndExitsZero) {
   TestBackend slow("slow");
   GatewayProcess gw(dir_.path());

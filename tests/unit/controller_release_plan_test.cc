@@ -94,11 +94,115 @@ TEST(AdvanceReleaseTest, WalksEveryStepThenPromotes) {
 }
 
 TEST(AdvanceReleaseTest, StateSurvivesItsJsonForm) {
-  ComponentRelease state{1, "2026-12-02T11:00:00Z"};
+  ComponentRelease state{1, "2026-12-02T11:00:00Z", 2,
+                         ReleaseAbort{"errorRate", 0.05, 0.01, "2026-12-02T11:00:05Z", "why"}};
   ComponentRelease back = componentReleaseFrom(toJson(state));
   EXPECT_EQ(back.step, 1);
+  EXPECT_EQ(back.failures, 2);
+  ASSERT_TRUE(back.aborted.has_value());
+  EXPECT_EQ(back.aborted->metric, "errorRate");
+  EXPECT_DOUBLE_EQ(back.aborted->value, 0.05);
+  EXPECT_DOUBLE_EQ(back.aborted->threshold, 0.01);
+  EXPECT_EQ(back.aborted->at, "2026-12-02T11:00:05Z");
   EXPECT_EQ(back.ready_since, state.ready_since);
   EXPECT_EQ(componentReleaseFrom(json()).step, 0);
+}
+
+TEST(AdvanceReleaseTest, ABreachAbortsAtItsLimitAndTheAbortHolds) {
+  const auto steps = releaseSteps(canary(), 4);
+  ReleaseObservation seen;
+  seen.now = std::chrono::system_clock::time_point(seconds(1'800'000'000));
+  seen.canary_ready = true;
+  seen.failure_limit = 2;
+  seen.abort = ReleaseAbort{"errorRate", 0.05, 0.01, "", "error rate 5.00%"};
+  auto d = advanceRelease(steps, ComponentRelease{}, seen);
+  EXPECT_FALSE(d.next.aborted) << "one breach of two allowed";
+  EXPECT_EQ(d.next.failures, 1);
+
+  // A clean check in between starts the count again.
+  ReleaseObservation clean = seen;
+  clean.abort.reset();
+  EXPECT_EQ(advanceRelease(steps, d.next, clean).next.failures, 0);
+
+  d = advanceRelease(steps, d.next, seen);
+  ASSERT_TRUE(d.next.aborted.has_value());
+  EXPECT_EQ(d.next.aborted->metric, "errorRate");
+  EXPECT_FALSE(d.next.aborted->at.empty()) << "when it was aborted is recorded";
+
+  // Nothing moves an aborted release: not readiness, not a promotion.
+  clean.promoted = clean.promoted_full = true;
+  auto after = advanceRelease(steps, d.next, clean);
+  EXPECT_TRUE(after.next.aborted.has_value());
+  EXPECT_EQ(after.next.step, d.next.step);
+  EXPECT_FALSE(after.done);
+}
+
+TEST(AdvanceReleaseTest, PromoteFullSkipsTheRemainingSteps) {
+  const auto steps = releaseSteps(canary(false), 4);
+  ReleaseObservation seen;
+  seen.now = std::chrono::system_clock::time_point(seconds(1'800'000'000));
+  seen.promoted = seen.promoted_full = true;
+  auto d = advanceRelease(steps, ComponentRelease{}, seen);
+  EXPECT_EQ(d.next.step, 2) << "straight to promoting, canary set ready or not";
+}
+
+TEST(CarriedReleaseTest, ARevisionWithTheSamePodsCarriesTheReleaseOn) {
+  json web = {{"name", "web"}, {"image", "web:2"}, {"replicas", 3}};
+  json previous = {{"step", 1}, {"revision", 4}};
+  auto at = [&](int64_t revision) {
+    json c = web;
+    if (revision == 4) c["replicas"] = 5;  // replicas are no part of the pods
+    return c;
+  };
+  CarriedRelease carried = carriedRelease(previous, 6, web, at);
+  EXPECT_EQ(carried.revision, 4);
+  EXPECT_EQ(carried.state.step, 1);
+
+  json other = web;
+  other["image"] = "web:3";
+  carried = carriedRelease(previous, 6, other, at);
+  EXPECT_EQ(carried.revision, 6) << "new pods: a new release";
+  EXPECT_EQ(carried.state.step, 0);
+  EXPECT_EQ(carriedRelease(json(), 6, web, at).revision, 6);
+}
+
+observe::TrafficWindow window(uint64_t requests, uint64_t errors, double p99 = 0.01) {
+  observe::TrafficWindow w;
+  w.requests = requests;
+  w.errors = errors;
+  w.p99_seconds = p99;
+  return w;
+}
+
+TEST(JudgeTest, ErrorRateIsJudgedAgainstTheStableSetByDefault) {
+  AnalysisSpec spec = analysisSpec({{"strategy", "canary"}});
+  EXPECT_EQ(spec.interval, seconds(30));
+  observe::RevisionComparison traffic{window(100, 5), window(900, 18), seconds(10)};
+  // 5% against the stable set's 2% + 1 point.
+  auto breach = judge(spec, traffic);
+  ASSERT_TRUE(breach.has_value());
+  EXPECT_EQ(breach->metric, "errorRate");
+  EXPECT_DOUBLE_EQ(breach->value, 0.05);
+  EXPECT_DOUBLE_EQ(breach->threshold, 0.03);
+  EXPECT_NE(breach->message.find("100 requests"), std::string::npos) << breach->message;
+
+  traffic.revision = window(100, 3);
+  EXPECT_FALSE(judge(spec, traffic)) << "3% is within 2% + 1 point";
+  traffic.revision = window(10, 10);
+  EXPECT_FALSE(judge(spec, traffic)) << "too few requests to judge";
+}
+
+TEST(JudgeTest, ExplicitThresholdsForErrorsAndLatency) {
+  AnalysisSpec spec = analysisSpec(
+      {{"analysis", {{"maxErrorRate", 0.1}, {"maxP99", "200ms"}, {"minRequests", 5}}}});
+  EXPECT_EQ(spec.min_requests, 5u);
+  observe::RevisionComparison traffic{window(50, 4, 0.15), window(50, 0), seconds(30)};
+  EXPECT_FALSE(judge(spec, traffic)) << "8% is within the explicit 10%";
+  traffic.revision.p99_seconds = 0.35;
+  auto breach = judge(spec, traffic);
+  ASSERT_TRUE(breach.has_value());
+  EXPECT_EQ(breach->metric, "p99");
+  EXPECT_DOUBLE_EQ(breach->threshold, 0.2);
 }
 
 }  // namespace

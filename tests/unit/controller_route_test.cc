@@ -148,6 +148,60 @@ TEST_F(RouteControllerTest, ChangesThatRoutingDoesNotUsePublishNothing) {
   EXPECT_EQ(lastRoutes()[0]["host"], "new.test");
 }
 
+TEST_F(RouteControllerTest, AReleaseSplitsTrafficByItsWeight) {
+  createApp("shop", "shop.test");
+  for (int i = 1; i <= 3; ++i) createInstance("shop-web-" + std::to_string(i), true);
+  // The canary set's one instance, of revision 2.
+  Object canary;
+  canary.kind = "Instance";
+  canary.metadata.name = "shop-web-c";
+  canary.metadata.tenant = "default";
+  canary.metadata.labels = {{kApplicationLabel, "shop"}, {kTrackLabel, "canary"}};
+  canary.spec = {{"application", "shop"}, {"component", "web"}, {"revision", 2}};
+  ASSERT_TRUE(store_->create(canary).ok());
+  setInstanceStatus("shop-web-c", true, 9100);
+  auto set_weight = [&](std::optional<int> weight) {
+    Object app = store_->get({"Application", "default", "shop"}).value()->object();
+    app.status = weight ? json{{"release", {{"components", {{"web", {{"weight", *weight}}}}}}}}
+                        : json::object();
+    ASSERT_TRUE(store_->update(app, {.status_only = true}).ok());
+  };
+  // The canary's share of the gateway's weights, and its backend's revision label.
+  auto canary_share = [&]() {
+    double canary = 0, total = 0;
+    for (const auto& b : lastRoutes()[0]["backends"]) {
+      total += b["weight"].get<int>();
+      if (b["address"] == "127.0.0.1:9100") {
+        canary += b["weight"].get<int>();
+        EXPECT_EQ(b.value("revision", ""), "2");
+      }
+    }
+    return total == 0 ? -1 : canary / total;
+  };
+
+  set_weight(25);
+  run();
+  EXPECT_EQ(lastRoutes()[0]["backends"].size(), 4u);
+  EXPECT_DOUBLE_EQ(canary_share(), 0.25);
+
+  const size_t published = publisher_.tables.size();
+  set_weight(0);  // blue-green's preview, or an aborted release: no traffic to the canary
+  run();
+  EXPECT_EQ(publisher_.tables.size(), published + 1) << "a weight change alone publishes";
+  EXPECT_EQ(lastRoutes()[0]["backends"].size(), 3u);
+  EXPECT_DOUBLE_EQ(canary_share(), 0);
+
+  set_weight(100);
+  run();
+  EXPECT_EQ(lastRoutes()[0]["backends"].size(), 1u);
+  EXPECT_DOUBLE_EQ(canary_share(), 1);
+
+  set_weight(std::nullopt);  // the release is over: every ready instance alike
+  run();
+  EXPECT_EQ(lastRoutes()[0]["backends"].size(), 4u);
+  for (const auto& b : lastRoutes()[0]["backends"]) EXPECT_EQ(b["weight"], 100);
+}
+
 TEST_F(RouteControllerTest, DeletedObjectsLeaveTheTable) {
   createApp("shop", "shop.test");
   createApp("tea", "tea.test");

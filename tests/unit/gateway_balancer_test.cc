@@ -8,8 +8,17 @@ namespace {
 
 std::vector<Backend> backends(std::vector<uint32_t> weights) {
   std::vector<Backend> out;
-  for (uint32_t w : weights) out.push_back({"127.0.0.1:1", {}, w});
+  for (uint32_t w : weights) out.push_back({"127.0.0.1:1", {}, w, ""});
   return out;
+}
+
+// A canary release's weights as the route controller writes them: 10% over one canary
+// backend, 90% over three stable ones.
+TEST(GatewayBalancer, ACanarySplitIsExactOverTenThousandPicks) {
+  Balancer b(BalancerKind::kRoundRobin, backends({1000, 3000, 3000, 3000}));
+  int canary = 0;
+  for (int i = 0; i < 10000; ++i) canary += b.pick() == 0;
+  EXPECT_EQ(canary, 1000);
 }
 
 TEST(GatewayBalancer, RoundRobinSpreadsEvenly) {

@@ -1,0 +1,198 @@
+// End-to-end tests of canary releases on the embedded runtime: the real server runs the example
+// service under shims, the gateway splits traffic between the stable and canary sets, and a
+// load generator in its own process (release_load.py) counts every answer by version.
+#include <signal.h>
+
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "e2e/harness.h"
+
+namespace skiff::test {
+namespace {
+
+using nlohmann::json;
+
+const std::string kApps = "/api/v1/tenants/default/applications";
+const std::string kInstances = "/api/v1/tenants/default/instances";
+
+json app(const std::string& version, const json& rollout, int error_percent = 0) {
+  json args = {"--name", "web", "--version-label", version};
+  if (error_percent > 0)
+    args.insert(args.end(), {"--error-percent", std::to_string(error_percent)});
+  return {{"metadata", {{"name", "demo"}}},
+          {"spec",
+           {{"components",
+             {{{"name", "web"},
+               {"run", {{"command", "skiff-example"}, {"args", args}}},
+               {"replicas", 4},
+               {"ports", {{{"name", "http"}, {"port", 8080}}}},
+               {"health",
+                {{"readiness",
+                  {{"http", {{"path", "/healthz"}, {"port", "http"}}}, {"periodSeconds", 0.2}}}}},
+               {"rollout", rollout},
+               {"terminationGracePeriodSeconds", 5},
+               {"routes", {{{"host", "demo.localhost"}, {"port", "http"}}}}}}}}}};
+}
+
+// The load generator, in its own process; its summary is read once it has stopped.
+class Load {
+ public:
+  Load(const ServerProcess& server, const std::string& dir, int requests = 0)
+      : out_(dir + "/load-" + std::to_string(counter_++) + ".json") {
+    const std::string gateway = server.gatewayUrl();
+    const std::string port = gateway.substr(gateway.rfind(':') + 1);
+    std::vector<std::string> args = {"python3",    sourceDir() + "/tests/e2e/release_load.py",
+                                     "--port",     port,
+                                     "--host",     "demo.localhost",
+                                     "--out",      out_,
+                                     "--requests", std::to_string(requests)};
+    process_.start(args, out_ + ".log");
+  }
+  // Stops it (unless it stopped by itself) and returns its summary.
+  json finish(std::chrono::seconds timeout = std::chrono::seconds(60)) {
+    if (!process_.wait(std::chrono::milliseconds(0))) {
+      ::kill(process_.pid(), SIGTERM);
+    }
+    if (!process_.wait(timeout)) return json();
+    return json::parse(readFile(out_), nullptr, false);
+  }
+  json waitDone(std::chrono::seconds timeout) {
+    if (!process_.wait(timeout)) return json();
+    return json::parse(readFile(out_), nullptr, false);
+  }
+
+ private:
+  static inline int counter_ = 0;
+  std::string out_;
+  ChildProcess process_;
+};
+
+class ReleaseTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_.start();
+    ASSERT_TRUE(eventually([&] { return !server_.gatewayUrl().empty(); }));
+  }
+  json get(const std::string& path) {
+    return json::parse(httpRequest(server_.url(), "GET", path).body, nullptr, false);
+  }
+  void apply(const json& doc) {
+    auto current = httpRequest(server_.url(), "GET", kApps + "/demo");
+    if (current.status == 404) {
+      ASSERT_EQ(httpRequest(server_.url(), "POST", kApps, doc.dump()).status, 201);
+      return;
+    }
+    json patch = {{"spec", doc["spec"]}};
+    auto r = httpRequest(server_.url(), "PATCH", kApps + "/demo", patch.dump(),
+                         "application/merge-patch+json");
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+  json status() { return get(kApps + "/demo").value("status", json::object()); }
+  json release() {
+    return status().value("release", json::object()).value("components", json::object());
+  }
+  bool ready() {
+    for (const auto& c : status().value("conditions", json::array()))
+      if (c.value("type", "") == "Ready") return c.value("status", "") == "True";
+    return false;
+  }
+  // Instances of the canary set that are still there (stopping ones included).
+  size_t canaryInstances() {
+    size_t n = 0;
+    for (const auto& i : get(kInstances).value("items", json::array()))
+      n += i["metadata"].value("labels", json::object()).value("skiff.dev/track", "") == "canary";
+    return n;
+  }
+  void deployStable() {
+    apply(app("v1", {{"strategy", "canary"}}));
+    ASSERT_TRUE(eventually([&] { return ready() && status().value("stableRevision", 0) == 1; },
+                           std::chrono::seconds(30)))
+        << status().dump();
+  }
+
+  TempDir dir_;
+  ServerProcess server_{dir_.path()};
+};
+
+TEST_F(ReleaseTest, HealthyCanarySplitsByWeightAndGoesToAllTrafficWithoutFailedRequests) {
+  deployStable();
+  Load load(server_, dir_.path());
+  // One step at 25%, then held for a person.
+  apply(app("v2", {{"strategy", "canary"}, {"steps", {{{"weight", 25}}}}, {"autoPromote", false}}));
+  ASSERT_TRUE(eventually(
+      [&] {
+        return release().value("web", json::object()).value("message", "").find("waiting for") !=
+               std::string::npos;
+      },
+      std::chrono::seconds(30)))
+      << status().dump();
+  EXPECT_EQ(canaryInstances(), 1u) << "25% of 4 replicas";
+
+  // The split over 10,000 requests, measured by a second client.
+  json split = Load(server_, dir_.path(), 10000).waitDone(std::chrono::seconds(120));
+  ASSERT_TRUE(split.is_object());
+  const double canary_share = split["byVersion"].value("v2", 0) / 10000.0;
+  EXPECT_NEAR(canary_share, 0.25, 0.02) << split.dump();
+  EXPECT_EQ(split.value("failed", -1), 0) << split.dump();
+
+  auto promoted = runSkiff({"rollout", "promote", "demo"}, server_.url());
+  ASSERT_EQ(promoted.exit_code, 0) << promoted.err;
+  ASSERT_TRUE(eventually([&] { return ready(); }, std::chrono::seconds(60))) << status().dump();
+  EXPECT_EQ(status().value("stableRevision", 0), 2);
+  EXPECT_FALSE(status().contains("release"));
+  ASSERT_TRUE(eventually([&] { return canaryInstances() == 0; }, std::chrono::seconds(30)));
+
+  json summary = load.finish();
+  ASSERT_TRUE(summary.is_object());
+  EXPECT_GT(summary.value("sent", 0), 100);
+  EXPECT_EQ(summary.value("failed", -1), 0) << summary.dump();
+  EXPECT_GT(summary["byVersion"].value("v2", 0), 0);
+  // The last answers come from v2 only.
+  json last = Load(server_, dir_.path(), 50).waitDone(std::chrono::seconds(60));
+  EXPECT_EQ(last["byVersion"], json({{"v2", 50}})) << last.dump();
+}
+
+TEST_F(ReleaseTest, ACanaryThatErrsIsAbortedAndLeavesNothingBehind) {
+  deployStable();
+  Load load(server_, dir_.path());
+  // A long pause: only the analysis can end this step.
+  apply(app("v2", {{"strategy", "canary"}, {"steps", {{{"weight", 50}, {"pause", "10m"}}}}},
+            /*error_percent=*/5));
+  ASSERT_TRUE(eventually([&] { return release().value("web", json::object()).contains("aborted"); },
+                         std::chrono::seconds(60)))
+      << status().dump();
+  const json aborted = release()["web"]["aborted"];
+  EXPECT_EQ(aborted.value("metric", ""), "errorRate") << aborted.dump();
+  EXPECT_GT(aborted.value("value", 0.0), aborted.value("threshold", 1.0)) << aborted.dump();
+  EXPECT_FALSE(aborted.value("at", "").empty());
+  bool progressing_says_aborted = false;
+  for (const auto& c : status().value("conditions", json::array()))
+    progressing_says_aborted |=
+        c.value("type", "") == "Progressing" && c.value("reason", "") == "RolloutAborted";
+  EXPECT_TRUE(progressing_says_aborted) << status().dump();
+
+  ASSERT_TRUE(eventually([&] { return canaryInstances() == 0; }, std::chrono::seconds(30)))
+      << "an aborted release leaves no canary instance";
+  json summary = load.finish();
+  ASSERT_TRUE(summary.is_object());
+  // From the first error the canary answered to the last answer of v2 (good or bad).
+  const double first_error = summary.value("firstFailureAt", 0.0);
+  const double last_v2 =
+      std::max(summary["lastAt"].value("v2", 0.0), summary.value("lastFailureAt", 0.0));
+  ASSERT_GT(first_error, 0) << summary.dump();
+  EXPECT_LT(last_v2 - first_error, 30.0) << "abort within 30 s of the breach: " << summary.dump();
+  std::printf("abort: %.1f s from the first error to the last v2 answer (%s)\n",
+              last_v2 - first_error, summary.dump().c_str());
+
+  // The stable revision serves everything; the application stays on it.
+  json after = Load(server_, dir_.path(), 200).waitDone(std::chrono::seconds(60));
+  EXPECT_EQ(after["byVersion"], json({{"v1", 200}})) << after.dump();
+  EXPECT_EQ(status().value("stableRevision", 0), 1);
+}
+
+}  // namespace
+}  // namespace skiff::test

@@ -8,6 +8,7 @@
 #include "controller/release_plan.h"
 #include "controller/revision_controller.h"
 #include "controller/rollout_plan.h"
+#include "model/formats.h"
 #include "model/well_known.h"
 
 namespace skiff {
@@ -15,6 +16,12 @@ namespace skiff {
 namespace {
 
 bool terminating(const Object& instance) { return instance.spec.value("terminating", false); }
+std::string labelOf(const Object& instance, const char* label) {
+  auto it = instance.metadata.labels.find(label);
+  return it == instance.metadata.labels.end() ? "" : it->second;
+}
+std::string trackOf(const Object& instance) { return labelOf(instance, kTrackLabel); }
+std::string hashOf(const Object& instance) { return labelOf(instance, kTemplateHashLabel); }
 bool ready(const Object& instance) { return instance.status.value("ready", false); }
 
 // Why `instance` will not become ready by waiting ("instance demo-web-x2f4k: CrashLoopBackOff:
@@ -120,6 +127,21 @@ Status InstanceSetController::createInstance(const Object& app, const json& comp
   if (ordinal) instance.spec["ordinal"] = *ordinal;
   auto created = store_.create(std::move(instance));
   return created.ok() ? Status::ok() : created.status();
+}
+
+Status InstanceSetController::setTrack(const StoredObjectPtr& stored, const std::string& track,
+                                       const std::string& warm_until) {
+  Object instance = stored->object();
+  if (track.empty())
+    instance.metadata.labels.erase(kTrackLabel);
+  else
+    instance.metadata.labels[kTrackLabel] = track;
+  if (warm_until.empty())
+    instance.metadata.annotations.erase(kWarmUntilAnnotation);
+  else
+    instance.metadata.annotations[kWarmUntilAnnotation] = warm_until;
+  auto updated = store_.update(std::move(instance));
+  return updated.ok() ? Status::ok() : updated.status();
 }
 
 Status InstanceSetController::rollSet(const Object& app, const json& component,
@@ -243,6 +265,54 @@ Result<ReconcileResult> InstanceSetController::reconcile(const ObjectKey& key) {
     const RolloutBudget budget = rolloutBudget(c.value("rollout", json::object()), desired);
     const std::string hash = templateHash(c, config_versions);
 
+    // Blue-green's replaced set, kept warm: out of the live sets, switched back to when the
+    // target goes back to its template, retired once its time is up.
+    LiveInstances warm;
+    std::erase_if(instances, [&](const auto& entry) {
+      if (trackOf(entry.second) != "warm") return false;
+      warm.push_back(entry);
+      return true;
+    });
+    const auto now_time = clock_.now();
+    const auto keep_warm = std::chrono::seconds(std::llround(
+        parseDurationSeconds(c.value("rollout", json::object()).value("keepWarm", "5m"))
+            .value_or(300)));
+    const std::string warm_until = formatTimestamp(now_time + keep_warm);
+    int warm_ready = 0;
+    for (const auto& [stored, i] : warm) warm_ready += ready(i) && hashOf(i) == hash;
+    if (!paused && !warm.empty() && warm_ready >= desired) {
+      // An undo to the replaced template: the warm set serves again, the set it replaced
+      // stays warm in turn.
+      for (const auto& [stored, i] : warm)
+        if (Status st = setTrack(stored, hashOf(i) == hash ? "" : "warm",
+                                 hashOf(i) == hash ? "" : warm_until);
+            !st.isOk())
+          return st;
+      for (const auto& [stored, i] : instances)
+        if (Status st =
+                hashOf(i) == hash ? setTrack(stored, "") : setTrack(stored, "warm", warm_until);
+            !st.isOk())
+          return st;
+      release_finished = true;
+      all_done = false;
+      components[name] = {{"desired", desired},
+                          {"current", warm_ready},
+                          {"ready", warm_ready},
+                          {"updated", warm_ready}};
+      recheck_within(std::chrono::milliseconds(0));
+      continue;
+    }
+    for (const auto& [stored, i] : warm) {
+      std::chrono::system_clock::time_point until;
+      auto at = i.metadata.annotations.find(kWarmUntilAnnotation);
+      if (at == i.metadata.annotations.end() || !parseTimestamp(at->second, &until) ||
+          until <= now_time) {
+        if (Status st = retire(stored); !st.isOk()) return st;
+      } else {
+        recheck_within(std::chrono::ceil<std::chrono::milliseconds>(until - now_time));
+      }
+    }
+
     json before;  // the component as the stable revision has it, when it is being released
     if (stable_revision && progressive(c)) {
       const json stable_spec = stable_revision->spec.value("template", json::object());
@@ -266,8 +336,7 @@ Result<ReconcileResult> InstanceSetController::reconcile(const ObjectKey& key) {
       const InstanceSet canary_set{hash, carried.revision, state.aborted ? 0 : step.canary_replicas,
                                    true};
       LiveInstances sets[2];  // [canary]
-      for (auto& entry : instances)
-        sets[entry.second.metadata.labels.count(kTrackLabel)].push_back(entry);
+      for (auto& entry : instances) sets[trackOf(entry.second) == "canary"].push_back(entry);
       auto count = [](const LiveInstances& set, const std::string& h, bool need_ready) {
         int n = 0;
         for (const auto& [stored, i] : set) {
@@ -302,8 +371,9 @@ Result<ReconcileResult> InstanceSetController::reconcile(const ObjectKey& key) {
         // A canary that cannot run has failed its release as surely as one that errs.
         seen.abort = ReleaseAbort{"instanceFailure", 0, 0, "", canary_failing};
         seen.failure_limit = 1;
-      } else if (traffic_ != nullptr && !state.aborted && !promoting && step.weight > 0 &&
-                 canary_ready > 0 && c.contains("routes")) {
+      } else if (traffic_ != nullptr && !state.aborted && !promoting &&
+                 (step.weight > 0 || c["rollout"].contains("preview")) && canary_ready > 0 &&
+                 c.contains("routes")) {
         // Judged on what the canary set answered through the gateway, beside the stable set.
         const auto traffic = traffic_->compare(key.tenant + "/" + key.name + "/" + name + "/",
                                                std::to_string(carried.revision), analysis.interval);
@@ -331,11 +401,17 @@ Result<ReconcileResult> InstanceSetController::reconcile(const ObjectKey& key) {
                             {"weight", d.next.aborted ? 0 : stepInForce(steps, d.next).weight}}}};
       all_available = all_available && stable_ready + canary_ready >= desired - budget.unavailable;
       all_done = false;
-      if (d.done) {
-        // The stable set runs the new template: the canary set goes, the release is over.
+      if (!d.next.aborted && d.next.step >= total && !paused) {
+        // Promoted: the canary set joins the stable set, which rolls the rest from here as any
+        // update does. Blue-green's replaced set stays warm for an undo.
         release_finished = true;
         for (const auto& [stored, i] : sets[1])
-          if (Status st = retire(stored); !st.isOk()) return st;
+          if (Status st = setTrack(stored, ""); !st.isOk()) return st;
+        if (c["rollout"].value("strategy", "") == "bluegreen" && keep_warm.count() > 0) {
+          for (const auto& [stored, i] : sets[0])
+            if (Status st = setTrack(stored, "warm", warm_until); !st.isOk()) return st;
+        }
+        recheck_within(std::chrono::milliseconds(0));
         continue;
       }
       json entry = toJson(d.next);

@@ -10,6 +10,9 @@
 // skiff.dev/track=canary) runs the new one, sized by the step in force; the route controller
 // splits traffic by the step's weight. While the canary takes traffic the gateway's measurements
 // of both (observe/revision_traffic.h) are judged about once a second, and a breach aborts.
+// After the last step the canary set joins the stable set (a label change: nothing restarts)
+// and the rest rolls as usual; blue-green's replaced set stays warm, without traffic, for
+// rollout.keepWarm, and a revision that goes back to its template switches to it at once.
 //
 // Writes Application status: per-component counts, status.release (each released component's
 // step, weight, analysis and abort), status.stableRevision, and the Available, Progressing and
@@ -28,6 +31,10 @@ namespace skiff {
 // Instances whose hash matches the latest revision's are current: scaling replaces nothing,
 // and neither does a revision that changed another component.
 inline constexpr const char* kTemplateHashLabel = "skiff.dev/template-hash";
+
+// On an Instance of blue-green's replaced set (label skiff.dev/track=warm): until when it keeps
+// running without traffic, so that `skiff rollout undo` can switch back to it at once.
+inline constexpr const char* kWarmUntilAnnotation = "skiff.dev/warm-until";
 
 // The template hash of a component spec (see kTemplateHashLabel). `config_versions` is the
 // revision's spec.configVersions: for an application that follows its configuration, the
@@ -58,6 +65,10 @@ class InstanceSetController final : public Controller {
   Status createInstance(const Object& app, const json& component, const InstanceSet& set,
                         std::optional<int> ordinal);
   Status retire(const StoredObjectPtr& instance);
+  // Moves an instance between sets: `track` "" (stable), "canary" or "warm" (until
+  // `warm_until`), without touching what it runs.
+  Status setTrack(const StoredObjectPtr& instance, const std::string& track,
+                  const std::string& warm_until = "");
   // One rolling-update step of `instances` towards `set` (rollout_plan.h).
   Status rollSet(const Object& app, const json& component, const InstanceSet& set,
                  const LiveInstances& instances, const RolloutBudget& budget);

@@ -150,6 +150,7 @@ void RouteController::refreshApplication(const StoredObject& stored) {
       spec.port = portName(component, r.value("port", json()));
       if (auto tls = r.find("tls"); tls != r.end() && tls->is_object())
         spec.tls_secret = tls->value("secret", "");
+      spec.preview = component.value("rollout", json::object()).value("preview", json());
       entry.routes.push_back(std::move(spec));
     }
   }
@@ -190,6 +191,7 @@ void RouteController::refreshInstance(const StoredObject& stored) {
   e.address = instance.status.value("address", "");
   auto track = stored.metadata.labels.find(kTrackLabel);
   e.canary = track != stored.metadata.labels.end() && track->second == "canary";
+  if (track != stored.metadata.labels.end() && track->second == "warm") e.ready = false;
   if (const int64_t revision = instance.spec.value("revision", int64_t{0}); revision > 0)
     e.revision = std::to_string(revision);
   if (auto ports = instance.status.find("ports");
@@ -348,6 +350,11 @@ json RouteController::buildTable(int64_t version) const {
   for (const auto& [key, e] : instances_)
     if (e.ready) ready[{key.tenant, e.application, e.component}].push_back(&e);
 
+  auto backendOf = [](const InstanceEntry& e, int port, int weight) {
+    json backend = {{"address", e.address + ":" + std::to_string(port)}, {"weight", weight}};
+    if (!e.revision.empty()) backend["revision"] = e.revision;
+    return backend;
+  };
   json routes = json::array();
   for (const auto& [key, entry] : apps_) {
     for (const RouteSpec& spec : entry.routes) {
@@ -381,12 +388,26 @@ json RouteController::buildTable(int64_t version) const {
         if (share[side] == 0 || serving[side].empty()) continue;
         const int each =
             std::max<int>(1, share[side] * kWeightScale / static_cast<int>(serving[side].size()));
-        for (const auto& [e, port] : serving[side]) {
-          json backend = {{"address", e->address + ":" + std::to_string(port)},
-                          {"weight", released ? each : 100}};
-          if (!e->revision.empty()) backend["revision"] = e->revision;
-          backends.push_back(std::move(backend));
+        for (const auto& [e, port] : serving[side])
+          backends.push_back(backendOf(*e, port, released ? each : 100));
+      }
+      // The preview: the same route for the preview host, or with the preview header, to
+      // the canary set alone.
+      if (released && spec.preview.is_object() && !serving[1].empty()) {
+        json preview = route;
+        preview["id"] = spec.id + "/preview";
+        if (spec.preview.contains("host")) preview["host"] = spec.preview["host"];
+        if (spec.preview.contains("header")) {
+          json headers = spec.match.is_null() ? json::array() : spec.match["headers"];
+          headers.push_back({{"name", spec.preview["header"]["name"]},
+                             {"value", spec.preview["header"]["value"]}});
+          preview["match"] = {{"headers", headers}};
         }
+        json canary_backends = json::array();
+        for (const auto& [e, port] : serving[1])
+          canary_backends.push_back(backendOf(*e, port, 100));
+        preview["backends"] = std::move(canary_backends);
+        routes.push_back(std::move(preview));
       }
       route["backends"] = std::move(backends);
       routes.push_back(std::move(route));

@@ -11,8 +11,10 @@
 //
 // A component being released (status.release, controller/release_plan.h) splits its routes'
 // traffic by weight: its canary instances (label skiff.dev/track=canary) share the release's
-// weight, the others the rest. Every backend carries its instance's revision, under which the
-// gateway counts its requests for the release's analysis.
+// weight, the others the rest; with rollout.preview, requests to the preview host or with the
+// preview header reach the canary set only. Instances of a replaced set kept warm (label
+// skiff.dev/track=warm) take no traffic. Every backend carries its instance's revision, under
+// which the gateway counts its requests for the release's analysis.
 //
 // Routes with `tls: {secret: NAME}` take their host's certificate chain and key from that Secret
 // (type tls, in the application's tenant) and publish them with the table; the gateway keeps
@@ -70,6 +72,7 @@ class RouteController final : public Controller {
     std::string component;
     std::optional<std::string> port;
     std::string tls_secret;  // empty: no TLS certificate for this host
+    json preview;            // the component's rollout.preview (null: none)
     bool operator==(const RouteSpec&) const = default;
   };
   // A Secret some route names for its certificate, as last read.

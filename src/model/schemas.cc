@@ -145,7 +145,21 @@ json rollout() {
                                   "canary only: traffic weights, strictly increasing; default "
                                   "10% then 50%, 60s each")},
               {"analysis", analysis},
-              {"autoPromote", defaulted(boolean(), true)}}),
+              {"autoPromote", defaulted(boolean(), true)},
+              {"preview",
+               described(object({{"host", string("hostname")},
+                                 {"header", object({{"name", with(string(), "minLength", 1)},
+                                                    {"value", string()}},
+                                                   {"name", "value"})}}),
+                         "canary and bluegreen: requests to this host, or carrying this header, "
+                         "on the component's routes go to the new revision only")},
+              {"keepWarm", described(string("duration"),
+                                     "bluegreen only: how long the replaced set keeps running "
+                                     "without traffic after the switch, so that `skiff rollout "
+                                     "undo` switches back at once; default 5m")},
+              {"sticky", described(boolean(),
+                                   "canary only: each client (by its address) stays on the "
+                                   "revision it first reached while the weights allow")}}),
       json::object());
 }
 

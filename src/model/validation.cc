@@ -236,6 +236,20 @@ void checkRollout(const json& comp, const std::string& path, Errors& errors) {
                       "only apply to the canary strategy, got strategy " + showValue(*strategy)});
     return;
   }
+  const std::string strategy_name = strategy != nullptr ? *strategy : "rolling";
+  for (const auto& [field, allowed] : std::initializer_list<std::pair<const char*, const char*>>{
+           {"preview", ""}, {"keepWarm", "bluegreen"}, {"sticky", "canary"}}) {
+    if (!rollout->contains(field)) continue;
+    const bool fits = *allowed == '\0' ? strategy_name != "rolling" : strategy_name == allowed;
+    if (!fits)
+      errors.push_back(
+          {childPath(p, field), std::string("only applies to the ") +
+                                    (*allowed == '\0' ? "canary and bluegreen" : allowed) +
+                                    " strateg" + (*allowed == '\0' ? "ies" : "y") +
+                                    ", got strategy " + showValue(strategy_name)});
+  }
+  if (const json* preview = objectMember(*rollout, "preview"))
+    requireOneOf(*preview, {"host", "header"}, false, childPath(p, "preview"), errors);
   const json& steps = arrayMember(*rollout, "steps");
   std::optional<int64_t> previous;
   for (size_t i = 0; i < steps.size(); ++i) {

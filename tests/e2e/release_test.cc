@@ -2,7 +2,9 @@
 // service under shims, the gateway splits traffic between the stable and canary sets, and a
 // load generator in its own process (release_load.py) counts every answer by version.
 #include <signal.h>
+#include <unistd.h>
 
+#include <map>
 #include <set>
 #include <thread>
 
@@ -51,6 +53,8 @@ class Load {
                                      "--out",      out_,
                                      "--requests", std::to_string(requests)};
     process_.start(args, out_ + ".log");
+    EXPECT_TRUE(eventually([&] { return ::access((out_ + ".started").c_str(), F_OK) == 0; }))
+        << "the load generator did not start: " << readFile(out_ + ".log");
   }
   // Stops it (unless it stopped by itself) and returns its summary.
   json finish(std::chrono::seconds timeout = std::chrono::seconds(60)) {
@@ -107,16 +111,93 @@ class ReleaseTest : public ::testing::Test {
       n += i["metadata"].value("labels", json::object()).value("skiff.dev/track", "") == "canary";
     return n;
   }
-  void deployStable() {
-    apply(app("v1", {{"strategy", "canary"}}));
+  void deployStable(const json& rollout = {{"strategy", "canary"}}) {
+    apply(app("v1", rollout));
     ASSERT_TRUE(eventually([&] { return ready() && status().value("stableRevision", 0) == 1; },
                            std::chrono::seconds(30)))
         << status().dump();
   }
 
+  // Versions answering `requests` sequential requests for `host`.
+  std::map<std::string, int> versions(const std::string& host, int requests = 40) {
+    std::map<std::string, int> seen;
+    for (int i = 0; i < requests; ++i) {
+      auto r =
+          httpRequest(server_.gatewayUrl(), "GET", "/", "", "application/json", {{"Host", host}});
+      json body = json::parse(r.body, nullptr, false);
+      ++seen[r.status == 200 && body.is_object() ? body.value("version", "?")
+                                                 : std::to_string(r.status)];
+    }
+    return seen;
+  }
+  std::set<std::string> instanceNames() {
+    std::set<std::string> names;
+    for (const auto& i : get(kInstances).value("items", json::array()))
+      names.insert(i["metadata"].value("name", ""));
+    return names;
+  }
+
   TempDir dir_;
   ServerProcess server_{dir_.path()};
 };
+
+TEST_F(ReleaseTest, BlueGreenPreviewsSwitchesAndUndoesAtOnceWithoutFailedRequests) {
+  const json rollout = {{"strategy", "bluegreen"},
+                        {"autoPromote", false},
+                        {"preview", {{"host", "preview.demo.localhost"}}},
+                        {"keepWarm", "10m"}};
+  deployStable(rollout);
+  apply(app("v2", rollout));
+  ASSERT_TRUE(eventually(
+      [&] {
+        return release().value("web", json::object()).value("message", "").find("waiting for") !=
+               std::string::npos;
+      },
+      std::chrono::seconds(30)))
+      << status().dump();
+  using Seen = std::map<std::string, int>;
+  EXPECT_EQ(canaryInstances(), 4u) << "the new set comes up at full size";
+  EXPECT_EQ(versions("demo.localhost"), (Seen{{"v1", 40}})) << "no traffic before the switch";
+  EXPECT_EQ(versions("preview.demo.localhost"), (Seen{{"v2", 40}})) << "the preview host";
+
+  Load load(server_, dir_.path());
+  auto promoted = runSkiff({"rollout", "promote", "demo"}, server_.url());
+  ASSERT_EQ(promoted.exit_code, 0) << promoted.err;
+  ASSERT_TRUE(eventually(
+      [&] {
+        return versions("demo.localhost", 20) == Seen{{"v2", 20}};
+      },
+      std::chrono::seconds(30)));
+  ASSERT_TRUE(eventually([&] { return ready(); }, std::chrono::seconds(30))) << status().dump();
+  EXPECT_EQ(status().value("stableRevision", 0), 2);
+  EXPECT_TRUE(eventually([&] { return versions("preview.demo.localhost", 1).count("404") == 1; }))
+      << "the preview is gone: " << json(versions("preview.demo.localhost", 1)).dump();
+  const std::set<std::string> after_switch = instanceNames();
+  EXPECT_EQ(after_switch.size(), 8u) << "the replaced set stays warm";
+
+  // Undo: the warm set takes the traffic back at once, and nothing new starts.
+  const auto undo_started = std::chrono::steady_clock::now();
+  auto undone = runSkiff({"rollout", "undo", "demo"}, server_.url());
+  ASSERT_EQ(undone.exit_code, 0) << undone.err;
+  ASSERT_TRUE(eventually(
+      [&] {
+        return versions("demo.localhost", 10) == Seen{{"v1", 10}};
+      },
+      std::chrono::seconds(10)));
+  const auto undo_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::steady_clock::now() - undo_started)
+                           .count();
+  std::printf("undo: every answer from v1 %lld ms after `skiff rollout undo` started\n",
+              static_cast<long long>(undo_ms));
+  EXPECT_EQ(instanceNames(), after_switch) << "undo started no instance";
+  json summary = load.finish();
+  ASSERT_TRUE(summary.is_object());
+  EXPECT_EQ(summary.value("failed", -1), 0) << summary.dump();
+  EXPECT_GT(summary["byVersion"].value("v1", 0), 0);
+  EXPECT_GT(summary["byVersion"].value("v2", 0), 0);
+  ASSERT_TRUE(eventually([&] { return ready(); }, std::chrono::seconds(30))) << status().dump();
+  EXPECT_EQ(status().value("stableRevision", 0), 3);
+}
 
 TEST_F(ReleaseTest, HealthyCanarySplitsByWeightAndGoesToAllTrafficWithoutFailedRequests) {
   deployStable();

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <set>
 
+#include "controller/instance_set_controller.h"
+#include "controller/revision_controller.h"
 #include "model/formats.h"
 #include "model/object.h"
 #include "model/well_known.h"
@@ -112,7 +114,7 @@ void RouteController::refreshApplication(const StoredObject& stored) {
     std::lock_guard lock(mu_);
     auto it = apps_.find(key);
     if (it != apps_.end() && it->second.uid == stored.metadata.uid &&
-        it->second.generation == stored.metadata.generation) {
+        it->second.generation == stored.metadata.generation && !it->second.unresolved_pins) {
       if (!releasing && it->second.canary_weights.empty()) return;
     } else {
       it = apps_.end();
@@ -144,8 +146,12 @@ void RouteController::refreshApplication(const StoredObject& stored) {
       spec.timeout_ms =
           static_cast<int64_t>(parseDurationSeconds(r.value("timeout", "30s")).value_or(30) * 1000);
       spec.retries = r.value("retries", 0);
-      if (auto m = r.find("match"); m != r.end() && m->contains("headers"))
-        spec.match = {{"headers", (*m)["headers"]}};
+      if (auto m = r.find("match"); m != r.end() && m->is_object() && !m->empty()) spec.match = *m;
+      spec.pinned_revision = r.value("revision", int64_t{0});
+      if (spec.pinned_revision > 0) {
+        spec.pinned_hash = pinnedHash(key, spec.pinned_revision, name);
+        entry.unresolved_pins = entry.unresolved_pins || spec.pinned_hash.empty();
+      }
       spec.component = name;
       spec.port = portName(component, r.value("port", json()));
       if (auto tls = r.find("tls"); tls != r.end() && tls->is_object())
@@ -189,6 +195,9 @@ void RouteController::refreshInstance(const StoredObject& stored) {
   e.application = instance.spec.value("application", "");
   e.component = instance.spec.value("component", "");
   e.address = instance.status.value("address", "");
+  if (auto hash = stored.metadata.labels.find(kTemplateHashLabel);
+      hash != stored.metadata.labels.end())
+    e.hash = hash->second;
   auto track = stored.metadata.labels.find(kTrackLabel);
   e.canary = track != stored.metadata.labels.end() && track->second == "canary";
   if (track != stored.metadata.labels.end() && track->second == "warm") e.ready = false;
@@ -204,6 +213,20 @@ void RouteController::refreshInstance(const StoredObject& stored) {
   const bool changed = added ? e.ready : !it->second.routesLike(e);
   it->second = std::move(e);
   if (changed) markStale();
+}
+
+std::string RouteController::pinnedHash(const ObjectKey& app, int64_t revision,
+                                        const std::string& component) const {
+  auto stored = store_.get({"Revision", app.tenant, revisionName(app.name, revision)});
+  // Not made yet (the apply that pins it makes it): looked for again on the next event.
+  if (!stored.ok()) return "";
+  const Object object = (*stored)->object();
+  const json components =
+      object.spec.value("template", json::object()).value("components", json::array());
+  for (const auto& c : components)
+    if (c.value("name", "") == component)
+      return templateHash(c, object.spec.value("configVersions", json::object()));
+  return "";
 }
 
 RouteController::SecretEntry RouteController::loadSecret(const ObjectKey& key) const {
@@ -368,11 +391,12 @@ json RouteController::buildTable(int64_t version) const {
       // The ready instances that serve this route's port, canary ones apart during a release.
       std::vector<std::pair<const InstanceEntry*, int>> serving[2];  // [canary] -> instance, port
       auto weight = entry.canary_weights.find(spec.component);
-      const bool released = weight != entry.canary_weights.end();
+      const bool released = weight != entry.canary_weights.end() && spec.pinned_revision == 0;
       if (auto r = ready.find({key.tenant, key.name, spec.component}); r != ready.end()) {
         for (const InstanceEntry* e : r->second) {
           auto port = spec.port ? e->ports.find(*spec.port) : e->ports.end();
           if (port == e->ports.end()) continue;
+          if (spec.pinned_revision > 0 && e->hash != spec.pinned_hash) continue;
           serving[released && e->canary].emplace_back(e, port->second);
         }
       }
@@ -398,10 +422,12 @@ json RouteController::buildTable(int64_t version) const {
         preview["id"] = spec.id + "/preview";
         if (spec.preview.contains("host")) preview["host"] = spec.preview["host"];
         if (spec.preview.contains("header")) {
-          json headers = spec.match.is_null() ? json::array() : spec.match["headers"];
-          headers.push_back({{"name", spec.preview["header"]["name"]},
-                             {"value", spec.preview["header"]["value"]}});
-          preview["match"] = {{"headers", headers}};
+          json match = spec.match.is_object() ? spec.match : json::object();
+          json headers = match.value("headers", json::array());
+          headers.push_back({{"name", spec.preview["header"].value("name", "")},
+                             {"value", spec.preview["header"].value("value", "")}});
+          match["headers"] = std::move(headers);
+          preview["match"] = std::move(match);
         }
         json canary_backends = json::array();
         for (const auto& [e, port] : serving[1])

@@ -12,9 +12,10 @@
 // A component being released (status.release, controller/release_plan.h) splits its routes'
 // traffic by weight: its canary instances (label skiff.dev/track=canary) share the release's
 // weight, the others the rest; with rollout.preview, requests to the preview host or with the
-// preview header reach the canary set only. Instances of a replaced set kept warm (label
-// skiff.dev/track=warm) take no traffic. Every backend carries its instance's revision, under
-// which the gateway counts its requests for the release's analysis.
+// preview header reach the canary set only. A route with `revision: N` (A/B) takes its
+// requests to the instances running revision N's template, whatever the weights. Instances of a
+// replaced set kept warm (label skiff.dev/track=warm) take no traffic. Every backend carries its
+// instance's revision, under which the gateway counts its requests for the release's analysis.
 //
 // Routes with `tls: {secret: NAME}` take their host's certificate chain and key from that Secret
 // (type tls, in the application's tenant) and publish them with the table; the gateway keeps
@@ -71,8 +72,10 @@ class RouteController final : public Controller {
     json match;  // null: none
     std::string component;
     std::optional<std::string> port;
-    std::string tls_secret;  // empty: no TLS certificate for this host
-    json preview;            // the component's rollout.preview (null: none)
+    std::string tls_secret;       // empty: no TLS certificate for this host
+    json preview;                 // the component's rollout.preview (null: none)
+    int64_t pinned_revision = 0;  // A/B: only instances of this revision's template, or none
+    std::string pinned_hash;      // that template's hash (kTemplateHashLabel); "" not known yet
     bool operator==(const RouteSpec&) const = default;
   };
   // A Secret some route names for its certificate, as last read.
@@ -94,26 +97,31 @@ class RouteController final : public Controller {
     int64_t generation = 0;
     std::vector<RouteSpec> routes;
     std::map<std::string, int> canary_weights;  // component -> % of its traffic
+    bool unresolved_pins = false;               // a route names a revision not made yet: read again
   };
   // What one Instance contributes.
   struct InstanceEntry {
     int64_t rv = 0;
     bool ready = false;
     bool canary = false;
-    std::string application, component, address, revision;
+    std::string application, component, address, revision, hash;
     std::map<std::string, int> ports;
     // Equal for routing: both unready (no backend), or the same backend.
     bool routesLike(const InstanceEntry& o) const {
       if (!ready && !o.ready) return true;
       return ready == o.ready && application == o.application && component == o.component &&
              address == o.address && ports == o.ports && canary == o.canary &&
-             revision == o.revision;
+             revision == o.revision && hash == o.hash;
     }
   };
 
   void refreshApplication(const StoredObject& stored);
   void refreshInstance(const StoredObject& stored);
   Result<ReconcileResult> refreshSecret(const ObjectKey& key);
+  // The template hash of `component` in revision `revision` (a pinned A/B route's instances);
+  // "" when that revision is not there (yet).
+  std::string pinnedHash(const ObjectKey& app, int64_t revision,
+                         const std::string& component) const;
   // Reads and checks a Secret for serving as a certificate (no lock needed).
   SecretEntry loadSecret(const ObjectKey& key) const;
   // Writes the application's TLSReady condition when it has routes with certificates (or had).

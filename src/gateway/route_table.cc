@@ -32,6 +32,42 @@ bool headerMatches(const HeaderMatch& m, const HttpHeader* headers, size_t count
   return false;
 }
 
+// Whether a Cookie header ("a=1; b=2") of the request sets cookie m.name to m.value.
+bool cookieMatches(const ValueMatch& m, const HttpHeader* headers, size_t count) {
+  for (size_t i = 0; i < count; ++i) {
+    if (!equalsIgnoreCase(headers[i].name, "cookie")) continue;
+    std::string_view rest = headers[i].value;
+    while (!rest.empty()) {
+      const size_t end = rest.find(';');
+      std::string_view pair = rest.substr(0, end);
+      rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+      while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+      const size_t eq = pair.find('=');
+      if (eq != std::string_view::npos && pair.substr(0, eq) == m.name &&
+          pair.substr(eq + 1) == m.value)
+        return true;
+    }
+  }
+  return false;
+}
+
+// Whether the query string ("a=1&b=2") sets parameter m.name to m.value.
+bool queryMatches(const ValueMatch& m, std::string_view query) {
+  while (!query.empty()) {
+    const size_t end = query.find('&');
+    std::string_view pair = query.substr(0, end);
+    query = end == std::string_view::npos ? std::string_view() : query.substr(end + 1);
+    const size_t eq = pair.find('=');
+    const std::string_view name = pair.substr(0, eq);
+    const std::string_view value =
+        eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    if (name == m.name && value == m.value) return true;
+  }
+  return false;
+}
+
+size_t matchCount(const Route& r) { return r.headers.size() + r.cookies.size() + r.query.size(); }
+
 bool isValidHost(const std::string& host) {
   if (host == "*") return true;
   if (host.empty() || host.size() > 253) return false;
@@ -144,6 +180,30 @@ Route parseRoute(const json& r, const std::string& path, Validator& v) {
   else
     v.fail(path + ".balancer", "must be \"round_robin\" or \"least_request\"");
 
+  if (auto m = r.find("match"); m != r.end() && m->is_object()) {
+    for (const char* kind : {"cookies", "query"}) {
+      auto list = m->find(kind);
+      if (list == m->end()) continue;
+      const std::string lp = path + ".match." + kind;
+      if (!list->is_array()) {
+        v.fail(lp, "must be an array");
+        continue;
+      }
+      for (size_t i = 0; i < list->size(); ++i) {
+        const json& item = (*list)[i];
+        const std::string ip = lp + "[" + std::to_string(i) + "]";
+        if (!item.is_object()) {
+          v.fail(ip, "must be an object");
+          continue;
+        }
+        ValueMatch match{v.stringField(item, "name", ip + ".name", true),
+                         v.stringField(item, "value", ip + ".value", true)};
+        if (match.name.empty() && item.contains("name")) v.fail(ip + ".name", "must not be empty");
+        (std::string_view(kind) == "cookies" ? route.cookies : route.query)
+            .push_back(std::move(match));
+      }
+    }
+  }
   if (auto m = r.find("match"); m != r.end()) {
     if (!m->is_object()) {
       v.fail(path + ".match", "must be an object");
@@ -244,7 +304,7 @@ RouteTable::RouteTable(uint64_t version, std::vector<Route> routes, std::string 
   auto more_specific = [](const Route* a, const Route* b) {
     if (a->path_prefix.size() != b->path_prefix.size())
       return a->path_prefix.size() > b->path_prefix.size();
-    if (a->headers.size() != b->headers.size()) return a->headers.size() > b->headers.size();
+    if (matchCount(*a) != matchCount(*b)) return matchCount(*a) > matchCount(*b);
     return a->index < b->index;  // stable: the order the control plane gave
   };
   for (auto& [host, list] : by_host_) std::sort(list.begin(), list.end(), more_specific);
@@ -252,17 +312,14 @@ RouteTable::RouteTable(uint64_t version, std::vector<Route> routes, std::string 
 }
 
 const Route* RouteTable::firstMatch(const std::vector<const Route*>& candidates,
-                                    std::string_view path, const HttpHeader* headers,
-                                    size_t header_count) {
+                                    std::string_view path, std::string_view query,
+                                    const HttpHeader* headers, size_t header_count) {
   for (const Route* r : candidates) {
     if (!pathHasPrefix(path, r->path_prefix)) continue;
     bool ok = true;
-    for (const HeaderMatch& m : r->headers) {
-      if (!headerMatches(m, headers, header_count)) {
-        ok = false;
-        break;
-      }
-    }
+    for (const HeaderMatch& m : r->headers) ok = ok && headerMatches(m, headers, header_count);
+    for (const ValueMatch& m : r->cookies) ok = ok && cookieMatches(m, headers, header_count);
+    for (const ValueMatch& m : r->query) ok = ok && queryMatches(m, query);
     if (ok) return r;
   }
   return nullptr;
@@ -277,15 +334,18 @@ const Route* RouteTable::match(std::string_view host, std::string_view target,
     host = rest.substr(0, slash);
     target = slash == std::string_view::npos ? std::string_view("/") : rest.substr(slash);
   }
-  std::string_view path = target.substr(0, target.find('?'));
+  const size_t question = target.find('?');
+  std::string_view path = target.substr(0, question);
+  std::string_view query =
+      question == std::string_view::npos ? std::string_view() : target.substr(question + 1);
   char buf[256];
   std::string_view h = normalizeHost(host, buf, sizeof buf);
   if (!h.empty()) {
     if (auto it = by_host_.find(h); it != by_host_.end()) {
-      if (const Route* r = firstMatch(it->second, path, headers, header_count)) return r;
+      if (const Route* r = firstMatch(it->second, path, query, headers, header_count)) return r;
     }
   }
-  return firstMatch(any_host_, path, headers, header_count);
+  return firstMatch(any_host_, path, query, headers, header_count);
 }
 
 Result<std::shared_ptr<const RouteTable>> parseRouteTable(std::string_view json_text) {

@@ -27,6 +27,13 @@ struct HeaderMatch {
   Type type = Type::kExact;
 };
 
+// A cookie of the request's Cookie headers, or a parameter of its query string, equal to
+// `value` (compared as sent: no percent-decoding).
+struct ValueMatch {
+  std::string name;
+  std::string value;
+};
+
 enum class BalancerKind { kRoundRobin, kLeastRequest };
 
 struct Backend {
@@ -43,6 +50,8 @@ struct Route {
   std::string host;  // lowercase; "*" matches any host
   std::string path_prefix = "/";
   std::vector<HeaderMatch> headers;
+  std::vector<ValueMatch> cookies;
+  std::vector<ValueMatch> query;
   uint32_t timeout_ms = 30000;
   uint32_t retries = 0;
   BalancerKind balancer = BalancerKind::kRoundRobin;
@@ -64,9 +73,9 @@ class RouteTable {
   const std::string& json() const { return json_; }
 
   // The route for a request, or nullptr. `host` is the Host header as received (any case, with
-  // or without a port); `target` the request target (a query string is ignored). Exact host
-  // routes are tried before "*" routes; within them the longest matching path prefix wins,
-  // then the route with more header matches.
+  // or without a port); `target` the request target, whose query string only query matches
+  // look at. Exact host routes are tried before "*" routes; within them the longest matching
+  // path prefix wins, then the route with more matches (headers, cookies, query).
   const Route* match(std::string_view host, std::string_view target, const HttpHeader* headers,
                      size_t header_count) const;
 
@@ -76,7 +85,8 @@ class RouteTable {
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
   };
   static const Route* firstMatch(const std::vector<const Route*>& candidates, std::string_view path,
-                                 const HttpHeader* headers, size_t header_count);
+                                 std::string_view query, const HttpHeader* headers,
+                                 size_t header_count);
 
   uint64_t version_ = 0;
   std::vector<Route> routes_;

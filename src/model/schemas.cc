@@ -169,9 +169,12 @@ json route() {
               {"value", string()},
               {"type", defaulted(oneOfStrings({"exact", "prefix", "present"}), "exact")}},
              {"name"});
-  json cookie_match =
-      object({{"name", with(string(), "minLength", 1)}, {"value", string()}}, {"name"});
-  json match = object({{"headers", arrayOf(header_match)}, {"cookies", arrayOf(cookie_match)}});
+  // Cookies and query parameters match exactly, as sent.
+  json value_match =
+      object({{"name", with(string(), "minLength", 1)}, {"value", string()}}, {"name", "value"});
+  json match = object({{"headers", arrayOf(header_match)},
+                       {"cookies", arrayOf(value_match)},
+                       {"query", arrayOf(value_match)}});
   json tls = described(object({{"secret", string("dns-label")}}, {"secret"}),
                        "HTTPS for the host on the gateway's TLS listener: the certificate chain "
                        "and key of this Secret (type tls, in the application's tenant), chosen "
@@ -182,6 +185,10 @@ json route() {
                  {"match", match},
                  {"timeout", defaulted(string("duration"), "30s")},
                  {"retries", defaulted(integer(0, 10), 0)},
+                 {"revision", described(integerAtLeast(1),
+                                        "A/B: requests this route takes go to the instances "
+                                        "running this revision's template (a release's stable "
+                                        "or canary set) instead of following the weights")},
                  {"tls", tls}},
                 {"host", "port"});
 }

@@ -21,7 +21,10 @@ using nlohmann::json;
 const std::string kApps = "/api/v1/tenants/default/applications";
 const std::string kInstances = "/api/v1/tenants/default/instances";
 
-json app(const std::string& version, const json& rollout, int error_percent = 0) {
+json app(const std::string& version, const json& rollout, int error_percent = 0,
+         const json& extra_routes = json::array()) {
+  json routes = {{{"host", "demo.localhost"}, {"port", "http"}}};
+  for (const auto& r : extra_routes) routes.push_back(r);
   json args = {"--name", "web", "--version-label", version};
   if (error_percent > 0)
     args.insert(args.end(), {"--error-percent", std::to_string(error_percent)});
@@ -37,7 +40,7 @@ json app(const std::string& version, const json& rollout, int error_percent = 0)
                   {{"http", {{"path", "/healthz"}, {"port", "http"}}}, {"periodSeconds", 0.2}}}}},
                {"rollout", rollout},
                {"terminationGracePeriodSeconds", 5},
-               {"routes", {{{"host", "demo.localhost"}, {"port", "http"}}}}}}}}}};
+               {"routes", routes}}}}}}};
 }
 
 // The load generator, in its own process; its summary is read once it has stopped.
@@ -119,11 +122,13 @@ class ReleaseTest : public ::testing::Test {
   }
 
   // Versions answering `requests` sequential requests for `host`.
-  std::map<std::string, int> versions(const std::string& host, int requests = 40) {
+  std::map<std::string, int> versions(const std::string& host, int requests = 40,
+                                      const std::string& path = "/",
+                                      std::map<std::string, std::string> headers = {}) {
     std::map<std::string, int> seen;
+    headers["Host"] = host;
     for (int i = 0; i < requests; ++i) {
-      auto r =
-          httpRequest(server_.gatewayUrl(), "GET", "/", "", "application/json", {{"Host", host}});
+      auto r = httpRequest(server_.gatewayUrl(), "GET", path, "", "application/json", headers);
       json body = json::parse(r.body, nullptr, false);
       ++seen[r.status == 200 && body.is_object() ? body.value("version", "?")
                                                  : std::to_string(r.status)];
@@ -158,6 +163,7 @@ TEST_F(ReleaseTest, BlueGreenPreviewsSwitchesAndUndoesAtOnceWithoutFailedRequest
   using Seen = std::map<std::string, int>;
   EXPECT_EQ(canaryInstances(), 4u) << "the new set comes up at full size";
   EXPECT_EQ(versions("demo.localhost"), (Seen{{"v1", 40}})) << "no traffic before the switch";
+  ASSERT_TRUE(eventually([&] { return versions("preview.demo.localhost", 1) == Seen{{"v2", 1}}; }));
   EXPECT_EQ(versions("preview.demo.localhost"), (Seen{{"v2", 40}})) << "the preview host";
 
   Load load(server_, dir_.path());
@@ -202,8 +208,17 @@ TEST_F(ReleaseTest, BlueGreenPreviewsSwitchesAndUndoesAtOnceWithoutFailedRequest
 TEST_F(ReleaseTest, HealthyCanarySplitsByWeightAndGoesToAllTrafficWithoutFailedRequests) {
   deployStable();
   Load load(server_, dir_.path());
-  // One step at 25%, then held for a person.
-  apply(app("v2", {{"strategy", "canary"}, {"steps", {{{"weight", 25}}}}, {"autoPromote", false}}));
+  // One step at 25%, then held for a person. A/B routes pin a cookie and a query parameter to
+  // the new revision and a header to the old one.
+  auto pinned = [](const json& match, int revision) {
+    return json{
+        {"host", "demo.localhost"}, {"port", "http"}, {"match", match}, {"revision", revision}};
+  };
+  apply(app("v2", {{"strategy", "canary"}, {"steps", {{{"weight", 25}}}}, {"autoPromote", false}},
+            0,
+            {pinned({{"cookies", {{{"name", "beta"}, {"value", "1"}}}}}, 2),
+             pinned({{"query", {{{"name", "variant"}, {"value", "new"}}}}}, 2),
+             pinned({{"headers", {{{"name", "x-ab"}, {"value", "stable"}}}}}, 1)}));
   ASSERT_TRUE(eventually(
       [&] {
         return release().value("web", json::object()).value("message", "").find("waiting for") !=
@@ -212,6 +227,16 @@ TEST_F(ReleaseTest, HealthyCanarySplitsByWeightAndGoesToAllTrafficWithoutFailedR
       std::chrono::seconds(30)))
       << status().dump();
   EXPECT_EQ(canaryInstances(), 1u) << "25% of 4 replicas";
+  using Seen = std::map<std::string, int>;
+  // The gateway hears of the canary instance a moment after the status says it is ready.
+  ASSERT_TRUE(eventually([&] {
+    return versions("demo.localhost", 1, "/", {{"Cookie", "beta=1"}}) == Seen{{"v2", 1}};
+  }));
+  EXPECT_EQ(versions("demo.localhost", 40, "/", {{"Cookie", "a=b; beta=1"}}), (Seen{{"v2", 40}}));
+  EXPECT_EQ(versions("demo.localhost", 40, "/?x=1&variant=new"), (Seen{{"v2", 40}}));
+  EXPECT_EQ(versions("demo.localhost", 40, "/", {{"x-ab", "stable"}}), (Seen{{"v1", 40}}));
+  const Seen others = versions("demo.localhost", 40, "/", {{"Cookie", "beta=2"}});
+  EXPECT_EQ(others.size(), 2u) << "no A/B match: the weights";
 
   // The split over 10,000 requests, measured by a second client.
   json split = Load(server_, dir_.path(), 10000).waitDone(std::chrono::seconds(120));

@@ -1,6 +1,8 @@
 // Route tables: validation with field paths, and matching by host, path prefix and headers.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "gateway/route_table.h"
 
 namespace skiff::gateway {
@@ -57,6 +59,35 @@ TEST(GatewayRouteTable, MoreSpecificHeaderMatchesWin) {
             "beta-exact");
   EXPECT_EQ(idOf(*t, "shop.localhost", "/api", {{"X-Beta", "1"}, {"x-user", "bob"}}), "beta");
   EXPECT_EQ(idOf(*t, "shop.localhost", "/api", {{"X-Other", "1"}}), "api");
+}
+
+// A/B routes: a cookie or a query parameter, exactly as sent.
+TEST(GatewayRouteTable, CookieAndQueryMatchesAreExact) {
+  auto t = table(R"({"version": 1, "routes": [
+    {"id": "all", "host": "ab.test", "backends": []},
+    {"id": "beta", "host": "ab.test", "match": {"cookies": [{"name": "beta", "value": "1"}]},
+     "backends": []},
+    {"id": "variant", "host": "ab.test", "match": {"query": [{"name": "v", "value": "b"}]},
+     "backends": []}]})");
+  EXPECT_EQ(idOf(*t, "ab.test", "/", {{"Cookie", "beta=1"}}), "beta");
+  EXPECT_EQ(idOf(*t, "ab.test", "/", {{"cookie", "a=2; beta=1; c=3"}}), "beta");
+  EXPECT_EQ(idOf(*t, "ab.test", "/", {{"Cookie", "a=1"}, {"Cookie", "beta=1"}}), "beta");
+  EXPECT_EQ(idOf(*t, "ab.test", "/", {{"Cookie", "beta=10"}}), "all");
+  EXPECT_EQ(idOf(*t, "ab.test", "/", {{"Cookie", "xbeta=1"}}), "all");
+  EXPECT_EQ(idOf(*t, "ab.test", "/", {{"X-Cookie", "beta=1"}}), "all");
+  EXPECT_EQ(idOf(*t, "ab.test", "/x?a=1&v=b"), "variant");
+  EXPECT_EQ(idOf(*t, "ab.test", "/x?v=b"), "variant");
+  EXPECT_EQ(idOf(*t, "ab.test", "/x?v=bb"), "all");
+  EXPECT_EQ(idOf(*t, "ab.test", "/x?vv=b"), "all");
+  EXPECT_EQ(idOf(*t, "ab.test", "/x"), "all");
+  auto bad = parseRouteTable(
+      R"({"version": 1, "routes": [{"id": "a", "host": "a.test", "backends": [],
+          "match": {"cookies": [{"name": "x"}], "query": "v=1"}}]})");
+  ASSERT_FALSE(bad.ok());
+  std::set<std::string> paths;
+  for (const auto& f : bad.status().fields()) paths.insert(f.path);
+  EXPECT_EQ(paths,
+            (std::set<std::string>{"routes[0].match.cookies[0].value", "routes[0].match.query"}));
 }
 
 TEST(GatewayRouteTable, AbsoluteFormTargetCarriesHost) {

@@ -241,6 +241,18 @@ const BadCase kBadCases[] = {
     {"steps not canary", "components: [{name: web, image: a, rollout: {steps: [{weight: 10}]}}]",
      "spec.components[0].rollout.steps",
      "only apply to the canary strategy, got strategy \"rolling\""},
+    {"preview on rolling",
+     "components: [{name: web, image: a, rollout: {preview: {host: p.test}}}]",
+     "spec.components[0].rollout.preview",
+     "only applies to the canary and bluegreen strategies, got strategy \"rolling\""},
+    {"keepWarm on canary",
+     "components: [{name: web, image: a, rollout: {strategy: canary, keepWarm: 1m}}]",
+     "spec.components[0].rollout.keepWarm",
+     "only applies to the bluegreen strategy, got strategy \"canary\""},
+    {"preview host and header",
+     "components: [{name: web, image: a, rollout: {strategy: bluegreen, preview: {host: p.test, "
+     "header: {name: x-preview, value: '1'}}}}]",
+     "spec.components[0].rollout.preview", "must set only one of host or header, got host, header"},
     {"steps decreasing",
      "components: [{name: web, image: a, rollout: {strategy: canary, steps: [{weight: 50}, "
      "{weight: 50}]}}]",

@@ -157,6 +157,7 @@ void RouteController::refreshApplication(const StoredObject& stored) {
       if (auto tls = r.find("tls"); tls != r.end() && tls->is_object())
         spec.tls_secret = tls->value("secret", "");
       spec.preview = component.value("rollout", json::object()).value("preview", json());
+      spec.sticky = component.value("rollout", json::object()).value("sticky", false);
       entry.routes.push_back(std::move(spec));
     }
   }
@@ -388,6 +389,7 @@ json RouteController::buildTable(int64_t version) const {
                     {"retries", spec.retries},
                     {"balancer", "round_robin"}};
       if (!spec.match.is_null()) route["match"] = spec.match;
+      if (spec.sticky) route["sticky"] = true;
       // The ready instances that serve this route's port, canary ones apart during a release.
       std::vector<std::pair<const InstanceEntry*, int>> serving[2];  // [canary] -> instance, port
       auto weight = entry.canary_weights.find(spec.component);

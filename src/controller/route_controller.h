@@ -74,6 +74,7 @@ class RouteController final : public Controller {
     std::optional<std::string> port;
     std::string tls_secret;       // empty: no TLS certificate for this host
     json preview;                 // the component's rollout.preview (null: none)
+    bool sticky = false;          // rollout.sticky: each client keeps its instance
     int64_t pinned_revision = 0;  // A/B: only instances of this revision's template, or none
     std::string pinned_hash;      // that template's hash (kTemplateHashLabel); "" not known yet
     bool operator==(const RouteSpec&) const = default;

@@ -273,6 +273,7 @@ struct ProxyWorker::Session {
   // connection must be for that host, so that one tenant's certificate never fronts another's.
   std::string tls_name;
   std::string peer;
+  uint64_t client_key = 0;  // the peer address hashed, for sticky routes
   State state = State::kIdle;
   Clock::time_point deadline;
   bool timed_out = false;
@@ -476,6 +477,7 @@ class ProxyWorker::Proxy {
     s.socket->non_blocking(true, ec);
     tcp::endpoint peer = s.socket->remote_endpoint(ec);
     if (!ec) s.peer = peer.address().to_string();
+    s.client_key = std::hash<std::string>{}(s.peer);
     link(s);
     if constexpr (ClientSession<Stream>::kTls) {
       // The handshake has the head's deadline (the watchdog cancels a client that stalls).
@@ -724,7 +726,8 @@ class ProxyWorker::Proxy {
 
     for (;;) {  // one attempt per backend connection
       if (backend >= 0) rs.balancer.onRequestEnd(backend);
-      backend = rs.balancer.pick(excluded);
+      backend =
+          route->sticky ? rs.balancer.pickFor(s.client_key, excluded) : rs.balancer.pick(excluded);
       if (backend < 0) {
         status = 502;
         break;

@@ -173,6 +173,12 @@ Route parseRoute(const json& r, const std::string& path, Validator& v) {
       static_cast<uint32_t>(v.uintField(r, "timeoutMs", path + ".timeoutMs", 30000, 1, 3600000));
   route.retries = static_cast<uint32_t>(v.uintField(r, "retries", path + ".retries", 0, 0, 10));
   std::string balancer = v.stringField(r, "balancer", path + ".balancer", false, "round_robin");
+  if (auto sticky = r.find("sticky"); sticky != r.end()) {
+    if (sticky->is_boolean())
+      route.sticky = sticky->get<bool>();
+    else
+      v.fail(path + ".sticky", "must be true or false");
+  }
   if (balancer == "round_robin")
     route.balancer = BalancerKind::kRoundRobin;
   else if (balancer == "least_request")

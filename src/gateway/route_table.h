@@ -55,6 +55,7 @@ struct Route {
   uint32_t timeout_ms = 30000;
   uint32_t retries = 0;
   BalancerKind balancer = BalancerKind::kRoundRobin;
+  bool sticky = false;  // each client address keeps its backend (Balancer::pickFor)
   std::vector<Backend> backends;
   size_t index = 0;  // position in RouteTable::routes()
 };

@@ -21,6 +21,32 @@ TEST(GatewayBalancer, ACanarySplitIsExactOverTenThousandPicks) {
   EXPECT_EQ(canary, 1000);
 }
 
+// Sticky routes: a client keeps its backend, clients spread by weight, and raising the
+// canary's weight moves clients onto it only.
+TEST(GatewayBalancer, StickyPicksKeepClientsAndFollowWeights) {
+  std::vector<Backend> b = {{"10.0.0.1:80", {}, 1000, "2"},
+                            {"10.0.0.2:80", {}, 4500, "1"},
+                            {"10.0.0.3:80", {}, 4500, "1"}};
+  Balancer at10(BalancerKind::kRoundRobin, b);
+  b[0].weight = 5000;
+  b[1].weight = b[2].weight = 2500;
+  Balancer at50(BalancerKind::kRoundRobin, b);
+  int canary10 = 0, canary50 = 0, moved_off_canary = 0;
+  for (uint64_t client = 0; client < 10000; ++client) {
+    const int first = at10.pickFor(client);
+    EXPECT_EQ(at10.pickFor(client), first) << "the same client, the same backend";
+    const int later = at50.pickFor(client);
+    canary10 += first == 0;
+    canary50 += later == 0;
+    moved_off_canary += first == 0 && later != 0;
+  }
+  EXPECT_NEAR(canary10, 1000, 150);
+  EXPECT_NEAR(canary50, 5000, 250);
+  EXPECT_EQ(moved_off_canary, 0) << "a canary client stays on the canary as it grows";
+  EXPECT_EQ(at10.pickFor(7, 0b111), -1) << "every backend excluded";
+  EXPECT_NE(at10.pickFor(7, 0b001), 0);
+}
+
 TEST(GatewayBalancer, RoundRobinSpreadsEvenly) {
   Balancer b(BalancerKind::kRoundRobin, backends({100, 100, 100}));
   std::vector<int> counts(3);

@@ -72,6 +72,16 @@ Access describeAccess(const HttpRequest& request) {
     return a;
   }
 
+  // A deploy's plan: POST /api/v1/tenants/{t}/applications/{name}/plan. It changes nothing, but
+  // tells what an update would do: whoever may update the application may ask.
+  if (seg.size() == 7 && seg[0] == "api" && seg[1] == "v1" && seg[2] == "tenants" &&
+      seg[4] == "applications" && seg[6] == "plan") {
+    a.request = {kVerbUpdate, "applications", seg[3]};
+    a.name = seg[5];
+    a.mutating = false;
+    return a;
+  }
+
   // Exec: POST /api/v1/tenants/{t}/instances/{name}/exec, or a GET upgraded to a WebSocket;
   // either runs a command, so it is audited like a change.
   if (seg.size() == 7 && seg[0] == "api" && seg[1] == "v1" && seg[2] == "tenants" &&

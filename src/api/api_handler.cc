@@ -9,8 +9,10 @@
 #include "api/openapi.h"
 #include "auth/authenticator.h"
 #include "auth/rbac.h"
+#include "controller/deploy_plan.h"
 #include "controller/footprint.h"
 #include "controller/limits.h"
+#include "controller/revision_controller.h"
 #include "model/codec.h"
 #include "model/kinds.h"
 #include "model/validation.h"
@@ -151,6 +153,13 @@ HttpResponse ApiHandler::handle(HttpRequest& request) {
     return jsonResponse(200, json{{"version", SKIFF_VERSION}, {"apiVersion", kApiVersion}}.dump());
   if (p == "/openapi.json") return jsonResponse(200, openapi_);
   if (p.rfind(kApiPrefix, 0) != 0) return errorResponse(notFound("no resource at " + p));
+  if (const auto seg = splitPath(p);
+      seg.size() == 7 && seg[2] == "tenants" && seg[4] == "applications" && seg[6] == "plan") {
+    if (request.method != "POST")
+      return errorResponse(Status(StatusCode::kMethodNotAllowed,
+                                  "a plan is asked for with POST and the application as the body"));
+    return plan(request, seg[3], seg[5]);
+  }
   Result<ResourcePath> route = parseResourcePath(p);
   if (!route.ok()) return errorResponse(route.status());
   auto run = [this](HttpRequest& r, const Route& rt) {
@@ -206,6 +215,39 @@ HttpResponse ApiHandler::handleResource(HttpRequest& request, const Route& route
   if (m == "PATCH") return patch(request, route);
   if (m == "DELETE") return remove(request, route);
   return not_allowed();
+}
+
+HttpResponse ApiHandler::plan(HttpRequest& request, const std::string& tenant,
+                              const std::string& name) {
+  auto doc = decodeBody(request);
+  if (!doc.ok()) return errorResponse(doc.status());
+  auto object = admitObject(*doc, {"Application", tenant});
+  if (!object.ok()) return errorResponse(object.status());
+  if (object->metadata.name != name)
+    return errorResponse(
+        Status(StatusCode::kInvalid, "the name in the body differs from the URL",
+               {{"metadata.name", "must be \"" + name + "\" (the name in the URL), got \"" +
+                                      object->metadata.name + "\""}}));
+  PlanInput input;
+  input.application = name;
+  if (auto current = store_.get({"Application", tenant, name}); current.ok()) {
+    input.current_revision = (*current)->object().status.value("latestRevision", int64_t{0});
+    auto revision = store_.get({"Revision", tenant, revisionName(name, input.current_revision)});
+    if (revision.ok()) input.current = (*revision)->object().spec.value("template", json());
+  } else if (current.status().code() != StatusCode::kNotFound) {
+    return errorResponse(current.status());
+  }
+  // The quota's answer is part of the plan, not a refusal of it; other limits refuse.
+  if (Status s = admitToTenant(*object); !s.isOk()) {
+    if (s.code() != StatusCode::kForbidden) return errorResponse(s);
+    input.quota_problem = s.message();
+  }
+  input.next = object->spec;
+  try {
+    return jsonResponse(200, deployPlan(input).dump());
+  } catch (const std::exception& e) {
+    return errorResponse(internalError(std::string("internal error: ") + e.what()));
+  }
 }
 
 HttpResponse ApiHandler::list(HttpRequest& request, const Route& route) {

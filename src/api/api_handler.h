@@ -50,6 +50,8 @@ class ApiHandler {
   // quota has room for its footprint (controller/footprint.h): kForbidden naming the quota, the
   // need and what remains.
   Status admitToTenant(Object& object) const;
+  // POST .../applications/{name}/plan: what applying the body would do (controller/deploy_plan.h).
+  HttpResponse plan(HttpRequest& request, const std::string& tenant, const std::string& name);
 
   Store& store_;
   const Clock& clock_;

@@ -241,6 +241,21 @@ json openApiDocument() {
       text_lines;
 
   json plain = {{"type", "object"}};
+  paths["/api/v1/tenants/{tenant}/applications/{name}/plan"] = {
+      {"parameters", {tenant_param, name_param}},
+      {"post",
+       {{"summary",
+         "What applying the Application in the body would do, changing nothing: the changed "
+         "fields, each component's release schedule (weights, pauses, gates, instances started "
+         "and stopped), the analysis that gates it, and whether the tenant's quota allows it"},
+        {"operationId", "planApplication"},
+        {"requestBody",
+         {{"required", true},
+          {"content",
+           {{"application/json", {{"schema", {{"$ref", "#/components/schemas/Application"}}}}}}}}},
+        {"responses", errorResponses({400, 403, 422})}}}};
+  paths["/api/v1/tenants/{tenant}/applications/{name}/plan"]["post"]["responses"]["200"] =
+      okResponse("The plan (nextRevision null: nothing would change)", plain);
   // Signing in, the caller's own credentials and the audit trail (api/auth_handler.h).
   auto operation = [&](const char* summary, const char* id, std::initializer_list<int> errors) {
     json op = {{"summary", summary}, {"operationId", id}, {"responses", errorResponses(errors)}};

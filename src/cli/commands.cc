@@ -31,6 +31,8 @@ struct Commands::State {
   RolloutPauseOptions pause;
   RolloutPauseOptions resume;  // paused = false, set by the constructor
   RolloutPromoteOptions promote;
+  RolloutPlanOptions plan;
+  CLI::App* plan_cmd = nullptr;
   RolloutPromoteOptions abort;  // abort = true, set by the constructor
   ScaleOptions scale;
   LogsOptions logs;
@@ -221,6 +223,13 @@ Commands::Commands(CLI::App& app) : state_(std::make_unique<State>()) {
   promote->add_flag("--full", s.promote.full,
                     "Skip the remaining steps: the new revision takes all traffic now");
   addTenantOption(*promote, s.promote.tenant);
+  s.plan_cmd = add(*rollout, "plan",
+                   "Show what applying a file would do: the diff, each component's release "
+                   "schedule and analysis, and the quota's answer (exit 1: the quota refuses)",
+                   [&s](CommandContext& ctx) { return runRolloutPlan(ctx, s.plan); });
+  s.plan_cmd->add_option("-f,--filename", s.plan.file, "File, directory or - for stdin")
+      ->required();
+  addTenantOption(*s.plan_cmd, s.plan.tenant);
   s.abort.abort = true;
   CLI::App* abort =
       add(*rollout, "abort",
@@ -363,8 +372,8 @@ int Commands::run() {
   State& s = *state_;
   if (auto code = s.images->runIfParsed()) return *code;
   // Commands whose exit code 1 means an answer (differences, "no", a broken trail).
-  const bool answers_with_1 =
-      s.diff_cmd->parsed() || s.can_i_cmd->parsed() || s.audit_verify_cmd->parsed();
+  const bool answers_with_1 = s.diff_cmd->parsed() || s.can_i_cmd->parsed() ||
+                              s.audit_verify_cmd->parsed() || s.plan_cmd->parsed();
   const int error_exit = answers_with_1 ? 2 : 1;
 
   const CliEnvironment env = CliEnvironment::fromProcess();

@@ -132,6 +132,14 @@ struct RolloutPromoteOptions {
 };
 int runRolloutPromote(CommandContext& ctx, const RolloutPromoteOptions& options);
 
+// Prints what applying `file` would do to its applications (rollout_plan_command.cc); exit 1
+// when a tenant's quota would refuse one.
+struct RolloutPlanOptions {
+  std::string file;
+  TenantOption tenant;
+};
+int runRolloutPlan(CommandContext& ctx, const RolloutPlanOptions& options);
+
 // Sets components' replicas; each target is "APP/COMPONENT=N".
 struct ScaleOptions {
   std::vector<std::string> targets;

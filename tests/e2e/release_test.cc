@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <map>
 #include <set>
 #include <thread>
@@ -298,6 +299,58 @@ TEST_F(ReleaseTest, ACanaryThatErrsIsAbortedAndLeavesNothingBehind) {
   json after = Load(server_, dir_.path(), 200).waitDone(std::chrono::seconds(60));
   EXPECT_EQ(after["byVersion"], json({{"v1", 200}})) << after.dump();
   EXPECT_EQ(status().value("stableRevision", 0), 1);
+}
+
+// `skiff rollout plan` tells what a deploy would do and changes nothing.
+TEST_F(ReleaseTest, PlanShowsTheDiffScheduleAnalysisAndQuotaAndChangesNothing) {
+  deployStable();
+  json next = app("v2", {{"strategy", "canary"},
+                         {"steps", {{{"weight", 25}, {"pause", "30s"}}, {{"weight", 50}}}},
+                         {"analysis", {{"maxErrorRate", 0.02}}}});
+  next["kind"] = "Application";
+  next["apiVersion"] = "skiff.dev/v1";
+  const std::string file = dir_.path() + "/next.yaml";
+  { std::ofstream(file) << next.dump(); }
+  auto planned = runSkiff({"rollout", "plan", "-f", file}, server_.url());
+  ASSERT_EQ(planned.exit_code, 0) << planned.err;
+  const std::string& out = planned.out;
+  for (const char* expected :
+       {"application demo: revision 1 -> 2", "-    - v1\n", "+    - v2\n",
+        "component web: release (canary)",
+        "step 1: 25% of traffic to 1 instance of the new revision, then a pause of 30s (+1 "
+        "started)",
+        "step 2: 50% of traffic to 2 instances of the new revision (+1 started)  [from 30s]",
+        "promote: all traffic to the new revision (+2 started, 4 stopped)  [from 30s]",
+        "error rate at most 2.00% over 30s (at least 20 requests)",
+        "quota: the tenant's quota allows it"})
+    EXPECT_NE(out.find(expected), std::string::npos) << "missing: " << expected << "\n" << out;
+  EXPECT_EQ(status().value("latestRevision", 0), 1) << "a plan changes nothing";
+
+  // Blue-green runs both revisions at full size: a quota of 6 instances refuses the surge.
+  auto quota = httpRequest(server_.url(), "PATCH", "/api/v1/tenants/default",
+                           json({{"spec", {{"quota", {{"instances", 6}}}}}}).dump(),
+                           "application/merge-patch+json");
+  ASSERT_EQ(quota.status, 200) << quota.body;
+  next["spec"]["components"][0]["rollout"] = {{"strategy", "bluegreen"}};
+  { std::ofstream(file) << next.dump(); }
+  planned = runSkiff({"rollout", "plan", "-f", file}, server_.url());
+  EXPECT_EQ(planned.exit_code, 1) << planned.out << planned.err;
+  EXPECT_NE(planned.out.find("quota: refused: exceeded the quota of tenant \"default\": instances"),
+            std::string::npos)
+      << planned.out;
+  // The same plan over the API.
+  auto api = httpRequest(server_.url(), "POST", kApps + "/demo/plan", next.dump());
+  ASSERT_EQ(api.status, 200) << api.body;
+  json plan = json::parse(api.body);
+  EXPECT_EQ(plan["nextRevision"], 2);
+  EXPECT_EQ(plan["quota"]["allowed"], false);
+  EXPECT_EQ(plan["components"][0]["change"], "release");
+  EXPECT_EQ(plan["components"][0]["steps"][0]["canaryInstances"], 4);
+  // Bad input is refused with the field, as a write would be.
+  next["spec"]["components"][0]["replicas"] = -1;
+  auto bad = httpRequest(server_.url(), "POST", kApps + "/demo/plan", next.dump());
+  EXPECT_EQ(bad.status, 422) << bad.body;
+  EXPECT_NE(bad.body.find("spec.components[0].replicas"), std::string::npos) << bad.body;
 }
 
 }  // namespace

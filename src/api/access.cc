@@ -45,6 +45,8 @@ Access describeAccess(const HttpRequest& request) {
   if (p == "/api/v1/whoami") return own(kVerbGet, "users");
   if (p == "/api/v1/logout") return own(kVerbDelete, "sessions");
   if (p == "/api/v1/accessreviews") return own(kVerbCreate, "accessreviews");
+  // A registry's notification only makes Skiff read the registry (api/registry_hook_handler.h).
+  if (p == "/api/v1/hooks/registry") return own(kVerbCreate, "registryhooks");
   if (seg.size() >= 3 && seg[0] == "api" && seg[1] == "v1" && seg[2] == "tokens")
     return own(verbOf(m, seg.size() == 3, false), "tokens", seg.size() > 3 ? seg[3] : "");
   if (seg.size() == 5 && seg[0] == "api" && seg[1] == "v1" && seg[2] == "users" &&

@@ -29,6 +29,7 @@
 #include "api/gatekeeper.h"
 #include "api/http_server.h"
 #include "api/log_handler.h"
+#include "api/registry_hook_handler.h"
 #include "audit/audit_log.h"
 #include "auth/authenticator.h"
 #include "auth/ldap.h"
@@ -37,9 +38,11 @@
 #include "common/files.h"
 #include "controller/cluster_controller.h"
 #include "controller/controller.h"
+#include "controller/image_follow_controller.h"
 #include "controller/instance_set_controller.h"
 #include "controller/kube_application_controller.h"
 #include "controller/kube_pod_access.h"
+#include "controller/registry_credentials.h"
 #include "controller/revision_controller.h"
 #include "controller/route_controller.h"
 #include "controller/tenant_usage_controller.h"
@@ -223,6 +226,23 @@ int runServer(const ServerOptions& options) {
   controllers.add(std::move(routes));
   controllers.add(std::make_unique<InstanceSetController>(**store, clock, &traffic), 4);
   controllers.add(std::make_unique<TenantUsageController>(**store));
+  // Auto-deploy: components that follow their image's tags (read with the tenant's credentials).
+  auto image_follow = std::make_unique<ImageFollowController>(
+      **store, clock,
+      [&store, insecure = options.insecure_registries](
+          const std::string& tenant, const std::string& registry,
+          const std::string& repository) -> Result<std::vector<std::string>> {
+        image::RegistryOptions registry_options;
+        registry_options.insecure_registries = insecure;
+        registry_options.credentials = [&store, tenant](const std::string& host) {
+          return tenantRegistryCredentials(**store, tenant, host);
+        };
+        registry_options.timeout = std::chrono::seconds(10);
+        image::RegistryClient client(registry, registry_options);
+        return client.listTags(repository);
+      });
+  ImageFollowController* followed_images = image_follow.get();
+  controllers.add(std::move(image_follow), 2);
   // The kubernetes backend: applications whose revision targets a Cluster.
   controllers.add(std::make_unique<ClusterController>(**store, clock, kube_clients));
   controllers.add(std::make_unique<KubeApplicationController>(**store, clock, kube_clients), 4);
@@ -336,9 +356,13 @@ int runServer(const ServerOptions& options) {
   runtime::LocalExecutor executor({&driver, containers->driver.get()});
   KubeExecutor any_executor(**store, kube_clients, executor);
   ExecHandler exec(any_executor);
-  const HttpHandler serve = [&api, &auth, &logs, &admin, &exec](HttpRequest& r) {
+  RegistryHookHandler registry_hook([followed_images](const std::string& repository) {
+    return followed_images->pushed("", repository);
+  });
+  const HttpHandler serve = [&api, &auth, &logs, &admin, &exec, &registry_hook](HttpRequest& r) {
     if (AuthHandler::handles(r)) return auth.handle(r);
     if (AdminHandler::handles(r)) return admin.handle(r);
+    if (RegistryHookHandler::handles(r)) return registry_hook.handle(r);
     if (ExecHandler::handles(r)) return exec.handle(r);
     return LogHandler::handles(r) ? logs.handle(r) : api.handle(r);
   };

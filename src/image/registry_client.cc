@@ -342,6 +342,40 @@ Result<bool> RegistryClient::hasBlob(const std::string& repository, const Digest
                      std::to_string(response->status) + " when asked for blob " + digest.str());
 }
 
+Result<std::vector<std::string>> RegistryClient::listTags(const std::string& repository) {
+  std::vector<std::string> tags;
+  std::string next = "/v2/" + repository + "/tags/list?n=1000";
+  // Pages until the registry sends no Link to a next one; bounded against a looping registry.
+  for (int page = 0; !next.empty() && page < 100; ++page) {
+    net::ClientRequest request;
+    request.url = next;
+    request.max_response_bytes = 8 << 20;
+    auto response = send(request, repository, Access::kPull);
+    if (!response.ok()) return response.status();
+    if (response->status == 401 || response->status == 403)
+      return unauthorized("the tags of " + repository, *response);
+    if (response->status == 404)
+      return notFound("registry " + registry_ + " has no repository " + repository);
+    if (response->status != 200)
+      return unavailable("registry " + registry_ + " answered HTTP " +
+                         std::to_string(response->status) + " for the tags of " + repository);
+    json doc = json::parse(response->body, nullptr, false);
+    if (!doc.is_object())
+      return Status(StatusCode::kInvalid,
+                    "registry " + registry_ + " sent tags of " + repository + " that are not JSON");
+    for (const auto& tag : doc.value("tags", json::array()))
+      if (tag.is_string()) tags.push_back(tag.get<std::string>());
+    // Link: </v2/name/tags/list?n=1000&last=x>; rel="next"
+    const std::string link = response->header("Link");
+    const size_t open = link.find('<'), close = link.find('>');
+    next = open != std::string::npos && close != std::string::npos && close > open &&
+                   link.find("rel=\"next\"") != std::string::npos
+               ? link.substr(open + 1, close - open - 1)
+               : "";
+  }
+  return tags;
+}
+
 Status RegistryClient::pushBlob(const std::string& repository, const Digest& digest,
                                 const std::string& content) {
   net::ClientRequest start;

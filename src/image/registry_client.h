@@ -79,6 +79,8 @@ class RegistryClient {
   Status getBlob(const std::string& repository, const Digest& digest,
                  const std::function<bool(std::string_view)>& sink);
   Result<bool> hasBlob(const std::string& repository, const Digest& digest);
+  // Every tag of `repository` (GET /v2/<name>/tags/list, following the Link header's pages).
+  Result<std::vector<std::string>> listTags(const std::string& repository);
   // A monolithic upload: POST to start, PUT with the digest to finish.
   Status pushBlob(const std::string& repository, const Digest& digest, const std::string& content);
   // PUT of a manifest under a tag (or digest); returns the digest the registry computed.

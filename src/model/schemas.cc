@@ -129,6 +129,17 @@ json autoscale() {
                 {"max"});
 }
 
+json autoDeploy() {
+  return described(
+      object({{"tags", described(with(string(), "minLength", 1),
+                                 "a glob (\"1.4.*\") or a semver range (\"^1.4\", \">=1.4 <2\")")},
+              {"interval", defaulted(string("duration"), "1m")}},
+             {"tags"}),
+      "follow the image's repository: a newer tag matching `tags`, found by polling every "
+      "`interval` or by the registry's notification (POST /api/v1/hooks/registry), becomes the "
+      "component's image and is released with its rollout strategy");
+}
+
 json rollout() {
   json int_or_percent = {{"format", "int-or-percent"}};
   json step = object({{"weight", integer(1, 100)}, {"pause", string("duration")}}, {"weight"});
@@ -243,6 +254,7 @@ json component() {
            {"health", health},
            {"autoscale", autoscale()},
            {"rollout", rollout()},
+           {"autoDeploy", autoDeploy()},
            {"routes", arrayOf(route())},
            {"volumes", arrayOf(volume())},
            {"terminationGracePeriodSeconds", defaulted(integer(0, 3600), 30)},

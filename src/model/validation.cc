@@ -1,5 +1,7 @@
 #include "model/validation.h"
 
+#include "image/tag_pattern.h"
+
 #include <algorithm>
 #include <functional>
 #include <map>
@@ -320,6 +322,16 @@ void checkComponent(const json& comp, const std::string& path, Errors& errors) {
     errors.push_back({path,
                       "must set image, run or both (run overrides the image's "
                       "entrypoint)"});
+  if (const json* follow = objectMember(comp, "autoDeploy")) {
+    if (!comp.contains("image"))
+      errors.push_back({childPath(path, "autoDeploy"),
+                        "needs the component's image: it follows that image's repository"});
+    if (const std::string* tags = stringMember(*follow, "tags")) {
+      if (auto pattern = image::TagPattern::parse(*tags); !pattern.ok())
+        errors.push_back(
+            {childPath(childPath(path, "autoDeploy"), "tags"), pattern.status().message()});
+    }
+  }
   const std::string* type = stringMember(comp, "type");
   std::string kind = type != nullptr ? *type : "service";
   bool batch = kind == "job" || kind == "cronjob";

@@ -16,7 +16,7 @@ int run(const std::string& command) { return std::system(command.c_str()); }
 
 }  // namespace
 
-Registry::Registry(const std::string& dir, Auth auth) : dir_(dir) {
+Registry::Registry(const std::string& dir, Auth auth, const std::string& extra_config) : dir_(dir) {
   std::string auth_config;
   if (auth == Auth::kBasic) {
     EXPECT_EQ(run("htpasswd -Bbn " + std::string(kRegistryUser) + " " + kRegistryPassword + " > " +
@@ -47,7 +47,7 @@ Registry::Registry(const std::string& dir, Auth auth) : dir_(dir) {
         << "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: "
         << storage() << "\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:" << port_
         << "\n  secret: skiff-e2e\n"
-        << auth_config;
+        << auth_config << extra_config;
     registry_.start({"docker-registry", "serve", dir + "/config.yml"}, dir + "/registry.log");
     bool up = eventually([&] {
       if (processGone(registry_.pid())) return true;

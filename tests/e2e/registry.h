@@ -17,8 +17,9 @@ class Registry {
   enum class Auth { kNone, kBasic, kToken };
 
   // Starts it (failing the test if it does not come up); kBasic and kToken accept
-  // kRegistryUser with kRegistryPassword.
-  Registry(const std::string& dir, Auth auth);
+  // kRegistryUser with kRegistryPassword. `extra_config` is appended to its config.yml (e.g. a
+  // notifications section).
+  Registry(const std::string& dir, Auth auth, const std::string& extra_config = "");
 
   std::string host() const { return "127.0.0.1:" + std::to_string(port_); }
   std::string url() const { return "http://" + host(); }

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -13,6 +14,8 @@
 #include <nlohmann/json.hpp>
 
 #include "e2e/harness.h"
+#include "e2e/registry.h"
+#include "image/digest.h"
 
 namespace skiff::test {
 namespace {
@@ -351,6 +354,87 @@ TEST_F(ReleaseTest, PlanShowsTheDiffScheduleAnalysisAndQuotaAndChangesNothing) {
   auto bad = httpRequest(server_.url(), "POST", kApps + "/demo/plan", next.dump());
   EXPECT_EQ(bad.status, 422) << bad.body;
   EXPECT_NE(bad.body.find("spec.components[0].replicas"), std::string::npos) << bad.body;
+}
+
+// Pushes an image with no layers under `tag` straight through the registry's API.
+void pushTag(const Registry& registry, const std::string& repository, const std::string& tag) {
+  const std::string config = "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{}}";
+  auto started = httpRequest(registry.url(), "POST", "/v2/" + repository + "/blobs/uploads/");
+  ASSERT_EQ(started.status, 202) << started.body;
+  std::string location = started.headers["location"];
+  if (location.rfind("http", 0) == 0) location = location.substr(location.find('/', 8));
+  const std::string digest = image::Digest::of(config).str();
+  auto put = httpRequest(
+      registry.url(), "PUT",
+      location + (location.find('?') == std::string::npos ? "?" : "&") + "digest=" + digest, config,
+      "application/octet-stream");
+  ASSERT_EQ(put.status, 201) << put.body;
+  json manifest = {{"schemaVersion", 2},
+                   {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                   {"config",
+                    {{"mediaType", "application/vnd.oci.image.config.v1+json"},
+                     {"digest", digest},
+                     {"size", config.size()}}},
+                   {"layers", json::array()}};
+  auto tagged = httpRequest(registry.url(), "PUT", "/v2/" + repository + "/manifests/" + tag,
+                            manifest.dump(), "application/vnd.oci.image.manifest.v1+json");
+  ASSERT_EQ(tagged.status, 201) << tagged.body;
+}
+
+// Auto-deploy against a real registry: a newer matching tag is found by polling, and a push
+// reported by the registry's own notification is deployed at once.
+TEST(AutoDeployTest, NewMatchingTagsBecomeRevisionsThatSayWhatTriggeredThem) {
+  TempDir dir;
+  ServerProcess server(dir.path(), {"--insecure-http"});
+  server.start();
+  const std::string registry_dir = dir.path() + "/registry";
+  std::filesystem::create_directories(registry_dir);
+  // The registry notifies Skiff of every push, as an operator would configure it.
+  Registry registry(registry_dir, Registry::Auth::kNone,
+                    "notifications:\n  endpoints:\n  - name: skiff\n    url: " + server.url() +
+                        "/api/v1/hooks/registry\n    headers:\n      Authorization: [\"Bearer " +
+                        server.adminToken() +
+                        "\"]\n    timeout: 2s\n    threshold: 3\n    backoff: 1s\n");
+  pushTag(registry, "acme/web", "1.4.0");
+  pushTag(registry, "acme/web", "1.4.2");
+  pushTag(registry, "acme/web", "2.0.0");
+  const std::string image = registry.host() + "/acme/web";
+  // Paused: the revisions are what this test is about; no instance needs to run.
+  json doc = {{"metadata", {{"name", "web"}, {"annotations", {{"skiff.dev/paused", "true"}}}}},
+              {"spec",
+               {{"components",
+                 {{{"name", "web"},
+                   {"image", image + ":1.4.0"},
+                   {"autoDeploy", {{"tags", "1.4.*"}, {"interval", "1h"}}}}}}}}};
+  auto created = httpRequest(server.url(), "POST", kApps, doc.dump());
+  ASSERT_EQ(created.status, 201) << created.body;
+  auto app = [&] { return json::parse(httpRequest(server.url(), "GET", kApps + "/web").body); };
+  auto image_of = [&] { return app()["spec"]["components"][0].value("image", ""); };
+  // The first look polls: 1.4.2 is the newest 1.4.*; 2.0.0 does not match.
+  ASSERT_TRUE(eventually([&] { return image_of() == image + ":1.4.2"; })) << app().dump();
+  // A push the registry reports is deployed without waiting for the hour.
+  pushTag(registry, "acme/web", "1.4.10");
+  ASSERT_TRUE(eventually([&] { return image_of() == image + ":1.4.10"; }))
+      << app().dump() << readFile(registry_dir + "/registry.log");
+  ASSERT_TRUE(eventually([&] { return app()["status"].value("latestRevision", 0) == 3; }));
+  auto history = runSkiff({"rollout", "history", "web"}, server.url());
+  ASSERT_EQ(history.exit_code, 0) << history.err;
+  EXPECT_NE(history.out.find("auto-deploy: web follows tags \"1.4.*\" and " + image +
+                             ":1.4.2 was pushed (found by polling the registry)"),
+            std::string::npos)
+      << history.out;
+  EXPECT_NE(history.out.find(image + ":1.4.10 was pushed (found by the registry's notification)"),
+            std::string::npos)
+      << history.out;
+  EXPECT_EQ(app()["status"]["autoDeploy"]["web"].value("newestTag", ""), "1.4.10");
+
+  // A pattern that is no pattern is refused, naming the field.
+  doc["metadata"]["name"] = "bad";
+  doc["spec"]["components"][0]["autoDeploy"]["tags"] = ">=one";
+  auto refused = httpRequest(server.url(), "POST", kApps, doc.dump());
+  EXPECT_EQ(refused.status, 422);
+  EXPECT_NE(refused.body.find("spec.components[0].autoDeploy.tags"), std::string::npos)
+      << refused.body;
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "runtime/local/registry_image_source.h"
 
 #include "common/files.h"
+#include "controller/registry_credentials.h"
 
 namespace skiff::runtime {
 
@@ -30,16 +31,7 @@ void RegistryImageSource::recordPull(const std::string& tenant, const std::strin
 
 std::optional<image::RegistryCredentials> RegistryImageSource::credentials(
     const std::string& tenant, const std::string& registry) const {
-  ListOptions options;
-  options.tenant = tenant;
-  for (const auto& item : store_.list("Secret", options).items) {
-    const Object secret = item->object();
-    if (secret.spec.value("type", "") != "registry") continue;
-    const json data = secret.spec.value("data", json::object());
-    if (data.value("server", "") == registry)
-      return image::RegistryCredentials{data.value("username", ""), data.value("password", "")};
-  }
-  return std::nullopt;
+  return tenantRegistryCredentials(store_, tenant, registry);
 }
 
 Result<ResolvedImage> RegistryImageSource::resolve(const std::string& tenant,

@@ -16,6 +16,7 @@
 #include "model/codec.h"
 #include "model/kinds.h"
 #include "model/validation.h"
+#include "model/well_known.h"
 
 namespace skiff {
 
@@ -130,6 +131,22 @@ Status ApiHandler::admitToTenant(Object& object) const {
   if (exceeded.empty()) return Status::ok();
   return forbidden("exceeded the quota of tenant \"" + object.metadata.tenant + "\": " + exceeded +
                    " (raise spec.quota of the tenant, or ask less)");
+}
+
+void ApiHandler::stampChange(const HttpRequest& request, Object& object,
+                             const Object* current) const {
+  if (object.kind != "Application") return;
+  auto& annotations = object.metadata.annotations;
+  annotations[kChangedByAnnotation] = request.identity.user;
+  // A change cause describes the change it came with: one carried over unchanged from the
+  // stored object (a read-modify-write that did not set it) is not this change's.
+  if (current != nullptr && current->spec != object.spec) {
+    auto cause = annotations.find(kChangeCauseAnnotation);
+    auto before = current->metadata.annotations.find(kChangeCauseAnnotation);
+    if (cause != annotations.end() && before != current->metadata.annotations.end() &&
+        cause->second == before->second)
+      annotations.erase(cause);
+  }
 }
 
 Status ApiHandler::checkRbacWrite(const HttpRequest& request, const Object& object) const {
@@ -341,6 +358,7 @@ HttpResponse ApiHandler::create(HttpRequest& request, const Route& route) {
   }
   if (Status s = checkRbacWrite(request, *object); !s.isOk()) return errorResponse(s);
   if (Status s = admitToTenant(*object); !s.isOk()) return errorResponse(s);
+  stampChange(request, *object, nullptr);
   auto stored = store_.create(std::move(object).value(), flag(request, "dryRun"));
   if (!stored.ok()) return errorResponse(stored.status());
   return jsonResponse(201, (*stored)->json_text);
@@ -365,6 +383,10 @@ HttpResponse ApiHandler::replace(HttpRequest& request, const Route& route) {
                                   "resourceVersion (or use PATCH)"}}));
   if (Status s = checkRbacWrite(request, *object); !s.isOk()) return errorResponse(s);
   if (Status s = admitToTenant(*object); !s.isOk()) return errorResponse(s);
+  if (auto current = store_.get(object->key()); current.ok()) {
+    const Object before = (*current)->object();
+    stampChange(request, *object, &before);
+  }
   UpdateOptions options;
   options.dry_run = flag(request, "dryRun");
   auto stored = store_.update(std::move(object).value(), options);
@@ -400,6 +422,8 @@ HttpResponse ApiHandler::patch(HttpRequest& request, const Route& route) {
                                   {{"metadata.name", "cannot be changed"}}));
     if (Status s = checkRbacWrite(request, *object); !s.isOk()) return errorResponse(s);
     if (Status s = admitToTenant(*object); !s.isOk()) return errorResponse(s);
+    const Object before = (*current)->object();
+    stampChange(request, *object, &before);
     UpdateOptions options;
     options.dry_run = flag(request, "dryRun");
     auto stored = store_.update(std::move(object).value(), options);

@@ -50,6 +50,10 @@ class ApiHandler {
   // quota has room for its footprint (controller/footprint.h): kForbidden naming the quota, the
   // need and what remains.
   Status admitToTenant(Object& object) const;
+  // On an Application written through the API: who wrote it (skiff.dev/changed-by), and no
+  // change cause carried over from `current` (the stored object, null on create) into a
+  // change of its spec that did not set one.
+  void stampChange(const HttpRequest& request, Object& object, const Object* current) const;
   // POST .../applications/{name}/plan: what applying the body would do (controller/deploy_plan.h).
   HttpResponse plan(HttpRequest& request, const std::string& tenant, const std::string& name);
 

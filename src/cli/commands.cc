@@ -22,6 +22,7 @@ struct Commands::State {
   DeleteOptions remove;
   DiffOptions diff;
   RolloutHistoryOptions history;
+  RolloutDiffOptions rollout_diff;
   int64_t history_revision = 0;
   CLI::Option* history_revision_opt = nullptr;
   RolloutStatusOptions status;
@@ -187,6 +188,14 @@ Commands::Commands(CLI::App& app) : state_(std::make_unique<State>()) {
   s.history_revision_opt = history->add_option("--revision", s.history_revision,
                                                "Print this revision's template as YAML");
   addTenantOption(*history, s.history.tenant);
+  CLI::App* rollout_diff =
+      add(*rollout, "diff", "Show how two revisions' specs differ, and who made each and why",
+          [&s](CommandContext& ctx) { return runRolloutDiff(ctx, s.rollout_diff); });
+  rollout_diff->add_option("application", s.rollout_diff.application, "Application name")
+      ->required();
+  rollout_diff->add_option("from", s.rollout_diff.from, "The earlier revision")->required();
+  rollout_diff->add_option("to", s.rollout_diff.to, "The later revision")->required();
+  addTenantOption(*rollout_diff, s.rollout_diff.tenant);
 
   CLI::App* status =
       add(*rollout, "status", "Follow a rollout until it completes (exit 0) or cannot progress (1)",

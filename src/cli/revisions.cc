@@ -19,6 +19,12 @@ std::string changeCause(const json& revision) {
   return it == annotations.end() || it->second.empty() ? "<none>" : it->second;
 }
 
+std::string changedBy(const json& revision) {
+  auto annotations = metadataMap(revision, "annotations");
+  auto it = annotations.find(kChangedByAnnotation);
+  return it == annotations.end() || it->second.empty() ? "<unknown>" : it->second;
+}
+
 Result<std::vector<json>> applicationRevisions(ApiClient& client, const std::string& tenant,
                                                const std::string& application) {
   ListQuery query;

@@ -21,5 +21,7 @@ int64_t revisionNumber(const json& revision);
 
 // The skiff.dev/change-cause annotation, or "<none>".
 std::string changeCause(const json& revision);
+// Who made the revision's change (its skiff.dev/changed-by), or "<unknown>".
+std::string changedBy(const json& revision);
 
 }  // namespace skiff::cli

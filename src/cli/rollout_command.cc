@@ -1,4 +1,4 @@
-// `skiff rollout history|undo|pause|resume|promote|abort APP`: reading and steering an
+// `skiff rollout history|diff|undo|pause|resume|promote|abort APP`: reading and steering an
 // application's numbered revisions. (`rollout status` follows a rollout; see
 // rollout_status_command.cc.)
 #include <ostream>
@@ -8,6 +8,7 @@
 #include "cli/resource_table.h"
 #include "cli/revisions.h"
 #include "cli/subcommands.h"
+#include "cli/unified_diff.h"
 #include "model/codec.h"
 
 namespace skiff::cli {
@@ -47,11 +48,39 @@ int runRolloutHistory(CommandContext& ctx, const RolloutHistoryOptions& options)
     ctx.err << "application " << options.application << " has no revisions yet\n";
     return 0;
   }
-  Table table({"REVISION", "CREATED", "CHANGE-CAUSE"});
+  Table table({"REVISION", "CREATED", "BY", "CHANGE-CAUSE"});
   for (const auto& r : *revisions)
-    table.addRow(
-        {std::to_string(revisionNumber(r)), metadataString(r, "createdAt"), changeCause(r)});
+    table.addRow({std::to_string(revisionNumber(r)), metadataString(r, "createdAt"), changedBy(r),
+                  changeCause(r)});
   ctx.out << table.render();
+  return 0;
+}
+
+int runRolloutDiff(CommandContext& ctx, const RolloutDiffOptions& options) {
+  const std::string& tenant = options.tenant.effective();
+  auto app = ctx.client.get({findKind("Application"), tenant, options.application});
+  if (!app.ok()) return reportError(ctx.err, app.status());
+  auto revisions = applicationRevisions(ctx.client, tenant, options.application);
+  if (!revisions.ok()) return reportError(ctx.err, revisions.status());
+  const json* found[2] = {nullptr, nullptr};
+  const int64_t wanted[2] = {options.from, options.to};
+  for (int i = 0; i < 2; ++i) {
+    for (const auto& r : *revisions)
+      if (revisionNumber(r) == wanted[i]) found[i] = &r;
+    if (found[i] == nullptr)
+      return reportError(ctx.err, noSuchRevision(options.application, wanted[i], *revisions));
+  }
+  auto label = [](const json& r) {
+    return "revision " + std::to_string(revisionNumber(r)) + " (" + changedBy(r) + ": " +
+           changeCause(r) + ")";
+  };
+  const std::string diff =
+      unifiedDiff(toYaml(found[0]->value("spec", json::object()).value("template", json::object())),
+                  toYaml(found[1]->value("spec", json::object()).value("template", json::object())),
+                  {label(*found[0]), label(*found[1]), 3});
+  if (diff.empty())
+    ctx.out << "revisions " << options.from << " and " << options.to << " have the same spec\n";
+  ctx.out << diff;
   return 0;
 }
 

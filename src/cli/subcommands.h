@@ -95,6 +95,15 @@ struct RolloutHistoryOptions {
 };
 int runRolloutHistory(CommandContext& ctx, const RolloutHistoryOptions& options);
 
+// The spec diff between two revisions, each labelled with who made it and why.
+struct RolloutDiffOptions {
+  std::string application;
+  TenantOption tenant;
+  int64_t from = 0;
+  int64_t to = 0;
+};
+int runRolloutDiff(CommandContext& ctx, const RolloutDiffOptions& options);
+
 // Exit code 0: the latest revision runs everywhere and is ready; 1: it cannot progress (an
 // instance crash-loops or cannot start, or the rollout is paused), the timeout passed, or an
 // error.

@@ -121,6 +121,7 @@ Result<ReconcileResult> ImageFollowController::reconcile(const ObjectKey& key) {
     std::string cause;
     for (const auto& c : causes) cause += (cause.empty() ? "" : "; ") + c;
     updated.metadata.annotations[kChangeCauseAnnotation] = cause;
+    updated.metadata.annotations[kChangedByAnnotation] = "skiff (auto-deploy)";
     updated.status = app.status;
     auto written = store_.update(updated);
     // A conflict (someone else wrote first) is retried: the tags are read again then.

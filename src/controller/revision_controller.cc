@@ -141,9 +141,12 @@ Result<ReconcileResult> RevisionController::reconcileApplication(const ObjectKey
     if (!spec_changed) {
       revision.metadata.annotations[kChangeCauseAnnotation] =
           "configuration changed: " + versionChanges(latest_versions, versions);
-    } else if (auto cause = application.metadata.annotations.find(kChangeCauseAnnotation);
-               cause != application.metadata.annotations.end()) {
-      revision.metadata.annotations[kChangeCauseAnnotation] = cause->second;
+      revision.metadata.annotations[kChangedByAnnotation] = "skiff (configuration follower)";
+    } else {
+      for (const char* key : {kChangeCauseAnnotation, kChangedByAnnotation})
+        if (auto it = application.metadata.annotations.find(key);
+            it != application.metadata.annotations.end())
+          revision.metadata.annotations[key] = it->second;
     }
     revision.spec = {{"application", key.name},
                      {"revision", number},

@@ -8,6 +8,9 @@ namespace skiff {
 inline constexpr const char* kApplicationLabel = "skiff.dev/application";
 // On an Application, copied onto the Revision it produces: why this change was made.
 inline constexpr const char* kChangeCauseAnnotation = "skiff.dev/change-cause";
+// On an Application, copied onto the Revision it produces: who made the change — the user who
+// wrote it through the API (set by the server), or the Skiff controller that made it.
+inline constexpr const char* kChangedByAnnotation = "skiff.dev/changed-by";
 
 // On an Application: "true" holds its rollout where it is (`skiff rollout pause`).
 inline constexpr const char* kPausedAnnotation = "skiff.dev/paused";

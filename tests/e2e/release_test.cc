@@ -427,6 +427,22 @@ TEST(AutoDeployTest, NewMatchingTagsBecomeRevisionsThatSayWhatTriggeredThem) {
             std::string::npos)
       << history.out;
   EXPECT_EQ(app()["status"]["autoDeploy"]["web"].value("newestTag", ""), "1.4.10");
+  // Who made each: the person through the API, then the auto-deployer.
+  EXPECT_NE(history.out.find("skiff (auto-deploy)"), std::string::npos) << history.out;
+  EXPECT_NE(history.out.find(" admin "), std::string::npos) << history.out;
+  auto diff = runSkiff({"rollout", "diff", "web", "1", "2"}, server.url());
+  ASSERT_EQ(diff.exit_code, 0) << diff.err;
+  EXPECT_NE(diff.out.find("-  image: " + image + ":1.4.0\n+  image: " + image + ":1.4.2\n"),
+            std::string::npos)
+      << diff.out;
+  EXPECT_NE(diff.out.find("+++ revision 2 (skiff (auto-deploy): auto-deploy: web follows"),
+            std::string::npos)
+      << diff.out;
+  auto missing = runSkiff({"rollout", "diff", "web", "1", "9"}, server.url());
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find("application web has no revision 9 (it has 1, 2, 3)"),
+            std::string::npos)
+      << missing.err;
 
   // A pattern that is no pattern is refused, naming the field.
   doc["metadata"]["name"] = "bad";

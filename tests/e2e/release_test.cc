@@ -304,6 +304,29 @@ TEST_F(ReleaseTest, ACanaryThatErrsIsAbortedAndLeavesNothingBehind) {
   EXPECT_EQ(status().value("stableRevision", 0), 1);
 }
 
+// `skiff rollout abort` ends a release by hand, as a breach would, and `rollout status` says so.
+TEST_F(ReleaseTest, AbortByHandSendsTrafficBackAndRolloutStatusFails) {
+  deployStable();
+  apply(app("v2", {{"strategy", "canary"}, {"steps", {{{"weight", 50}}}}, {"autoPromote", false}}));
+  ASSERT_TRUE(eventually(
+      [&] {
+        return release().value("web", json::object()).value("message", "").find("waiting for") !=
+               std::string::npos;
+      },
+      std::chrono::seconds(30)))
+      << status().dump();
+  auto aborted = runSkiff({"rollout", "abort", "demo"}, server_.url());
+  ASSERT_EQ(aborted.exit_code, 0) << aborted.err;
+  EXPECT_EQ(aborted.out, "application.skiff.dev/demo revision 2 aborted\n");
+  ASSERT_TRUE(eventually([&] { return canaryInstances() == 0; }, std::chrono::seconds(30)));
+  EXPECT_EQ(release()["web"]["aborted"].value("metric", ""), "manual") << status().dump();
+  using Seen = std::map<std::string, int>;
+  EXPECT_TRUE(eventually([&] { return versions("demo.localhost", 20) == Seen{{"v1", 20}}; }));
+  auto followed = runSkiff({"rollout", "status", "demo", "--timeout", "5s"}, server_.url());
+  EXPECT_EQ(followed.exit_code, 1);
+  EXPECT_NE(followed.err.find("revision 2 was aborted"), std::string::npos) << followed.err;
+}
+
 // `skiff rollout plan` tells what a deploy would do and changes nothing.
 TEST_F(ReleaseTest, PlanShowsTheDiffScheduleAnalysisAndQuotaAndChangesNothing) {
   deployStable();

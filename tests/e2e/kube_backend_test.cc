@@ -433,6 +433,35 @@ TEST_F(KubeBackendTest, CanaryAndBlueGreenReleasesMoveTrafficBetweenTwoSets) {
   EXPECT_EQ(image_of(deployment("shop-web")), "registry.example/web:2");
   EXPECT_EQ(kube(replica_sets)["items"].size(), stable_sets) << "the stable set never rolled";
 
+  // A canary aborted by hand: its set scales to nothing and takes no traffic, the stable set
+  // untouched; the next revision releases from the stable one.
+  ASSERT_EQ(put(release("registry.example/web:4", "canary")), 200);
+  ASSERT_TRUE(eventually(
+      [&] {
+        json d = deployment("shop-web-canary");
+        return !d.is_null() && d["status"].value("readyReplicas", 0) == 1;
+      },
+      std::chrono::seconds(60)));
+  CommandResult aborted = runSkiff({"rollout", "abort", "shop", "-n", "acme"}, url_);
+  ASSERT_EQ(aborted.exit_code, 0) << aborted.err;
+  ASSERT_TRUE(eventually(
+      [&] {
+        json d = deployment("shop-web-canary");
+        return !d.is_null() && d["spec"].value("replicas", -1) == 0 &&
+               condition(get(kApps + "/shop"), "Progressing").value("reason", "") ==
+                   "RolloutAborted";
+      },
+      std::chrono::seconds(60)))
+      << get(kApps + "/shop")["status"];
+  // Applied after the workloads, in the same pass.
+  EXPECT_TRUE(eventually([&] {
+    return ingress("shop-web-0-canary")["metadata"]["annotations"].value(
+               "nginx.ingress.kubernetes.io/canary-weight", "") == "0";
+  }));
+  EXPECT_EQ(image_of(deployment("shop-web")), "registry.example/web:2");
+  EXPECT_EQ(get(kApps + "/shop")["status"]["release"]["components"]["web"]["aborted"]["metric"],
+            "manual");
+
   // Blue-green again, promoted: the switch, then the stable set catches up and the new set goes.
   ASSERT_EQ(put(release("registry.example/web:3", "bluegreen")), 200);
   ASSERT_TRUE(eventually(green_ready, std::chrono::seconds(60)));

@@ -505,6 +505,20 @@ std::optional<std::string> WatchStream::next(std::chrono::milliseconds timeout) 
   }
 }
 
+void applyApplication(const ServerProcess& server, const nlohmann::json& doc) {
+  const std::string apps = "/api/v1/tenants/default/applications";
+  const std::string name = doc["metadata"].value("name", "");
+  if (httpRequest(server.url(), "GET", apps + "/" + name).status == 404) {
+    auto created = httpRequest(server.url(), "POST", apps, doc.dump());
+    EXPECT_EQ(created.status, 201) << created.body;
+    return;
+  }
+  nlohmann::json patch = {{"spec", doc["spec"]}};
+  auto r = httpRequest(server.url(), "PATCH", apps + "/" + name, patch.dump(),
+                       "application/merge-patch+json");
+  EXPECT_EQ(r.status, 200) << r.body;
+}
+
 CommandResult runSkiff(const std::vector<std::string>& args, const std::string& server_url,
                        const std::string& stdin_data) {
   return runSkiff(args, server_url, stdin_data, {});

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 namespace skiff::test {
 
 std::string skiffBinary();
@@ -161,6 +163,10 @@ CommandResult runSkiff(const std::vector<std::string>& args, const std::string& 
 CommandResult runSkiff(const std::vector<std::string>& args, const std::string& server_url,
                        const std::string& stdin_data,
                        const std::map<std::string, std::string>& env);
+
+// Creates the application `doc` names in the default tenant, or merge-patches its spec when it
+// exists; a refusal fails the test.
+void applyApplication(const ServerProcess& server, const nlohmann::json& doc);
 
 // Polls `condition` every 20 ms until it holds or `timeout` passes; returns whether it held.
 template <class F>

@@ -15,6 +15,7 @@
 
 #include "e2e/harness.h"
 #include "e2e/registry.h"
+#include "e2e/server_test.h"
 #include "image/digest.h"
 
 namespace skiff::test {
@@ -82,27 +83,20 @@ class Load {
   ChildProcess process_;
 };
 
-class ReleaseTest : public ::testing::Test {
+class ReleaseTest : public ServerTest {
  protected:
-  void SetUp() override {
-    server_.start();
-    ASSERT_TRUE(eventually([&] { return !server_.gatewayUrl().empty(); }));
-  }
-  json get(const std::string& path) {
-    return json::parse(httpRequest(server_.url(), "GET", path).body, nullptr, false);
-  }
-  void apply(const json& doc) {
-    auto current = httpRequest(server_.url(), "GET", kApps + "/demo");
-    if (current.status == 404) {
-      ASSERT_EQ(httpRequest(server_.url(), "POST", kApps, doc.dump()).status, 201);
-      return;
-    }
-    json patch = {{"spec", doc["spec"]}};
-    auto r = httpRequest(server_.url(), "PATCH", kApps + "/demo", patch.dump(),
-                         "application/merge-patch+json");
-    ASSERT_EQ(r.status, 200) << r.body;
-  }
   json status() { return get(kApps + "/demo").value("status", json::object()); }
+  // Until the release of web waits for `skiff rollout promote`.
+  bool waitAtGate() {
+    return eventually(
+        [&] {
+          return release()
+                     .value("web", json::object())
+                     .value("message", "")
+                     .find("waiting for `skiff rollout promote`") != std::string::npos;
+        },
+        std::chrono::seconds(30));
+  }
   json release() {
     return status().value("release", json::object()).value("components", json::object());
   }
@@ -145,9 +139,6 @@ class ReleaseTest : public ::testing::Test {
       names.insert(i["metadata"].value("name", ""));
     return names;
   }
-
-  TempDir dir_;
-  ServerProcess server_{dir_.path()};
 };
 
 TEST_F(ReleaseTest, BlueGreenPreviewsSwitchesAndUndoesAtOnceWithoutFailedRequests) {
@@ -157,13 +148,7 @@ TEST_F(ReleaseTest, BlueGreenPreviewsSwitchesAndUndoesAtOnceWithoutFailedRequest
                         {"keepWarm", "10m"}};
   deployStable(rollout);
   apply(app("v2", rollout));
-  ASSERT_TRUE(eventually(
-      [&] {
-        return release().value("web", json::object()).value("message", "").find("waiting for") !=
-               std::string::npos;
-      },
-      std::chrono::seconds(30)))
-      << status().dump();
+  ASSERT_TRUE(waitAtGate()) << status().dump();
   using Seen = std::map<std::string, int>;
   EXPECT_EQ(canaryInstances(), 4u) << "the new set comes up at full size";
   EXPECT_EQ(versions("demo.localhost"), (Seen{{"v1", 40}})) << "no traffic before the switch";
@@ -223,13 +208,7 @@ TEST_F(ReleaseTest, HealthyCanarySplitsByWeightAndGoesToAllTrafficWithoutFailedR
             {pinned({{"cookies", {{{"name", "beta"}, {"value", "1"}}}}}, 2),
              pinned({{"query", {{{"name", "variant"}, {"value", "new"}}}}}, 2),
              pinned({{"headers", {{{"name", "x-ab"}, {"value", "stable"}}}}}, 1)}));
-  ASSERT_TRUE(eventually(
-      [&] {
-        return release().value("web", json::object()).value("message", "").find("waiting for") !=
-               std::string::npos;
-      },
-      std::chrono::seconds(30)))
-      << status().dump();
+  ASSERT_TRUE(waitAtGate()) << status().dump();
   EXPECT_EQ(canaryInstances(), 1u) << "25% of 4 replicas";
   using Seen = std::map<std::string, int>;
   // The gateway hears of the canary instance a moment after the status says it is ready.
@@ -308,13 +287,7 @@ TEST_F(ReleaseTest, ACanaryThatErrsIsAbortedAndLeavesNothingBehind) {
 TEST_F(ReleaseTest, AbortByHandSendsTrafficBackAndRolloutStatusFails) {
   deployStable();
   apply(app("v2", {{"strategy", "canary"}, {"steps", {{{"weight", 50}}}}, {"autoPromote", false}}));
-  ASSERT_TRUE(eventually(
-      [&] {
-        return release().value("web", json::object()).value("message", "").find("waiting for") !=
-               std::string::npos;
-      },
-      std::chrono::seconds(30)))
-      << status().dump();
+  ASSERT_TRUE(waitAtGate()) << status().dump();
   auto aborted = runSkiff({"rollout", "abort", "demo"}, server_.url());
   ASSERT_EQ(aborted.exit_code, 0) << aborted.err;
   EXPECT_EQ(aborted.out, "application.skiff.dev/demo revision 2 aborted\n");

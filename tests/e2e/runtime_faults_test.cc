@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "e2e/harness.h"
+#include "e2e/server_test.h"
 
 namespace skiff::test {
 namespace {
@@ -66,15 +67,8 @@ class HeldPort {
   int port_ = 0;
 };
 
-class RuntimeFaultsTest : public ::testing::Test {
+class RuntimeFaultsTest : public ServerTest {
  protected:
-  void SetUp() override {
-    server_.start();
-    ASSERT_TRUE(eventually([&] { return !server_.gatewayUrl().empty(); }));
-  }
-  json get(const std::string& path) {
-    return json::parse(httpRequest(server_.url(), "GET", path).body, nullptr, false);
-  }
   void create(const json& components) {
     json doc = {{"metadata", {{"name", "demo"}}}, {"spec", {{"components", components}}}};
     auto r = httpRequest(server_.url(), "POST", kApps, doc.dump());
@@ -105,9 +99,6 @@ class RuntimeFaultsTest : public ::testing::Test {
                        {{"Host", "demo.localhost"}})
         .status;
   }
-
-  TempDir dir_;
-  ServerProcess server_{dir_.path()};
 };
 
 bool contains(const std::string& haystack, const std::string& needle) {

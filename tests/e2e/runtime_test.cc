@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "e2e/harness.h"
+#include "e2e/server_test.h"
 
 namespace skiff::test {
 namespace {
@@ -70,26 +71,8 @@ class Load {
   std::thread thread_;
 };
 
-class RuntimeTest : public ::testing::Test {
+class RuntimeTest : public ServerTest {
  protected:
-  void SetUp() override {
-    server_.start();
-    ASSERT_TRUE(eventually([&] { return !server_.gatewayUrl().empty(); }));
-  }
-  json get(const std::string& path) {
-    return json::parse(httpRequest(server_.url(), "GET", path).body, nullptr, false);
-  }
-  void apply(const json& doc) {
-    auto current = httpRequest(server_.url(), "GET", kApps + "/demo");
-    if (current.status == 404) {
-      ASSERT_EQ(httpRequest(server_.url(), "POST", kApps, doc.dump()).status, 201);
-      return;
-    }
-    json patch = {{"spec", doc["spec"]}};
-    auto r = httpRequest(server_.url(), "PATCH", kApps + "/demo", patch.dump(),
-                         "application/merge-patch+json");
-    ASSERT_EQ(r.status, 200) << r.body;
-  }
   json call() {
     auto r = httpRequest(server_.gatewayUrl(), "GET", "/", "", "application/json",
                          {{"Host", "demo.localhost"}});
@@ -108,9 +91,6 @@ class RuntimeTest : public ::testing::Test {
       if (cond.value("type", "") == "Ready") return cond.value("status", "") == "True";
     return false;
   }
-
-  TempDir dir_;
-  ServerProcess server_{dir_.path()};
 };
 
 TEST_F(RuntimeTest, DeployScaleHealAndRollingUpdateWithoutFailedRequests) {

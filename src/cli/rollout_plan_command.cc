@@ -59,6 +59,8 @@ void printComponent(std::ostream& out, const json& c) {
         << a.value("errorRate", "") << " over " << a.value("interval", "") << " (at least "
         << a.value("minRequests", 0) << " requests)";
     if (a.contains("p99")) out << ", p99 latency " << a.value("p99", "");
+    for (const auto& check : a.value("checks", json::array()))
+      out << ", " << check.get<std::string>() << " on every new instance";
     out << "; " << a.value("failureLimit", 1) << " breach(es) in a row abort\n";
   }
   if (change == "release")

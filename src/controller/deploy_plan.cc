@@ -119,6 +119,9 @@ json analysisOf(const json& rollout) {
   out["errorRate"] = rate;
   if (a.max_p99_seconds)
     out["p99"] = "at most " + std::to_string(std::llround(*a.max_p99_seconds * 1000)) + "ms";
+  for (const AnalysisCheck& c : a.checks)
+    out["checks"].push_back("GET " + c.path + " on port " + c.port.dump() + " answers " +
+                            std::to_string(c.expect_status));
   return out;
 }
 

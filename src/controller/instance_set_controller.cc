@@ -10,6 +10,7 @@
 #include "controller/rollout_plan.h"
 #include "model/formats.h"
 #include "model/well_known.h"
+#include "net/http_client.h"
 
 namespace skiff {
 
@@ -142,6 +143,40 @@ Status InstanceSetController::setTrack(const StoredObjectPtr& stored, const std:
     instance.metadata.annotations[kWarmUntilAnnotation] = warm_until;
   auto updated = store_.update(std::move(instance));
   return updated.ok() ? Status::ok() : updated.status();
+}
+
+std::optional<ReleaseAbort> InstanceSetController::checkCanary(const json& component,
+                                                               const AnalysisSpec& analysis,
+                                                               const LiveInstances& canary) {
+  for (const AnalysisCheck& check : analysis.checks) {
+    // The check's port by name, as instances report their ports.
+    std::string port_name;
+    for (const auto& p : component.value("ports", json::array()))
+      if ((check.port.is_string() && p.value("name", "") == check.port.get<std::string>()) ||
+          (check.port.is_number_integer() && p.value("port", 0) == check.port.get<int>()))
+        port_name = p.value("name", "");
+    for (const auto& [stored, i] : canary) {
+      if (!ready(i)) continue;
+      const int port = i.status.value("ports", json::object()).value(port_name, 0);
+      if (port == 0 || !i.status.contains("address")) continue;
+      net::ClientRequest request;
+      request.url =
+          "http://" + i.status.value("address", "") + ":" + std::to_string(port) + check.path;
+      request.timeout = std::chrono::seconds(2);
+      request.max_response_bytes = 1 << 20;
+      auto answer = net::fetch(request);
+      const std::string what = "check GET " + check.path + " of instance " + i.metadata.name;
+      if (!answer.ok())
+        return ReleaseAbort{"httpCheck", 0, static_cast<double>(check.expect_status), "",
+                            what + " failed: " + answer.status().message()};
+      if (answer->status != check.expect_status)
+        return ReleaseAbort{"httpCheck", static_cast<double>(answer->status),
+                            static_cast<double>(check.expect_status), "",
+                            what + " answered " + std::to_string(answer->status) + ", expected " +
+                                std::to_string(check.expect_status)};
+    }
+  }
+  return std::nullopt;
 }
 
 Status InstanceSetController::rollSet(const Object& app, const json& component,
@@ -327,32 +362,25 @@ Result<ReconcileResult> InstanceSetController::reconcile(const ObjectKey& key) {
       const std::vector<ReleaseStep> steps = releaseSteps(c["rollout"], desired);
       const ComponentRelease& state = carried.state;
       const int total = static_cast<int>(steps.size());
+      // Promotion is immediate (below), so a release is found promoting only while paused.
       const bool promoting = state.step >= total && !state.aborted;
       const ReleaseStep& step = stepInForce(steps, state);
       const std::string old_hash =
           templateHash(before, stable_revision->spec.value("configVersions", json::object()));
-      const InstanceSet stable_set{promoting ? hash : old_hash, promoting ? target : stable,
-                                   desired, false};
-      const InstanceSet canary_set{hash, carried.revision, state.aborted ? 0 : step.canary_replicas,
-                                   true};
+      const int canary_desired = state.aborted ? 0 : step.canary_replicas;
       LiveInstances sets[2];  // [canary]
       for (auto& entry : instances) sets[trackOf(entry.second) == "canary"].push_back(entry);
       auto count = [](const LiveInstances& set, const std::string& h, bool need_ready) {
         int n = 0;
-        for (const auto& [stored, i] : set) {
-          auto label = i.metadata.labels.find(kTemplateHashLabel);
-          n += label != i.metadata.labels.end() && label->second == h && (!need_ready || ready(i));
-        }
+        for (const auto& [stored, i] : set) n += hashOf(i) == h && (!need_ready || ready(i));
         return n;
       };
-      const int stable_ready = count(sets[0], stable_set.hash, true);
+      const int stable_ready = count(sets[0], old_hash, true);
       const int canary_ready = count(sets[1], hash, true);
 
       ReleaseObservation seen;
-      seen.canary_ready = canary_ready == canary_set.desired &&
-                          static_cast<int>(sets[1].size()) == canary_set.desired;
-      seen.stable_ready =
-          promoting && stable_ready == desired && static_cast<int>(sets[0].size()) == desired;
+      seen.canary_ready =
+          canary_ready == canary_desired && static_cast<int>(sets[1].size()) == canary_desired;
       seen.paused = paused;
       seen.promoted =
           promote == std::to_string(target) || promote == std::to_string(target) + ":full";
@@ -371,20 +399,26 @@ Result<ReconcileResult> InstanceSetController::reconcile(const ObjectKey& key) {
         // A canary that cannot run has failed its release as surely as one that errs.
         seen.abort = ReleaseAbort{"instanceFailure", 0, 0, "", canary_failing};
         seen.failure_limit = 1;
-      } else if (traffic_ != nullptr && !state.aborted && !promoting &&
-                 (step.weight > 0 || c["rollout"].contains("preview")) && canary_ready > 0 &&
-                 c.contains("routes")) {
-        // Judged on what the canary set answered through the gateway, beside the stable set.
-        const auto traffic = traffic_->compare(key.tenant + "/" + key.name + "/" + name + "/",
-                                               std::to_string(carried.revision), analysis.interval);
-        seen.abort = judge(analysis, traffic);
-        measured = {{"windowSeconds", traffic.span.count()},
-                    {"requests", traffic.revision.requests},
-                    {"errorRate", traffic.revision.errorRate()},
-                    {"p99Ms", std::llround(traffic.revision.p99_seconds * 1000)},
-                    {"stableRequests", traffic.others.requests},
-                    {"stableErrorRate", traffic.others.errorRate()}};
-        recheck_within(std::chrono::seconds(1));
+      } else if (!state.aborted && !promoting && canary_ready > 0) {
+        if (traffic_ != nullptr && (step.weight > 0 || c["rollout"].contains("preview")) &&
+            c.contains("routes")) {
+          // Judged on what the canary set answered through the gateway, beside the stable set.
+          const auto traffic =
+              traffic_->compare(key.tenant + "/" + key.name + "/" + name + "/",
+                                std::to_string(carried.revision), analysis.interval);
+          seen.abort = judge(analysis, traffic);
+          measured = {{"windowSeconds", traffic.span.count()},
+                      {"requests", traffic.revision.requests},
+                      {"errorRate", traffic.revision.errorRate()},
+                      {"p99Ms", std::llround(traffic.revision.p99_seconds * 1000)},
+                      {"stableRequests", traffic.others.requests},
+                      {"stableErrorRate", traffic.others.errorRate()}};
+          recheck_within(std::chrono::seconds(1));
+        }
+        if (!seen.abort && !analysis.checks.empty()) {
+          seen.abort = checkCanary(c, analysis, sets[1]);
+          recheck_within(std::chrono::seconds(1));
+        }
       }
       const ReleaseDecision d = advanceRelease(steps, state, seen);
       if (d.recheck.count() > 0) recheck_within(d.recheck);
@@ -396,7 +430,7 @@ Result<ReconcileResult> InstanceSetController::reconcile(const ObjectKey& key) {
                           {"ready", stable_ready},
                           {"updated", count(sets[0], hash, false)},
                           {"canary",
-                           {{"desired", canary_set.desired},
+                           {{"desired", canary_desired},
                             {"ready", canary_ready},
                             {"weight", d.next.aborted ? 0 : stepInForce(steps, d.next).weight}}}};
       all_available = all_available && stable_ready + canary_ready >= desired - budget.unavailable;
@@ -425,7 +459,7 @@ Result<ReconcileResult> InstanceSetController::reconcile(const ObjectKey& key) {
         message = "aborted: " + d.next.aborted->message;
         if (aborts.empty()) aborts = "component " + name + ": " + d.next.aborted->message;
       } else if (d.next.step >= total) {
-        message = "promoting: the stable set rolls out the new template";
+        message = "promoting once resumed";
       } else {
         message = "step " + std::to_string(d.next.step + 1) + " of " + std::to_string(total) +
                   ", " + std::to_string(weight) + "% of routed traffic on the canary set";
@@ -438,15 +472,14 @@ Result<ReconcileResult> InstanceSetController::reconcile(const ObjectKey& key) {
       entry["message"] = message;
       release[name] = entry;
       if (paused) continue;
-      // The sets follow the decision's step: a step taken is applied at once.
-      const ReleaseStep& next_step = stepInForce(steps, d.next);
-      const bool next_promoting = d.next.step >= total && !d.next.aborted;
-      const InstanceSet next_stable{next_promoting ? hash : old_hash,
-                                    next_promoting ? target : stable, desired, false};
-      const InstanceSet next_canary{hash, carried.revision,
-                                    d.next.aborted ? 0 : next_step.canary_replicas, true};
-      if (Status st = rollSet(app, c, next_stable, sets[0], budget); !st.isOk()) return st;
-      if (Status st = rollSet(app, c, next_canary, sets[1], budget); !st.isOk()) return st;
+      // The sets follow the decision's step: a step taken is applied at once. The stable set
+      // keeps the stable revision's template; it is replaced only after promotion.
+      const InstanceSet stable_set{old_hash, stable, desired, false};
+      const InstanceSet canary_set{hash, carried.revision,
+                                   d.next.aborted ? 0 : stepInForce(steps, d.next).canary_replicas,
+                                   true};
+      if (Status st = rollSet(app, c, stable_set, sets[0], budget); !st.isOk()) return st;
+      if (Status st = rollSet(app, c, canary_set, sets[1], budget); !st.isOk()) return st;
       continue;
     }
 

@@ -22,6 +22,7 @@
 #include "model/well_known.h"
 
 #include "controller/controller.h"
+#include "controller/release_plan.h"
 #include "controller/rollout_plan.h"
 #include "observe/revision_traffic.h"
 
@@ -69,6 +70,9 @@ class InstanceSetController final : public Controller {
   // `warm_until`), without touching what it runs.
   Status setTrack(const StoredObjectPtr& instance, const std::string& track,
                   const std::string& warm_until = "");
+  // The analysis' HTTP checks against the ready instances of `canary`: the first that fails.
+  std::optional<ReleaseAbort> checkCanary(const json& component, const AnalysisSpec& analysis,
+                                          const LiveInstances& canary);
   // One rolling-update step of `instances` towards `set` (rollout_plan.h).
   Status rollSet(const Object& app, const json& component, const InstanceSet& set,
                  const LiveInstances& instances, const RolloutBudget& budget);

@@ -50,7 +50,11 @@ std::vector<ReleaseStep> releaseSteps(const json& rollout, int replicas) {
       steps.push_back(step);
     }
   } else if (strategy == "bluegreen") {
-    steps.push_back({0, replicas, std::chrono::seconds(0), false});
+    // With an analysis, the new set is judged (on its preview's traffic and its checks) for one
+    // interval before the switch.
+    std::chrono::seconds judged{0};
+    if (rollout.contains("analysis")) judged = analysisSpec(rollout).interval;
+    steps.push_back({0, replicas, judged, false});
     steps.push_back({100, replicas, std::chrono::seconds(0), false});
   }
   // Without autoPromote a person decides when the new set has earned all the traffic: for a
@@ -66,7 +70,7 @@ json toJson(const ComponentRelease& release) {
   if (release.failures > 0) out["analysisFailures"] = release.failures;
   if (const auto& a = release.aborted) {
     out["aborted"] = {{"metric", a->metric}, {"at", a->at}, {"message", a->message}};
-    if (a->metric == "errorRate" || a->metric == "p99") {
+    if (a->metric == "errorRate" || a->metric == "p99" || a->metric == "httpCheck") {
       out["aborted"]["value"] = a->value;
       out["aborted"]["threshold"] = a->threshold;
     }
@@ -98,6 +102,9 @@ AnalysisSpec analysisSpec(const json& rollout) {
     spec.max_p99_seconds = parseDurationSeconds(analysis["maxP99"].get<std::string>());
   spec.min_requests = analysis.value("minRequests", uint64_t{20});
   spec.failure_limit = std::max(1, analysis.value("failureLimit", 1));
+  for (const auto& c : analysis.value("checks", json::array()))
+    spec.checks.push_back(
+        {c.value("path", "/"), c.value("port", json()), c.value("expectStatus", 200)});
   return spec;
 }
 

@@ -6,7 +6,8 @@
 //   canary:    per step, the canary set gets weight% of the component's replicas (at least one)
 //              and weight% of the routed traffic; once all its instances are ready and the
 //              step's pause has passed, the next step.
-//   bluegreen: the new set comes up at full size with no traffic, then takes all of it at once.
+//   bluegreen: the new set comes up at full size with no traffic (but its preview's), then takes
+//              all of it at once — with an analysis, after one interval without a breach.
 //
 // After the last step (and `skiff rollout promote` when autoPromote is false) the component is
 // promoting: the stable set is updated to the new template while the canary set keeps its
@@ -79,8 +80,16 @@ CarriedRelease carriedRelease(const json& previous, int64_t target, const json& 
                               const std::function<json(int64_t revision)>& component_at);
 
 // What the backend sees of the component's two sets now.
+// An HTTP GET each ready canary instance must answer with `expect_status`.
+struct AnalysisCheck {
+  std::string path;
+  json port;  // a port name or number of the component
+  int expect_status = 200;
+};
+
 // How the canary set's answers are judged (a component's rollout.analysis, defaults applied).
 struct AnalysisSpec {
+  std::vector<AnalysisCheck> checks;
   std::chrono::seconds interval{30};     // the window judged
   std::optional<double> max_error_rate;  // absolute; unset: the stable set's rate + 1 point
   double max_error_increase = 0.01;

@@ -454,8 +454,8 @@ json RouteController::buildTable(int64_t version) const {
 
 Result<ReconcileResult> RouteController::publishTable() {
   // Building and publishing is O(routes); under a burst of changes it runs at most every
-  // 50 ms, or every three times its own duration if that is longer, so a large table costs a
-  // bounded share of a core. Changes arriving meanwhile are batched into the next table.
+  // 50 ms, or every three times the building's duration if that is longer, so a large table
+  // costs a bounded share of a core. Changes arriving meanwhile are batched into the next table.
   const auto now = std::chrono::steady_clock::now();
   json table;
   {
@@ -473,11 +473,14 @@ Result<ReconcileResult> RouteController::publishTable() {
     table_queued_ = false;
     table = buildTable(store_.revision());
   }
+  // Only the building is paced by its cost: waiting for the gateway to store the table is no
+  // CPU of ours, and pacing by it would hold back the next table (an instance being drained
+  // must leave the gateway's table before it stops).
+  const auto built = std::chrono::steady_clock::now() - now;
   Status published = publisher_.publish(table);
-  const auto took = std::chrono::steady_clock::now() - now;
   std::lock_guard lock(mu_);
   next_build_ =
-      now + std::max<std::chrono::steady_clock::duration>(std::chrono::milliseconds(50), 3 * took);
+      now + std::max<std::chrono::steady_clock::duration>(std::chrono::milliseconds(50), 3 * built);
   if (!published.isOk()) {
     // Retried with backoff by the manager; meanwhile changes need not queue it again.
     stale_ = true;

@@ -143,7 +143,15 @@ json autoDeploy() {
 json rollout() {
   json int_or_percent = {{"format", "int-or-percent"}};
   json step = object({{"weight", integer(1, 100)}, {"pause", string("duration")}}, {"weight"});
+  json check = object({{"path", string("http-path")},
+                       {"port", portRef()},
+                       {"expectStatus", defaulted(integer(100, 599), 200)}},
+                      {"path", "port"});
   json analysis = object({{"interval", defaulted(string("duration"), "30s")},
+                          {"checks", described(arrayOf(check),
+                                               "HTTP GETs sent to every ready instance of the new "
+                                               "revision at each check, besides the gateway's "
+                                               "figures; another status is a breach")},
                           {"maxErrorRate", {{"type", "number"}, {"minimum", 0}, {"maximum", 1}}},
                           {"maxP99", string("duration")},
                           {"minRequests", defaulted(integerAtLeast(1), 20)},

@@ -351,6 +351,19 @@ void checkComponent(const json& comp, const std::string& path, Errors& errors) {
   checkResources(comp, path, errors);
   checkAutoscale(comp, path, errors);
   checkRollout(comp, path, errors);
+  if (const json* rollout = objectMember(comp, "rollout")) {
+    if (const json* analysis = objectMember(*rollout, "analysis")) {
+      const json& checks = arrayMember(*analysis, "checks");
+      for (size_t i = 0; i < checks.size(); ++i)
+        checkPortRef(
+            member(checks[i], "port"),
+            childPath(
+                indexPath(childPath(childPath(childPath(path, "rollout"), "analysis"), "checks"),
+                          i),
+                "port"),
+            ports, path, errors);
+    }
+  }
   checkVolumes(comp, path, kind == "stateful", errors);
 
   const json& routes = arrayMember(comp, "routes");

@@ -283,6 +283,31 @@ TEST_F(ReleaseTest, ACanaryThatErrsIsAbortedAndLeavesNothingBehind) {
   EXPECT_EQ(status().value("stableRevision", 0), 1);
 }
 
+// Blue-green with an analysis: the new set is checked for an interval before the switch. A set
+// that fails its HTTP checks never takes traffic; a healthy one switches by itself.
+TEST_F(ReleaseTest, BlueGreenSwitchesOnlyAfterItsChecksPass) {
+  const json rollout = {
+      {"strategy", "bluegreen"},
+      {"analysis", {{"interval", "2s"}, {"checks", {{{"path", "/"}, {"port", "http"}}}}}}};
+  deployStable(rollout);
+  apply(app("v2", rollout, /*error_percent=*/50));
+  ASSERT_TRUE(eventually([&] { return release().value("web", json::object()).contains("aborted"); },
+                         std::chrono::seconds(30)))
+      << status().dump();
+  const json aborted = release()["web"]["aborted"];
+  EXPECT_EQ(aborted.value("metric", ""), "httpCheck") << aborted.dump();
+  EXPECT_NE(aborted.value("message", "").find("answered 500, expected 200"), std::string::npos)
+      << aborted.dump();
+  using Seen = std::map<std::string, int>;
+  EXPECT_EQ(versions("demo.localhost", 20), (Seen{{"v1", 20}}));
+
+  apply(app("v3", rollout));
+  ASSERT_TRUE(eventually([&] { return ready() && status().value("stableRevision", 0) == 3; },
+                         std::chrono::seconds(30)))
+      << status().dump();
+  EXPECT_EQ(versions("demo.localhost", 20), (Seen{{"v3", 20}}));
+}
+
 // `skiff rollout abort` ends a release by hand, as a breach would, and `rollout status` says so.
 TEST_F(ReleaseTest, AbortByHandSendsTrafficBackAndRolloutStatusFails) {
   deployStable();

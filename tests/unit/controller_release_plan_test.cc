@@ -38,6 +38,19 @@ TEST(ReleaseStepsTest, BlueGreenBringsUpAFullSetThenSwitches) {
   EXPECT_EQ(steps[1].weight, 100);
 }
 
+TEST(ReleaseStepsTest, BlueGreenWithAnAnalysisIsJudgedForAnIntervalBeforeTheSwitch) {
+  auto steps = releaseSteps({{"strategy", "bluegreen"}, {"analysis", {{"interval", "45s"}}}}, 2);
+  ASSERT_EQ(steps.size(), 2u);
+  EXPECT_EQ(steps[0].pause, seconds(45));
+  EXPECT_EQ(releaseSteps({{"strategy", "bluegreen"}}, 2)[0].pause, seconds(0));
+  AnalysisSpec spec = analysisSpec(
+      {{"analysis",
+        {{"checks", {{{"path", "/ready"}, {"port", "http"}, {"expectStatus", 204}}}}}}});
+  ASSERT_EQ(spec.checks.size(), 1u);
+  EXPECT_EQ(spec.checks[0].path, "/ready");
+  EXPECT_EQ(spec.checks[0].expect_status, 204);
+}
+
 TEST(AdvanceReleaseTest, WalksEveryStepThenPromotes) {
   const auto steps = releaseSteps(canary(false), 4);
   auto t0 = std::chrono::system_clock::time_point(seconds(1'800'000'000));

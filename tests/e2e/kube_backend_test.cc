@@ -436,10 +436,11 @@ TEST_F(KubeBackendTest, CanaryAndBlueGreenReleasesMoveTrafficBetweenTwoSets) {
   // A canary aborted by hand: its set scales to nothing and takes no traffic, the stable set
   // untouched; the next revision releases from the stable one.
   ASSERT_EQ(put(release("registry.example/web:4", "canary")), 200);
+  // Its first step (1 pod) may already have given way to the second (2) when this looks.
   ASSERT_TRUE(eventually(
       [&] {
         json d = deployment("shop-web-canary");
-        return !d.is_null() && d["status"].value("readyReplicas", 0) == 1;
+        return !d.is_null() && d["status"].value("readyReplicas", 0) >= 1;
       },
       std::chrono::seconds(60)));
   CommandResult aborted = runSkiff({"rollout", "abort", "shop", "-n", "acme"}, url_);

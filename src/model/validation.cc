@@ -35,6 +35,12 @@ const std::string* stringMember(const json& obj, const char* key) {
   const json* v = member(obj, key);
   return v != nullptr && v->is_string() ? &v->get_ref<const std::string&>() : nullptr;
 }
+// The member as a string, or `fallback` when it is absent or of another type (which the schema
+// check reports on its own), so that semantic checks never throw on a mistyped field.
+std::string stringOr(const json& obj, const char* key, const char* fallback) {
+  const std::string* v = stringMember(obj, key);
+  return v != nullptr ? *v : fallback;
+}
 const json* objectMember(const json& obj, const char* key) {
   const json* v = member(obj, key);
   return v != nullptr && v->is_object() ? v : nullptr;
@@ -535,7 +541,7 @@ constexpr size_t kMaxDataBytes = 1 << 20;
 void checkCluster(const std::string& name, const json& spec, Errors& errors) {
   if (name == "local")
     errors.push_back({"metadata.name", "\"local\" is the built-in runtime; choose another name"});
-  const std::string server = spec.value("server", "");
+  const std::string server = stringOr(spec, "server", "");
   if (spec.contains("server") && server.rfind("https://", 0) != 0)
     errors.push_back({"spec.server", "must be an https:// URL, got " + showValue(server)});
   const bool cert = spec.contains("clientCertificate"), key = spec.contains("clientKey");
@@ -544,7 +550,7 @@ void checkCluster(const std::string& name, const json& spec, Errors& errors) {
                       "a client certificate needs its key, and a key its certificate"});
   if (!cert && !spec.contains("token"))
     errors.push_back({"spec", "needs a token or a clientCertificate and clientKey"});
-  const std::string prefix = spec.value("namespacePrefix", "skiff-");
+  const std::string prefix = stringOr(spec, "namespacePrefix", "skiff-");
   if (prefix.size() > 20 ||
       prefix.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos)
     errors.push_back({"spec.namespacePrefix",
@@ -572,13 +578,13 @@ void checkData(const json& spec, bool secret, Errors& errors) {
   if (total > kMaxDataBytes)
     errors.push_back({"spec.data", "must hold at most 1 MiB of keys and values, got " +
                                        std::to_string(total) + " bytes"});
-  if (secret && spec.value("type", "opaque") == "registry") {
+  if (secret && stringOr(spec, "type", "opaque") == "registry") {
     for (const char* key : {"server", "username", "password"})
       if (stringMember(*data, key) == nullptr)
         errors.push_back({childPath("spec.data", key), "is required for type registry"});
     return;
   }
-  if (!secret || spec.value("type", "opaque") != "tls") return;
+  if (!secret || stringOr(spec, "type", "opaque") != "tls") return;
   const struct {
     const char* key;
     const char* pem;

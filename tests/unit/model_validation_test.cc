@@ -514,6 +514,19 @@ status: {phase: Running}
   EXPECT_EQ(bad.status().fields(), expected);
 }
 
+// Kind-specific checks read fields the schema may already have rejected for their type; they
+// must report, not throw (the decode fuzzer found a Secret whose `type` was a list).
+TEST(ModelValidationTest, MistypedFieldsAreReportedNotThrown) {
+  for (const char* kind : {"Secret", "Config", "Cluster"}) {
+    auto bad = admitObject(
+        yaml("metadata: {name: c}\nspec: {type: [a], server: [b], namespacePrefix: {c: d}, "
+             "data: {a: b}}"),
+        {kind, kind == std::string("Cluster") ? "" : "acme"});
+    ASSERT_FALSE(bad.ok()) << kind;
+    EXPECT_NE(bad.status().toString().find("spec."), std::string::npos) << kind;
+  }
+}
+
 TEST(ModelValidationTest, RevisionTemplateIsValidatedAsAnApplication) {
   auto ok = admitObject(yaml(R"(
 metadata: {name: shop-1}

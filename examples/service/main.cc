@@ -298,6 +298,16 @@ Response handle(const Request& req) {
     }
     slow_ms = ms;
     res.body = Json{{"slowMs", ms}}.dump() + "\n";
+  } else if (req.path == "/work") {
+    // Burns cpu for ms milliseconds, so load tests can drive an instance's cpu up.
+    if (!method_is("GET")) return {405, "text/plain", "use GET\n"};
+    int ms = 0;
+    if (!parsePort(queryParam(req.query, "ms"), &ms))
+      return {400, "text/plain", "ms must be a number of milliseconds up to 65535\n"};
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    while (std::chrono::steady_clock::now() < until) {
+    }
+    res.body = Json{{"workedMs", ms}, {"instance", options.instance}}.dump() + "\n";
   } else if (req.path == "/crash") {
     if (!method_is("POST")) return {405, "text/plain", "use POST\n"};
     std::_Exit(2);

@@ -74,6 +74,18 @@ Access describeAccess(const HttpRequest& request) {
     return a;
   }
 
+  // Metrics: the exposition and queries over every tenant need the platform's permission, a
+  // tenant's queries (confined to its series by the handler) the tenant's.
+  if (p == "/metrics" || p == "/api/v1/metrics") {
+    a.request = {kVerbGet, "metrics", ""};
+    return a;
+  }
+  if (seg.size() == 5 && seg[0] == "api" && seg[1] == "v1" && seg[2] == "tenants" &&
+      seg[4] == "metrics") {
+    a.request = {kVerbGet, "metrics", seg[3]};
+    return a;
+  }
+
   // A deploy's plan: POST /api/v1/tenants/{t}/applications/{name}/plan. It changes nothing, but
   // tells what an update would do: whoever may update the application may ask.
   if (seg.size() == 7 && seg[0] == "api" && seg[1] == "v1" && seg[2] == "tenants" &&

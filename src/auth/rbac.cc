@@ -57,7 +57,7 @@ std::vector<RoleDefinition> buildBuiltinRoles() {
        "logs and metrics, execs into "
        "instances and pushes images in the tenant",
        {{{kRbacWildcard}, {"applications", "configs", "secrets", "volumes"}},
-        {read, {"revisions", "instances", "tenants"}},
+        {read, {"revisions", "instances", "events", "tenants"}},
         {get, observe},
         {{kVerbCreate}, {"instances/exec"}},
         {{kVerbGet, kVerbList, kVerbCreate}, {"images"}}}});
@@ -65,7 +65,7 @@ std::vector<RoleDefinition> buildBuiltinRoles() {
                    "reads everything in the tenant (logs and metrics included) except secrets; "
                    "changes nothing",
                    {{read,
-                     {"applications", "revisions", "instances", "tenants", "rolebindings",
+                     {"applications", "revisions", "instances", "events", "tenants", "rolebindings",
                       "configs", "volumes"}},
                     {get, observe},
                     {{kVerbGet, kVerbList}, {"images"}}}});

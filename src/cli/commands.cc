@@ -49,6 +49,8 @@ struct Commands::State {
   TokenListOptions token_list;
   std::string token_revoke_id;
   AuditOptions audit;
+  TopOptions top;
+  EventsOptions events;
   ClusterAddOptions cluster_add;
   std::string cluster_output;
   std::string cluster_remove;
@@ -313,6 +315,20 @@ Commands::Commands(CLI::App& app) : state_(std::make_unique<State>()) {
     return runTokenRevoke(ctx, s.token_revoke_id);
   });
   revoke->add_option("id", s.token_revoke_id, "Token ID, as token ls shows it")->required();
+
+  CLI::App* top = add(app, "top", "Show what applications or instances use now",
+                      [&s](CommandContext& ctx) { return runTop(ctx, s.top); });
+  top->add_option("what", s.top.what, "apps or instances")->required();
+  top->add_option("-a,--app", s.top.application, "Only this application's instances");
+  addTenantOption(*top, s.top.tenant);
+  top->add_option("-o,--output", s.top.output, "Output format: json");
+
+  CLI::App* events = add(app, "events", "Show what happened to instances and applications",
+                         [&s](CommandContext& ctx) { return runEvents(ctx, s.events); });
+  events->add_option("app", s.events.application, "Only this application's events");
+  events->add_option("--type", s.events.type, "Only Normal or Warning events");
+  addTenantOption(*events, s.events.tenant);
+  events->add_option("-o,--output", s.events.output, "Output format: json");
 
   CLI::App* audit =
       add(app, "audit", "Show the audit trail (newest last)", [&s](CommandContext& ctx) {

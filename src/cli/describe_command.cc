@@ -101,6 +101,30 @@ void describeApplication(std::ostream& out, const json& app, const json& spec,
 
   field(out, "Revision", text(app.value("status", json::object()), "latestRevision"));
 
+  // The autoscaler's last decisions, with the measurements behind them.
+  const json scaled = app.value("status", json::object())
+                          .value("autoscale", json::object())
+                          .value("components", json::object());
+  if (scaled.is_object() && !scaled.empty()) {
+    Table autoscale({"COMPONENT", "REPLICAS", "AGE", "DECISION", "METRICS"});
+    for (auto it = scaled.begin(); it != scaled.end(); ++it) {
+      if (!it->is_object()) continue;
+      const json decisions = it->value("decisions", json::array());
+      for (const auto& d : decisions.is_array() ? decisions : json::array()) {
+        std::string metrics;
+        const json values = d.value("metrics", json::object());
+        for (auto m = values.begin(); m != values.end(); ++m)
+          metrics += (metrics.empty() ? "" : " ") + m.key() + "=" + cellText(*m);
+        autoscale.addRow({it.key(), text(d, "from") + " → " + text(d, "to"),
+                          ageOf(d.value("at", ""), now), text(d, "reason"),
+                          metrics.empty() ? "-" : metrics});
+      }
+      if (it->contains("error"))
+        autoscale.addRow({it.key(), text(*it, "replicas"), "-", text(*it, "error"), "-"});
+    }
+    section(out, "Autoscaling", autoscale);
+  }
+
   Table history({"REVISION", "AGE", "CHANGE-CAUSE"});
   for (const auto& r : revisions)
     history.addRow({std::to_string(revisionNumber(r)), ageOf(metadataString(r, "createdAt"), now),

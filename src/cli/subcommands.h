@@ -228,6 +228,24 @@ struct TokenListOptions {
 int runTokenList(CommandContext& ctx, const TokenListOptions& options);
 int runTokenRevoke(CommandContext& ctx, const std::string& id);
 
+// What happened to instances and applications (events_command.cc).
+struct EventsOptions {
+  std::string application;  // empty: the whole tenant
+  std::string type;         // "", "Normal" or "Warning"
+  TenantOption tenant;
+  std::string output;  // "" or "json"
+};
+int runEvents(CommandContext& ctx, const EventsOptions& options);
+
+// What applications and instances use now (top_command.cc).
+struct TopOptions {
+  std::string what;         // "apps" or "instances"
+  std::string application;  // only this application's instances
+  TenantOption tenant;
+  std::string output;  // "" or "json"
+};
+int runTop(CommandContext& ctx, const TopOptions& options);
+
 // The audit trail (audit_commands.cc).
 struct AuditOptions {
   std::string user;

@@ -18,14 +18,6 @@ bool longRunning(const json& component) {
 }
 
 // The request of one instance: requests.X, else the X shorthand (request = limit), else 0.
-json requestOf(const json& component, const char* resource) {
-  const json resources = component.value("resources", json::object());
-  if (!resources.is_object()) return json();
-  const json requests = resources.value("requests", json::object());
-  if (requests.is_object() && requests.contains(resource)) return requests[resource];
-  return resources.value(resource, json());
-}
-
 std::string cpuText(int64_t millis) {
   return millis % 1000 == 0 ? std::to_string(millis / 1000) : std::to_string(millis) + "m";
 }
@@ -55,6 +47,14 @@ json Footprint::toJson() const {
           {"storage", bytesText(storage_bytes)}};
 }
 
+json resourceRequest(const json& component, const char* resource) {
+  const json resources = component.value("resources", json::object());
+  if (!resources.is_object()) return json();
+  const json requests = resources.value("requests", json::object());
+  if (requests.is_object() && requests.contains(resource)) return requests[resource];
+  return resources.value(resource, json());
+}
+
 Footprint footprintOf(const json& app_spec) {
   Footprint f;
   f.applications = 1;
@@ -65,7 +65,12 @@ Footprint footprintOf(const json& app_spec) {
     if (longRunning(c)) {
       largest = c.value("replicas", 1);
       const json autoscale = c.value("autoscale", json::object());
-      if (autoscale.is_object()) largest = std::max<int64_t>(largest, autoscale.value("max", 0));
+      if (autoscale.is_object()) {
+        largest = std::max<int64_t>(largest, autoscale.value("max", 0));
+        // A schedule may raise the maximum for its window.
+        for (const json& s : autoscale.value("schedules", json::array()))
+          if (s.is_object()) largest = std::max<int64_t>(largest, s.value("max", 0));
+      }
       const json rollout = c.value("rollout", json::object());
       if (c.value("type", "service") == "service") {
         largest += rollout.value("strategy", "rolling") == "bluegreen"
@@ -74,8 +79,8 @@ Footprint footprintOf(const json& app_spec) {
       }
     }
     f.instances += largest;
-    f.cpu_millis += largest * parseCpuMillis(requestOf(c, "cpu")).value_or(0);
-    f.memory_bytes += largest * parseMemoryBytes(requestOf(c, "memory")).value_or(0);
+    f.cpu_millis += largest * parseCpuMillis(resourceRequest(c, "cpu")).value_or(0);
+    f.memory_bytes += largest * parseMemoryBytes(resourceRequest(c, "memory")).value_or(0);
     for (const json& v : c.value("volumes", json::array()))
       if (v.is_object() && v.contains("size"))
         f.storage_bytes += largest * parseMemoryBytes(v["size"]).value_or(0);

@@ -24,6 +24,10 @@ struct Footprint {
   nlohmann::json toJson() const;  // {"applications", "instances", "cpu", "memory", "storage"}
 };
 
+// What one instance of `component` asks for of `resource` ("cpu", "memory"): its `requests`,
+// else the shorthand that is both request and limit; null when it asks for none.
+nlohmann::json resourceRequest(const nlohmann::json& component, const char* resource);
+
 // The footprint of one application with spec `app_spec` (admitted: defaults filled in).
 Footprint footprintOf(const nlohmann::json& app_spec);
 

@@ -5,6 +5,7 @@
 #include <random>
 #include <set>
 
+#include "controller/autoscale_controller.h"
 #include "controller/release_plan.h"
 #include "controller/revision_controller.h"
 #include "controller/rollout_plan.h"
@@ -295,7 +296,8 @@ Result<ReconcileResult> InstanceSetController::reconcile(const ObjectKey& key) {
   for (const auto& c : template_spec.value("components", json::array())) {
     if (!longRunning(c)) continue;
     const std::string name = c.value("name", "");
-    const int desired = c.value("replicas", 1);
+    // An autoscaled component runs what the autoscaler decided (autoscale_controller.h).
+    const int desired = autoscaledReplicas(c, app.status);
     auto& instances = live[name];
     const RolloutBudget budget = rolloutBudget(c.value("rollout", json::object()), desired);
     const std::string hash = templateHash(c, config_versions);

@@ -43,6 +43,19 @@ int main(int argc, char** argv) {
       ->add_option("--log-retention", server_options.log_retention,
                    "How long logs of removed instances are kept (e.g. 24h, 90m)")
       ->capture_default_str();
+  server
+      ->add_option("--event-retention", server_options.event_retention,
+                   "How long events are kept after they last happened (e.g. 24h)")
+      ->capture_default_str();
+  server
+      ->add_option("--metrics-interval", server_options.metrics_interval,
+                   "How often metrics are collected (e.g. 10s)")
+      ->capture_default_str();
+  server
+      ->add_option("--metrics-memory", server_options.metrics_memory,
+                   "Memory the metrics time series may hold (e.g. 128Mi); the oldest data goes "
+                   "first")
+      ->capture_default_str();
   server->add_option("--ldap-config", server_options.ldap_config,
                      "YAML file configuring sign-in through an LDAP directory (docs/security.md)");
   server->add_option("--oidc-config", server_options.oidc_config,

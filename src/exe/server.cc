@@ -29,6 +29,7 @@
 #include "api/gatekeeper.h"
 #include "api/http_server.h"
 #include "api/log_handler.h"
+#include "api/metrics_handler.h"
 #include "api/registry_hook_handler.h"
 #include "audit/audit_log.h"
 #include "auth/authenticator.h"
@@ -36,8 +37,10 @@
 #include "auth/oidc.h"
 #include "auth/rbac.h"
 #include "common/files.h"
+#include "controller/autoscale_controller.h"
 #include "controller/cluster_controller.h"
 #include "controller/controller.h"
+#include "controller/event_controller.h"
 #include "controller/image_follow_controller.h"
 #include "controller/instance_set_controller.h"
 #include "controller/kube_application_controller.h"
@@ -51,11 +54,17 @@
 #include "exe/gateway_supervisor.h"
 #include "gateway/admin_client.h"
 #include "model/formats.h"
+#include "observe/collector.h"
+#include "observe/component_load.h"
+#include "observe/control_plane_metrics.h"
+#include "observe/gateway_metrics.h"
 #include "observe/revision_traffic.h"
+#include "observe/tsdb.h"
 #include "runtime/local/image_gc.h"
 #include "runtime/local/local_executor.h"
 #include "runtime/local/local_log_source.h"
 #include "runtime/local/node_agent.h"
+#include "runtime/local/node_metrics.h"
 #include "runtime/local/process_driver.h"
 #include "runtime/local/service_controller.h"
 #include "runtime/local/volume_controller.h"
@@ -117,6 +126,24 @@ int runServer(const ServerOptions& options) {
   if (!retention_seconds || *retention_seconds < 1) {
     spdlog::error("--log-retention must be a duration of at least 1s (e.g. 24h, 90m), got \"{}\"",
                   options.log_retention);
+    return 2;
+  }
+  const auto event_retention = parseDurationSeconds(options.event_retention);
+  if (!event_retention || *event_retention < 1) {
+    spdlog::error("--event-retention must be a duration of at least 1s (e.g. 24h), got \"{}\"",
+                  options.event_retention);
+    return 2;
+  }
+  const auto metrics_interval = parseDurationSeconds(options.metrics_interval);
+  if (!metrics_interval || *metrics_interval < 0.1 || *metrics_interval > 3600) {
+    spdlog::error("--metrics-interval must be a duration from 100ms to 1h (e.g. 10s), got \"{}\"",
+                  options.metrics_interval);
+    return 2;
+  }
+  const auto metrics_memory = parseMemoryBytes(options.metrics_memory);
+  if (!metrics_memory || *metrics_memory < (int64_t{1} << 20)) {
+    spdlog::error("--metrics-memory must be a quantity of at least 1Mi (e.g. 128Mi), got \"{}\"",
+                  options.metrics_memory);
     return 2;
   }
   const ApiSecurityOptions security_options{options.data_dir, host, options.tls_cert,
@@ -218,7 +245,34 @@ int runServer(const ServerOptions& options) {
   // Release analysis reads the gateway's measurements, only while a release asks for them.
   observe::GatewayTrafficRecorder traffic([&route_publisher] { return route_publisher.metrics(); });
   traffic.start();
+  // Metrics: kept in the embedded time series under the data directory, collected below once
+  // the runtime runs.
+  observe::TsdbOptions tsdb_options;
+  tsdb_options.dir = options.data_dir + "/metrics";
+  tsdb_options.max_bytes = static_cast<size_t>(*metrics_memory);
+  // One raw sample per collection (the store keeps a bucket's last; below 1s, every sample).
+  tsdb_options.raw_step =
+      std::chrono::seconds(static_cast<int64_t>(std::min(*metrics_interval, 10.0)));
+  auto series = observe::TimeSeriesStore::open(tsdb_options);
+  if (!series.ok()) {
+    spdlog::error("metrics: {}", series.status().toString());
+    return 1;
+  }
   ControllerManager controllers(**store);
+  // Autoscaling reads the component's load over a few collection periods; a gauge older than
+  // that belongs to an instance gone since.
+  const auto collect_every = std::chrono::milliseconds(std::llround(*metrics_interval * 1000));
+  observe::TsdbComponentLoad component_load(
+      **series, clock,
+      std::max<std::chrono::milliseconds>(3 * collect_every, std::chrono::seconds(15)),
+      3 * collect_every);
+  auto autoscaler = std::make_unique<AutoscaleController>(**store, clock, component_load,
+                                                          AutoscaleController::Options{});
+  AutoscaleController* autoscale = autoscaler.get();
+  controllers.add(std::move(autoscaler));
+  controllers.add(std::make_unique<EventController>(
+      **store, clock,
+      EventController::Options{std::chrono::seconds(std::llround(*event_retention))}));
   // Several workers per application controller: their writes then share group commits.
   controllers.add(std::make_unique<RevisionController>(**store, clock), 4);
   auto routes = std::make_unique<RouteController>(**store, route_publisher);
@@ -291,6 +345,16 @@ int runServer(const ServerOptions& options) {
     return 1;
   }
 
+  observe::MetricsCollector collector(**series, clock, {collect_every, std::chrono::seconds(300)});
+  collector.add(std::make_unique<runtime::NodeMetricSource>(**store, "local"));
+  collector.add(std::make_unique<observe::GatewayMetricSource>(
+      [&route_publisher] { return route_publisher.metrics(); }));
+  collector.add(std::make_unique<observe::ControlPlaneMetricSource>(**store));
+  collector.afterEachRound([autoscale] { autoscale->measured(); });
+  collector.start();
+  MetricsHandler metrics(
+      **series, clock, [&collector] { return collector.families(); }, 3 * collect_every);
+
   // Instance logs for the API; kept logs of removed instances expire after the retention.
   runtime::LocalLogSource::Options log_options;
   log_options.runtime_dirs = {options.data_dir + "/runtime", containersRoot(options.data_dir)};
@@ -359,8 +423,10 @@ int runServer(const ServerOptions& options) {
   RegistryHookHandler registry_hook([followed_images](const std::string& repository) {
     return followed_images->pushed("", repository);
   });
-  const HttpHandler serve = [&api, &auth, &logs, &admin, &exec, &registry_hook](HttpRequest& r) {
+  const HttpHandler serve = [&api, &auth, &logs, &admin, &exec, &registry_hook,
+                             &metrics](HttpRequest& r) {
     if (AuthHandler::handles(r)) return auth.handle(r);
+    if (MetricsHandler::handles(r)) return metrics.handle(r);
     if (AdminHandler::handles(r)) return admin.handle(r);
     if (RegistryHookHandler::handles(r)) return registry_hook.handle(r);
     if (ExecHandler::handles(r)) return exec.handle(r);
@@ -408,6 +474,7 @@ int runServer(const ServerOptions& options) {
   purger.join();
   logs.stop();
   log_source.stop();
+  collector.stop();
   controllers.stop();
   prober.stop();
   gateway.stop();

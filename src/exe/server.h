@@ -19,6 +19,12 @@ struct ServerOptions {
   // How long the logs of removed instances (and of instances' earlier runs) are kept: a
   // duration such as "24h", "90m".
   std::string log_retention = "24h";
+  // How long events are kept after their last occurrence.
+  std::string event_retention = "24h";
+  // How often metrics are collected (instances, gateway, node), and how much memory the
+  // time series they are kept in may hold.
+  std::string metrics_interval = "10s";
+  std::string metrics_memory = "128Mi";
   // The API's TLS certificate chain and key (PEM); both empty: a self-signed pair generated on
   // the first start under <data_dir>/tls/ (exe/api_tls.h).
   std::string tls_cert;

@@ -5,6 +5,7 @@
 #include <functional>
 #include <vector>
 
+#include "common/cron.h"
 #include "model/validation.h"
 
 namespace skiff {
@@ -187,41 +188,6 @@ std::optional<double> memoryMultiplier(std::string_view suffix) {
   return std::nullopt;
 }
 
-struct CronField {
-  const char* name;
-  int min;
-  int max;
-};
-
-std::string cronFieldError(std::string_view text, const CronField& field) {
-  if (text.empty()) return std::string("the ") + field.name + " field is empty";
-  for (auto item : split(text, ',')) {
-    std::string_view range = item;
-    if (size_t slash = item.find('/'); slash != std::string_view::npos) {
-      auto step = parseSmallInt(item.substr(slash + 1));
-      if (!step || *step < 1 || *step > field.max - field.min + 1)
-        return std::string("the ") + field.name + " step in " + shown(item) +
-               " must be a number from 1 to " + std::to_string(field.max - field.min + 1);
-      range = item.substr(0, slash);
-    }
-    if (range == "*") continue;
-    auto dash = range.find('-');
-    auto low = parseSmallInt(range.substr(0, dash));
-    auto high = dash == std::string_view::npos ? low : parseSmallInt(range.substr(dash + 1));
-    if (!low || !high)
-      return std::string("the ") + field.name + " field has " + shown(item) +
-             ", expected a number, a range like 1-5, '*', a step like */15, or a list of them";
-    for (int64_t n : {*low, *high}) {
-      if (n < field.min || n > field.max)
-        return std::string("the ") + field.name + " " + std::to_string(n) + " is out of range " +
-               std::to_string(field.min) + "-" + std::to_string(field.max);
-    }
-    if (*low > *high)
-      return std::string("the ") + field.name + " range " + shown(range) + " runs backwards";
-  }
-  return {};
-}
-
 }  // namespace
 
 bool isDnsLabel(std::string_view name) {
@@ -326,34 +292,8 @@ std::optional<int64_t> parseMemoryBytes(const nlohmann::json& value) {
 }
 
 std::string cronError(std::string_view schedule) {
-  static const char* kMacros[] = {"@hourly",  "@daily",  "@midnight", "@weekly",
-                                  "@monthly", "@yearly", "@annually"};
-  if (!schedule.empty() && schedule[0] == '@') {
-    for (const char* m : kMacros)
-      if (schedule == m) return {};
-    return "unknown macro " + shown(schedule) +
-           " (use @hourly, @daily, @weekly, @monthly or @yearly)";
-  }
-  static const CronField kFields[] = {
-      {"minute", 0, 59}, {"hour", 0, 23},       {"day-of-month", 1, 31},
-      {"month", 1, 12},  {"day-of-week", 0, 7},
-  };
-  std::vector<std::string_view> fields;
-  size_t i = 0;
-  while (i < schedule.size()) {
-    while (i < schedule.size() && (schedule[i] == ' ' || schedule[i] == '\t')) ++i;
-    size_t start = i;
-    while (i < schedule.size() && schedule[i] != ' ' && schedule[i] != '\t') ++i;
-    if (i > start) fields.push_back(schedule.substr(start, i - start));
-  }
-  if (fields.size() != 5)
-    return "expected 5 fields (minute hour day-of-month month day-of-week), found " +
-           std::to_string(fields.size());
-  for (size_t f = 0; f < 5; ++f) {
-    std::string error = cronFieldError(fields[f], kFields[f]);
-    if (!error.empty()) return error;
-  }
-  return {};
+  auto parsed = CronSchedule::parse(schedule);
+  return parsed.ok() ? std::string() : parsed.status().message();
 }
 
 namespace {

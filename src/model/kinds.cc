@@ -15,8 +15,9 @@ constexpr const char* kExtraResources[] = {
     "instances/exec",    "instances/metrics",    "images",
     "metrics",           "auditevents",
 };
-// Platform operations, never inside a tenant: rotating the key that seals secrets.
-constexpr const char* kPlatformResources[] = {"encryptionkeys"};
+// Platform operations, never inside a tenant: rotating the key that seals secrets, reading the
+// platform's own components' logs (server, gateway).
+constexpr const char* kPlatformResources[] = {"encryptionkeys", "platformlogs"};
 
 std::vector<std::string> collectResources(bool tenant_only) {
   std::vector<std::string> out;
@@ -46,6 +47,8 @@ const std::vector<KindInfo>& allKinds() {
       // Created by the node agent for a component's persistent volume (or ahead of it by a
       // user); its data outlives instances and goes only when the Volume is deleted.
       {"Volume", "volumes", "vol", Scope::kTenant, true},
+      // What happened to instances and applications (controller/event_controller.h).
+      {"Event", "events", "ev", Scope::kTenant, false},
       // A Kubernetes cluster applications may target (spec.cluster); sealed at rest, since it
       // carries credentials, and platform-scoped: only platform admins read it.
       {"Cluster", "clusters", "cluster", Scope::kPlatform, true},

@@ -117,16 +117,31 @@ json envFrom() {
 }
 
 json autoscale() {
-  json schedule = object(
-      {{"cron", string("cron")}, {"min", integerAtLeast(0)}, {"max", integerAtLeast(1)}}, {"cron"});
-  return object({{"min", defaulted(integerAtLeast(0), 1)},
-                 {"max", integerAtLeast(1)},
-                 {"targetCPU", integer(1, 100)},
-                 {"targetMemory", integer(1, 100)},
-                 {"targetRequestsPerSecond", {{"type", "number"}, {"exclusiveMinimum", 0}}},
-                 {"scaleDownStabilizationSeconds", defaulted(integerAtLeast(0), 300)},
-                 {"schedules", arrayOf(schedule)}},
-                {"max"});
+  json schedule = described(
+      object({{"cron", string("cron")},
+              {"timeZone", described(defaulted(string(), "UTC"),
+                                     "an IANA time zone the cron expression is read in, e.g. "
+                                     "Europe/Berlin")},
+              {"duration", described(defaulted(string("duration"), "1h"),
+                                     "how long each window the schedule opens lasts")},
+              {"min", integerAtLeast(0)},
+              {"max", integerAtLeast(1)}},
+             {"cron"}),
+      "while a window is open, its min and/or max replace the component's");
+  return object(
+      {{"min", defaulted(integerAtLeast(0), 1)},
+       {"max", integerAtLeast(1)},
+       {"targetCPU", described(integer(1, 1000), "cpu used, % of the cpu request")},
+       {"targetMemory", described(integer(1, 1000), "memory used, % of the memory request")},
+       {"targetRequestsPerSecond",
+        described({{"type", "number"}, {"exclusiveMinimum", 0}}, "per ready instance")},
+       {"targetP99", described(string("duration"), "the gateway's 99th percentile latency")},
+       {"tolerance", described(defaulted({{"type", "number"}, {"minimum", 0}, {"maximum", 1}}, 0.1),
+                               "no change while every metric is within this ratio of its target")},
+       {"scaleUpStabilizationSeconds", defaulted(integer(0, 3600), 0)},
+       {"scaleDownStabilizationSeconds", defaulted(integer(0, 3600), 300)},
+       {"schedules", arrayOf(schedule)}},
+      {"max"});
 }
 
 json autoDeploy() {
@@ -323,6 +338,24 @@ json buildVolumeSpec() {
       "persistent storage of a component's volume; deleted only when this object is deleted");
 }
 
+json buildEventSpec() {
+  json about = object({{"kind", string()}, {"name", string()}}, {"kind", "name"});
+  return described(
+      object({{"object", described(about, "what happened to: an Instance, an Application")},
+              {"application", string("dns-label")},
+              {"component", string("dns-label")},
+              {"type", oneOfStrings({"Normal", "Warning"})},
+              {"reason", described(boundedString(128),
+                                   "one word a rule can match: Started, OOMKilled, Scaled...")},
+              {"message", boundedString(4096)},
+              {"count", described(integerAtLeast(1), "how often it happened (repeats aggregate)")},
+              {"firstAt", string()},
+              {"lastAt", string()},
+              {"source", described(string(), "the part of Skiff that saw it")}},
+             {"object", "type", "reason"}),
+      "something that happened to an object; written by Skiff, kept for --event-retention");
+}
+
 json buildClusterSpec() {
   return described(
       object({{"server", described(string(), "the API server, https://host:port")},
@@ -469,6 +502,8 @@ const json* specSchema(std::string_view kind) {
   if (kind == "Volume") return &volume;
   static const json cluster = buildClusterSpec();
   if (kind == "Cluster") return &cluster;
+  static const json event = buildEventSpec();
+  if (kind == "Event") return &event;
   static const json user = buildUserSpec();
   static const json role = buildRoleSpec();
   static const json binding = buildBindingSpec("grants the role to the subjects in this tenant");

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "common/clock.h"
+#include "common/time_zone.h"
 #include "model/formats.h"
 #include "model/kinds.h"
 #include "model/schema.h"
@@ -225,13 +226,27 @@ void checkAutoscale(const json& comp, const std::string& path, Errors& errors) {
                                                "), got " + std::to_string(*min)});
   const json& schedules = arrayMember(*scale, "schedules");
   for (size_t i = 0; i < schedules.size(); ++i) {
+    const std::string sp = indexPath(childPath(p, "schedules"), i);
     auto smin = intMember(schedules[i], "min");
     auto smax = intMember(schedules[i], "max");
     if (smin && smax && *smin > *smax)
-      errors.push_back(
-          {childPath(indexPath(childPath(p, "schedules"), i), "min"),
-           "must not exceed max (" + std::to_string(*smax) + "), got " + std::to_string(*smin)});
+      errors.push_back({childPath(sp, "min"), "must not exceed max (" + std::to_string(*smax) +
+                                                  "), got " + std::to_string(*smin)});
+    if (!smin && !smax && schedules[i].is_object())
+      errors.push_back({sp, "needs a min or a max to apply while its window is open"});
+    if (const std::string* zone = stringMember(schedules[i], "timeZone")) {
+      auto loaded = TimeZone::load(*zone);
+      if (!loaded.ok()) errors.push_back({childPath(sp, "timeZone"), loaded.status().message()});
+    }
   }
+  static const char* kTargets[] = {"targetCPU", "targetMemory", "targetRequestsPerSecond",
+                                   "targetP99"};
+  if (std::none_of(std::begin(kTargets), std::end(kTargets),
+                   [&](const char* t) { return scale->contains(t); }) &&
+      schedules.empty())
+    errors.push_back({p,
+                      "needs a target (targetCPU, targetMemory, targetRequestsPerSecond, "
+                      "targetP99) or schedules to scale by"});
 }
 
 void checkRollout(const json& comp, const std::string& path, Errors& errors) {

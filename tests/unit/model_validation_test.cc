@@ -319,6 +319,20 @@ const BadCase kBadCases[] = {
      "emptyDir: {}}}]}]",
      "spec.components[0].volumes[0].source",
      "must set only one of persistent, emptyDir, config or secret, got emptyDir, config"},
+    {"autoscale without target", "components: [{name: web, image: a, autoscale: {max: 3}}]",
+     "spec.components[0].autoscale",
+     "needs a target (targetCPU, targetMemory, targetRequestsPerSecond, targetP99) or schedules "
+     "to scale by"},
+    {"autoscale schedule time zone",
+     "components: [{name: web, image: a, autoscale: {max: 3, schedules: [{cron: '0 8 * * *', "
+     "min: 2, timeZone: Mars/Olympus}]}}]",
+     "spec.components[0].autoscale.schedules[0].timeZone",
+     "unknown time zone \"Mars/Olympus\" (not in /usr/share/zoneinfo) (use an IANA name like "
+     "\"Europe/Berlin\" or \"UTC\")"},
+    {"autoscale schedule without bounds",
+     "components: [{name: web, image: a, autoscale: {max: 3, schedules: [{cron: '0 8 * * *'}]}}]",
+     "spec.components[0].autoscale.schedules[0]",
+     "needs a min or a max to apply while its window is open"},
     {"cronjob schedule", "components: [{name: cj, image: a, type: cronjob}]",
      "spec.components[0].schedule", "is required for a cronjob component"},
     {"schedule on service", "components: [{name: web, image: a, schedule: '@daily'}]",

@@ -122,10 +122,11 @@ CgroupLayout parseCgroupLayout(std::string_view mountinfo, std::string_view proc
     }
     if (fstype != "cgroup") continue;
     for (std::string_view option : split(super_options, ',')) {
-      CgroupPlace* place = option == "cpu"      ? &layout.cpu
-                           : option == "memory" ? &layout.memory
-                           : option == "pids"   ? &layout.pids
-                                                : nullptr;
+      CgroupPlace* place = option == "cpu"       ? &layout.cpu
+                           : option == "memory"  ? &layout.memory
+                           : option == "pids"    ? &layout.pids
+                           : option == "cpuacct" ? &layout.cpuacct
+                                                 : nullptr;
       if (place == nullptr) continue;
       auto it = v1_paths.find(option);
       if (it == v1_paths.end()) continue;
@@ -150,7 +151,7 @@ CgroupLayout detectCgroupLayout() {
       if (place != nullptr && !place->available()) *place = CgroupPlace{layout.unified_dir, true};
     }
   }
-  for (CgroupPlace* place : {&layout.cpu, &layout.memory, &layout.pids})
+  for (CgroupPlace* place : {&layout.cpu, &layout.memory, &layout.pids, &layout.cpuacct})
     if (place->available() && ::access(place->dir.c_str(), W_OK) != 0) *place = CgroupPlace{};
   return layout;
 }
@@ -176,7 +177,7 @@ std::vector<std::string> instanceCgroupDirs(const CgroupLayout& layout,
                                             const std::string& driver_root) {
   const std::string suffix = "-" + rootTag(driver_root);
   std::vector<std::string> dirs;
-  for (const CgroupPlace* place : {&layout.cpu, &layout.memory, &layout.pids}) {
+  for (const CgroupPlace* place : {&layout.cpu, &layout.memory, &layout.pids, &layout.cpuacct}) {
     if (!place->available()) continue;
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator(place->dir + "/skiff", ec)) {
@@ -237,6 +238,11 @@ Result<InstanceCgroup> InstanceCgroup::create(const CgroupLayout& layout, const 
       if (!s.isOk()) return fail(s);
     }
   }
+  // Nothing to limit there, but the instance's cpu time is only counted in its own group.
+  if (layout.cpuacct.available()) {
+    auto dir = ensureDir(layout.cpuacct, "cpuacct");
+    if (!dir.ok()) return fail(dir.status());
+  }
   if (layout.memory.available()) {
     auto dir = ensureDir(layout.memory, "memory");
     if (!dir.ok()) return fail(dir.status());
@@ -264,6 +270,66 @@ Result<InstanceCgroup> InstanceCgroup::create(const CgroupLayout& layout, const 
     }
   }
   return cgroup;
+}
+
+namespace {
+
+std::optional<int64_t> readInteger(const std::string& path) {
+  std::string text = readSmallFile(path);
+  if (text.empty() || text[0] < '0' || text[0] > '9') return std::nullopt;  // absent, or "max"
+  return std::atoll(text.c_str());
+}
+
+// A "key value" line file as a map (cpu.stat, memory.stat); empty if unreadable.
+std::map<std::string, int64_t> keyedValues(const std::string& path) {
+  std::map<std::string, int64_t> out;
+  std::istringstream in(readSmallFile(path));
+  std::string k;
+  int64_t v;
+  while (in >> k >> v) out[k] = v;
+  return out;
+}
+
+}  // namespace
+
+CgroupUsage readCgroupUsage(const CgroupLayout& layout) {
+  CgroupUsage usage;
+  // v1 spreads what v2 keeps in one directory: prefer a v1 controller's directory, and read
+  // the unified one for whatever v1 does not hold.
+  const std::string& unified = layout.unified_dir;
+  if (layout.cpuacct.available() || (layout.cpu.available() && !layout.cpu.v2)) {
+    const std::string& acct = layout.cpuacct.available() ? layout.cpuacct.dir : layout.cpu.dir;
+    if (auto ns = readInteger(acct + "/cpuacct.usage")) usage.cpu_seconds = *ns / 1e9;
+  }
+  if (layout.cpu.available() && !layout.cpu.v2) {
+    auto stat = keyedValues(layout.cpu.dir + "/cpu.stat");
+    if (stat.count("throttled_time")) usage.throttled_seconds = stat["throttled_time"] / 1e9;
+    if (stat.count("nr_throttled")) usage.throttled_periods = stat["nr_throttled"];
+  }
+  if (!unified.empty()) {
+    auto stat = keyedValues(unified + "/cpu.stat");
+    if (!usage.cpu_seconds && stat.count("usage_usec"))
+      usage.cpu_seconds = stat["usage_usec"] / 1e6;
+    if (!usage.throttled_seconds && stat.count("throttled_usec"))
+      usage.throttled_seconds = stat["throttled_usec"] / 1e6;
+    if (!usage.throttled_periods && stat.count("nr_throttled"))
+      usage.throttled_periods = stat["nr_throttled"];
+  }
+  const bool v1_memory = layout.memory.available() && !layout.memory.v2;
+  const std::string memory_dir = v1_memory ? layout.memory.dir : unified;
+  if (!memory_dir.empty()) {
+    auto used =
+        readInteger(memory_dir + (v1_memory ? "/memory.usage_in_bytes" : "/memory.current"));
+    if (used) {
+      auto stat = keyedValues(memory_dir + "/memory.stat");
+      const int64_t inactive = v1_memory ? stat["total_inactive_file"] : stat["inactive_file"];
+      usage.memory_working_set = std::max<int64_t>(0, *used - inactive);
+    }
+    auto limit = readInteger(memory_dir + (v1_memory ? "/memory.limit_in_bytes" : "/memory.max"));
+    // v1 writes "no limit" as the largest page-aligned value.
+    if (limit && *limit < (int64_t{1} << 62)) usage.memory_limit = *limit;
+  }
+  return usage;
 }
 
 Status InstanceCgroup::addProcess(pid_t pid) const {

@@ -11,6 +11,8 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +34,8 @@ struct CgroupLayout {
   CgroupPlace cpu;
   CgroupPlace memory;
   CgroupPlace pids;
+  // Cpu time accounting where v1 mounts it apart from cpu; v2 always counts in cpu.stat.
+  CgroupPlace cpuacct;
   // This process's directory in the v2 hierarchy, if one is mounted (even without
   // controllers, as in the hybrid layout).
   std::string unified_dir;
@@ -49,6 +53,19 @@ CgroupLayout parseCgroupLayout(std::string_view mountinfo, std::string_view proc
 // The layout of this process, with v2 controllers taken from cgroup.controllers for those
 // no v1 hierarchy provides; controllers whose directory is not writable are left out.
 CgroupLayout detectCgroupLayout();
+
+// What the kernel counts for one cgroup; a field is empty where this machine does not say.
+struct CgroupUsage {
+  std::optional<double> cpu_seconds;          // cpu time used, cumulative
+  std::optional<double> throttled_seconds;    // time held back by the cpu limit, cumulative
+  std::optional<uint64_t> throttled_periods;  // scheduling periods throttled, cumulative
+  std::optional<int64_t> memory_working_set;  // usage minus inactive file cache, as kubelet
+  std::optional<int64_t> memory_limit;        // empty without a limit
+};
+
+// The usage of the cgroups `layout` names, as parseCgroupLayout() gives them for one process
+// (its /proc/PID/cgroup): v1 controller directories where present, else the unified one.
+CgroupUsage readCgroupUsage(const CgroupLayout& layout);
 
 // A short tag of a driver's root directory (8 hex digits), naming what the driver keeps outside
 // it: cgroups, secret files on tmpfs.

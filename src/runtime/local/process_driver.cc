@@ -77,7 +77,8 @@ void ProcessDriver::discard(const std::string& id) const {
       std::this_thread::sleep_for(kPollInterval);
   }
   // A shim killed halfway may have created cgroups it never recorded.
-  for (const CgroupPlace* place : {&cgroups_.cpu, &cgroups_.memory, &cgroups_.pids})
+  for (const CgroupPlace* place :
+       {&cgroups_.cpu, &cgroups_.memory, &cgroups_.pids, &cgroups_.cpuacct})
     if (place->available())
       cgroup_dirs.push_back(place->dir + "/skiff/" + instanceCgroupName(root_, id));
   std::sort(cgroup_dirs.begin(), cgroup_dirs.end());

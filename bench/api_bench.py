@@ -67,7 +67,7 @@ def app_doc(name, replicas=0):
 
 
 class Skiff:
-    def __init__(self, binary, workdir):
+    def __init__(self, binary, workdir, extra_args=()):
         self.binary = binary
         self.data = os.path.join(workdir, "skiff")
         os.makedirs(self.data)
@@ -77,7 +77,8 @@ class Skiff:
         self.proc = subprocess.Popen([binary, "server", "--data-dir", self.data,
                                       "--listen", "127.0.0.1:0", "--insecure-http",
                                       "--gateway-listen", "127.0.0.1:0",
-                                      "--gateway-admin-listen", "127.0.0.1:0"],
+                                      "--gateway-admin-listen", "127.0.0.1:0",
+                                      *extra_args],
                                      stdout=self.log, stderr=subprocess.STDOUT)
         addr_file = os.path.join(self.data, "api.addr")
         for _ in range(200):

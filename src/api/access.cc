@@ -65,6 +65,11 @@ Access describeAccess(const HttpRequest& request) {
     a.request = {kVerbCreate, "encryptionkeys", ""};
     return a;
   }
+  // The platform's own logs (the server's, its gateway's): platform scope only.
+  if (p == "/api/v1/platform/logs") {
+    a.request = {verbOf(m, false, false), "platformlogs", ""};
+    return a;
+  }
   // Logs: /api/v1/tenants/{t}/instances/{name}/log, /api/v1/tenants/{t}/applications/{a}/logs.
   if (seg.size() == 7 && seg[0] == "api" && seg[1] == "v1" && seg[2] == "tenants" &&
       ((seg[4] == "instances" && seg[6] == "log") ||
@@ -83,6 +88,13 @@ Access describeAccess(const HttpRequest& request) {
   if (seg.size() == 5 && seg[0] == "api" && seg[1] == "v1" && seg[2] == "tenants" &&
       seg[4] == "metrics") {
     a.request = {kVerbGet, "metrics", seg[3]};
+    return a;
+  }
+
+  // The alerts a tenant has now (api/alert_handler.h): whoever may read its alert rules.
+  if (seg.size() == 5 && seg[0] == "api" && seg[1] == "v1" && seg[2] == "tenants" &&
+      seg[4] == "alerts") {
+    a.request = {kVerbGet, "alertrules", seg[3]};
     return a;
   }
 

@@ -5,6 +5,7 @@
 #include <optional>
 #include <vector>
 
+#include "alert/rule.h"
 #include "api/errors.h"
 #include "api/openapi.h"
 #include "auth/authenticator.h"
@@ -107,6 +108,8 @@ ApiHandler::ApiHandler(Store& store, const Clock& clock, Authenticator& authn,
       openapi_(openApiDocument().dump()) {}
 
 Status ApiHandler::admitToTenant(Object& object) const {
+  // The model cannot parse queries (the query language sits above the store): checked here.
+  if (object.kind == "AlertRule") return alert::checkRuleQuery(object.spec);
   if (object.kind != "Application") return Status::ok();
   auto tenant = store_.get({"Tenant", "", object.metadata.tenant});
   if (!tenant.ok()) return Status::ok();  // checkTenant() says so

@@ -1,11 +1,21 @@
-// LogHandler: the API's log endpoints, read from a runtime::LogSource.
+// LogHandler: the API's log endpoints, read from a runtime::LogSource and searched with a
+// runtime::LogSearcher.
 //
 //   GET /api/v1/tenants/{t}/instances/{name}/log
 //   GET /api/v1/tenants/{t}/applications/{app}/logs   (?component=, ?instance=)
 //   query: previous, sinceSeconds | since (RFC 3339), tailLines, follow, timestamps
+//   search (application form): grep, regex, ignoreCase, untilSeconds | until, limit, format
+//   GET /api/v1/platform/logs: the same search over the platform's own logs (?component=)
 //
 // Answers are plain text, one log line per line; the application form merges its instances'
 // lines by time and prefixes each with "[INSTANCE] " when it shows more than one instance.
+// A search (any search parameter; the platform form always) answers the newest `limit` lines
+// that match, as that text (with the header X-Skiff-Truncated: true when more matched) or, with
+// format=json, as {"lines": [{"time", "instance", "component", "stream", "line"}], "truncated",
+// "incomplete", "limit", "instances", "scannedBytes"}. A search still reading after 10 s
+// answers what it found, marked incomplete (X-Skiff-Incomplete: true). Instances the searcher
+// holds no files of (pods of a Kubernetes cluster) are read through the LogSource and filtered
+// here. With follow=true, grep (and regex, ignoreCase) filter the followed lines.
 // A plain read runs on the server's blocking pool. follow=true answers with a chunked stream
 // fed by one follower thread that polls every open follow; a follow ends when its instances
 // are gone, when the client disconnects (the server closes the stream, and the next push
@@ -29,7 +39,9 @@ namespace skiff {
 
 class LogHandler {
  public:
-  LogHandler(const Store& store, runtime::LogSource& source);
+  // Without a searcher, searches read every instance through `source`.
+  LogHandler(const Store& store, runtime::LogSource& source,
+             runtime::LogSearcher* searcher = nullptr);
   ~LogHandler();
 
   // Whether `request` addresses a log endpoint (the server dispatches those here).
@@ -51,6 +63,7 @@ class LogHandler {
   // Constant after construction.
   const Store& store_;
   runtime::LogSource& source_;
+  runtime::LogSearcher* const searcher_;
 
   std::mutex mu_;
   std::condition_variable wake_;

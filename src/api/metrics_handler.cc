@@ -109,13 +109,16 @@ bool MetricsHandler::handles(const HttpRequest& request) {
 HttpResponse MetricsHandler::handle(HttpRequest& request) {
   if (request.method != "GET") return methodNotAllowed(request, request.path, "GET");
   if (request.path == kExpositionPath) {
-    const int64_t now_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now().time_since_epoch())
-            .count();
-    HttpResponse r;
-    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    r.body = observe::renderExposition(series_, families_(), now_ms, lookback_);
-    return r;
+    // Thousands of series: rendered off the event loops.
+    return deferred([this] {
+      const int64_t now_ms =
+          std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now().time_since_epoch())
+              .count();
+      HttpResponse r;
+      r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      r.body = observe::renderExposition(series_, families_(), now_ms, lookback_);
+      return r;
+    });
   }
   std::string tenant;
   if (request.path != kPlatformPath) tenantPath(request.path, &tenant);

@@ -256,6 +256,53 @@ json openApiDocument() {
         {"responses", errorResponses({400, 403, 422})}}}};
   paths["/api/v1/tenants/{tenant}/applications/{name}/plan"]["post"]["responses"]["200"] =
       okResponse("The plan (nextRevision null: nothing would change)", plain);
+  paths["/api/v1/tenants/{tenant}/alerts"] = {
+      {"parameters", {tenant_param}},
+      {"get",
+       {{"summary",
+         "The tenant's alerts now (docs/alerting.md): {items: [{rule, labels, annotations, state "
+         "(pending, firing, resolved), value, activeAt, firingAt, resolvedAt, fingerprint, "
+         "silenced, inhibited, builtin}]}"},
+        {"operationId", "listAlerts"},
+        {"responses", errorResponses({401, 403, 404})}}}};
+  paths["/api/v1/tenants/{tenant}/alerts"]["get"]["responses"]["200"] =
+      okResponse("The alerts", plain);
+  // Metrics (docs/observability.md): queries answer the `data` of Prometheus' HTTP API.
+  const json query_params = {
+      param("query", "query", "A query in Skiff's PromQL subset.", {{"type", "string"}}, true),
+      param("time", "query", "The instant (RFC 3339 or Unix seconds; default now).",
+            {{"type", "string"}}),
+      param("start", "query", "A range's start (with end and step).", {{"type", "string"}}),
+      param("end", "query", "A range's end.", {{"type", "string"}}),
+      param("step", "query", "A range's step: a duration (15s) or seconds.", {{"type", "string"}})};
+  const char* query_summary =
+      "Evaluate a query at an instant or over a range: {resultType: vector|matrix|scalar, "
+      "result: [{metric, value: [t, \"v\"]} | {metric, values: [[t, \"v\"], ...]}]}";
+  paths["/api/v1/tenants/{tenant}/metrics"] = {
+      {"parameters", {tenant_param}},
+      {"get",
+       {{"summary", std::string(query_summary) + ", over the tenant's series only"},
+        {"operationId", "queryTenantMetrics"},
+        {"parameters", query_params},
+        {"responses", errorResponses({400, 401, 403})}}}};
+  paths["/api/v1/tenants/{tenant}/metrics"]["get"]["responses"]["200"] =
+      okResponse("The query's result", plain);
+  paths["/api/v1/metrics"] = {{"get",
+                               {{"summary", std::string(query_summary) + ", over every tenant"},
+                                {"operationId", "queryMetrics"},
+                                {"parameters", query_params},
+                                {"responses", errorResponses({400, 401, 403})}}}};
+  paths["/api/v1/metrics"]["get"]["responses"]["200"] = okResponse("The query's result", plain);
+  paths["/metrics"] = {
+      {"get",
+       {{"summary",
+         "Every series' latest sample with the time it was measured, in the Prometheus text "
+         "format (version 0.0.4), for a Prometheus to scrape"},
+        {"operationId", "exposeMetrics"},
+        {"responses", errorResponses({401, 403})}}}};
+  paths["/metrics"]["get"]["responses"]["200"] = {
+      {"description", "The exposition"},
+      {"content", {{"text/plain", {{"schema", {{"type", "string"}}}}}}}};
   // Signing in, the caller's own credentials and the audit trail (api/auth_handler.h).
   auto operation = [&](const char* summary, const char* id, std::initializer_list<int> errors) {
     json op = {{"summary", summary}, {"operationId", id}, {"responses", errorResponses(errors)}};

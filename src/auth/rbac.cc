@@ -53,10 +53,11 @@ std::vector<RoleDefinition> buildBuiltinRoles() {
        {{{kRbacWildcard}, tenantResources()}, {read, {"tenants"}}}});
   roles.push_back(
       {kDeveloperRole,
-       "manages applications and their configs, secrets and volumes, reads what runs, follows "
-       "logs and metrics, execs into "
+       "manages applications and their configs, secrets, volumes and alerting (rules, "
+       "receivers, silences), reads what runs, follows logs and metrics, execs into "
        "instances and pushes images in the tenant",
-       {{{kRbacWildcard}, {"applications", "configs", "secrets", "volumes"}},
+       {{{kRbacWildcard},
+         {"applications", "configs", "secrets", "volumes", "alertrules", "receivers", "silences"}},
         {read, {"revisions", "instances", "events", "tenants"}},
         {get, observe},
         {{kVerbCreate}, {"instances/exec"}},
@@ -66,7 +67,7 @@ std::vector<RoleDefinition> buildBuiltinRoles() {
                    "changes nothing",
                    {{read,
                      {"applications", "revisions", "instances", "events", "tenants", "rolebindings",
-                      "configs", "volumes"}},
+                      "configs", "volumes", "alertrules", "receivers", "silences"}},
                     {get, observe},
                     {{kVerbGet, kVerbList}, {"images"}}}});
   return roles;

@@ -40,6 +40,8 @@ struct Commands::State {
   ExecOptions exec;
   int64_t logs_tail = 0;
   CLI::Option* logs_tail_opt = nullptr;
+  int64_t logs_limit = 0;
+  CLI::Option* logs_limit_opt = nullptr;
   LoginOptions login;
   std::string login_user_flag;
   WhoamiOptions whoami;
@@ -51,6 +53,7 @@ struct Commands::State {
   AuditOptions audit;
   TopOptions top;
   EventsOptions events;
+  AlertsOptions alerts;
   ClusterAddOptions cluster_add;
   std::string cluster_output;
   std::string cluster_remove;
@@ -148,20 +151,42 @@ Commands::Commands(CLI::App& app) : state_(std::make_unique<State>()) {
   addTenantOption(*scale, s.scale.tenant);
 
   CLI::App* logs =
-      add(app, "logs", "Print the logs of an application's instances", [&s](CommandContext& ctx) {
-        if (s.logs_tail_opt->count() > 0) s.logs.tail = s.logs_tail;
-        return runLogs(ctx, s.logs);
-      });
-  logs->add_option("target", s.logs.target, "APPLICATION or APPLICATION/COMPONENT")->required();
+      add(app, "logs", "Print, search or export the logs of an application's instances",
+          [&s](CommandContext& ctx) {
+            if (s.logs_tail_opt->count() > 0) s.logs.tail = s.logs_tail;
+            if (s.logs_limit_opt->count() > 0) s.logs.limit = s.logs_limit;
+            return runLogs(ctx, s.logs);
+          });
+  logs->add_option("target", s.logs.target,
+                   "APPLICATION or APPLICATION/COMPONENT (none with --platform)");
   logs->add_flag("-f,--follow", s.logs.follow, "Keep printing new lines until interrupted");
   logs->add_option("--since", s.logs.since,
                    "Only lines newer than a duration (5m, 1h) or an RFC 3339 time");
+  logs->add_option("--until", s.logs.until,
+                   "Only lines older than a duration (5m, 1h) or an RFC 3339 time");
   s.logs_tail_opt =
       logs->add_option("--tail", s.logs_tail, "Only the last N lines of each instance");
+  logs->add_option("-c,--component", s.logs.component, "Only this component's instances");
   logs->add_option("--instance", s.logs.instance, "Only this instance");
   logs->add_flag("-p,--previous", s.logs.previous,
                  "The run before the current one (after a restart)");
   logs->add_flag("--timestamps", s.logs.timestamps, "Start each line with its time");
+  logs->add_option("--grep", s.logs.grep,
+                   "Only lines containing this text, across every run kept (deleted instances "
+                   "too)");
+  logs->add_flag("-E,--regex", s.logs.regex,
+                 "Read --grep as a regular expression (ECMAScript syntax)");
+  logs->add_flag("-i,--ignore-case", s.logs.ignore_case, "Match --grep ignoring case");
+  s.logs_limit_opt = logs->add_option("--limit", s.logs_limit,
+                                      "At most N lines when searching, the newest (default 1000)");
+  logs->add_option("--export", s.logs.export_path,
+                   "Write the lines found to this file (with their time and instance)");
+  logs->add_option("--format", s.logs.format,
+                   "Write the lines found as text, or json: one JSON object a line (the "
+                   "default for an --export file ending in .json or .jsonl)")
+      ->check(CLI::IsMember({"text", "json"}));
+  logs->add_flag("--platform", s.logs.platform,
+                 "The platform's own logs (the server's and its gateway's); for platform admins");
   addTenantOption(*logs, s.logs.tenant);
 
   CLI::App* exec = add(app, "exec", "Run a command inside a running instance",
@@ -329,6 +354,11 @@ Commands::Commands(CLI::App& app) : state_(std::make_unique<State>()) {
   events->add_option("--type", s.events.type, "Only Normal or Warning events");
   addTenantOption(*events, s.events.tenant);
   events->add_option("-o,--output", s.events.output, "Output format: json");
+
+  CLI::App* alerts = add(app, "alerts", "Show the alerts pending, firing and just resolved",
+                         [&s](CommandContext& ctx) { return runAlerts(ctx, s.alerts); });
+  addTenantOption(*alerts, s.alerts.tenant);
+  alerts->add_option("-o,--output", s.alerts.output, "Output format: json");
 
   CLI::App* audit =
       add(app, "audit", "Show the audit trail (newest last)", [&s](CommandContext& ctx) {

@@ -158,14 +158,26 @@ int runScale(CommandContext& ctx, const ScaleOptions& options);
 
 // Prints the logs of an application's instances; `target` is "APP" or "APP/COMPONENT".
 struct LogsOptions {
-  std::string target;
+  std::string target;  // APPLICATION[/COMPONENT]; empty with `platform`
   TenantOption tenant;
-  std::string instance;  // only this instance
-  std::string since;     // a duration back from now (5m) or an RFC 3339 time
+  std::string component;  // only this component's instances (as APPLICATION/COMPONENT)
+  std::string instance;   // only this instance
+  std::string since;      // a duration back from now (5m) or an RFC 3339 time
+  std::string until;      // the same: only lines older than that
   std::optional<int64_t> tail;
   bool previous = false;
   bool follow = false;
   bool timestamps = false;
+  // Searching: lines containing `grep` (a regular expression with `regex`), the newest `limit`.
+  std::string grep;
+  bool regex = false;
+  bool ignore_case = false;
+  std::optional<int64_t> limit;
+  // Written to this file instead of printed, as `format` ("text" or "json": JSON lines;
+  // default: json for a .json/.jsonl file, else text).
+  std::string export_path;
+  std::string format;
+  bool platform = false;  // the platform's own logs (the server's and its gateway's)
 };
 int runLogs(CommandContext& ctx, const LogsOptions& options);
 
@@ -236,6 +248,13 @@ struct EventsOptions {
   std::string output;  // "" or "json"
 };
 int runEvents(CommandContext& ctx, const EventsOptions& options);
+
+// A tenant's alerts now (alerts_command.cc).
+struct AlertsOptions {
+  TenantOption tenant;
+  std::string output;  // "" or "json"
+};
+int runAlerts(CommandContext& ctx, const AlertsOptions& options);
 
 // What applications and instances use now (top_command.cc).
 struct TopOptions {

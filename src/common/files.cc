@@ -72,4 +72,16 @@ Result<std::string> readWholeFile(const std::string& path) {
   return ss.str();
 }
 
+ssize_t preadFully(int fd, char* buf, size_t n, off_t at) {
+  size_t done = 0;
+  while (done < n) {
+    ssize_t r = ::pread(fd, buf + done, n - done, at + static_cast<off_t>(done));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return done > 0 ? static_cast<ssize_t>(done) : r;
+    if (r == 0) break;
+    done += static_cast<size_t>(r);
+  }
+  return static_cast<ssize_t>(done);
+}
+
 }  // namespace skiff

@@ -19,4 +19,8 @@ Status writeFileAtomically(const std::string& path, std::string_view contents, m
 // The whole file; kNotFound if it does not exist.
 Result<std::string> readWholeFile(const std::string& path);
 
+// pread() until `n` bytes, the end of the file or an error: the bytes read, or -1 (errno set)
+// when an error came before any byte.
+ssize_t preadFully(int fd, char* buf, size_t n, off_t at);
+
 }  // namespace skiff

@@ -6,6 +6,7 @@
 #include "exe/containers.h"
 #include "exe/server.h"
 #include "gateway/gateway.h"
+#include "runtime/local/platform_log_sink.h"
 #include "runtime/local/shim.h"
 
 int main(int argc, char** argv) {
@@ -41,7 +42,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   server
       ->add_option("--log-retention", server_options.log_retention,
-                   "How long logs of removed instances are kept (e.g. 24h, 90m)")
+                   "How long logs of removed instances are kept (e.g. 24h, 90m), unless the "
+                   "tenant's spec.logs.retention says")
       ->capture_default_str();
   server
       ->add_option("--event-retention", server_options.event_retention,
@@ -50,6 +52,10 @@ int main(int argc, char** argv) {
   server
       ->add_option("--metrics-interval", server_options.metrics_interval,
                    "How often metrics are collected (e.g. 10s)")
+      ->capture_default_str();
+  server
+      ->add_option("--alert-interval", server_options.alert_interval,
+                   "How often alert rules are evaluated (e.g. 5s; docs/alerting.md)")
       ->capture_default_str();
   server
       ->add_option("--metrics-memory", server_options.metrics_memory,
@@ -112,7 +118,12 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   if (server->parsed()) return skiff::runServer(server_options);
-  if (gateway->parsed()) return skiff::gateway::runGateway(gateway_options);
+  if (gateway->parsed()) {
+    // Its own log, also as files the server searches (GET /api/v1/platform/logs).
+    if (auto s = skiff::runtime::addPlatformLogFile(gateway_options.state_dir + "/logs"); !s.isOk())
+      spdlog::warn("the gateway's log goes to the console only: {}", s.toString());
+    return skiff::gateway::runGateway(gateway_options);
+  }
   if (shim->parsed()) return skiff::runtime::runShim(shim_dir);
   if (host_cleanup->parsed()) return skiff::runHostCleanup(cleanup_dir);
   return commands.run();

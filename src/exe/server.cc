@@ -22,7 +22,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "alert/alerting_service.h"
 #include "api/admin_handler.h"
+#include "api/alert_handler.h"
 #include "api/api_handler.h"
 #include "api/auth_handler.h"
 #include "api/exec_handler.h"
@@ -65,6 +67,7 @@
 #include "runtime/local/local_log_source.h"
 #include "runtime/local/node_agent.h"
 #include "runtime/local/node_metrics.h"
+#include "runtime/local/platform_log_sink.h"
 #include "runtime/local/process_driver.h"
 #include "runtime/local/service_controller.h"
 #include "runtime/local/volume_controller.h"
@@ -146,6 +149,12 @@ int runServer(const ServerOptions& options) {
                   options.metrics_memory);
     return 2;
   }
+  const auto alert_interval = parseDurationSeconds(options.alert_interval);
+  if (!alert_interval || *alert_interval < 0.1 || *alert_interval > 3600) {
+    spdlog::error("--alert-interval must be a duration from 100ms to 1h (e.g. 5s), got \"{}\"",
+                  options.alert_interval);
+    return 2;
+  }
   const ApiSecurityOptions security_options{options.data_dir, host, options.tls_cert,
                                             options.tls_key, options.insecure_http};
   if (Status s = checkApiSecurityOptions(security_options); !s.isOk()) {
@@ -191,6 +200,10 @@ int runServer(const ServerOptions& options) {
                   lock_path);
     return 1;
   }
+  // The server's own log, also as files searched like instances' (GET /api/v1/platform/logs).
+  const std::string server_log_dir = options.data_dir + "/logs/server";
+  if (Status s = runtime::addPlatformLogFile(server_log_dir); !s.isOk())
+    spdlog::warn("the server's log goes to the console only: {}", s.toString());
   auto security = prepareApiSecurity(security_options);
   if (!security.ok()) {
     spdlog::error("{}", security.status().toString());
@@ -359,6 +372,8 @@ int runServer(const ServerOptions& options) {
   runtime::LocalLogSource::Options log_options;
   log_options.runtime_dirs = {options.data_dir + "/runtime", containersRoot(options.data_dir)};
   log_options.retention = std::chrono::seconds(static_cast<int64_t>(*retention_seconds));
+  log_options.platform_logs = {{"server", server_log_dir},
+                               {"gateway", options.data_dir + "/gateway/logs"}};
   runtime::LocalLogSource log_source(**store, clock, log_options);
   if (Status s = log_source.start(); !s.isOk()) {
     spdlog::error("cannot start the log retention sweep: {}", s.toString());
@@ -366,7 +381,17 @@ int runServer(const ServerOptions& options) {
   }
   // Instances that mirror a cluster's pods are read through its API server.
   KubeLogSource any_logs(**store, kube_clients, log_source);
-  LogHandler logs(**store, any_logs);
+  LogHandler logs(**store, any_logs, &log_source);
+
+  // Alerting: rules over the metrics, logs and events above, evaluated every --alert-interval;
+  // notifications go out on the service's own threads (alert/alerting_service.h).
+  alert::AlertingService::Options alert_options;
+  alert_options.interval = std::chrono::milliseconds(std::llround(*alert_interval * 1000));
+  alert_options.metric_lookback = 3 * collect_every;
+  alert::AlertingService alerting(**store, **series, any_logs, clock, alert_options);
+  alerting.start();
+  AlertHandler alert_api(
+      **store, [&alerting](const std::string& tenant) { return alerting.alerts(tenant); });
 
   // Security: who calls (sessions and API tokens), what they may do (RBAC), what they did.
   Authenticator authenticator(**store, clock);
@@ -423,10 +448,11 @@ int runServer(const ServerOptions& options) {
   RegistryHookHandler registry_hook([followed_images](const std::string& repository) {
     return followed_images->pushed("", repository);
   });
-  const HttpHandler serve = [&api, &auth, &logs, &admin, &exec, &registry_hook,
-                             &metrics](HttpRequest& r) {
+  const HttpHandler serve = [&api, &auth, &logs, &admin, &exec, &registry_hook, &metrics,
+                             &alert_api](HttpRequest& r) {
     if (AuthHandler::handles(r)) return auth.handle(r);
     if (MetricsHandler::handles(r)) return metrics.handle(r);
+    if (AlertHandler::handles(r)) return alert_api.handle(r);
     if (AdminHandler::handles(r)) return admin.handle(r);
     if (RegistryHookHandler::handles(r)) return registry_hook.handle(r);
     if (ExecHandler::handles(r)) return exec.handle(r);
@@ -472,6 +498,7 @@ int runServer(const ServerOptions& options) {
   }
   purge_wake.notify_all();
   purger.join();
+  alerting.stop();
   logs.stop();
   log_source.stop();
   collector.stop();

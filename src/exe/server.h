@@ -25,6 +25,8 @@ struct ServerOptions {
   // time series they are kept in may hold.
   std::string metrics_interval = "10s";
   std::string metrics_memory = "128Mi";
+  // How often alert rules are evaluated (and notifications decided).
+  std::string alert_interval = "5s";
   // The API's TLS certificate chain and key (PEM); both empty: a self-signed pair generated on
   // the first start under <data_dir>/tls/ (exe/api_tls.h).
   std::string tls_cert;

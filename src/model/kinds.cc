@@ -49,6 +49,11 @@ const std::vector<KindInfo>& allKinds() {
       {"Volume", "volumes", "vol", Scope::kTenant, true},
       // What happened to instances and applications (controller/event_controller.h).
       {"Event", "events", "ev", Scope::kTenant, false},
+      // Alerting (alert/, docs/alerting.md): conditions on metrics, logs and events, where
+      // their notifications go, and when they are kept quiet. Their status is Skiff's.
+      {"AlertRule", "alertrules", "ar", Scope::kTenant, true},
+      {"Receiver", "receivers", "rcv", Scope::kTenant, true},
+      {"Silence", "silences", "sil", Scope::kTenant, true},
       // A Kubernetes cluster applications may target (spec.cluster); sealed at rest, since it
       // carries credentials, and platform-scoped: only platform admins read it.
       {"Cluster", "clusters", "cluster", Scope::kPlatform, true},

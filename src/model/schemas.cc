@@ -356,6 +356,127 @@ json buildEventSpec() {
       "something that happened to an object; written by Skiff, kept for --event-retention");
 }
 
+// ---- Alerting (docs/alerting.md) ----------------------------------------------------------
+
+json stringMap() { return {{"type", "object"}, {"additionalProperties", string()}}; }
+
+json secretKeyRef(const char* what) {
+  return described(object({{"name", string("dns-label")}, {"key", with(string(), "minLength", 1)}},
+                          {"name", "key"}),
+                   what);
+}
+
+json buildAlertRuleSpec() {
+  json metric = described(
+      object({{"query", described(with(string(), "minLength", 1),
+                                  "a PromQL query (docs/observability.md), confined to the "
+                                  "tenant's series")},
+              {"op", defaulted(oneOfStrings({">", "<", ">=", "<=", "==", "!="}), ">")},
+              {"threshold", {{"type", "number"}}}},
+             {"query", "threshold"}),
+      "holds for every series of the query's result whose value compares true with the "
+      "threshold; each series is an alert of its own, labelled like the series");
+  json log = described(
+      object({{"application", string("dns-label")},
+              {"component", described(string("dns-label"), "only this component's instances")},
+              {"pattern", with(with(string(), "minLength", 1), "maxLength", 1024)},
+              {"regex", described(defaulted(boolean(), false),
+                                  "pattern is an ECMAScript regular expression searched in each "
+                                  "line; otherwise a plain substring")},
+              {"count", defaulted(integer(1, 1000000), 1)},
+              {"window", defaulted(string("duration"), "5m")}},
+             {"application", "pattern"}),
+      "holds while the application's instances printed a line matching pattern at least count "
+      "times within the window");
+  json event = described(
+      object({{"reason", described(with(string(), "minLength", 1),
+                                   "an Event reason: CrashLoopBackOff, OOMKilled, Unhealthy...")},
+              {"application", described(string("dns-label"), "only this application's events")},
+              {"window", defaulted(string("duration"), "5m")}},
+             {"reason"}),
+      "holds while an Event of that reason happened within the window, per application");
+  json inhibits = described(
+      object({{"rules", described(arrayOf(with(string(), "minLength", 1), 1, 64),
+                                  "names of the rules whose alerts are held back")},
+              {"equal", described(arrayOf(string(), 0, 32),
+                                  "labels that must have the same value in both alerts")}},
+             {"rules"}),
+      "while this rule fires, alerts of those rules with the same values of the equal labels are "
+      "not notified");
+  return described(
+      object(
+          {{"severity", defaulted(oneOfStrings({"critical", "warning", "info"}), "warning")},
+           {"disabled", described(defaulted(boolean(), false),
+                                  "a disabled rule is not evaluated; named like a built-in rule "
+                                  "(e.g. crashloopbackoff), it turns that rule off")},
+           {"labels",
+            described(defaulted(stringMap(), json::object()), "added to every alert of the rule")},
+           {"annotations", described(defaulted(stringMap(), json::object()),
+                                     "text for people; {{ $value }}, {{ $labels.NAME }} and "
+                                     "{{ $rule }} are replaced")},
+           {"for", described(defaulted(string("duration"), "0s"),
+                             "how long the condition must hold before the alert fires")},
+           {"metric", metric},
+           {"log", log},
+           {"event", event},
+           {"receivers", described(defaulted(arrayOf(string("dns-label"), 0, 32), json::array()),
+                                   "names of the tenant's Receivers to notify")},
+           {"groupBy", described(defaulted(arrayOf(string(), 0, 32),
+                                           json::array({"alertname", "application"})),
+                                 "alerts with equal values of these labels are notified together")},
+           {"groupWait", described(defaulted(string("duration"), "5s"),
+                                   "how long a new group waits for more alerts before its first "
+                                   "notification")},
+           {"groupInterval", described(defaulted(string("duration"), "1m"),
+                                       "how long after a notification a group's changes are sent")},
+           {"repeatInterval", described(defaulted(string("duration"), "4h"),
+                                        "how often alerts that still fire are sent again")},
+           {"inhibits", inhibits}}),
+      "exactly one of metric, log and event (none only when disabled)");
+}
+
+json buildReceiverSpec() {
+  json webhook =
+      object({{"url", described(with(string(), "minLength", 1), "an http:// or https:// URL")},
+              {"secret", secretKeyRef("a key of a Secret in the tenant: the body is signed with it "
+                                      "(X-Skiff-Signature: sha256=HMAC-SHA256 in hex)")},
+              {"headers", described(stringMap(), "sent with every request")}},
+             {"url"});
+  json alertmanager = object(
+      {{"url", described(with(string(), "minLength", 1),
+                         "the Alertmanager's base URL; alerts are posted to /api/v2/alerts")}},
+      {"url"});
+  json email = object(
+      {{"smarthost", described(with(string(), "minLength", 1), "the SMTP server, host:port")},
+       {"from", with(string(), "minLength", 3)},
+       {"to", arrayOf(with(string(), "minLength", 3), 1, 32)},
+       {"username", described(string(), "AUTH PLAIN with this user and the password")},
+       {"password", secretKeyRef("a key of a Secret in the tenant holding the password")}},
+      {"smarthost", "from", "to"});
+  return described(
+      object({{"webhook", webhook},
+              {"alertmanager", alertmanager},
+              {"email", email},
+              {"sendResolved",
+               described(defaulted(boolean(), true), "also notify when an alert stops firing")},
+              {"defaultRules", described(defaulted(boolean(), false),
+                                         "also receive the built-in rules' alerts of every "
+                                         "application of the tenant")}}),
+      "exactly one of webhook, alertmanager and email");
+}
+
+json buildSilenceSpec() {
+  return described(
+      object({{"matchers", described(stringMap(),
+                                     "label: value pairs an alert must all carry to be silenced, "
+                                     "e.g. {alertname: HighErrorRate, application: shop}")},
+              {"startsAt", described(string(), "RFC 3339; absent: from its creation")},
+              {"endsAt", described(string(), "RFC 3339")},
+              {"comment", boundedString(1024)}},
+             {"matchers", "endsAt"}),
+      "alerts matching every matcher are not notified between startsAt and endsAt");
+}
+
 json buildClusterSpec() {
   return described(
       object({{"server", described(string(), "the API server, https://host:port")},
@@ -385,10 +506,20 @@ json buildTenantSpec() {
            {"default", described(resourceAmounts(), "limits of components that set none")},
            {"max", described(resourceAmounts(), "the most one instance may be given")}}),
       "like a Kubernetes LimitRange: applied to applications when they are admitted");
+  json logs = described(
+      object({{"retention",
+               described(string("duration"),
+                         "how long logs are kept: those of deleted instances and earlier runs, "
+                         "and rotated files (default: the server's --log-retention)")},
+              {"maxBytes", described(quantity("memory-quantity"),
+                                     "the most disk the tenant's instance logs may take; past "
+                                     "it the oldest files go first (default: no limit)")}}),
+      "retention of the tenant's instance logs (docs/observability.md#logs)");
   return object({{"displayName", boundedString(256)},
                  {"description", boundedString(1024)},
                  {"quota", quota},
                  {"limits", limits},
+                 {"logs", logs},
                  {"networkIsolation", defaulted(boolean(), true)}});
 }
 
@@ -504,6 +635,12 @@ const json* specSchema(std::string_view kind) {
   if (kind == "Cluster") return &cluster;
   static const json event = buildEventSpec();
   if (kind == "Event") return &event;
+  static const json alert_rule = buildAlertRuleSpec();
+  static const json receiver = buildReceiverSpec();
+  static const json silence = buildSilenceSpec();
+  if (kind == "AlertRule") return &alert_rule;
+  if (kind == "Receiver") return &receiver;
+  if (kind == "Silence") return &silence;
   static const json user = buildUserSpec();
   static const json role = buildRoleSpec();
   static const json binding = buildBindingSpec("grants the role to the subjects in this tenant");

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <regex>
 #include <set>
+#include <tuple>
 
 #include "common/clock.h"
 #include "common/time_zone.h"
@@ -614,6 +616,177 @@ void checkData(const json& spec, bool secret, Errors& errors) {
   }
 }
 
+// ---- Alerting ---------------------------------------------------------------------------
+// The query of a metric condition is parsed at admission by the API (alert/rule.h): the model
+// cannot link the query language, which sits above the store.
+
+// Alert labels are Prometheus label names, so Alertmanager and PromQL take them as they are.
+bool isAlertLabelName(std::string_view name) {
+  if (name.empty() || name.size() > 128) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+    if (!letter && !(i > 0 && c >= '0' && c <= '9')) return false;
+  }
+  return true;
+}
+
+void checkLabelNames(const json& names, const std::string& path, Errors& errors) {
+  for (size_t i = 0; i < names.size(); ++i)
+    if (names[i].is_string() && !isAlertLabelName(names[i].get_ref<const std::string&>()))
+      errors.push_back({indexPath(path, i), "must be a label name ([a-zA-Z_][a-zA-Z0-9_]*), got " +
+                                                showValue(names[i])});
+}
+
+// A duration member within [min, max] seconds (the schema checked its format).
+void checkDurationRange(const json& obj, const char* key, const std::string& path, double min,
+                        double max, const char* bounds, Errors& errors) {
+  const std::string* text = stringMember(obj, key);
+  if (text == nullptr) return;
+  auto seconds = parseDurationSeconds(*text);
+  if (seconds && (*seconds < min || *seconds > max))
+    errors.push_back(
+        {childPath(path, key), std::string("must be ") + bounds + ", got " + showValue(*text)});
+}
+
+void checkAlertRule(const json& spec, Errors& errors) {
+  const bool disabled = spec.is_object() && spec.value("disabled", false) == true;
+  requireOneOf(spec, {"metric", "log", "event"}, disabled, "spec", errors);
+  if (const json* labels = objectMember(spec, "labels")) {
+    for (auto it = labels->begin(); it != labels->end(); ++it) {
+      if (!isAlertLabelName(it.key()))
+        errors.push_back(
+            {childPath("spec.labels", it.key()), "must be a label name ([a-zA-Z_][a-zA-Z0-9_]*)"});
+      if (it.key() == "alertname" || it.key() == "tenant")
+        errors.push_back({childPath("spec.labels", it.key()),
+                          "is set by Skiff (the rule's name, its tenant) and cannot be given"});
+    }
+  }
+  checkLabelNames(arrayMember(spec, "groupBy"), "spec.groupBy", errors);
+  if (const json* inhibits = objectMember(spec, "inhibits"))
+    checkLabelNames(arrayMember(*inhibits, "equal"), "spec.inhibits.equal", errors);
+  checkDurationRange(spec, "for", "spec", 0, 7 * 86400, "at most 168h", errors);
+  checkDurationRange(spec, "groupWait", "spec", 0, 3600, "at most 1h", errors);
+  checkDurationRange(spec, "groupInterval", "spec", 1, 86400, "between 1s and 24h", errors);
+  checkDurationRange(spec, "repeatInterval", "spec", 1, 30 * 86400, "between 1s and 720h", errors);
+  if (const json* log = objectMember(spec, "log")) {
+    // Matches are kept per line for the window: an hour bounds what one rule holds.
+    checkDurationRange(*log, "window", "spec.log", 1, 3600, "between 1s and 1h", errors);
+    const std::string* pattern = stringMember(*log, "pattern");
+    if (pattern != nullptr && log->value("regex", false) == true) {
+      try {
+        std::regex compiled(*pattern, std::regex::ECMAScript);
+      } catch (const std::regex_error& e) {
+        errors.push_back({"spec.log.pattern", std::string("is not a valid regular expression (") +
+                                                  e.what() + "): " + showValue(*pattern)});
+      }
+    }
+  }
+  if (const json* event = objectMember(spec, "event"))
+    checkDurationRange(*event, "window", "spec.event", 1, 7 * 86400, "between 1s and 168h", errors);
+}
+
+bool hasControlCharacters(std::string_view text) {
+  return std::any_of(text.begin(), text.end(),
+                     [](char c) { return static_cast<unsigned char>(c) < ' ' || c == 0x7f; });
+}
+
+void checkUrl(const json& obj, const std::string& path, Errors& errors) {
+  const std::string* url = stringMember(obj, "url");
+  if (url == nullptr) return;
+  const bool scheme = url->rfind("http://", 0) == 0 || url->rfind("https://", 0) == 0;
+  const size_t host = url->find("://") + 3;
+  if (!scheme || url->size() <= host || (*url)[host] == '/' || hasControlCharacters(*url) ||
+      url->find(' ') != std::string::npos)
+    errors.push_back({childPath(path, "url"),
+                      "must be an http:// or https:// URL like \"https://hooks.example/alerts\", "
+                      "got " +
+                          showValue(*url)});
+}
+
+void checkMailAddress(const json& value, const std::string& path, Errors& errors) {
+  if (!value.is_string()) return;
+  const std::string& address = value.get_ref<const std::string&>();
+  // Addresses go into the SMTP dialogue and the message's headers: no room for line breaks.
+  const size_t at = address.find('@');
+  if (at == 0 || at == std::string::npos || at + 1 == address.size() ||
+      hasControlCharacters(address) || address.find_first_of(" <>") != std::string::npos)
+    errors.push_back({path, "must be an address like ops@example.com, got " + showValue(value)});
+}
+
+void checkReceiver(const json& spec, Errors& errors) {
+  requireOneOf(spec, {"webhook", "alertmanager", "email"}, false, "spec", errors);
+  if (const json* webhook = objectMember(spec, "webhook")) {
+    checkUrl(*webhook, "spec.webhook", errors);
+    if (const json* headers = objectMember(*webhook, "headers")) {
+      for (auto it = headers->begin(); it != headers->end(); ++it) {
+        const std::string p = childPath("spec.webhook.headers", it.key());
+        std::string lower = it.key();
+        std::transform(lower.begin(), lower.end(), lower.begin(),
+                       [](unsigned char c) { return std::tolower(c); });
+        if (it.key().empty() || hasControlCharacters(it.key()) ||
+            it.key().find_first_of(" :") != std::string::npos)
+          errors.push_back({p, "must be an HTTP header name"});
+        else if (lower == "host" || lower == "content-length" || lower == "content-type" ||
+                 lower == "x-skiff-signature" || lower == "x-skiff-timestamp")
+          errors.push_back({p, "is set by Skiff and cannot be given"});
+        if (it->is_string() && hasControlCharacters(it->get_ref<const std::string&>()))
+          errors.push_back({p, "must not contain control characters (line breaks)"});
+      }
+    }
+  }
+  if (const json* am = objectMember(spec, "alertmanager"))
+    checkUrl(*am, "spec.alertmanager", errors);
+  if (const json* email = objectMember(spec, "email")) {
+    const std::string host = stringOr(*email, "smarthost", "");
+    const size_t colon = host.rfind(':');
+    const std::string port = colon == std::string::npos ? "" : host.substr(colon + 1);
+    if (email->contains("smarthost") &&
+        (colon == std::string::npos || colon == 0 || port.empty() || port.size() > 5 ||
+         port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) < 1 ||
+         std::stoi(port) > 65535 || hasControlCharacters(host)))
+      errors.push_back(
+          {"spec.email.smarthost",
+           "must be host:port, like \"smtp.example.com:587\", got " + showValue(host)});
+    if (const json* from = member(*email, "from"))
+      checkMailAddress(*from, "spec.email.from", errors);
+    const json& to = arrayMember(*email, "to");
+    for (size_t i = 0; i < to.size(); ++i)
+      checkMailAddress(to[i], indexPath("spec.email.to", i), errors);
+    if (email->contains("password") && stringOr(*email, "username", "").empty())
+      errors.push_back({"spec.email.username", "is required with a password"});
+    if (hasControlCharacters(stringOr(*email, "username", "")))
+      errors.push_back({"spec.email.username", "must not contain control characters"});
+  }
+}
+
+void checkSilence(const json& spec, Errors& errors) {
+  const json* matchers = objectMember(spec, "matchers");
+  if (matchers != nullptr && matchers->empty())
+    errors.push_back({"spec.matchers",
+                      "must name at least one label (e.g. alertname), or the "
+                      "silence would hold back every alert"});
+  if (matchers != nullptr)
+    for (auto it = matchers->begin(); it != matchers->end(); ++it)
+      if (!isAlertLabelName(it.key()))
+        errors.push_back({childPath("spec.matchers", it.key()),
+                          "must be a label name ([a-zA-Z_][a-zA-Z0-9_]*)"});
+  std::chrono::system_clock::time_point starts{}, ends{};
+  bool have_starts = false, have_ends = false;
+  for (const auto& [key, out, have] :
+       {std::tuple{"startsAt", &starts, &have_starts}, std::tuple{"endsAt", &ends, &have_ends}}) {
+    const std::string* text = stringMember(spec, key);
+    if (text == nullptr) continue;
+    *have = parsePreciseTimestamp(*text, out);
+    if (!*have)
+      errors.push_back(
+          {childPath("spec", key),
+           "must be an RFC 3339 UTC time like \"2026-01-31T00:00:00Z\", got " + showValue(*text)});
+  }
+  if (have_starts && have_ends && ends <= starts)
+    errors.push_back({"spec.endsAt", "must be after startsAt"});
+}
+
 // ---- Envelope -------------------------------------------------------------------------
 
 void checkStringMap(const json& map, const std::string& path, bool label_values, Errors& errors) {
@@ -778,6 +951,9 @@ Result<Object> admitObject(const json& doc, const AdmitOptions& options) {
     if (object.kind == "Cluster") checkCluster(object.metadata.name, spec, errors);
     if (object.kind == "Config" || object.kind == "Secret")
       checkData(spec, object.kind == "Secret", errors);
+    if (object.kind == "AlertRule") checkAlertRule(spec, errors);
+    if (object.kind == "Receiver") checkReceiver(spec, errors);
+    if (object.kind == "Silence") checkSilence(spec, errors);
     if (object.kind == "Revision") {
       if (const json* t = objectMember(spec, "template"))
         checkApplication(*t, "spec.template", errors);

@@ -913,6 +913,13 @@ class Parser {
 
   NodePtr parseSelector() {
     const Token& name = advance();
+    // Words with a meaning between operands cannot name a metric: `a + on` would print as
+    // what reads as vector matching.
+    for (const char* reserved : {"on", "ignoring", "group_left", "group_right", "bool", "by",
+                                 "without", "and", "or", "unless", "offset"})
+      if (name.text == reserved)
+        return fail(name.pos,
+                    std::string("\"") + reserved + "\" is a reserved word, not a metric name");
     auto sel = std::make_unique<VectorSelectorNode>(name.text, name.pos);
     if (peek().kind == Tok::kLBrace) {
       advance();

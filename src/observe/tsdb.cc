@@ -468,8 +468,9 @@ std::vector<Series> TimeSeriesStore::select(const std::string& name,
   auto by_name = impl_->index.find(name);
   if (by_name == impl_->index.end()) return out;
   for (const auto& [labels, series] : by_name->second) {
+    const Labels& of_series = labels;  // clang before 16 cannot capture a structured binding
     if (!std::all_of(matchers.begin(), matchers.end(),
-                     [&](const LabelMatcher& m) { return m.matches(labels); }))
+                     [&](const LabelMatcher& m) { return m.matches(of_series); }))
       continue;
     Series s{name, labels, {}};
     // Rollup data stands in only for what the raw tier no longer holds.

@@ -6,8 +6,13 @@
 // new lines as the instance writes them. instancesOf() says which instances of an application
 // have logs: live ones, and deleted ones whose logs are still kept for retention.
 //
-// A LogSource is thread-safe; a LogCursor is used by one thread at a time and owns whatever
-// it reads from (open files), released on destruction.
+// A LogSearcher finds the lines that match a pattern in a time range across many instances'
+// logs (every run kept of each), and in the platform's own logs (the server's, the gateway's),
+// answering the newest `limit` of them; a backend that keeps logs as files implements it with
+// an index, so a time range seeks instead of reading everything.
+//
+// A LogSource and a LogSearcher are thread-safe; a LogCursor is used by one thread at a time
+// and owns whatever it reads from (open files), released on destruction.
 #pragma once
 
 #include <chrono>
@@ -72,6 +77,56 @@ class LogSource {
                                                           const std::string& application) = 0;
   // How long logs of deleted instances (and of earlier runs) are kept; for messages.
   virtual std::chrono::seconds retention() const = 0;
+};
+
+struct LogSearchQuery {
+  // Lines whose text contains this (or, with `regex`, matches it: ECMAScript syntax); empty
+  // keeps every line.
+  std::string pattern;
+  bool regex = false;
+  bool ignore_case = false;
+  // Lines written at or after `since` and before `until`.
+  std::optional<std::chrono::system_clock::time_point> since{};
+  std::optional<std::chrono::system_clock::time_point> until{};
+  // At most this many lines, the newest ones, and at most about `max_bytes` of text.
+  size_t limit = 1000;
+  size_t max_bytes = 64 << 20;
+  // A search still reading then stops with what it found (LogSearchResult::incomplete).
+  std::optional<std::chrono::steady_clock::time_point> deadline{};
+};
+
+struct FoundLogLine {
+  LogLine line;
+  std::string instance;
+  std::string component;
+};
+
+struct LogSearchResult {
+  std::vector<FoundLogLine> lines;  // oldest first
+  // More lines matched than `limit` (or `max_bytes`) let through: the oldest were left out.
+  bool truncated = false;
+  // The deadline passed before every line in range was read: older matches may be missing.
+  bool incomplete = false;
+  uint64_t scanned_bytes = 0;
+  // Instances this searcher holds no logs of (e.g. a pod of a Kubernetes cluster): the caller
+  // reads those through a LogSource.
+  std::vector<std::string> not_searched;
+};
+
+class LogSearcher {
+ public:
+  virtual ~LogSearcher() = default;
+  // Searches every run kept of each of `instances` (of `tenant`). kBadRequest when the query's
+  // pattern is not a valid regular expression.
+  virtual Result<LogSearchResult> search(const std::string& tenant,
+                                         const std::vector<LoggedInstance>& instances,
+                                         const LogSearchQuery& query) = 0;
+  // The platform's own components whose logs searchPlatform() reads ("server", "gateway").
+  virtual std::vector<std::string> platformComponents() const = 0;
+  // Searches the logs of the platform's `components` (all of them when empty); each line's
+  // instance and component are the component's name.
+  virtual Result<LogSearchResult> searchPlatform(const std::vector<std::string>& components,
+                                                 const LogSearchQuery& query) = 0;
 };
 
 }  // namespace skiff::runtime

@@ -1,7 +1,10 @@
 // End-to-end tests of instance logs: the real server runs the example service (printing one
 // line per request) and `skiff logs` reads them back: --tail, --since, --instance, prefixes
 // for several instances, -f seeing a new line, --previous after a kill -9, and the logs of a
-// deleted application; the API's errors for bad parameters and unknown names.
+// deleted application; the API's errors for bad parameters and unknown names. Searching:
+// --grep (-i, -E) across two instances and after one was removed, --until, --limit, -f with
+// --grep, --export as JSON lines and text; the platform's own logs for a platform admin, and a
+// tenant's developer refused them.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -9,6 +12,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <sstream>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -142,10 +146,185 @@ class LogsTest : public ::testing::Test {
     return r.out;
   }
 
+  // Lines of `text`.
+  static std::vector<std::string> lines(const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) out.push_back(line);
+    return out;
+  }
+
   TempDir dir_;
   TempDir files_;
   ServerProcess server_{dir_.path(), {"--log-retention", "1h"}};
 };
+
+TEST_F(LogsTest, SearchesEveryInstanceKeptAndExportsWhatItFinds) {
+  apply(app(2));
+  std::map<std::string, json> instances;
+  ASSERT_TRUE(eventually([&] { return (instances = running()).size() == 2; }));
+  const std::string a = instances.begin()->first;
+  const std::string b = std::next(instances.begin())->first;
+  request(instances[a], "upstream-timeout-a");
+  request(instances[a], "fine");
+  // b's lines are written once a's are stamped, so the merge by time puts a's first.
+  ASSERT_TRUE(eventually([&] { return contains(logs({"--instance", a}), "m=fine"); }));
+  request(instances[b], "Upstream-Timeout-b");
+  request(instances[b], "status-503");
+  ASSERT_TRUE(eventually([&] {
+    return contains(logs({"--grep", "Timeout", "--since", "1h"}), "Timeout-b");
+  }));
+
+  // Plain text, across both instances, each line saying whose it is.
+  EXPECT_EQ(logs({"--grep", "timeout", "--since", "2h"}),
+            "[" + a + "] GET /echo?m=upstream-timeout-a 200\n");
+  const std::string either = logs({"--grep", "timeout", "-i", "--since", "2h"});
+  EXPECT_EQ(lines(either),
+            (std::vector<std::string>{"[" + a + "] GET /echo?m=upstream-timeout-a 200",
+                                      "[" + b + "] GET /echo?m=Upstream-Timeout-b 200"}))
+      << either;
+  EXPECT_EQ(lines(logs({"--grep", "m=(status-\\d+|fine) ", "-E"})),
+            (std::vector<std::string>{"[" + a + "] GET /echo?m=fine 200",
+                                      "[" + b + "] GET /echo?m=status-503 200"}));
+  EXPECT_EQ(logs({"--grep", "timeout", "-i", "--instance", b}),
+            "GET /echo?m=Upstream-Timeout-b 200\n");
+  EXPECT_EQ(logs({"-c", "web", "--grep", "timeout", "--until", "2020-01-01T00:00:00Z"}), "")
+      << "nothing was written before --until";
+  EXPECT_EQ(logs({"--grep", "nowhere-to-be-found"}), "");
+
+  // --limit keeps the newest lines and says that more matched.
+  auto limited = skiff({"logs", "chatty", "--grep", "GET /echo", "--limit", "1"});
+  ASSERT_EQ(limited.exit_code, 0) << limited.err;
+  EXPECT_EQ(limited.out, "[" + b + "] GET /echo?m=status-503 200\n");
+  EXPECT_TRUE(contains(limited.err, "more lines matched")) << limited.err;
+
+  // -f with --grep follows only the lines that match.
+  {
+    RunningCommand follow({"logs", "chatty", "-f", "--grep", "needle", "--since", "1h"},
+                          server_.url());
+    request(instances[a], "hay");
+    request(instances[a], "needle-1");
+    ASSERT_TRUE(follow.waitFor("m=needle-1", std::chrono::seconds(5))) << follow.output();
+    EXPECT_FALSE(contains(follow.output(), "m=hay")) << follow.output();
+  }
+
+  // One instance goes (a scale-down): its lines are still found.
+  apply(app(1));
+  ASSERT_TRUE(
+      eventually([&] { return get(kInstances)["items"].size() == 1; }, std::chrono::seconds(15)));
+  const std::string gone = running().count(a) ? b : a;
+  const std::string after = logs({"--grep", "timeout", "-i", "--since", "1h"});
+  EXPECT_TRUE(contains(after, "[" + a + "] GET /echo?m=upstream-timeout-a 200\n")) << after;
+  EXPECT_TRUE(contains(after, "[" + b + "] GET /echo?m=Upstream-Timeout-b 200\n")) << after;
+  EXPECT_TRUE(contains(logs({"--grep", "timeout", "-i", "--instance", gone}), "imeout-")) << gone;
+
+  // Export: JSON lines with each line's time, instance, component and stream.
+  const std::string jsonl = files_.path() + "/found.jsonl";
+  auto exported =
+      skiff({"logs", "chatty", "--grep", "timeout", "-i", "--since", "24h", "--export", jsonl});
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  EXPECT_TRUE(contains(exported.out, "exported 2 lines to " + jsonl)) << exported.out;
+  const std::vector<std::string> rows = lines(readFile(jsonl));
+  ASSERT_EQ(rows.size(), 2u) << readFile(jsonl);
+  const json first = json::parse(rows[0], nullptr, false);
+  ASSERT_TRUE(first.is_object()) << rows[0];
+  EXPECT_EQ(first.value("instance", ""), a);
+  EXPECT_EQ(first.value("component", ""), "web");
+  EXPECT_EQ(first.value("stream", ""), "stdout");
+  EXPECT_EQ(first.value("line", ""), "GET /echo?m=upstream-timeout-a 200");
+  const std::string time = first.value("time", "");
+  EXPECT_TRUE(time.size() == 24 && time[10] == 'T' && time[23] == 'Z') << time;
+  EXPECT_EQ(json::parse(rows[1], nullptr, false).value("instance", ""), b);
+  // And as text: time, instance and line.
+  const std::string text = files_.path() + "/found.txt";
+  ASSERT_EQ(skiff({"logs", "chatty", "--grep", "timeout", "--export", text}).exit_code, 0);
+  EXPECT_EQ(readFile(text), time + " [" + a + "] GET /echo?m=upstream-timeout-a 200\n");
+
+  // Bad patterns and parameters are refused, naming them.
+  auto bad = skiff({"logs", "chatty", "--grep", "time(out", "-E"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_TRUE(contains(bad.err, "grep") && contains(bad.err, "regular expression")) << bad.err;
+  const std::string path = "/api/v1/tenants/default/applications/chatty/logs";
+  for (const auto& [query, named] : std::vector<std::pair<std::string, std::string>>{
+           {"?grep=a&limit=0", "limit"},
+           {"?grep=a&limit=100001", "limit"},
+           {"?grep=a&until=yesterday", "until"},
+           {"?grep=a&format=xml", "format"},
+           {"?regex=true", "grep"},
+           {"?grep=a&tailLines=3", "tailLines"},
+           {"?grep=a&follow=true&limit=5", "limit"},
+           {"?grep=%5B&regex=true", "grep"},
+           {"?sinceSeconds=60&until=2000-01-01T00:00:00Z", "since"}}) {
+    auto r = httpRequest(server_.url(), "GET", path + query);
+    EXPECT_EQ(r.status, 400) << query << " " << r.body;
+    EXPECT_TRUE(contains(r.body, named)) << query << " " << r.body;
+  }
+  auto api = httpRequest(server_.url(), "GET", path + "?grep=timeout&ignoreCase=true&format=json");
+  ASSERT_EQ(api.status, 200) << api.body;
+  const json found = json::parse(api.body, nullptr, false);
+  EXPECT_EQ(found["lines"].size(), 2u) << api.body;
+  EXPECT_EQ(found.value("truncated", true), false);
+  EXPECT_EQ(found["instances"].size(), 2u) << api.body;
+}
+
+TEST_F(LogsTest, PlatformLogsAreSearchedByPlatformAdminsOnly) {
+  auto platform = [&](const std::vector<std::string>& extra) {
+    std::vector<std::string> args = {"logs", "--platform"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto r = skiff(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.out;
+  };
+  // The server's own log, searched like an instance's.
+  std::string found;
+  ASSERT_TRUE(eventually([&] {
+    found = platform({"--grep", "listening on"});
+    return contains(found, "[server] info skiff server");
+  })) << found;
+  EXPECT_TRUE(contains(readFile(server_.dataDir() + "/logs/server/current.log"), "listening on"));
+  // Its gateway's, alone with -c.
+  ASSERT_TRUE(eventually([&] {
+    found = platform({"-c", "gateway", "--grep", "gateway: serving on"});
+    return contains(found, "info gateway: serving on");
+  })) << found;
+  EXPECT_FALSE(contains(found, "[gateway]")) << "one component: no prefix";
+  auto api = httpRequest(server_.url(), "GET",
+                         "/api/v1/platform/logs?grep=LISTENING%20ON&ignoreCase=true&sinceSeconds="
+                         "3600&format=json");
+  ASSERT_EQ(api.status, 200) << api.body;
+  const json doc = json::parse(api.body, nullptr, false);
+  ASSERT_FALSE(doc["lines"].empty()) << api.body;
+  EXPECT_EQ(doc["lines"][0].value("component", ""), "server");
+  auto unknown = httpRequest(server_.url(), "GET", "/api/v1/platform/logs?component=db");
+  EXPECT_EQ(unknown.status, 400);
+  EXPECT_TRUE(contains(unknown.body, "server, gateway")) << unknown.body;
+  EXPECT_EQ(httpRequest(server_.url(), "GET", "/api/v1/platform/logs?follow=true").status, 400);
+
+  // A developer of a tenant may search its applications' logs, not the platform's.
+  auto post = [&](const std::string& path, const json& body) {
+    return httpRequest(server_.url(), "POST", path, body.dump());
+  };
+  ASSERT_EQ(post("/api/v1/users", {{"metadata", {{"name", "dev"}}}}).status, 201);
+  ASSERT_EQ(
+      post("/api/v1/tenants/default/rolebindings",
+           {{"metadata", {{"name", "dev"}}},
+            {"spec", {{"role", "developer"}, {"subjects", {{{"kind", "User"}, {"name", "dev"}}}}}}})
+          .status,
+      201);
+  auto token = post("/api/v1/tokens", {{"user", "dev"}, {"description", "logs"}});
+  ASSERT_EQ(token.status, 201) << token.body;
+  const std::map<std::string, std::string> as_dev = {
+      {"Authorization", "Bearer " + json::parse(token.body)["token"].get<std::string>()}};
+  apply(app(1));
+  auto own =
+      httpRequest(server_.url(), "GET", "/api/v1/tenants/default/applications/chatty/logs?grep=x",
+                  "", "application/json", as_dev);
+  EXPECT_EQ(own.status, 200) << own.body;
+  auto refused = httpRequest(server_.url(), "GET", "/api/v1/platform/logs?grep=listening", "",
+                             "application/json", as_dev);
+  EXPECT_EQ(refused.status, 403) << refused.body;
+  EXPECT_TRUE(contains(refused.body, "platformlogs")) << refused.body;
+}
 
 TEST_F(LogsTest, LogsOfAnApplicationThroughItsLifetime) {
   apply(app(2));

@@ -11,31 +11,13 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "manual_clock.h"
 #include "model/validation.h"
 #include "store/sqlite_store.h"
 
 namespace skiff::testing {
 
-class FakeClock final : public Clock {
- public:
-  FakeClock() { parseTimestamp("2026-01-01T00:00:00Z", &now_); }
-  std::chrono::system_clock::time_point now() const override {
-    std::lock_guard lock(mu_);
-    return now_;
-  }
-  std::chrono::steady_clock::time_point monotonic() const override {
-    std::lock_guard lock(mu_);
-    return std::chrono::steady_clock::time_point(now_.time_since_epoch());
-  }
-  void advance(std::chrono::seconds d) {
-    std::lock_guard lock(mu_);
-    now_ += d;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::chrono::system_clock::time_point now_;
-};
+using FakeClock = ManualClock;
 
 class AuthStoreTest : public ::testing::Test {
  protected:

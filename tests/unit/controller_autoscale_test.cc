@@ -11,31 +11,13 @@
 
 #include "controller/instance_set_controller.h"
 #include "controller/revision_controller.h"
+#include "manual_clock.h"
 #include "store/sqlite_store.h"
 
 namespace skiff {
 namespace {
 
-class ManualClock final : public Clock {
- public:
-  explicit ManualClock(const std::string& at) { parseTimestamp(at, &now_); }
-  std::chrono::system_clock::time_point now() const override {
-    std::lock_guard lock(mu_);
-    return now_;
-  }
-  std::chrono::steady_clock::time_point monotonic() const override {
-    std::lock_guard lock(mu_);
-    return std::chrono::steady_clock::time_point(now_.time_since_epoch());
-  }
-  void advance(std::chrono::seconds d) {
-    std::lock_guard lock(mu_);
-    now_ += d;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::chrono::system_clock::time_point now_;
-};
+using testing::ManualClock;
 
 class FixedLoad final : public observe::ComponentLoad {
  public:

@@ -53,14 +53,15 @@ NetworkBytes parseNetDev(std::string_view text) {
   return total;
 }
 
-Result<InstanceUsage> readInstanceUsage(pid_t pid) {
+std::string readMountinfo() { return readProcFile("/proc/self/mountinfo").value_or(""); }
+
+Result<InstanceUsage> readInstanceUsage(pid_t pid, std::string_view mountinfo) {
   const std::string proc = "/proc/" + std::to_string(pid);
   auto cgroup = readProcFile(proc + "/cgroup");
-  auto mountinfo = readProcFile("/proc/self/mountinfo");
-  if (!cgroup || cgroup->empty() || !mountinfo)
+  if (!cgroup || cgroup->empty())
     return Status(StatusCode::kNotFound, "process " + std::to_string(pid) + " is gone");
   InstanceUsage usage;
-  usage.cgroup = readCgroupUsage(parseCgroupLayout(*mountinfo, *cgroup));
+  usage.cgroup = readCgroupUsage(parseCgroupLayout(mountinfo, *cgroup));
   if (!sameFile(proc + "/ns/net", "/proc/self/ns/net"))
     if (auto dev = readProcFile(proc + "/net/dev")) usage.network = parseNetDev(*dev);
   return usage;

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "common/status.h"
@@ -30,7 +31,10 @@ struct InstanceUsage {
 // The totals of a /proc/PID/net/dev text over every interface but loopback.
 NetworkBytes parseNetDev(std::string_view text);
 
-// The usage of process `pid`; kNotFound once the process is gone.
-Result<InstanceUsage> readInstanceUsage(pid_t pid);
+// The usage of process `pid`; kNotFound once the process is gone. `mountinfo` is this
+// process's /proc/self/mountinfo, read once for many instances.
+Result<InstanceUsage> readInstanceUsage(pid_t pid, std::string_view mountinfo);
+// This process's /proc/self/mountinfo (empty if unreadable).
+std::string readMountinfo();
 
 }  // namespace skiff::runtime

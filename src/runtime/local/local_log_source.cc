@@ -6,10 +6,13 @@
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "common/files.h"
+#include "model/formats.h"
 #include "model/well_known.h"
 #include "runtime/local/log_reader.h"
+#include "runtime/local/log_search.h"
 #include "runtime/local/shim.h"
 
 namespace skiff::runtime {
@@ -188,14 +191,155 @@ Result<std::vector<LoggedInstance>> LocalLogSource::instancesOf(const std::strin
   return out;
 }
 
+Result<LogSearchResult> LocalLogSource::search(const std::string& tenant,
+                                               const std::vector<LoggedInstance>& instances,
+                                               const LogSearchQuery& query) {
+  auto matcher = LogMatcher::compile(query.pattern, query.regex, query.ignore_case);
+  if (!matcher.ok()) return matcher.status();
+  std::vector<SearchedLog> logs;
+  std::vector<std::string> not_searched;
+  for (const auto& instance : instances) {
+    const std::string id = logInstanceId(tenant, instance.name);
+    SearchedLog log{instance.name, instance.component, {}};
+    // The kept run is the older one: the previous run of a live instance.
+    for (const std::string& dir : {keptLogDir(id), liveLogDir(id)})
+      if (isDirectory(dir)) log.dirs.push_back(dir);
+    if (log.dirs.empty())
+      not_searched.push_back(instance.name);
+    else
+      logs.push_back(std::move(log));
+  }
+  LogSearchResult result = searchLogFiles(logs, *matcher, query, index_);
+  result.not_searched = std::move(not_searched);
+  return result;
+}
+
+std::vector<std::string> LocalLogSource::platformComponents() const {
+  std::vector<std::string> names;
+  for (const auto& log : options_.platform_logs) names.push_back(log.name);
+  return names;
+}
+
+Result<LogSearchResult> LocalLogSource::searchPlatform(const std::vector<std::string>& components,
+                                                       const LogSearchQuery& query) {
+  auto matcher = LogMatcher::compile(query.pattern, query.regex, query.ignore_case);
+  if (!matcher.ok()) return matcher.status();
+  std::vector<SearchedLog> logs;
+  for (const auto& name : components) {
+    if (std::none_of(options_.platform_logs.begin(), options_.platform_logs.end(),
+                     [&](const PlatformLog& log) { return log.name == name; })) {
+      std::string known;
+      for (const auto& log : options_.platform_logs)
+        known += (known.empty() ? "" : ", ") + log.name;
+      return badRequest("the platform has no component \"" + name +
+                        "\" with logs (it has: " + (known.empty() ? "none" : known) + ")");
+    }
+  }
+  for (const auto& log : options_.platform_logs) {
+    if (!components.empty() &&
+        std::find(components.begin(), components.end(), log.name) == components.end())
+      continue;
+    logs.push_back({log.name, log.name, {log.dir}});
+  }
+  return searchLogFiles(logs, *matcher, query, index_);
+}
+
+std::map<std::string, LocalLogSource::Policy> LocalLogSource::policies() const {
+  std::map<std::string, Policy> out;
+  for (const auto& item : store_.list("Tenant", {}).items) {
+    Policy policy{options_.retention, options_.max_bytes_per_tenant};
+    const json logs = item->object().spec.value("logs", json::object());
+    if (logs.is_object()) {
+      if (auto it = logs.find("retention"); it != logs.end() && it->is_string())
+        if (auto seconds = parseDurationSeconds(it->get<std::string>()); seconds)
+          policy.retention = std::chrono::seconds(static_cast<int64_t>(*seconds));
+      if (auto it = logs.find("maxBytes"); it != logs.end())
+        if (auto bytes = parseMemoryBytes(*it)) policy.max_bytes = *bytes;
+    }
+    out[item->metadata.name] = policy;
+  }
+  return out;
+}
+
+namespace {
+
+std::chrono::system_clock::time_point lastWrite(const struct stat& st) {
+  return std::chrono::system_clock::time_point(std::chrono::seconds(st.st_mtim.tv_sec) +
+                                               std::chrono::nanoseconds(st.st_mtim.tv_nsec));
+}
+
+bool hasLogFiles(const std::string& dir) { return !listLogFiles(dir).empty(); }
+
+}  // namespace
+
 int LocalLogSource::sweep(std::chrono::system_clock::time_point now) {
-  int deleted = 0;
+  const std::map<std::string, Policy> tenants = policies();
+  auto policyOf = [&](const std::string& id) {
+    auto it = tenants.find(id.substr(0, id.find('.')));
+    return it != tenants.end() ? it->second
+                               : Policy{options_.retention, options_.max_bytes_per_tenant};
+  };
+  struct File {
+    std::string path;
+    int64_t bytes = 0;
+    std::chrono::system_clock::time_point written;
+    bool deletable = false;  // not the file a live run writes
+  };
+  std::map<std::string, std::vector<File>> by_tenant;
   std::vector<fs::path> expired;
+  auto collect = [&](const std::string& dir, const std::string& id, bool live) {
+    const Policy policy = policyOf(id);
+    const std::vector<LogFileEntry> files = listLogFiles(dir);
+    for (size_t i = 0; i < files.size(); ++i) {
+      struct stat st;
+      if (::stat(files[i].path.c_str(), &st) != 0) continue;
+      File f{files[i].path, st.st_size, lastWrite(st), !live || i + 1 < files.size()};
+      // A live run's rotated files age like kept logs.
+      if (live && f.deletable && f.written + policy.retention < now) {
+        ::unlink(f.path.c_str());
+        continue;
+      }
+      by_tenant[id.substr(0, id.find('.'))].push_back(std::move(f));
+    }
+  };
   for (const auto& root : options_.runtime_dirs) {
     std::error_code ec;
-    for (fs::directory_iterator it(root + "/logs", ec), end; !ec && it != end; it.increment(ec))
-      if (lastChange(it->path().string()) + options_.retention < now) expired.push_back(it->path());
+    for (fs::directory_iterator it(root + "/logs", ec), end; !ec && it != end; it.increment(ec)) {
+      const std::string id = it->path().filename().string();
+      if (lastChange(it->path().string()) + policyOf(id).retention < now)
+        expired.push_back(it->path());
+      else
+        collect(it->path().string(), id, false);
+    }
+    for (fs::directory_iterator it(root + "/instances", ec), end; !ec && it != end;
+         it.increment(ec)) {
+      const std::string id = it->path().filename().string();
+      collect(it->path().string() + "/" + kLogsDir, id, true);
+    }
   }
+  // Over its size: the oldest files go first.
+  std::set<std::string> emptied;
+  for (auto& [tenant, files] : by_tenant) {
+    auto it = tenants.find(tenant);
+    const int64_t max_bytes =
+        it != tenants.end() ? it->second.max_bytes : options_.max_bytes_per_tenant;
+    if (max_bytes <= 0) continue;
+    int64_t total = 0;
+    for (const auto& f : files) total += f.bytes;
+    std::stable_sort(files.begin(), files.end(),
+                     [](const File& a, const File& b) { return a.written < b.written; });
+    for (const auto& f : files) {
+      if (total <= max_bytes) break;
+      if (!f.deletable || ::unlink(f.path.c_str()) != 0) continue;
+      total -= f.bytes;
+      emptied.insert(fs::path(f.path).parent_path().string());
+    }
+  }
+  for (const auto& dir : emptied) {
+    // A kept run with no file left goes whole (its instance.json would list it for nothing).
+    if (dir.find("/instances/") == std::string::npos && !hasLogFiles(dir)) expired.push_back(dir);
+  }
+  int deleted = 0;
   for (const auto& dir : expired) {
     std::error_code rm;
     fs::remove_all(dir, rm);

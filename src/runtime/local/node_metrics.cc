@@ -92,6 +92,7 @@ Status NodeMetricSource::collect(std::vector<CollectedSample>& out) {
     return json::object();
   };
 
+  const std::string mountinfo = readMountinfo();
   int64_t requested_cpu = 0, requested_memory = 0, running = 0;
   for (const StoredObjectPtr& stored : store_.list("Instance", {}).items) {
     const Object& instance = stored->object();
@@ -116,7 +117,7 @@ Status NodeMetricSource::collect(std::vector<CollectedSample>& out) {
       add("skiff_instance_memory_request_bytes", static_cast<double>(memory_bytes));
     add("skiff_instance_restarts_total", instance.status.value("restarts", 0));
     add("skiff_instance_ready", instance.status.value("ready", false) ? 1 : 0);
-    auto usage = readInstanceUsage(static_cast<pid_t>(pid));
+    auto usage = readInstanceUsage(static_cast<pid_t>(pid), mountinfo);
     if (!usage.ok()) continue;  // exited since the status was written
     const CgroupUsage& c = usage->cgroup;
     if (c.cpu_seconds) add("skiff_instance_cpu_usage_seconds_total", *c.cpu_seconds);

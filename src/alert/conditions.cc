@@ -72,14 +72,12 @@ Result<std::vector<ActiveSeries>> LogConditions::evaluate(const Rule& rule,
   if (f.signature != signature) {
     f = Followed{};
     f.signature = signature;
-    if (condition.regex) {
-      try {
-        f.regex = std::make_unique<std::regex>(condition.pattern, std::regex::ECMAScript);
-      } catch (const std::regex_error& e) {
-        followed_.erase(key);
-        return Status(StatusCode::kInvalid, std::string("spec.log.pattern: ") + e.what());
-      }
+    auto matcher = runtime::LogMatcher::compile(condition.pattern, condition.regex, false);
+    if (!matcher.ok()) {
+      followed_.erase(key);
+      return Status(StatusCode::kInvalid, "spec.log.pattern: " + matcher.status().message());
     }
+    f.matcher = std::move(matcher).value();
   }
   f.used = true;
 
@@ -113,9 +111,7 @@ Result<std::vector<ActiveSeries>> LogConditions::evaluate(const Rule& rule,
       for (const runtime::LogLine& line : lines) {
         read += line.text.size() + 1;
         if (line.time < since) continue;
-        const bool match = f.regex ? std::regex_search(line.text, *f.regex)
-                                   : line.text.find(condition.pattern) != std::string::npos;
-        if (match) f.matches.push_back(line.time);
+        if (f.matcher->matches(line.text)) f.matches.push_back(line.time);
       }
       if (!state.ok() || *state == runtime::LogCursor::State::kEnd) {
         it->second.reset();

@@ -18,7 +18,7 @@
 #include <deque>
 #include <map>
 #include <memory>
-#include <regex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +27,7 @@
 #include "common/status.h"
 #include "observe/query.h"
 #include "observe/tsdb.h"
+#include "runtime/local/log_search.h"
 #include "runtime/log_source.h"
 #include "store/store.h"
 
@@ -61,8 +62,8 @@ class LogConditions {
 
  private:
   struct Followed {
-    std::string signature;  // the condition it follows; a change starts over
-    std::unique_ptr<std::regex> regex;
+    std::string signature;                       // the condition it follows; a change starts over
+    std::optional<runtime::LogMatcher> matcher;  // the same matching as `skiff logs --grep`
     std::map<std::string, std::unique_ptr<runtime::LogCursor>> cursors;  // by instance
     std::deque<TimePoint> matches;  // when matching lines were written, oldest first
     bool used = false;

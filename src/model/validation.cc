@@ -5,9 +5,10 @@
 #include <algorithm>
 #include <functional>
 #include <map>
-#include <regex>
 #include <set>
 #include <tuple>
+
+#include <re2/re2.h>
 
 #include "common/clock.h"
 #include "common/time_zone.h"
@@ -674,12 +675,15 @@ void checkAlertRule(const json& spec, Errors& errors) {
     checkDurationRange(*log, "window", "spec.log", 1, 3600, "between 1s and 1h", errors);
     const std::string* pattern = stringMember(*log, "pattern");
     if (pattern != nullptr && log->value("regex", false) == true) {
-      try {
-        std::regex compiled(*pattern, std::regex::ECMAScript);
-      } catch (const std::regex_error& e) {
-        errors.push_back({"spec.log.pattern", std::string("is not a valid regular expression (") +
-                                                  e.what() + "): " + showValue(*pattern)});
-      }
+      // The syntax `skiff logs --grep -E` speaks (runtime/local/log_search.h): RE2's.
+      RE2::Options options;
+      options.set_log_errors(false);
+      options.set_max_mem(8 << 20);
+      RE2 compiled(*pattern, options);
+      if (!compiled.ok())
+        errors.push_back({"spec.log.pattern",
+                          "is not a valid regular expression (" + compiled.error() +
+                              "; the syntax is RE2's, as Go's regexp): " + showValue(*pattern)});
     }
   }
   if (const json* event = objectMember(spec, "event"))

@@ -311,6 +311,27 @@ TEST(LogMatcherTest, RequiredLiteralsOfRegularExpressions) {
   EXPECT_TRUE(requiredLiterals("(unclosed").empty());
 }
 
+// A block is ruled out only when no line of it can match: never across lines, never for a
+// pattern anchored to a line's text (which a block's raw lines do not start with).
+TEST(LogMatcherTest, ABlockIsRuledOutOnlyWhenNoLineCanMatch) {
+  const std::string block =
+      "2026-11-22T05:09:30.123Z O GET /a 200 12ms\n2026-11-22T05:09:31.000Z O done\n";
+  auto slow = LogMatcher::compile("[^ ]+ [^ ]+ \\d{3} \\d{4,}ms", true, false);
+  ASSERT_TRUE(slow.ok());
+  EXPECT_FALSE(slow->mayMatchIn(block));
+  EXPECT_TRUE(slow->mayMatchIn(block + "2026-11-22T05:09:32.000Z O GET /b 500 1234ms\n"));
+  auto across = LogMatcher::compile("12ms\\s+2026", true, false);
+  ASSERT_TRUE(across.ok());
+  EXPECT_FALSE(across->mayMatchIn(block));
+  auto anchored = LogMatcher::compile("^GET", true, false);
+  ASSERT_TRUE(anchored.ok());
+  EXPECT_TRUE(anchored->mayMatchIn(block));  // cannot tell from raw lines: every line checked
+  EXPECT_TRUE(anchored->matches("GET /a 200 12ms"));
+  auto folded = LogMatcher::compile("get /A", true, true);
+  ASSERT_TRUE(folded.ok());
+  EXPECT_TRUE(folded->mayMatchIn(block));
+}
+
 TEST(LogMatcherTest, BadPatternsAreRefusedWithTheReason) {
   auto bad = LogMatcher::compile("time(out", true, false);
   ASSERT_FALSE(bad.ok());

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <set>
 
+#include <re2/re2.h>
+
 #include "common/files.h"
 #include "runtime/local/log_files.h"
 #include "runtime/local/log_reader.h"
@@ -213,6 +215,33 @@ std::vector<std::string> requiredLiterals(std::string_view pattern) {
   return kept;
 }
 
+namespace {
+
+// Whether `pattern` uses ^, $, \A or \z outside a character class ([^ ] is a negation).
+bool anchored(std::string_view pattern) {
+  bool in_class = false;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    const char c = pattern[i];
+    if (c == '\\') {
+      if (i + 1 < pattern.size() && !in_class && (pattern[i + 1] == 'A' || pattern[i + 1] == 'z'))
+        return true;
+      ++i;
+    } else if (in_class) {
+      in_class = c != ']';
+    } else if (c == '[') {
+      in_class = true;
+      // A ] first in a class (after an optional ^) is a literal, not its end.
+      if (i + 1 < pattern.size() && pattern[i + 1] == '^') ++i;
+      if (i + 1 < pattern.size() && pattern[i + 1] == ']') ++i;
+    } else if (c == '^' || c == '$') {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 Result<LogMatcher> LogMatcher::compile(const std::string& pattern, bool regex, bool ignore_case) {
   if (pattern.size() > kMaxPatternBytes)
     return badRequest("the pattern is " + std::to_string(pattern.size()) + " bytes long; at most " +
@@ -225,26 +254,21 @@ Result<LogMatcher> LogMatcher::compile(const std::string& pattern, bool regex, b
     if (!pattern.empty()) m.literals_ = {ignore_case ? lowered(pattern) : pattern};
     return m;
   }
-  // Thompson-style matching (libstdc++'s __polynomial): time linear in the line, whatever
-  // the pattern, and no recursion over the input.
-  auto flags = std::regex::ECMAScript | std::regex_constants::__polynomial;
-  if (ignore_case) flags |= std::regex::icase;
-  try {
-    // Compiled alone first, so that an error is the pattern's own (and so that "a)(b" is
-    // refused rather than completed by the wrapping below).
-    (void)std::regex(pattern, flags);
-    // libstdc++ searches by matching from every position in turn (quadratic in the line);
-    // a whole-line match of ".*(?:PATTERN).*" runs its automaton over the line once. ^ and $
-    // keep their meaning: they hold only at the line's ends.
-    m.compiled_ = std::regex("[\\s\\S]*(?:" + pattern + ")[\\s\\S]*", flags);
-  } catch (const std::regex_error& e) {
-    std::string why = e.what();
-    if (e.code() == std::regex_constants::error_complexity)
-      why = "back-references (\\1) are not supported";
-    else if (e.code() == std::regex_constants::error_space)
-      why = "it is too large (repetition counts multiply its size)";
-    return badRequest("\"" + pattern + "\" is not a valid regular expression: " + why +
-                      " (the syntax is ECMAScript's, as in JavaScript)");
+  // RE2: a DFA where it can, time linear in the line whatever the pattern, memory bounded.
+  RE2::Options options;
+  options.set_case_sensitive(!ignore_case);
+  options.set_log_errors(false);
+  options.set_max_mem(8 << 20);
+  auto compiled = std::make_shared<const RE2>(pattern, options);
+  if (!compiled->ok())
+    return badRequest("\"" + pattern +
+                      "\" is not a valid regular expression: " + compiled->error() +
+                      " (the syntax is RE2's, as Go's regexp: no back-references or lookaround)");
+  m.compiled_ = std::move(compiled);
+  if (!anchored(pattern)) {
+    options.set_never_nl(true);
+    auto within = std::make_shared<const RE2>(pattern, options);
+    if (within->ok()) m.within_lines_ = std::move(within);
   }
   m.literals_ = requiredLiterals(pattern);
   if (ignore_case)
@@ -252,9 +276,14 @@ Result<LogMatcher> LogMatcher::compile(const std::string& pattern, bool regex, b
   return m;
 }
 
+bool LogMatcher::mayMatchIn(std::string_view lines) const {
+  if (!within_lines_) return true;
+  return RE2::PartialMatch(re2::StringPiece(lines.data(), lines.size()), *within_lines_);
+}
+
 bool LogMatcher::matches(std::string_view text) const {
   if (pattern_.empty()) return true;
-  if (regex_) return std::regex_match(text.begin(), text.end(), compiled_);
+  if (regex_) return RE2::PartialMatch(re2::StringPiece(text.data(), text.size()), *compiled_);
   if (!ignore_case_) return text.find(pattern_) != std::string_view::npos;
   const std::string& needle = literals_.front();
   return std::search(text.begin(), text.end(), needle.begin(), needle.end(),
@@ -374,6 +403,7 @@ class LogScan {
     const size_t last_nl = data.rfind('\n');
     if (last_nl == std::string_view::npos || last_nl < first) return;
     const size_t end = last_nl + 1;
+    if (!matcher_.mayMatchIn(data.substr(first, end - first))) return;
     std::string_view hay = data;
     if (matcher_.ignoreCase() && !matcher_.literals().empty()) {
       lowerInto(data.data(), end, &folded_);

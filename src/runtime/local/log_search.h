@@ -14,7 +14,7 @@
 // is thread-safe as its LogIndexCache is.
 #pragma once
 
-#include <regex>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,6 +23,10 @@
 #include "runtime/local/log_index.h"
 #include "runtime/log_source.h"
 
+namespace re2 {
+class RE2;
+}
+
 namespace skiff::runtime {
 
 class LogMatcher {
@@ -30,14 +34,18 @@ class LogMatcher {
   // Patterns longer than this are refused.
   static constexpr size_t kMaxPatternBytes = 1024;
 
-  // kBadRequest, saying what is wrong, for a regular expression that does not compile (or
-  // would need back-references, which cannot be matched in linear time).
+  // kBadRequest, saying what is wrong, for a regular expression that does not compile. The
+  // syntax is RE2's (as Go's regexp): matching takes time linear in the line, whatever the
+  // pattern, so back-references and lookaround do not exist.
   static Result<LogMatcher> compile(const std::string& pattern, bool regex, bool ignore_case);
 
   bool matchesEverything() const { return pattern_.empty(); }
   bool ignoreCase() const { return ignore_case_; }
   // Whether a line whose text (without time and stream) is `text` matches.
   bool matches(std::string_view text) const;
+  // False when no line of `lines` (whole lines, with their time and stream) can match: one pass
+  // of the automaton over a block spares a call per line for a pattern with no telling literal.
+  bool mayMatchIn(std::string_view lines) const;
   // Every matching line contains one of these (lower-cased when ignoring case); empty when
   // nothing can be told, and every line is a candidate.
   const std::vector<std::string>& literals() const { return literals_; }
@@ -48,11 +56,14 @@ class LogMatcher {
   std::string pattern_;
   bool ignore_case_ = false;
   bool regex_ = false;
-  std::regex compiled_;
+  std::shared_ptr<const re2::RE2> compiled_;  // immutable, shared by copies
+  // The same pattern kept within a line, for mayMatchIn(); null for anchored patterns, whose ^
+  // and $ mean the ends of a line's text, which a block does not show.
+  std::shared_ptr<const re2::RE2> within_lines_;
   std::vector<std::string> literals_;
 };
 
-// Literals one of which every match of the ECMAScript regular expression `pattern` contains:
+// Literals one of which every match of the regular expression `pattern` contains:
 // the longest literal run of each top-level alternative; empty when some alternative has none
 // that can be told without a full parse (the answer errs towards "none").
 std::vector<std::string> requiredLiterals(std::string_view pattern);

@@ -122,10 +122,12 @@ Result<ReconcileResult> AutoscaleController::reconcile(const ObjectKey& key) {
     if (seeded) k->second.history = autoscaleHistoryFrom(entry.value("history", json::object()));
     const AutoscaleDecision decision = decideReplicas(input, k->second.history, now);
 
+    // The reason and the metrics change with every measurement (and a rate with the moment it
+    // is read), so they alone never make a write: status would otherwise feed this controller
+    // its own writes. They are refreshed with the next write, at least every resync.
     const bool first = !entry.contains("replicas");
     material = material || first || entry.value("replicas", -1) != decision.replicas ||
-               entry.value("recommendation", -1) != decision.recommendation ||
-               entry.value("reason", "") != decision.reason;
+               entry.value("recommendation", -1) != decision.recommendation;
     if (material || now_monotonic - k->second.written >= options_.resync) {
       k->second.written = now_monotonic;
       material = true;

@@ -190,6 +190,26 @@ TEST_F(AutoscaleControllerTest, LoadScalesOutAtOnceAndInOnlyAfterTheStabilisatio
   EXPECT_EQ(scaled()["replicas"], 2) << scaled().dump();
 }
 
+// A new measurement that changes nothing decided writes nothing: the controller watches the
+// application it writes, and would otherwise feed itself.
+TEST_F(AutoscaleControllerTest, MeasurementsThatChangeNoDecisionAreNotWritten) {
+  apply({{"min", 1}, {"max", 10}, {"targetCPU", 50}}, 2);
+  load_.set({{"cpu", 50}});
+  step();
+  const int64_t written = store_->get(key_).value()->resourceVersion();
+  for (double cpu : {51.0, 53.5, 48.2}) {  // within the tolerance: still 2
+    load_.set({{"cpu", cpu}});
+    clock_.advance(std::chrono::seconds(1));
+    ASSERT_TRUE(autoscaler_->reconcile(key_).ok());
+    EXPECT_EQ(store_->get(key_).value()->resourceVersion(), written) << cpu;
+  }
+  // The status still catches up with the measurements, once a resync has passed.
+  clock_.advance(std::chrono::seconds(15));
+  ASSERT_TRUE(autoscaler_->reconcile(key_).ok());
+  EXPECT_GT(store_->get(key_).value()->resourceVersion(), written);
+  EXPECT_EQ(scaled()["metrics"]["cpu"], 48.2);
+}
+
 TEST_F(AutoscaleControllerTest, ReplicasFollowSpecUntilTheAutoscalerDecidesAndStayInBounds) {
   EXPECT_EQ(autoscaledReplicas({{"name", "web"}, {"replicas", 7}}, json::object()), 7);
   const json c = {{"name", "web"}, {"replicas", 7}, {"autoscale", {{"min", 2}, {"max", 5}}}};

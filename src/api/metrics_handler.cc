@@ -49,16 +49,8 @@ Result<int64_t> timeParam(const HttpRequest& request, const std::string& name, i
   return badParameter(name, *text, "an RFC 3339 time or Unix seconds");
 }
 
-std::string formatValue(double v) {
-  if (std::isnan(v)) return "NaN";
-  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
-}
-
 json point(const observe::Sample& s) {
-  return json::array({static_cast<double>(s.t_ms) / 1000.0, formatValue(s.v)});
+  return json::array({static_cast<double>(s.t_ms) / 1000.0, observe::formatSampleValue(s.v)});
 }
 
 json resultJson(const observe::QueryResult& result, int64_t t_ms) {

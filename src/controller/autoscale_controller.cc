@@ -4,16 +4,12 @@
 #include <cmath>
 
 #include "controller/autoscale_plan.h"
+#include "controller/footprint.h"
 #include "model/well_known.h"
 
 namespace skiff {
 
 namespace {
-
-bool longRunning(const json& component) {
-  const std::string type = component.value("type", "service");
-  return type == "service" || type == "stateful";
-}
 
 // Rounded for status and events: a decision's inputs, not a time series.
 json roundedMetrics(const std::map<std::string, double>& metrics) {

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "controller/footprint.h"
 #include "controller/release_plan.h"
 #include "controller/rollout_plan.h"
 #include "model/formats.h"
@@ -51,11 +52,6 @@ const json* componentNamed(const json& spec, const std::string& name) {
   for (const auto& c : *components)
     if (c.value("name", "") == name) return &c;
   return nullptr;
-}
-
-bool longRunning(const json& c) {
-  const std::string type = c.value("type", "service");
-  return type == "service" || type == "stateful";
 }
 
 std::string seconds(std::chrono::seconds s) { return std::to_string(s.count()) + "s"; }

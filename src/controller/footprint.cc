@@ -12,11 +12,6 @@ namespace {
 
 using nlohmann::json;
 
-bool longRunning(const json& component) {
-  const std::string type = component.value("type", "service");
-  return type == "service" || type == "stateful";
-}
-
 // The request of one instance: requests.X, else the X shorthand (request = limit), else 0.
 std::string cpuText(int64_t millis) {
   return millis % 1000 == 0 ? std::to_string(millis / 1000) : std::to_string(millis) + "m";
@@ -45,6 +40,11 @@ json Footprint::toJson() const {
           {"cpu", cpuText(cpu_millis)},
           {"memory", bytesText(memory_bytes)},
           {"storage", bytesText(storage_bytes)}};
+}
+
+bool longRunning(const json& component) {
+  const std::string type = component.value("type", "service");
+  return type == "service" || type == "stateful";
 }
 
 json resourceRequest(const json& component, const char* resource) {

@@ -24,6 +24,10 @@ struct Footprint {
   nlohmann::json toJson() const;  // {"applications", "instances", "cpu", "memory", "storage"}
 };
 
+// Whether `component` runs all the time (a service or stateful one), as opposed to a job or
+// cron job that runs to completion.
+bool longRunning(const nlohmann::json& component);
+
 // What one instance of `component` asks for of `resource` ("cpu", "memory"): its `requests`,
 // else the shorthand that is both request and limit; null when it asks for none.
 nlohmann::json resourceRequest(const nlohmann::json& component, const char* resource);

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "controller/autoscale_controller.h"
+#include "controller/footprint.h"
 #include "controller/release_plan.h"
 #include "controller/revision_controller.h"
 #include "controller/rollout_plan.h"
@@ -45,11 +46,6 @@ std::string randomSuffix() {
 }
 
 // Long-running components are the ones this controller keeps instances of.
-bool longRunning(const json& component) {
-  const std::string type = component.value("type", "service");
-  return type == "service" || type == "stateful";
-}
-
 // The next step for a stateful component (Kubernetes' OrderedReady + RollingUpdate): remove
 // ordinals beyond `desired` from the highest down; create the lowest missing ordinal once all
 // below it are ready; when all are present and ready, replace the highest one still on an old

@@ -8,15 +8,15 @@
 
 namespace skiff::observe {
 
-namespace {
-
-std::string formatValue(double v) {
+std::string formatSampleValue(double v) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.17g", v);
   return buf;
 }
+
+namespace {
 
 void appendSeries(const TimeSeriesStore& series, const std::string& name, int64_t from_ms,
                   int64_t now_ms, std::string& out) {
@@ -34,7 +34,7 @@ void appendSeries(const TimeSeriesStore& series, const std::string& name, int64_
       }
       out += '}';
     }
-    out += ' ' + formatValue(last.v) + ' ' + std::to_string(last.t_ms) + '\n';
+    out += ' ' + formatSampleValue(last.v) + ' ' + std::to_string(last.t_ms) + '\n';
   }
 }
 

@@ -21,6 +21,10 @@ std::string renderExposition(const TimeSeriesStore& series,
                              const std::vector<MetricFamily>& families, int64_t now_ms,
                              std::chrono::milliseconds freshness);
 
+// A sample's value as the text format (and Prometheus' HTTP API) writes it: shortest exact
+// decimal, NaN, +Inf, -Inf.
+std::string formatSampleValue(double v);
+
 // A label value escaped for the text format (backslash, double quote, newline).
 std::string escapeLabelValue(const std::string& value);
 

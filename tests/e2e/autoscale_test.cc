@@ -6,21 +6,16 @@
 #include <nlohmann/json.hpp>
 
 #include "e2e/harness.h"
+#include "e2e/server_test.h"
 
 namespace skiff::test {
 namespace {
 
 using nlohmann::json;
 
-class AutoscaleTest : public ::testing::Test {
+class AutoscaleTest : public ServerTest {
  protected:
-  void SetUp() override {
-    server_.start();
-    ASSERT_TRUE(eventually([&] { return !server_.gatewayUrl().empty(); }));
-  }
-  json get(const std::string& path) {
-    return json::parse(httpRequest(server_.url(), "GET", path).body, nullptr, false);
-  }
+  AutoscaleTest() : ServerTest({"--metrics-interval", "1s"}) {}
   json scaled() {
     return get("/api/v1/tenants/default/applications/auto")
         .value("status", json::object())
@@ -35,9 +30,6 @@ class AutoscaleTest : public ::testing::Test {
            !i["spec"].value("terminating", false);
     return n;
   }
-
-  TempDir dir_;
-  ServerProcess server_{dir_.path(), {"--metrics-interval", "1s"}};
 };
 
 TEST_F(AutoscaleTest, LoadScalesOutAndTheEndOfLoadScalesBackIn) {

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "e2e/harness.h"
+#include "e2e/server_test.h"
 
 namespace skiff::test {
 namespace {
@@ -52,15 +53,9 @@ json demo() {
                {"routes", {{{"host", "demo.localhost"}, {"port", "http"}}}}}}}}}};
 }
 
-class ObserveTest : public ::testing::Test {
+class ObserveTest : public ServerTest {
  protected:
-  void SetUp() override {
-    server_.start();
-    ASSERT_TRUE(eventually([&] { return !server_.gatewayUrl().empty(); }));
-  }
-  json get(const std::string& path) {
-    return json::parse(httpRequest(server_.url(), "GET", path).body, nullptr, false);
-  }
+  ObserveTest() : ServerTest({"--metrics-interval", "1s"}) {}
   // The result of an instant query in the default tenant (at `time`, when given).
   json query(const std::string& q, const std::string& time = "") {
     json answer = get(kMetrics + "?query=" + urlEncode(q) + (time.empty() ? "" : "&time=" + time));
@@ -84,9 +79,6 @@ class ObserveTest : public ::testing::Test {
     auto items = get("/api/v1/tenants/default/instances").value("items", json::array());
     return items.empty() ? "" : items[0]["metadata"].value("name", "");
   }
-
-  TempDir dir_;
-  ServerProcess server_{dir_.path(), {"--metrics-interval", "1s"}};
 };
 
 TEST_F(ObserveTest, InstanceAndRouteMetricsAreQueryableExposedAndShownByTop) {

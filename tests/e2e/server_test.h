@@ -5,12 +5,18 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <string>
+#include <vector>
+
 #include "e2e/harness.h"
 
 namespace skiff::test {
 
 class ServerTest : public ::testing::Test {
  protected:
+  // `server_args` are added to the server's command line (e.g. a faster --metrics-interval).
+  explicit ServerTest(std::vector<std::string> server_args = {})
+      : server_(dir_.path(), std::move(server_args)) {}
   void SetUp() override {
     server_.start();
     ASSERT_TRUE(eventually([&] { return !server_.gatewayUrl().empty(); }));
@@ -22,7 +28,7 @@ class ServerTest : public ::testing::Test {
   void apply(const nlohmann::json& doc) { applyApplication(server_, doc); }
 
   TempDir dir_;
-  ServerProcess server_{dir_.path()};
+  ServerProcess server_;
 };
 
 }  // namespace skiff::test

@@ -4,7 +4,8 @@
 //   start   100 sequential short-lived containers (/bin/true in a busybox image, as crun's
 //           README times them): `runc run` of one prepared bundle, and RuncDriver start →
 //           exited → remove of an instance of the same image (overlay root, bundle, shim,
-//           cgroup, runc state). Both p50 / p99 / mean; the ratio is Skiff's overhead.
+//           cgroup, runc state), alternating. Both p50 / p99 / mean; the ratio is Skiff's
+//           overhead.
 //   pull    a REF from the registry into a fresh store, then its layers unpacked (what an
 //           instance's first start costs), MB/s of compressed and of unpacked bytes.
 //
@@ -72,7 +73,8 @@ int benchStart(const std::string& skiff, const std::string& work, int runs) {
   const std::string layer = work + "/layer";
   if (Status s = makeLayer(layer); !s.isOk()) return die(s.message());
 
-  // Bare runc: one bundle (the same overlay root and config the driver writes), run N times.
+  // Bare runc: one bundle (the same overlay root and config the driver writes, with its
+  // /etc/hosts, /etc/resolv.conf and /etc/hostname), run N times.
   const std::string bundle = work + "/bundle";
   auto kind = runtime::prepareRootfs({layer}, bundle);
   if (!kind.ok()) return die(kind.status().message());
@@ -82,33 +84,42 @@ int benchStart(const std::string& skiff, const std::string& work, int runs) {
   config.rootfs = bundle + "/rootfs";
   config.hostname = "bench";
   config.cgroups_path = "skiff-bench-runc";
+  auto host_resolv = readWholeFile("/etc/resolv.conf");
+  for (const auto& [name, contents] : std::vector<std::pair<std::string, std::string>>{
+           {"hosts", runtime::hostsFileContents(config.hostname, {})},
+           {"resolv.conf", runtime::resolvConfContents({}, host_resolv.ok() ? *host_resolv : "")},
+           {"hostname", config.hostname + "\n"}}) {
+    if (Status s = writeFileAtomically(work + "/" + name, contents); !s.isOk())
+      return die(s.message());
+    config.mounts.push_back({work + "/" + name, "/etc/" + name, true});
+  }
   if (Status s = writeFileAtomically(bundle + "/config.json", runtime::ociConfigJson(config));
       !s.isOk())
     return die(s.message());
-  std::vector<double> bare;
-  for (int i = 0; i < runs; ++i) {
-    const auto start = Clock::now();
-    auto ran = runChecked({"runc", "--root", work + "/runc-root", "run", "--bundle", bundle,
-                           "bench-" + std::to_string(i)});
-    if (!ran.ok()) return die(ran.status().message());
-    bare.push_back(since(start));
-  }
-  (void)runtime::releaseRootfs(bundle);
 
   // Skiff: the runc driver, under its shim, from the same layer.
   runtime::RuncDriverOptions options;
   options.root_dir = work + "/driver";
   options.shim_binary = skiff;
   runtime::RuncDriver driver(options);
-  std::vector<double> skiff_ms, start_ms, exit_ms, remove_ms;
+
+  // The two alternate, so that both see the same machine: a run of one after the other
+  // compared one quiet minute with another.
+  std::vector<double> bare, skiff_ms, start_ms, exit_ms, remove_ms;
   for (int i = 0; i < runs; ++i) {
+    auto start = Clock::now();
+    auto ran = runChecked({"runc", "--root", work + "/runc-root", "run", "--bundle", bundle,
+                           "bench-" + std::to_string(i)});
+    if (!ran.ok()) return die(ran.status().message());
+    bare.push_back(since(start));
+
     runtime::InstanceSpec spec;
     spec.id = "bench." + std::to_string(i);
     spec.argv = {"/bin/true"};
     spec.env = {{"PATH", "/bin"}};
     spec.container = runtime::ContainerSpec{};
     spec.container->rootfs_layers = {layer};
-    const auto start = Clock::now();
+    start = Clock::now();
     auto started = driver.start(spec);
     if (!started.ok()) return die(started.status().message());
     start_ms.push_back(since(start));
@@ -123,6 +134,7 @@ int benchStart(const std::string& skiff, const std::string& work, int runs) {
     remove_ms.push_back(skiff_ms.back() - exit_ms.back());
     exit_ms.back() -= start_ms.back();
   }
+  (void)runtime::releaseRootfs(bundle);
   const Summary b = summarize(bare), k = summarize(skiff_ms);
   std::printf("start: %d sequential /bin/true containers\n", runs);
   std::printf("  bare runc run       p50 %6.1f ms  p99 %6.1f ms  mean %6.1f ms  total %.2f s\n",

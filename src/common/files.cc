@@ -19,7 +19,8 @@ Status fileError(const std::string& what, const std::string& path) {
 
 }  // namespace
 
-Status writeFileAtomically(const std::string& path, std::string_view contents, mode_t mode) {
+Status writeFileAtomically(const std::string& path, std::string_view contents, mode_t mode,
+                           Durability durability) {
   std::string tmp = path + ".tmp";
   // A stale temporary file may have another mode; start afresh so `mode` holds from the
   // first byte (O_EXCL), whatever the umask (fchmod).
@@ -42,13 +43,14 @@ Status writeFileAtomically(const std::string& path, std::string_view contents, m
     }
     off += static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0) {
+  if (durability == Durability::kDurable && ::fsync(fd) != 0) {
     Status st = fileError("cannot fsync", tmp);
     ::close(fd);
     return st;
   }
   ::close(fd);
   if (::rename(tmp.c_str(), path.c_str()) != 0) return fileError("cannot rename to", path);
+  if (durability == Durability::kVolatile) return Status::ok();
   std::string dir = path.substr(0, path.rfind('/') == std::string::npos ? 0 : path.rfind('/'));
   if (dir.empty()) dir = ".";
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -1,6 +1,8 @@
 // The skiff binary: `skiff server` runs the control plane; every other subcommand is the CLI.
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstring>
 
 #include "cli/commands.h"
 #include "exe/containers.h"
@@ -8,6 +10,7 @@
 #include "gateway/gateway.h"
 #include "runtime/local/platform_log_sink.h"
 #include "runtime/local/shim.h"
+#include "runtime/local/shim_launcher.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"Skiff: an application-centric container PaaS", "skiff"};
@@ -109,8 +112,13 @@ int main(int argc, char** argv) {
 
   // Started by the process driver, one per instance; not for people, hence no help group.
   std::string shim_dir;
+  bool shim_launcher = false;
   CLI::App* shim = app.add_subcommand("shim", "Supervise one instance (started by the runtime)");
-  shim->add_option("--dir", shim_dir, "The instance's state directory")->required();
+  shim->add_option("--dir", shim_dir, "The instance's state directory");
+  // The drivers' helper that forks shims (runtime/local/shim_launcher.h); its padding argument
+  // is room for each shim's command line.
+  shim->add_flag("--launcher", shim_launcher, "Fork shims on request");
+  shim->allow_extras();
   shim->group("");
 
   skiff::cli::Commands commands(app);
@@ -124,7 +132,18 @@ int main(int argc, char** argv) {
       spdlog::warn("the gateway's log goes to the console only: {}", s.toString());
     return skiff::gateway::runGateway(gateway_options);
   }
-  if (shim->parsed()) return skiff::runtime::runShim(shim_dir);
+  if (shim->parsed() && shim_launcher) {
+    // argv's strings lie one after another: the launcher may rewrite all of them.
+    char* end = argv[argc - 1] + std::strlen(argv[argc - 1]) + 1;
+    return skiff::runtime::runShimLauncher(argv[0], static_cast<size_t>(end - argv[0]));
+  }
+  if (shim->parsed()) {
+    if (shim_dir.empty()) {
+      std::fprintf(stderr, "skiff shim: --dir is required\n");
+      return 2;
+    }
+    return skiff::runtime::runShim(shim_dir);
+  }
   if (host_cleanup->parsed()) return skiff::runHostCleanup(cleanup_dir);
   return commands.run();
 }

@@ -3,6 +3,7 @@
 // on the host (mounts, runc containers, cgroups), also when a test failed halfway.
 #pragma once
 
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/mount.h>
@@ -33,9 +34,9 @@ namespace fs = std::filesystem;
 inline constexpr const char* kRunc = "/usr/sbin/runc";
 inline constexpr const char* kBusybox = "/usr/bin/busybox";
 
-// The unit test binary is its own shim: the driver starts it as `skiff shim --dir DIR`, and
-// this runs the shim before main() when it sees those arguments. So the tests need neither
-// the skiff binary nor the libraries it links.
+// The unit test binary is its own shim: the driver starts it as `skiff shim --launcher PAD`
+// (or `skiff shim --dir DIR`), and this runs the launcher (or the shim) before main() when it
+// sees those arguments. So the tests need neither the skiff binary nor the libraries it links.
 [[maybe_unused]] inline const bool kRanAsShim = [] {
   auto cmdline = readWholeFile("/proc/self/cmdline");
   if (!cmdline.ok()) return false;
@@ -47,7 +48,11 @@ inline constexpr const char* kBusybox = "/usr/bin/busybox";
       start = i + 1;
     }
   }
-  if (args.size() != 4 || args[1] != "shim" || args[2] != "--dir") return false;
+  if (args.size() != 4 || args[1] != "shim") return false;
+  // argv[0] starts the argument area, which /proc/self/cmdline spans.
+  if (args[2] == "--launcher")
+    ::_exit(runtime::runShimLauncher(program_invocation_name, cmdline->size()));
+  if (args[2] != "--dir") return false;
   ::_exit(runtime::runShim(args[3]));
 }();
 

@@ -110,7 +110,8 @@ Result<std::string> ProcessDriver::writeWorkloadFiles(const InstanceSpec& spec) 
     const std::string dir =
         (f.secret ? secretDir(spec.id) : instanceDir(spec.id)) + "/volumes/" + f.volume;
     if (Status s = makeDir(dir, f.secret ? 0700 : 0755); !s.isOk()) return s;
-    if (Status s = writeFileAtomically(dir + "/" + f.name, f.contents, f.secret ? 0400 : 0444);
+    if (Status s = writeFileAtomically(dir + "/" + f.name, f.contents, f.secret ? 0400 : 0444,
+                                       Durability::kVolatile);
         !s.isOk())
       return s;
     shim_spec.env["SKIFF_VOLUME_" + envVarName(f.volume)] = dir;
@@ -119,7 +120,9 @@ Result<std::string> ProcessDriver::writeWorkloadFiles(const InstanceSpec& spec) 
   if (!spec.secret_env.empty()) {
     secret_env_file = secretDir(spec.id) + "/env.json";
     const nlohmann::json env(spec.secret_env);
-    if (Status s = writeFileAtomically(secret_env_file, env.dump(), 0600); !s.isOk()) return s;
+    if (Status s = writeFileAtomically(secret_env_file, env.dump(), 0600, Durability::kVolatile);
+        !s.isOk())
+      return s;
   }
   return encodeSpec(shim_spec, secret_env_file);
 }
@@ -140,11 +143,13 @@ Result<InstanceState> ProcessDriver::start(const InstanceSpec& spec) {
     discard(spec.id);
     return spec_json.status();
   }
-  if (Status s = writeFileAtomically(dir + "/" + kSpecFile, *spec_json); !s.isOk()) {
+  if (Status s =
+          writeFileAtomically(dir + "/" + kSpecFile, *spec_json, 0644, Durability::kVolatile);
+      !s.isOk()) {
     discard(spec.id);
     return s;
   }
-  if (Status s = spawnShim(shim_binary_, dir); !s.isOk()) {
+  if (Status s = launcher_.spawn(dir); !s.isOk()) {
     discard(spec.id);
     return s;
   }

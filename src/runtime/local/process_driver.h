@@ -19,6 +19,7 @@
 #include "runtime/local/cgroups.h"
 #include "runtime/local/driver.h"
 #include "runtime/local/shim.h"
+#include "runtime/local/shim_launcher.h"
 
 namespace skiff::runtime {
 
@@ -70,6 +71,7 @@ class ProcessDriver final : public Driver {
   // Constant after construction.
   const std::string root_;
   const std::string shim_binary_;
+  ShimLauncher launcher_{shim_binary_};  // forks the shims
   const std::chrono::milliseconds start_timeout_;
   const CgroupLayout cgroups_;
   const std::string secret_root_;  // /dev/shm/skiff-<root tag>

@@ -1,8 +1,10 @@
 #include "runtime/local/runc_driver.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -32,7 +34,9 @@ using std::chrono::steady_clock;
 namespace {
 
 constexpr milliseconds kPollInterval{10};
-constexpr std::chrono::microseconds kStartPollInterval{500};
+// A start waits on inotify for the files that tell its progress, and looks again at least this
+// often in case a change came between a look and the watch that would have seen it.
+constexpr milliseconds kStartRecheck{10};
 constexpr milliseconds kKillTimeout{10000};
 constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -98,6 +102,55 @@ int runProgram(const std::vector<std::string>& args, std::string* output) {
   if (out >= 0) ::close(out);
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
+
+// Waits for changes to the files of a starting container (an inotify instance). There is one
+// per thread, kept for the next start: closing an inotify instance waits for an RCU grace
+// period, which here took longer than the rest of a start.
+class StartWatch {
+ public:
+  static StartWatch& forThisThread() {
+    thread_local StartWatch watch;
+    return watch;
+  }
+  ~StartWatch() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  StartWatch(const StartWatch&) = delete;
+  StartWatch& operator=(const StartWatch&) = delete;
+
+  // A watch that cannot be added costs only latency: wait() still returns after its timeout.
+  void add(const std::string& path, uint32_t mask) {
+    if (fd_ < 0) return;
+    if (int wd = ::inotify_add_watch(fd_, path.c_str(), mask); wd >= 0) watches_.push_back(wd);
+  }
+  // Until some watched change or `timeout`.
+  void wait(milliseconds timeout) {
+    if (fd_ < 0) {
+      std::this_thread::sleep_for(timeout);
+      return;
+    }
+    pollfd pfd{fd_, POLLIN, 0};
+    (void)::poll(&pfd, 1, static_cast<int>(timeout.count()));
+    drain();
+  }
+  // Removes the watches, for the next start.
+  void clear() {
+    for (int wd : watches_) (void)::inotify_rm_watch(fd_, wd);
+    watches_.clear();
+    drain();
+  }
+
+ private:
+  StartWatch() : fd_(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK)) {}
+  void drain() {
+    char events[4096];
+    while (fd_ >= 0 && ::read(fd_, events, sizeof events) > 0) {
+    }
+  }
+
+  const int fd_;
+  std::vector<int> watches_;
+};
 
 // This process's directory in every mounted cgroup hierarchy (v1 ones and the unified one),
 // where runc puts a container's relative cgroupsPath.
@@ -170,11 +223,13 @@ std::vector<std::string> ownCgroupDirs() {
   return dirs;
 }
 
-// Removes a container cgroup directory that runc did not (its state was lost): SIGKILL to
-// what still runs in it (the container's processes; nothing else joins these cgroups), then
-// rmdir.
+// Removes a container cgroup directory that runc did not (a stopped container's, or one whose
+// state was lost): rmdir, and while processes still hold it, SIGKILL to them (the container's
+// processes; nothing else joins these cgroups) and rmdir again.
 void removeContainerCgroup(const std::string& dir) {
-  for (int attempt = 0; attempt < 100 && fs::exists(dir); ++attempt) {
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    // Empty, as it is once a container has exited: gone at the first try.
+    if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) break;
     if (auto procs = readWholeFile(dir + "/cgroup.procs"); procs.ok()) {
       std::istringstream in(*procs);
       pid_t pid;
@@ -245,12 +300,8 @@ std::string RuncDriver::runcError(const std::string& id) const {
   return error;
 }
 
-bool RuncDriver::containerExecuted(const std::string& id) const {
-  // runc removes exec.fifo once the container's init has opened it to exec the command, which
-  // it does only after finding the command; a failed start has a dead init instead.
-  const std::string dir = runcRoot() + "/" + id;
-  if (fs::exists(dir + "/exec.fifo")) return false;
-  auto text = readWholeFile(dir + "/state.json");
+bool RuncDriver::initRunning(const std::string& id) const {
+  auto text = readWholeFile(runcRoot() + "/" + id + "/state.json");
   if (!text.ok()) return false;
   auto state = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
   if (!state.is_object() || !state.contains("init_process_pid") ||
@@ -259,8 +310,26 @@ bool RuncDriver::containerExecuted(const std::string& id) const {
   const int pid = state["init_process_pid"].get<int>();
   auto stat = readWholeFile("/proc/" + std::to_string(pid) + "/stat");
   if (pid <= 0 || !stat.ok()) return false;
+  // After ") state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime
+  // stime cutime cstime priority nice num_threads itrealvalue starttime": the start time tells
+  // the init from a process that got its pid later.
   size_t paren = stat->rfind(')');
-  return paren != std::string::npos && paren + 2 < stat->size() && (*stat)[paren + 2] != 'Z';
+  if (paren == std::string::npos) return false;
+  std::istringstream fields(stat->substr(paren + 1));
+  std::string state_letter, field;
+  fields >> state_letter;
+  for (int i = 0; i < 19 && fields >> field; ++i) {
+  }
+  if (state_letter == "Z" || state_letter == "X") return false;
+  if (state.contains("init_process_start") && state["init_process_start"].is_number_unsigned())
+    return field == std::to_string(state["init_process_start"].get<uint64_t>());
+  return true;
+}
+
+bool RuncDriver::containerExecuted(const std::string& id) const {
+  // runc removes exec.fifo once the container's init has opened it to exec the command, which
+  // it does only after finding the command; a failed start has a dead init instead.
+  return !fs::exists(runcRoot() + "/" + id + "/exec.fifo") && initRunning(id);
 }
 
 bool RuncDriver::runcKnows(const std::string& id) const {
@@ -369,7 +438,9 @@ Result<std::string> RuncDriver::prepare(const InstanceSpec& spec) const {
     // Readable by the container's user, whoever that is: the directory is only reachable
     // through the instance's own directories.
     if (Status s = makeDir(volume_dir, 0755); !s.isOk()) return s;
-    if (Status s = writeFileAtomically(volume_dir + "/" + f.name, f.contents, 0444); !s.isOk())
+    if (Status s =
+            writeFileAtomically(volume_dir + "/" + f.name, f.contents, 0444, Durability::kVolatile);
+        !s.isOk())
       return s;
     volume_dirs[f.volume] = volume_dir;
   }
@@ -408,7 +479,9 @@ Result<std::string> RuncDriver::prepare(const InstanceSpec& spec) const {
            {"hosts", hostsFileContents(hostname, container.hosts)},
            {"resolv.conf", resolvConfContents(container.dns, host_resolv.ok() ? *host_resolv : "")},
            {"hostname", hostname + "\n"}}) {
-    if (Status s = writeFileAtomically(etc + "/" + name, contents, 0644); !s.isOk()) return s;
+    if (Status s = writeFileAtomically(etc + "/" + name, contents, 0644, Durability::kVolatile);
+        !s.isOk())
+      return s;
     config.mounts.push_back({etc + "/" + name, "/etc/" + name, true});
   }
   for (const auto& [volume, volume_dir] : volume_dirs)
@@ -430,14 +503,17 @@ Result<std::string> RuncDriver::prepare(const InstanceSpec& spec) const {
   config.limits = spec.limits;
   const std::string config_json = ociConfigJson(config);
   if (spec.secret_env.empty()) {
-    if (Status s = writeFileAtomically(bundle + "/config.json", config_json, 0600); !s.isOk())
+    if (Status s =
+            writeFileAtomically(bundle + "/config.json", config_json, 0600, Durability::kVolatile);
+        !s.isOk())
       return s;
   } else {
     // Secret variables stay on tmpfs; runc follows the link.
     for (const std::string& d : {secret_root_, secretDir(spec.id)})
       if (Status s = makeDir(d, 0700); !s.isOk()) return s;
     const std::string real = secretDir(spec.id) + "/config.json";
-    if (Status s = writeFileAtomically(real, config_json, 0600); !s.isOk()) return s;
+    if (Status s = writeFileAtomically(real, config_json, 0600, Durability::kVolatile); !s.isOk())
+      return s;
     fs::create_symlink(real, bundle + "/config.json", ec);
     if (ec) return internalError("cannot link " + bundle + "/config.json: " + ec.message());
   }
@@ -480,6 +556,9 @@ Result<InstanceState> RuncDriver::start(const InstanceSpec& spec) {
   std::error_code ec;
   fs::create_directories(root_ + "/instances", ec);
   if (ec) return internalError("cannot create " + root_ + "/instances: " + ec.message());
+  // Made here, as runc would (0700), so that the start can watch it.
+  if (::mkdir(runcRoot().c_str(), 0700) != 0 && errno != EEXIST)
+    return internalError("cannot create " + runcRoot() + ": " + std::strerror(errno));
   const std::string dir = instanceDir(spec.id);
   if (::mkdir(dir.c_str(), 0755) != 0) {
     if (errno == EEXIST)
@@ -496,11 +575,13 @@ Result<InstanceState> RuncDriver::start(const InstanceSpec& spec) {
     discard(spec.id);
     return spec_json.status();
   }
-  if (Status s = writeFileAtomically(dir + "/" + kSpecFile, *spec_json); !s.isOk()) {
+  if (Status s =
+          writeFileAtomically(dir + "/" + kSpecFile, *spec_json, 0644, Durability::kVolatile);
+      !s.isOk()) {
     discard(spec.id);
     return s;
   }
-  if (Status s = spawnShim(shim_binary_, dir); !s.isOk()) {
+  if (Status s = launcher_.spawn(dir); !s.isOk()) {
     discard(spec.id);
     return s;
   }
@@ -511,8 +592,22 @@ Result<InstanceState> RuncDriver::start(const InstanceSpec& spec) {
     return internalError("instance \"" + spec.id + "\" failed to start: " + why +
                          (shim_said.empty() ? "" : "; shim log: " + shim_said));
   };
+  // What tells: the shim's state.json and runc.log here, and runc's directory for the
+  // container (in its root), whose exec.fifo goes once the command runs.
+  StartWatch& watch = StartWatch::forThisThread();
+  struct ClearAtEnd {
+    StartWatch& watch;
+    ~ClearAtEnd() { watch.clear(); }
+  } clear_at_end{watch};
+  watch.add(dir, IN_MOVED_TO | IN_MODIFY);
+  watch.add(runcRoot(), IN_CREATE | IN_MOVED_TO);
+  bool watching_container = false;
   const auto deadline = steady_clock::now() + start_timeout_;
   while (true) {
+    if (!watching_container && fs::exists(runcRoot() + "/" + spec.id)) {
+      watch.add(runcRoot() + "/" + spec.id, IN_DELETE | IN_MOVED_TO);
+      watching_container = true;
+    }
     if (auto text = readWholeFile(dir + "/" + kStateFile); text.ok()) {
       auto record = decodeRecord(*text);
       if (!record.ok()) return fail(record.status().message());
@@ -532,8 +627,9 @@ Result<InstanceState> RuncDriver::start(const InstanceSpec& spec) {
     if (steady_clock::now() > deadline)
       return fail("runc did not create the container within " +
                   std::to_string(start_timeout_.count()) + " ms");
-    // Finely: a start is tens of milliseconds, and the checks are a few cheap syscalls.
-    std::this_thread::sleep_for(kStartPollInterval);
+    watch.wait(std::min(kStartRecheck,
+                        std::chrono::duration_cast<milliseconds>(deadline - steady_clock::now()) +
+                            milliseconds(1)));
   }
 }
 
@@ -586,14 +682,16 @@ Status RuncDriver::remove(const std::string& id) {
   if (record->state.phase == InstancePhase::kRunning)
     return conflict("instance \"" + id + "\" is running; stop it before removing it");
   if (fs::exists(runcRoot() + "/" + id)) {
+    // Of `runc delete`, a stopped container needs only what follows: its state directory and
+    // cgroups removed (it has no hooks), which spares a runc process per removal. A container
+    // whose init still runs (its shim was lost) is runc's to kill.
     std::string output;
-    if (runc({"delete", "--force", id}, &output) != 0 && runcKnows(id))
+    if (initRunning(id) && runc({"delete", "--force", id}, &output) != 0 && runcKnows(id))
       return internalError("cannot delete container \"" + id + "\": runc said: " + output);
     std::error_code ec;
     fs::remove_all(runcRoot() + "/" + id, ec);
   }
-  for (const std::string& cgroup : cgroupDirs(id))
-    if (fs::exists(cgroup)) removeContainerCgroup(cgroup);
+  for (const std::string& cgroup : cgroupDirs(id)) removeContainerCgroup(cgroup);
   if (Status s = releaseRootfs(bundleDir(id)); !s.isOk()) return s;
   return keepLogsAndDelete(root_, id, secretDir(id));
 }

@@ -30,6 +30,7 @@
 #include "runtime/local/cgroups.h"
 #include "runtime/local/driver.h"
 #include "runtime/local/shim.h"
+#include "runtime/local/shim_launcher.h"
 
 namespace skiff::runtime {
 
@@ -69,7 +70,8 @@ class RuncDriver final : public Driver {
   Result<InstanceState> inspect(const std::string& id) override;
   // `runc kill <id> TERM`, `runc kill <id> KILL` after `grace`; returns once exited.
   Status stop(const std::string& id, std::chrono::milliseconds grace) override;
-  // `runc delete --force`, unmounts the root filesystem, deletes the state; keeps the logs.
+  // Deletes the container (with `runc delete --force` if its init still runs), unmounts the
+  // root filesystem, deletes the state; keeps the logs.
   Status remove(const std::string& id) override;
   Result<std::vector<std::string>> list() override;
   Result<std::string> logPath(const std::string& id) override;
@@ -106,6 +108,8 @@ class RuncDriver final : public Driver {
   void discard(const std::string& id) const;
   // Whether runc has state for the container (created, running or stopped).
   bool runcKnows(const std::string& id) const;
+  // Whether the container's init process (runc's state names it) still runs.
+  bool initRunning(const std::string& id) const;
   // Whether the container's init has exec'd the command and still runs.
   bool containerExecuted(const std::string& id) const;
   // The last error runc logged for the container ("runc run failed: ..."); empty: none.
@@ -119,6 +123,7 @@ class RuncDriver final : public Driver {
   // Constant after construction.
   const std::string root_;
   const std::string shim_binary_;
+  ShimLauncher launcher_{shim_binary_};  // forks the shims
   const std::string runc_binary_;
   const std::chrono::milliseconds start_timeout_;
   const bool force_copy_rootfs_;

@@ -7,6 +7,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -284,7 +285,8 @@ class InstanceShim {
   // Records that the workload could not be started, cleaning up what the shim created.
   int startFailed(const std::string& message);
   Status writeRecord() {
-    return writeFileAtomically(dir_ + "/" + kStateFile, encodeRecord(record_));
+    return writeFileAtomically(dir_ + "/" + kStateFile, encodeRecord(record_), 0644,
+                               Durability::kVolatile);
   }
   void pump(int* fd, LogStream stream);
 
@@ -327,7 +329,8 @@ int InstanceShim::run() {
   record_.state.shim_pid = ::getpid();
   record_.state.log_dir = dir_ + "/" + kLogsDir;
   record_.state.log_path = record_.state.log_dir + "/" + LogFileWriter::kCurrentName;
-  (void)writeFileAtomically(dir_ + "/" + kShimPidFile, std::to_string(::getpid()) + "\n");
+  (void)writeFileAtomically(dir_ + "/" + kShimPidFile, std::to_string(::getpid()) + "\n", 0644,
+                            Durability::kVolatile);
 
   auto spec_text = readWholeFile(dir_ + "/" + kSpecFile);
   if (!spec_text.ok()) return startFailed(spec_text.status().toString());
@@ -368,10 +371,9 @@ int InstanceShim::run() {
   if (!log.ok()) return startFailed(log.status().toString());
   log_ = std::move(log).value();
 
-  CgroupLayout layout = detectCgroupLayout();
   if (runc_) {
     // runc creates, limits and deletes the container's cgroups itself.
-  } else if (layout.anyAvailable()) {
+  } else if (CgroupLayout layout = detectCgroupLayout(); layout.anyAvailable()) {
     // The shim's directory is ROOT/instances/ID (ProcessDriver::instanceDir).
     const std::string driver_root =
         std::filesystem::path(dir_).parent_path().parent_path().string();
@@ -644,6 +646,17 @@ Status spawnShim(const std::string& shim_binary, const std::string& dir) {
   return Status::ok();
 }
 
+namespace {
+
+bool predatesBoot(const std::string& path) {
+  struct stat st;
+  timespec up{};
+  if (::stat(path.c_str(), &st) != 0 || ::clock_gettime(CLOCK_BOOTTIME, &up) != 0) return false;
+  return st.st_mtime + 1 < ::time(nullptr) - up.tv_sec;
+}
+
+}  // namespace
+
 Result<ShimRecord> readShimRecord(const std::string& id, const std::string& dir,
                                   const std::string& workload) {
   if (!std::filesystem::is_directory(dir)) return notFound("no instance \"" + id + "\"");
@@ -652,7 +665,9 @@ Result<ShimRecord> readShimRecord(const std::string& id, const std::string& dir,
     if (!text.ok()) {
       if (text.status().code() != StatusCode::kNotFound) return text.status();
       const pid_t shim_pid = readShimPid(dir);
-      if (shim_pid <= 0 || shimAlive(dir, shim_pid))
+      // No shim.pid yet: starting, unless the machine restarted since (these files are not
+      // fsynced, so a start cut short by that may have left none).
+      if ((shim_pid <= 0 && !predatesBoot(dir)) || shimAlive(dir, shim_pid))
         return unavailable("instance \"" + id + "\" is starting; try again shortly");
       ShimRecord lost;
       lost.state.id = id;

@@ -52,6 +52,7 @@ void RouteStats::merge(const RouteStats& other) {
   latency_sum_seconds += other.latency_sum_seconds;
   latency_count += other.latency_count;
   in_flight += other.in_flight;
+  proxied += other.proxied;
   connect_errors += other.connect_errors;
 }
 
@@ -105,14 +106,16 @@ std::string MetricsSnapshot::renderPrometheus() const {
   out += "# HELP skiff_gateway_requests_in_flight Requests being proxied now.\n";
   out += "# TYPE skiff_gateway_requests_in_flight gauge\n";
   for (const auto& [key, s] : routes)
-    if (key.revision.empty())  // counted per route: a request is in flight before its backend
+    // Counted per route: a request is in flight before its backend.
+    if (key.revision.empty() && s.used())
       out += "skiff_gateway_requests_in_flight{" + routeLabels(key) + "} " +
              std::to_string(s.in_flight) + "\n";
   out += "# HELP skiff_gateway_upstream_connect_errors_total Failed connections to backends.\n";
   out += "# TYPE skiff_gateway_upstream_connect_errors_total counter\n";
   for (const auto& [key, s] : routes)
-    out += "skiff_gateway_upstream_connect_errors_total{" + routeLabels(key) + "} " +
-           std::to_string(s.connect_errors) + "\n";
+    if (s.used())
+      out += "skiff_gateway_upstream_connect_errors_total{" + routeLabels(key) + "} " +
+             std::to_string(s.connect_errors) + "\n";
   out +=
       "# HELP skiff_gateway_tls_handshake_failures_total TLS handshakes that failed (an unknown "
       "server name included).\n";

@@ -27,10 +27,14 @@ struct RouteStats {
   double latency_sum_seconds = 0;
   uint64_t latency_count = 0;
   int64_t in_flight = 0;
+  uint64_t proxied = 0;  // requests that went on to a backend (each counted in in_flight)
   uint64_t connect_errors = 0;
 
   void recordResponse(int status, double seconds);
   void merge(const RouteStats& other);
+  // Whether anything was ever counted. Unused routes get no series: a table of thousands of
+  // routes, most of them idle, would otherwise be thousands of zero series in every scrape.
+  bool used() const { return latency_count != 0 || proxied != 0 || connect_errors != 0; }
 };
 
 // Requests that matched no route are counted under this route id.

@@ -702,6 +702,7 @@ class ProxyWorker::Proxy {
     }
 
     ++stats.in_flight;
+    ++stats.proxied;
     s.state = Session::State::kProxying;
     s.timed_out = false;
     s.deadline = start + std::chrono::milliseconds(route->timeout_ms);

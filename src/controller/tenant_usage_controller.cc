@@ -25,25 +25,46 @@ Result<ReconcileResult> TenantUsageController::reconcile(const ObjectKey& key) {
   Footprint total;
   {
     std::lock_guard lock(mu_);
-    Footprint& tenant = by_tenant_[key.tenant];
+    Tenant& tenant = by_tenant_[key.tenant];
     auto it = counted_.find(key);
     const bool unchanged = stored.ok() && it != counted_.end() &&
                            it->second.uid == (*stored)->metadata.uid &&
                            it->second.generation == (*stored)->metadata.generation;
-    if (unchanged) return ReconcileResult{};
-    if (it != counted_.end()) {
-      tenant = minus(tenant, it->second.footprint);
-      counted_.erase(it);
+    if (!unchanged) {
+      if (it != counted_.end()) {
+        tenant.usage = minus(tenant.usage, it->second.footprint);
+        counted_.erase(it);
+        tenant.unwritten = true;
+      }
+      if (stored.ok()) {
+        Counted c{(*stored)->metadata.uid, (*stored)->metadata.generation,
+                  footprintOf((*stored)->object().spec)};
+        tenant.usage += c.footprint;
+        counted_.emplace(key, std::move(c));
+        tenant.unwritten = true;
+      }
     }
-    if (stored.ok()) {
-      Counted c{(*stored)->metadata.uid, (*stored)->metadata.generation,
-                footprintOf((*stored)->object().spec)};
-      tenant += c.footprint;
-      counted_.emplace(key, std::move(c));
+    if (!tenant.unwritten) return ReconcileResult{};
+    const auto now = clock_.monotonic();
+    if (tenant.last_write && now < *tenant.last_write + kMinWriteInterval) {
+      // One key of the tenant comes back for the write (a delayed key is never dropped by
+      // the queue); the others need not.
+      if (tenant.due) return ReconcileResult{};
+      tenant.due = true;
+      return ReconcileResult{std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 *tenant.last_write + kMinWriteInterval - now) +
+                             std::chrono::milliseconds(1)};
     }
-    total = tenant;
+    tenant.unwritten = false;
+    tenant.due = false;
+    tenant.last_write = now;
+    total = tenant.usage;
   }
-  if (Status s = publish(key.tenant, total); !s.isOk()) return s;
+  if (Status s = publish(key.tenant, total); !s.isOk()) {
+    std::lock_guard lock(mu_);
+    by_tenant_[key.tenant].unwritten = true;  // this key is retried with backoff
+    return s;
+  }
   return ReconcileResult{};
 }
 

@@ -292,7 +292,7 @@ int runServer(const ServerOptions& options) {
   route_controller = routes.get();
   controllers.add(std::move(routes));
   controllers.add(std::make_unique<InstanceSetController>(**store, clock, &traffic), 4);
-  controllers.add(std::make_unique<TenantUsageController>(**store));
+  controllers.add(std::make_unique<TenantUsageController>(**store, clock));
   // Auto-deploy: components that follow their image's tags (read with the tenant's credentials).
   auto image_follow = std::make_unique<ImageFollowController>(
       **store, clock,

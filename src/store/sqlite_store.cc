@@ -24,6 +24,9 @@ const char* eventTypeName(EventType type) {
 
 namespace {
 
+// What a version held only by the history costs: its text and, about, its parsed metadata.
+size_t historyCost(const StoredObject& version) { return version.json_text.size() + 512; }
+
 // Owns a prepared statement's bindings for one execution.
 class Bound {
  public:
@@ -183,6 +186,9 @@ Status SqliteStore::load() {
             });
   if (!s.isOk()) return s;
   compacted_revision_ = history_.empty() ? revision_ : history_.front().revision - 1;
+  for (const WatchEvent& event : history_)
+    if (superseded(event)) superseded_bytes_ += historyCost(*event.object);
+  compactHistory();
   return Status::ok();
 }
 
@@ -347,21 +353,43 @@ Result<size_t> SqliteStore::reseal() {
   return rewritten;
 }
 
+bool SqliteStore::superseded(const WatchEvent& event) const {
+  if (event.type == EventType::kDeleted) return true;
+  auto it = objects_.find(event.object->key());
+  return it == objects_.end() || it->second != event.object;
+}
+
+void SqliteStore::compactHistory() {
+  while (!history_.empty() && (history_.size() > options_.history_events ||
+                               superseded_bytes_ > options_.history_superseded_bytes)) {
+    const WatchEvent& oldest = history_.front();
+    if (superseded(oldest)) superseded_bytes_ -= historyCost(*oldest.object);
+    compacted_revision_ = oldest.revision;
+    history_.pop_front();
+  }
+}
+
 void SqliteStore::apply(const std::vector<WatchEvent>& events) {
   {
     std::unique_lock lock(mu_);
     for (const WatchEvent& event : events) {
-      if (event.type == EventType::kDeleted)
-        objects_.erase(event.object->key());
-      else
-        objects_[event.object->key()] = event.object;
+      // The version this event replaces is left to the history alone if an event holds it
+      // (the event that made it: its revision is the version's, and it has not been compacted).
+      auto current = objects_.find(event.object->key());
+      if (current != objects_.end() && current->second->resourceVersion() > compacted_revision_)
+        superseded_bytes_ += historyCost(*current->second);
+      if (event.type == EventType::kDeleted) {
+        if (current != objects_.end()) objects_.erase(current);
+        superseded_bytes_ += historyCost(*event.object);
+      } else if (current != objects_.end()) {
+        current->second = event.object;
+      } else {
+        objects_.emplace(event.object->key(), event.object);
+      }
       revision_ = event.revision;
       history_.push_back(event);
     }
-    while (history_.size() > options_.history_events) {
-      compacted_revision_ = history_.front().revision;
-      history_.pop_front();
-    }
+    compactHistory();
   }
   for (const WatchEvent& event : events)
     for (auto& [id, w] : watchers_)

@@ -35,8 +35,12 @@ class SqliteStore final : public Store {
  public:
   struct Options {
     std::string path;
-    // Events kept for watch resumption; older ones are compacted away.
+    // Events kept for watch resumption; older ones are compacted away. Of the kept events,
+    // those whose object has changed since hold a version nothing else holds: once those
+    // versions take more than history_superseded_bytes, the oldest events go too, so a burst
+    // of writes costs bounded memory however large its objects.
     size_t history_events = 10000;
+    size_t history_superseded_bytes = size_t{4} << 20;
     const Clock* clock = &SystemClock::instance();
     // Seals sensitive kinds on disk; nullptr: everything is stored plain. Must outlive the
     // store.
@@ -93,6 +97,10 @@ class SqliteStore final : public Store {
   Status persist(const std::vector<WatchEvent>& events);
   // Publishes committed events to memory and watchers. Requires write_mu_.
   void apply(const std::vector<WatchEvent>& events);
+  // Drops the oldest events beyond the history's bounds. Requires mu_ held exclusively.
+  void compactHistory();
+  // Whether the event holds a version of its object that is no longer current. Requires mu_.
+  bool superseded(const WatchEvent& event) const;
   void unsubscribe(uint64_t id);
   std::string newUid();
 
@@ -118,6 +126,7 @@ class SqliteStore final : public Store {
   mutable std::shared_mutex mu_;
   std::map<ObjectKey, StoredObjectPtr> objects_;
   std::deque<WatchEvent> history_;
+  size_t superseded_bytes_ = 0;  // what superseded() events of history_ hold (historyCost)
   int64_t revision_ = 0;
   int64_t compacted_revision_ = 0;
 };

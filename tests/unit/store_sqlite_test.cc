@@ -24,11 +24,12 @@ class SqliteStoreTest : public ::testing::Test {
     store_.reset();
     std::filesystem::remove_all(dir_);
   }
-  void reopen(size_t history = 10000) {
+  void reopen(size_t history = 10000, size_t superseded_bytes = size_t{4} << 20) {
     store_.reset();
     SqliteStore::Options o;
     o.path = (dir_ / "skiff.db").string();
     o.history_events = history;
+    o.history_superseded_bytes = superseded_bytes;
     auto s = SqliteStore::open(o);
     ASSERT_TRUE(s.ok()) << s.status().toString();
     store_ = std::move(s).value();
@@ -260,6 +261,47 @@ TEST_F(SqliteStoreTest, CompactedHistoryAnswersGone) {
   ok->reset();
   reopen(3);
   EXPECT_EQ(store_->compactedRevision(), 3);
+}
+
+TEST_F(SqliteStoreTest, HistoryHoldsBoundedBytesOfVersionsThatAreNoLongerCurrent) {
+  // About 4.5 KB per version: 20 KB holds four versions no object has any more.
+  reopen(/*history=*/1000, /*superseded_bytes=*/20 << 10);
+  const json big = {{"components", json::array()}, {"note", std::string(4000, 'x')}};
+  // Current versions cost the history nothing: twenty objects, nothing compacted.
+  for (int i = 0; i < 20; ++i)
+    ASSERT_TRUE(store_->create(app("a" + std::to_string(i), "default", big)).ok());
+  EXPECT_EQ(store_->compactedRevision(), 0);
+
+  // Ten versions of one object: the oldest events go once the replaced versions pass 20 KB.
+  auto shop = store_->create(app("shop", "default", big));  // revision 21
+  ASSERT_TRUE(shop.ok());
+  for (int i = 0; i < 9; ++i) {
+    Object o = (*shop)->object();
+    o.spec["round"] = i;
+    shop = store_->update(o);
+    ASSERT_TRUE(shop.ok());
+  }
+  const int64_t compacted = store_->compactedRevision();
+  EXPECT_GT(compacted, 21) << "events of the replaced versions were compacted";
+  EXPECT_LT(compacted, 30) << "the latest version's event stays";
+  EXPECT_GE(compacted, 25) << "at most four replaced versions stay (26 to 29)";
+  Recorder r;
+  WatchOptions w;
+  w.from_revision = compacted - 1;
+  EXPECT_EQ(store_->watch(w, r.sink()).status().code(), StatusCode::kGone);
+  w.from_revision = compacted;
+  auto resumed = store_->watch(w, r.sink());
+  ASSERT_TRUE(resumed.ok());
+  EXPECT_EQ(r.events.back().second, 30);
+  resumed->reset();
+
+  // A deletion leaves its last version to the history alone; a restart keeps the same bound.
+  ASSERT_TRUE(store_->remove(ObjectKey{"Application", "default", "shop"}, std::nullopt).ok());
+  EXPECT_GT(store_->compactedRevision(), compacted);
+  const int64_t before_restart = store_->compactedRevision();
+  reopen(1000, 20 << 10);
+  EXPECT_GE(store_->compactedRevision(), before_restart);
+  EXPECT_EQ(store_->revision(), 31);
 }
 
 TEST_F(SqliteStoreTest, ConcurrentWritersGetUniqueRevisionsAndWatchSeesAllInOrder) {

@@ -4,6 +4,8 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
+#include <fstream>
+
 #include "runtime/local/rootfs.h"
 #include "runtime_runc_test_support.h"
 
@@ -46,6 +48,15 @@ TEST_F(RuncRootfsTest, OverlayAppliesWhiteoutsAndOpaqueDirs) {
   EXPECT_FALSE(fs::exists(base_layer_ + "/data/x"));
   EXPECT_FALSE(fs::exists(top_ + "/data/x"));
   EXPECT_TRUE(fs::exists(driver_->bundleDir("layers-1") + "/upper/data/x"));
+  // The writable layer is volatile: nothing of it is synced, not even at its unmount.
+  std::string options;
+  std::ifstream mountinfo("/proc/self/mountinfo");
+  for (std::string line; std::getline(mountinfo, line);)
+    if (line.find(" " + driver_->bundleDir("layers-1") + "/rootfs ") != std::string::npos)
+      options = line.substr(line.rfind(' ') + 1);
+  EXPECT_NE(options.find("volatile"), std::string::npos) << options;
+  ASSERT_TRUE(driver_->remove("layers-1").isOk());
+  EXPECT_FALSE(fs::exists(driver_->instanceDir("layers-1")));
 }
 
 TEST_F(RuncRootfsTest, CopyFallbackGivesTheSameView) {

@@ -602,6 +602,22 @@ bool shimAlive(const std::string& dir, pid_t shim_pid) {
   return cmdline->find(needle) != std::string::npos;
 }
 
+void stdioToDevNull() {
+  int devnull = ::open("/dev/null", O_RDWR);
+  if (devnull < 0) return;
+  for (int fd = 0; fd <= 2; ++fd) ::dup2(devnull, fd);
+  if (devnull > 2) ::close(devnull);
+}
+
+void resetSignals() {
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
 Status spawnShim(const std::string& shim_binary, const std::string& dir) {
   std::vector<std::string> args = {"skiff", "shim", "--dir", dir};
   std::vector<char*> argv;
@@ -621,20 +637,8 @@ Status spawnShim(const std::string& shim_binary, const std::string& dir) {
     if (shim != 0) ::_exit(shim < 0 ? 1 : 0);
     // The server's listening sockets and other files must not live on in the shim.
     ::close_range(3, ~0U, 0);
-    int devnull = ::open("/dev/null", O_RDWR);
-    if (devnull >= 0) {
-      ::dup2(devnull, 0);
-      ::dup2(devnull, 1);
-      ::dup2(devnull, 2);
-      if (devnull > 2) ::close(devnull);
-    }
-    // Ignored signals and the signal mask survive exec; the shim starts from defaults.
-    struct sigaction dfl {};
-    dfl.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    stdioToDevNull();
+    resetSignals();
     ::execv(binary, argv.data());
     ::_exit(127);
   }

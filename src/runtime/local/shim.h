@@ -88,6 +88,11 @@ bool shimAlive(const std::string& dir, pid_t shim_pid);
 // Starts `shim_binary shim --dir DIR` detached: in a session of its own, nobody's child,
 // without our files, signal dispositions or mask.
 Status spawnShim(const std::string& shim_binary, const std::string& dir);
+// For a forked child that becomes a shim (spawnShim, ShimLauncher): stdio on /dev/null, and
+// default signal dispositions with an empty mask, as an exec would leave a fresh process
+// (ignored signals and the mask survive exec).
+void stdioToDevNull();
+void resetSignals();
 // DIR/state.json with the shim's liveness folded in: a Running record whose shim is gone is
 // reported as exited ("ShimLost: ..."), `workload` naming what the shim runs ("the workload",
 // "runc"). notFound without DIR; unavailable while the shim has not written its first record.

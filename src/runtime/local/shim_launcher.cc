@@ -21,23 +21,6 @@ namespace {
 constexpr size_t kTitleRoom = 4200;
 constexpr int kChannelFd = 3;
 
-// Default dispositions and an empty mask, as an exec would leave them.
-void resetSignals() {
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-}
-
-void stdioToDevNull() {
-  int devnull = ::open("/dev/null", O_RDWR);
-  if (devnull < 0) return;
-  for (int fd = 0; fd <= 2; ++fd) ::dup2(devnull, fd);
-  if (devnull > 2) ::close(devnull);
-}
-
 bool writeAll(int fd, const std::string& text) {
   size_t off = 0;
   while (off < text.size()) {

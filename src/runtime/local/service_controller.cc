@@ -30,11 +30,13 @@ Result<ReconcileResult> ServiceController::reconcile(const ObjectKey& key) {
 
   auto app = store_.get(key);
   if (!app.ok() && app.status().code() != StatusCode::kNotFound) return app.status();
-  if (app.ok()) {
+  const Object object = app.ok() ? (*app)->object() : Object{};
+  // An application on a Kubernetes cluster has its Services there; none of it runs here.
+  if (app.ok() && object.spec.value("cluster", "local") == "local") {
     std::vector<Object> instances;
     for (const auto& i : listOwnedBy(store_, "Instance", key).items)
       instances.push_back(i->object());
-    const json components = (*app)->object().spec.value("components", json::array());
+    const json components = object.spec.value("components", json::array());
     for (const auto& component : components) {
       const std::string name = component.value("name", "");
       const json declared = component.value("ports", json::array());

@@ -6,13 +6,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <filesystem>
 #include <mutex>
 
 #include "controller/instance_set_controller.h"
 #include "controller/revision_controller.h"
 #include "manual_clock.h"
-#include "store/sqlite_store.h"
+#include "temp_store.h"
 
 namespace skiff {
 namespace {
@@ -45,13 +44,6 @@ class FixedLoad final : public observe::ComponentLoad {
 class AutoscaleControllerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ =
-        std::filesystem::temp_directory_path() / ("skiff-autoscale-" + std::to_string(::getpid()));
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    SqliteStore::Options o;
-    o.path = (dir_ / "skiff.db").string();
-    store_ = std::move(SqliteStore::open(o)).value();
     revisions_ = std::make_unique<RevisionController>(*store_, clock_);
     instances_ = std::make_unique<InstanceSetController>(*store_, clock_);
     autoscaler_ = std::make_unique<AutoscaleController>(*store_, clock_, load_,
@@ -61,8 +53,6 @@ class AutoscaleControllerTest : public ::testing::Test {
     autoscaler_.reset();
     instances_.reset();
     revisions_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
   }
   void apply(const json& autoscale, int replicas = 1) {
     Object o;
@@ -107,8 +97,7 @@ class AutoscaleControllerTest : public ::testing::Test {
   // A Monday, 08:29 in Berlin (CET, UTC+1).
   ManualClock clock_{"2026-03-02T07:29:00Z"};
   FixedLoad load_;
-  std::filesystem::path dir_;
-  std::unique_ptr<Store> store_;
+  testing::TempStore store_{"autoscale"};
   std::unique_ptr<RevisionController> revisions_;
   std::unique_ptr<InstanceSetController> instances_;
   std::unique_ptr<AutoscaleController> autoscaler_;

@@ -2,10 +2,8 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
-
 #include "controller/revision_controller.h"
-#include "store/sqlite_store.h"
+#include "temp_store.h"
 
 namespace skiff {
 namespace {
@@ -13,20 +11,12 @@ namespace {
 class InstanceSetTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / ("skiff-iset-" + std::to_string(::getpid()));
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    SqliteStore::Options o;
-    o.path = (dir_ / "skiff.db").string();
-    store_ = std::move(SqliteStore::open(o)).value();
     revisions_ = std::make_unique<RevisionController>(*store_, SystemClock::instance());
     instances_ = std::make_unique<InstanceSetController>(*store_, SystemClock::instance());
   }
   void TearDown() override {
     instances_.reset();
     revisions_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
   }
   void apply(json components) {
     auto current = store_->get(key_);
@@ -64,8 +54,7 @@ class InstanceSetTest : public ::testing::Test {
   Object app() { return store_->get(key_).value()->object(); }
 
   const ObjectKey key_{"Application", "default", "shop"};
-  std::filesystem::path dir_;
-  std::unique_ptr<Store> store_;
+  testing::TempStore store_{"iset"};
   std::unique_ptr<RevisionController> revisions_;
   std::unique_ptr<InstanceSetController> instances_;
 };

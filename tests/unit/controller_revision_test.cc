@@ -2,9 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
-
-#include "store/sqlite_store.h"
+#include "temp_store.h"
 
 namespace skiff {
 namespace {
@@ -12,19 +10,9 @@ namespace {
 class RevisionControllerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / ("skiff-rev-" + std::to_string(::getpid()));
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    SqliteStore::Options o;
-    o.path = (dir_ / "skiff.db").string();
-    store_ = std::move(SqliteStore::open(o)).value();
     controller_ = std::make_unique<RevisionController>(*store_, SystemClock::instance());
   }
-  void TearDown() override {
-    controller_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  void TearDown() override { controller_.reset(); }
   StoredObjectPtr createApp(json spec) {
     Object o;
     o.kind = "Application";
@@ -42,8 +30,7 @@ class RevisionControllerTest : public ::testing::Test {
   void reconcile() { ASSERT_TRUE(controller_->reconcile(app_key_).ok()); }
 
   const ObjectKey app_key_{"Application", "default", "shop"};
-  std::filesystem::path dir_;
-  std::unique_ptr<Store> store_;  // used through the interface, as its clients do
+  testing::TempStore store_{"rev"};
   std::unique_ptr<RevisionController> controller_;
 };
 

@@ -10,7 +10,7 @@
 #include "model/object.h"
 #include "model/well_known.h"
 #include "net/tls.h"
-#include "store/sqlite_store.h"
+#include "temp_store.h"
 
 namespace skiff {
 namespace {
@@ -30,12 +30,6 @@ class RecordingPublisher final : public RoutePublisher {
 class RouteControllerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / ("skiff-route-" + std::to_string(::getpid()));
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    SqliteStore::Options o;
-    o.path = (dir_ / "skiff.db").string();
-    store_ = std::move(SqliteStore::open(o)).value();
     controller_ = std::make_unique<RouteController>(*store_, publisher_);
     controller_->bindQueue([this](const ObjectKey& key) { queue_.push_back(key); });
     for (const WatchedKind& w : controller_->watches()) {
@@ -53,8 +47,6 @@ class RouteControllerTest : public ::testing::Test {
   void TearDown() override {
     watches_.clear();
     controller_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
   }
   void run() {
     while (!queue_.empty()) {
@@ -94,8 +86,7 @@ class RouteControllerTest : public ::testing::Test {
   }
   const json& lastRoutes() { return publisher_.tables.back()["routes"]; }
 
-  std::filesystem::path dir_;
-  std::unique_ptr<Store> store_;
+  testing::TempStore store_{"route"};
   RecordingPublisher publisher_;
   std::unique_ptr<RouteController> controller_;
   std::deque<ObjectKey> queue_;
@@ -285,8 +276,8 @@ class RouteControllerTlsTest : public RouteControllerTest {
 };
 
 TEST_F(RouteControllerTlsTest, PublishesTheSecretsCertificateAndSaysWhyNot) {
-  const TestCertificate first = makeCertificate(dir_, "first");
-  const TestCertificate second = makeCertificate(dir_, "second");
+  const TestCertificate first = makeCertificate(store_.dir(), "first");
+  const TestCertificate second = makeCertificate(store_.dir(), "second");
 
   // The secret does not exist yet: no certificate, and the application says so.
   createTlsApp("shop", "shop.test", "shop-tls");

@@ -2,10 +2,8 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
-
 #include "manual_clock.h"
-#include "store/sqlite_store.h"
+#include "temp_store.h"
 
 namespace skiff {
 namespace {
@@ -15,23 +13,13 @@ using namespace std::chrono_literals;
 class TenantUsageControllerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / ("skiff-usage-" + std::to_string(::getpid()));
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    SqliteStore::Options o;
-    o.path = (dir_ / "skiff.db").string();
-    store_ = std::move(SqliteStore::open(o)).value();
     Object tenant;
     tenant.kind = "Tenant";
     tenant.metadata.name = "acme";
     ASSERT_TRUE(store_->create(tenant).ok());
     controller_ = std::make_unique<TenantUsageController>(*store_, clock_);
   }
-  void TearDown() override {
-    controller_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  void TearDown() override { controller_.reset(); }
   ObjectKey createApp(const std::string& name, int replicas = 1) {
     Object o;
     o.kind = "Application";
@@ -53,9 +41,8 @@ class TenantUsageControllerTest : public ::testing::Test {
   }
   int applications() { return usage()["applications"]; }
 
-  std::filesystem::path dir_;
   testing::ManualClock clock_;
-  std::unique_ptr<Store> store_;
+  testing::TempStore store_{"usage"};
   std::unique_ptr<TenantUsageController> controller_;
 };
 

@@ -5,10 +5,9 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <map>
 
-#include "store/sqlite_store.h"
+#include "temp_store.h"
 
 namespace skiff::runtime {
 namespace {
@@ -49,20 +48,8 @@ class RecordingNetwork final : public network::Network {
 
 class ServiceControllerTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / ("skiff-svc-" + std::to_string(::getpid()));
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    SqliteStore::Options o;
-    o.path = (dir_ / "skiff.db").string();
-    store_ = std::move(SqliteStore::open(o)).value();
-    controller_ = std::make_unique<ServiceController>(*store_, network_);
-  }
-  void TearDown() override {
-    controller_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  void SetUp() override { controller_ = std::make_unique<ServiceController>(*store_, network_); }
+  void TearDown() override { controller_.reset(); }
   // "web" runs an image with a port, "worker" an image without one, "cli" a command.
   static json spec(const std::string& cluster) {
     return {
@@ -77,9 +64,8 @@ class ServiceControllerTest : public ::testing::Test {
   void reconcile() { ASSERT_TRUE(controller_->reconcile(key_).ok()); }
 
   const ObjectKey key_{"Application", "acme", "shop"};
-  std::filesystem::path dir_;
   RecordingNetwork network_;
-  std::unique_ptr<Store> store_;
+  testing::TempStore store_{"svc"};
   std::unique_ptr<ServiceController> controller_;
 };
 

@@ -75,7 +75,7 @@ Result<ReconcileResult> AutoscaleController::reconcile(const ObjectKey& key) {
     return ReconcileResult{};
   }
   const Object& app = (*stored)->object();
-  if (app.spec.value("cluster", "local") != "local") return ReconcileResult{};
+  if (!runsLocally(app.spec)) return ReconcileResult{};
   const auto now = clock_.now();
   const auto now_monotonic = clock_.monotonic();
   std::lock_guard lock(mu_);  // one application at a time touches kept_

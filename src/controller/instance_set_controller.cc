@@ -233,7 +233,7 @@ Result<ReconcileResult> InstanceSetController::reconcile(const ObjectKey& key) {
   auto revision = store_.get({"Revision", key.tenant, revisionName(key.name, target)});
   if (!revision.ok()) return revision.status();
   const json template_spec = (*revision)->object().spec.value("template", json::object());
-  if (template_spec.value("cluster", "local") != "local") {
+  if (!runsLocally(template_spec)) {
     // Runs on a Kubernetes cluster (KubeApplicationController): nothing of it runs here.
     for (const auto& i : listed.items)
       if (Status s = retire(i); !s.isOk()) return s;

@@ -31,8 +31,6 @@ const std::vector<std::pair<const char*, const char*>> kRendered = {
     {"v1", "PersistentVolumeClaim"},
 };
 
-bool isLocal(const std::string& cluster) { return cluster.empty() || cluster == "local"; }
-
 const json* findComponent(const json& spec, const std::string& name) {
   if (!spec.is_object() || !spec.contains("components")) return nullptr;
   for (const auto& c : spec["components"])
@@ -267,7 +265,7 @@ Result<ReconcileResult> KubeApplicationController::reconcile(const ObjectKey& ke
   if (!revision.ok()) return revision.status();
   const json template_spec = (*revision)->object().spec.value("template", json::object());
   const std::string cluster_name = template_spec.value("cluster", "local");
-  if (isLocal(cluster_name)) {
+  if (runsLocally(template_spec)) {
     // Left a cluster for the local runtime, or never was on one.
     if (app.status.contains("cluster")) {
       forget(appMemo(key));

@@ -75,6 +75,13 @@ const json* findCondition(const json& status, const std::string& type) {
   return nullptr;
 }
 
+bool runsLocally(const json& spec) {
+  const auto it = spec.find("cluster");
+  if (it == spec.end() || !it->is_string()) return true;
+  const std::string& cluster = it->get_ref<const std::string&>();
+  return cluster.empty() || cluster == "local";
+}
+
 std::vector<std::string> stringsAt(const json& object, const char* key) {
   std::vector<std::string> out;
   if (!object.is_object()) return out;

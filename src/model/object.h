@@ -90,4 +90,8 @@ const json* findCondition(const json& status, const std::string& type);
 // nothing.
 std::vector<std::string> stringsAt(const json& object, const char* key);
 
+// Whether an Application's spec (or a Revision's template) runs on the embedded runtime: its
+// `cluster` is absent, empty or "local" (the default), rather than a registered Cluster.
+bool runsLocally(const json& spec);
+
 }  // namespace skiff

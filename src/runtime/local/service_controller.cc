@@ -32,7 +32,7 @@ Result<ReconcileResult> ServiceController::reconcile(const ObjectKey& key) {
   if (!app.ok() && app.status().code() != StatusCode::kNotFound) return app.status();
   const Object object = app.ok() ? (*app)->object() : Object{};
   // An application on a Kubernetes cluster has its Services there; none of it runs here.
-  if (app.ok() && object.spec.value("cluster", "local") == "local") {
+  if (app.ok() && runsLocally(object.spec)) {
     std::vector<Object> instances;
     for (const auto& i : listOwnedBy(store_, "Instance", key).items)
       instances.push_back(i->object());

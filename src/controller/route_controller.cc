@@ -311,7 +311,10 @@ Status RouteController::updateTlsCondition(const StoredObject& stored) {
     std::lock_guard lock(mu_);
     auto app = apps_.find(key);
     if (app == apps_.end()) return Status::ok();
-    const auto owners = certificateOwners();
+    // Who serves each host costs every application's routes: only worth it for one with TLS.
+    const bool any_tls = std::any_of(app->second.routes.begin(), app->second.routes.end(),
+                                     [](const RouteSpec& r) { return !r.tls_secret.empty(); });
+    const auto owners = any_tls ? certificateOwners() : std::map<std::string, CertificateOwner>();
     std::set<std::string> seen;
     for (const RouteSpec& spec : app->second.routes) {
       if (spec.tls_secret.empty() || !seen.insert(spec.host).second) continue;

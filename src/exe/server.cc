@@ -272,6 +272,10 @@ int runServer(const ServerOptions& options) {
     return 1;
   }
   ControllerManager controllers(**store);
+  // What the busiest controllers and the node agent write they compute again from what they
+  // watch and run: it need not wait for the disk (Store::derived). Those that keep a record of
+  // the world outside the store (images, volumes, networks, clusters) write durably.
+  Store& derived = (*store)->derived();
   // Autoscaling reads the component's load over a few collection periods; a gauge older than
   // that belongs to an instance gone since.
   const auto collect_every = std::chrono::milliseconds(std::llround(*metrics_interval * 1000));
@@ -279,20 +283,20 @@ int runServer(const ServerOptions& options) {
       **series, clock,
       std::max<std::chrono::milliseconds>(3 * collect_every, std::chrono::seconds(15)),
       3 * collect_every);
-  auto autoscaler = std::make_unique<AutoscaleController>(**store, clock, component_load,
+  auto autoscaler = std::make_unique<AutoscaleController>(derived, clock, component_load,
                                                           AutoscaleController::Options{});
   AutoscaleController* autoscale = autoscaler.get();
   controllers.add(std::move(autoscaler));
   controllers.add(std::make_unique<EventController>(
-      **store, clock,
+      derived, clock,
       EventController::Options{std::chrono::seconds(std::llround(*event_retention))}));
   // Several workers per application controller: their writes then share group commits.
-  controllers.add(std::make_unique<RevisionController>(**store, clock), 4);
-  auto routes = std::make_unique<RouteController>(**store, route_publisher);
+  controllers.add(std::make_unique<RevisionController>(derived, clock), 4);
+  auto routes = std::make_unique<RouteController>(derived, route_publisher);
   route_controller = routes.get();
   controllers.add(std::move(routes));
-  controllers.add(std::make_unique<InstanceSetController>(**store, clock, &traffic), 4);
-  controllers.add(std::make_unique<TenantUsageController>(**store, clock));
+  controllers.add(std::make_unique<InstanceSetController>(derived, clock, &traffic), 4);
+  controllers.add(std::make_unique<TenantUsageController>(derived, clock));
   // Auto-deploy: components that follow their image's tags (read with the tenant's credentials).
   auto image_follow = std::make_unique<ImageFollowController>(
       **store, clock,
@@ -312,7 +316,7 @@ int runServer(const ServerOptions& options) {
   controllers.add(std::move(image_follow), 2);
   // The kubernetes backend: applications whose revision targets a Cluster.
   controllers.add(std::make_unique<ClusterController>(**store, clock, kube_clients));
-  controllers.add(std::make_unique<KubeApplicationController>(**store, clock, kube_clients), 4);
+  controllers.add(std::make_unique<KubeApplicationController>(derived, clock, kube_clients), 4);
 
   // The local runtime: processes under per-instance shims, probed by one prober thread.
   runtime::ProcessDriver driver({options.data_dir + "/runtime", "", std::chrono::seconds(5)});
@@ -352,7 +356,7 @@ int runServer(const ServerOptions& options) {
         std::make_unique<runtime::ImageGarbageCollector>(**store, *containers->images, clock));
   controllers.add(std::make_unique<runtime::VolumeController>(**store, volumes, clock));
   controllers.add(
-      std::make_unique<runtime::NodeAgent>(**store, driver, prober, clock, agent_options), 4);
+      std::make_unique<runtime::NodeAgent>(derived, driver, prober, clock, agent_options), 4);
   if (Status s = controllers.start(); !s.isOk()) {
     spdlog::error("cannot start controllers: {}", s.toString());
     return 1;

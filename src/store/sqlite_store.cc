@@ -27,6 +27,11 @@ namespace {
 // What a version held only by the history costs: its text and, about, its parsed metadata.
 size_t historyCost(const StoredObject& version) { return version.json_text.size() + 512; }
 
+// Bounds of the unsynced tail of derived writes: a commit that would take it past either
+// bound is fsynced. The revision bound is also how far a store skips after an unclean stop.
+constexpr int64_t kMaxUnsyncedRevisions = 1000;
+constexpr std::chrono::seconds kMaxUnsyncedAge{1};
+
 // Owns a prepared statement's bindings for one execution.
 class Bound {
  public:
@@ -57,6 +62,38 @@ bool matches(const WatchOptions& w, const StoredObject& o) {
 
 }  // namespace
 
+// The store with its writes deferred; everything else is the store's own.
+class SqliteStore::DerivedView final : public Store {
+ public:
+  explicit DerivedView(SqliteStore& store) : store_(store) {}
+  Result<StoredObjectPtr> create(Object object, bool dry_run) override {
+    return store_.createObject(std::move(object), dry_run, Sync::kDeferred);
+  }
+  Result<StoredObjectPtr> update(Object object, UpdateOptions options) override {
+    return store_.updateObject(std::move(object), options, Sync::kDeferred);
+  }
+  Result<StoredObjectPtr> remove(const ObjectKey& key,
+                                 std::optional<int64_t> resource_version) override {
+    return store_.removeObject(key, resource_version, Sync::kDeferred);
+  }
+  Result<StoredObjectPtr> get(const ObjectKey& key) const override { return store_.get(key); }
+  ObjectList list(const std::string& kind, const ListOptions& options) const override {
+    return store_.list(kind, options);
+  }
+  size_t count(const std::string& kind, const std::string& tenant) const override {
+    return store_.count(kind, tenant);
+  }
+  Result<std::unique_ptr<WatchHandle>> watch(const WatchOptions& options, WatchSink sink) override {
+    return store_.watch(options, std::move(sink));
+  }
+  int64_t revision() const override { return store_.revision(); }
+  int64_t compactedRevision() const override { return store_.compactedRevision(); }
+  Store& derived() override { return *this; }
+
+ private:
+  SqliteStore& store_;
+};
+
 class SqliteStore::Handle final : public WatchHandle {
  public:
   Handle(SqliteStore* store, uint64_t id) : store_(store), id_(id) {}
@@ -67,9 +104,14 @@ class SqliteStore::Handle final : public WatchHandle {
   uint64_t id_;
 };
 
-SqliteStore::SqliteStore(const Options& options) : options_(options) {}
+SqliteStore::SqliteStore(const Options& options)
+    : options_(options), derived_(std::make_unique<DerivedView>(*this)) {}
 
 SqliteStore::~SqliteStore() {
+  // Closed cleanly: the unsynced tail goes to disk with the mark, so the next open need not
+  // skip revisions. (Writers are gone: whoever destroys the store has stopped them.)
+  if (marked_open_ && setSynchronous(true).isOk())
+    sqlite3_exec(db_, "UPDATE meta SET value=1 WHERE key='clean'", nullptr, nullptr, nullptr);
   for (sqlite3_stmt* s : {put_object_, delete_object_, put_event_, trim_events_, put_revision_})
     sqlite3_finalize(s);
   if (db_ != nullptr) sqlite3_close(db_);
@@ -101,6 +143,7 @@ Status SqliteStore::init() {
       revision INTEGER PRIMARY KEY, type INTEGER NOT NULL, data TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
     INSERT OR IGNORE INTO meta(key, value) VALUES('revision', 0);
+    INSERT OR IGNORE INTO meta(key, value) VALUES('clean', 1);
   )sql";
   char* err = nullptr;
   if (sqlite3_exec(db_, setup, nullptr, nullptr, &err) != SQLITE_OK) {
@@ -157,8 +200,11 @@ Status SqliteStore::load() {
     return makeStored(std::move(object).value());
   };
 
-  Status s = query("SELECT value FROM meta WHERE key='revision'", [&](sqlite3_stmt* stmt) {
-    revision_ = sqlite3_column_int64(stmt, 0);
+  bool clean = true;
+  Status s = query("SELECT key, value FROM meta", [&](sqlite3_stmt* stmt) {
+    const std::string key = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+    if (key == "revision") revision_ = sqlite3_column_int64(stmt, 1);
+    if (key == "clean") clean = sqlite3_column_int64(stmt, 1) != 0;
     return Status::ok();
   });
   if (!s.isOk()) return s;
@@ -189,8 +235,45 @@ Status SqliteStore::load() {
   for (const WatchEvent& event : history_)
     if (superseded(event)) superseded_bytes_ += historyCost(*event.object);
   compactHistory();
+
+  // Not closed cleanly: the machine may have crashed with an unsynced tail that watchers saw,
+  // at most kMaxUnsyncedRevisions after the last revision on disk. Those revisions are never
+  // given out again and are not resumable; the store goes on one past them, so that a list's
+  // revision is one to watch from.
+  if (!clean) {
+    lost_after_ = revision_;
+    lost_through_ = revision_ + kMaxUnsyncedRevisions;
+    revision_ = lost_through_ + 1;
+  }
+  synced_revision_ = revision_;
+  const std::string mark =
+      "BEGIN; UPDATE meta SET value=0 WHERE key='clean'; UPDATE meta SET value=" +
+      std::to_string(revision_) + " WHERE key='revision'; COMMIT;";
+  if (sqlite3_exec(db_, mark.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
+    const std::string msg = sqlite3_errmsg(db_);
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    return unavailable("cannot write to the database " + options_.path + ": " + msg);
+  }
+  marked_open_ = true;
   return Status::ok();
 }
+
+Status SqliteStore::setSynchronous(bool full) {
+  if (full == synchronous_full_) return Status::ok();
+  if (sqlite3_exec(db_, full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", nullptr,
+                   nullptr, nullptr) != SQLITE_OK)
+    return unavailable(std::string("cannot set the commit mode: ") + sqlite3_errmsg(db_));
+  synchronous_full_ = full;
+  return Status::ok();
+}
+
+bool SqliteStore::unsyncedTailFull(int64_t next_revision) const {
+  return revision_ > synced_revision_ &&
+         (next_revision - synced_revision_ > kMaxUnsyncedRevisions ||
+          std::chrono::steady_clock::now() - unsynced_since_ >= kMaxUnsyncedAge);
+}
+
+Store& SqliteStore::derived() { return *derived_; }
 
 std::string SqliteStore::newUid() {
   // Random per process, counter within: unique without a syscall per object.
@@ -205,12 +288,13 @@ std::string SqliteStore::newUid() {
   return buf;
 }
 
-Status SqliteStore::persist(const std::vector<WatchEvent>& events) {
+Status SqliteStore::persist(const std::vector<WatchEvent>& events, bool synced) {
   auto fail = [&](const char* what) {
     std::string msg = std::string("cannot ") + what + ": " + sqlite3_errmsg(db_);
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     return unavailable(msg);
   };
+  if (Status s = setSynchronous(synced); !s.isOk()) return s;
   if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK)
     return fail("begin a transaction");
   for (const WatchEvent& event : events) {
@@ -262,6 +346,7 @@ Result<size_t> SqliteStore::reseal() {
   if (options_.cipher == nullptr) return size_t{0};
   size_t rewritten = 0;
   Status s = runExclusive([&]() -> Status {
+    if (Status full = setSynchronous(true); !full.isOk()) return full;
     // Rows are collected first: SQLite does not promise what a scan sees of its own updates.
     struct Row {
       std::string key[3];  // objects: kind, tenant, name; events: revision
@@ -398,17 +483,18 @@ void SqliteStore::apply(const std::vector<WatchEvent>& events) {
 
 // One queued write. Lives on its caller's stack until `done`.
 struct SqliteStore::Writer {
-  Writer(ObjectKey k, Mutation m) : key(std::move(k)), mutation(std::move(m)) {}
+  Writer(ObjectKey k, Mutation m, Sync s) : key(std::move(k)), mutation(std::move(m)), sync(s) {}
   ObjectKey key;
   Mutation mutation;  // empty for an exclusive writer (runExclusive), which no batch takes
+  Sync sync;
   Result<StoredObjectPtr> result = internalError("the write was not run");
   bool wrote = false;
   bool done = false;
   std::condition_variable cv;
 };
 
-Result<StoredObjectPtr> SqliteStore::write(ObjectKey key, Mutation mutation) {
-  Writer w(std::move(key), std::move(mutation));
+Result<StoredObjectPtr> SqliteStore::write(ObjectKey key, Mutation mutation, Sync sync) {
+  Writer w(std::move(key), std::move(mutation), sync);
   std::unique_lock lock(write_mu_);
   writers_.push_back(&w);
   w.cv.wait(lock, [&] { return w.done || writers_.front() == &w; });
@@ -426,6 +512,8 @@ Result<StoredObjectPtr> SqliteStore::write(ObjectKey key, Mutation mutation) {
   std::map<ObjectKey, StoredObjectPtr> overlay;  // nullptr: deleted earlier in the batch
   std::vector<WatchEvent> events;
   int64_t revision = revision_;
+  // One write that waits for the disk makes the whole batch wait for it.
+  bool synced = false;
   for (Writer* b : batch) {
     StoredObjectPtr current;
     if (auto o = overlay.find(b->key); o != overlay.end()) {
@@ -447,15 +535,21 @@ Result<StoredObjectPtr> SqliteStore::write(ObjectKey key, Mutation mutation) {
         outcome->event->type == EventType::kDeleted ? nullptr : outcome->event->object;
     b->result = outcome->event->object;
     b->wrote = true;
+    synced = synced || b->sync == Sync::kNow;
     events.push_back(std::move(*outcome->event));
   }
   if (!events.empty()) {
+    synced = synced || unsyncedTailFull(revision);
     // Writers may queue for the next batch while this one is on its way to disk; nothing
     // else changes objects_ or the revision meanwhile, since only the leader writes.
     lock.unlock();
-    Status committed = persist(events);
+    Status committed = persist(events, synced);
     lock.lock();
     if (committed.isOk()) {
+      if (synced)
+        synced_revision_ = revision;
+      else if (revision_ == synced_revision_)
+        unsynced_since_ = std::chrono::steady_clock::now();
       apply(events);
     } else {
       for (Writer* b : batch)
@@ -472,7 +566,7 @@ Result<StoredObjectPtr> SqliteStore::write(ObjectKey key, Mutation mutation) {
 }
 
 Status SqliteStore::runExclusive(const std::function<Status()>& exclusive) {
-  Writer w(ObjectKey{}, nullptr);
+  Writer w(ObjectKey{}, nullptr, Sync::kNow);
   std::unique_lock lock(write_mu_);
   writers_.push_back(&w);
   w.cv.wait(lock, [&] { return writers_.front() == &w; });
@@ -493,6 +587,19 @@ Result<StoredObjectPtr> SqliteStore::dryRun(const ObjectKey& key, const Mutation
 }
 
 Result<StoredObjectPtr> SqliteStore::create(Object object, bool dry_run) {
+  return createObject(std::move(object), dry_run, Sync::kNow);
+}
+
+Result<StoredObjectPtr> SqliteStore::update(Object object, UpdateOptions options) {
+  return updateObject(std::move(object), options, Sync::kNow);
+}
+
+Result<StoredObjectPtr> SqliteStore::remove(const ObjectKey& key,
+                                            std::optional<int64_t> resource_version) {
+  return removeObject(key, resource_version, Sync::kNow);
+}
+
+Result<StoredObjectPtr> SqliteStore::createObject(Object object, bool dry_run, Sync sync) {
   if (object.metadata.resource_version != 0)
     return Status(StatusCode::kInvalid, "resourceVersion must not be set when creating an object",
                   {{"metadata.resourceVersion", "must be omitted on create"}});
@@ -509,10 +616,10 @@ Result<StoredObjectPtr> SqliteStore::create(Object object, bool dry_run) {
     }
     return Outcome{WatchEvent{EventType::kAdded, revision, makeStored(std::move(o))}, nullptr};
   };
-  return dry_run ? dryRun(key, m) : write(key, std::move(m));
+  return dry_run ? dryRun(key, m) : write(key, std::move(m), sync);
 }
 
-Result<StoredObjectPtr> SqliteStore::update(Object object, UpdateOptions options) {
+Result<StoredObjectPtr> SqliteStore::updateObject(Object object, UpdateOptions options, Sync sync) {
   const ObjectKey key = object.key();
   Mutation m = [object = std::move(object), options](
                    const StoredObjectPtr& stored, int64_t revision, bool dry) -> Result<Outcome> {
@@ -541,25 +648,27 @@ Result<StoredObjectPtr> SqliteStore::update(Object object, UpdateOptions options
     return Outcome{WatchEvent{EventType::kModified, revision, makeStored(std::move(next))},
                    nullptr};
   };
-  return options.dry_run ? dryRun(key, m) : write(key, std::move(m));
+  return options.dry_run ? dryRun(key, m) : write(key, std::move(m), sync);
 }
 
-Result<StoredObjectPtr> SqliteStore::remove(const ObjectKey& key,
-                                            std::optional<int64_t> resource_version) {
-  return write(key,
-               [key, resource_version](const StoredObjectPtr& stored, int64_t revision,
-                                       bool) -> Result<Outcome> {
-                 if (!stored) return notFound(key.toString() + " not found");
-                 if (resource_version && *resource_version != stored->resourceVersion())
-                   return conflict(key.toString() + " has been modified (resourceVersion " +
-                                   std::to_string(*resource_version) + " given, current is " +
-                                   std::to_string(stored->resourceVersion()) + ")");
-                 Object last = stored->object();
-                 last.metadata.resource_version = revision;
-                 return Outcome{
-                     WatchEvent{EventType::kDeleted, revision, makeStored(std::move(last))},
-                     nullptr};
-               });
+Result<StoredObjectPtr> SqliteStore::removeObject(const ObjectKey& key,
+                                                  std::optional<int64_t> resource_version,
+                                                  Sync sync) {
+  return write(
+      key,
+      [key, resource_version](const StoredObjectPtr& stored, int64_t revision,
+                              bool) -> Result<Outcome> {
+        if (!stored) return notFound(key.toString() + " not found");
+        if (resource_version && *resource_version != stored->resourceVersion())
+          return conflict(key.toString() + " has been modified (resourceVersion " +
+                          std::to_string(*resource_version) + " given, current is " +
+                          std::to_string(stored->resourceVersion()) + ")");
+        Object last = stored->object();
+        last.metadata.resource_version = revision;
+        return Outcome{WatchEvent{EventType::kDeleted, revision, makeStored(std::move(last))},
+                       nullptr};
+      },
+      sync);
 }
 
 Result<StoredObjectPtr> SqliteStore::get(const ObjectKey& key) const {
@@ -602,6 +711,11 @@ Result<std::unique_ptr<WatchHandle>> SqliteStore::watch(const WatchOptions& opti
   std::lock_guard write(write_mu_);
   if (options.from_revision) {
     const int64_t from = *options.from_revision;
+    if (from > lost_after_ && from <= lost_through_)
+      return Status(StatusCode::kGone,
+                    "resourceVersion " + std::to_string(from) +
+                        " may be of a change lost when the server's machine stopped; list again "
+                        "and watch from the list's resourceVersion");
     if (from < compacted_revision_)
       return Status(StatusCode::kGone, "resourceVersion " + std::to_string(from) +
                                            " is too old: history starts after " +

@@ -1,6 +1,12 @@
 // SqliteStore: the embedded Store, on SQLite in WAL mode with synchronous=FULL, so a commit is
 // on disk before a call returns. One process owns a database file (exclusive locking).
 //
+// Writes through derived() commit with synchronous=NORMAL: appended to the WAL without an fsync.
+// WAL frames are replayed in order, so the next FULL commit's fsync makes them durable too, and
+// a machine crash can only lose a tail of them. That tail is bounded (in revisions, and in age
+// for the next write): a store opened after an unclean stop skips the revision past the longest
+// tail it may have lost, so no revision a watcher saw is ever given to another change.
+//
 // All objects are also held in memory as immutable snapshots: reads never touch SQLite. A
 // bounded history of recent events is kept in memory and in the `events` table, so watches
 // can resume across server restarts.
@@ -12,6 +18,7 @@
 // they copy a snapshot pointer.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -60,6 +67,7 @@ class SqliteStore final : public Store {
   Result<std::unique_ptr<WatchHandle>> watch(const WatchOptions& options, WatchSink sink) override;
   int64_t revision() const override;
   int64_t compactedRevision() const override;
+  Store& derived() override;
 
   // Re-seals every sealed row (and seals any plain row of a sealed kind) under the cipher's
   // current key, in one transaction, while writes wait; returns how many rows it rewrote.
@@ -68,6 +76,9 @@ class SqliteStore final : public Store {
 
  private:
   class Handle;
+  class DerivedView;
+  // Whether a write waits for the disk (see derived()).
+  enum class Sync { kNow, kDeferred };
   struct Watcher {
     WatchOptions options;
     WatchSink sink;
@@ -90,11 +101,22 @@ class SqliteStore final : public Store {
   explicit SqliteStore(const Options& options);
   Status init();
   Status load();
-  // Queues a write and returns once it is durable (or failed); see the group commit in .cc.
-  Result<StoredObjectPtr> write(ObjectKey key, Mutation mutation);
+  Result<StoredObjectPtr> createObject(Object object, bool dry_run, Sync sync);
+  Result<StoredObjectPtr> updateObject(Object object, UpdateOptions options, Sync sync);
+  Result<StoredObjectPtr> removeObject(const ObjectKey& key,
+                                       std::optional<int64_t> resource_version, Sync sync);
+  // Queues a write and returns once it is committed (on disk unless kDeferred) or failed; see
+  // the group commit in .cc.
+  Result<StoredObjectPtr> write(ObjectKey key, Mutation mutation, Sync sync);
   Result<StoredObjectPtr> dryRun(const ObjectKey& key, const Mutation& mutation);
-  // Writes events in one transaction. Called by the leading writer without write_mu_.
-  Status persist(const std::vector<WatchEvent>& events);
+  // Writes events in one transaction, fsynced when `synced`. Called by the leading writer
+  // without write_mu_.
+  Status persist(const std::vector<WatchEvent>& events, bool synced);
+  // Sets the connection's synchronous mode for the next commit. Called by the leading writer.
+  Status setSynchronous(bool full);
+  // Whether the next commit must reach the disk although its writes would not wait: the
+  // unsynced tail would outgrow its bounds. Called by the leading writer.
+  bool unsyncedTailFull(int64_t next_revision) const;
   // Publishes committed events to memory and watchers. Requires write_mu_.
   void apply(const std::vector<WatchEvent>& events);
   // Drops the oldest events beyond the history's bounds. Requires mu_ held exclusively.
@@ -106,6 +128,7 @@ class SqliteStore final : public Store {
 
   // Constant after construction.
   const Options options_;
+  std::unique_ptr<DerivedView> derived_;
   sqlite3* db_ = nullptr;
   sqlite3_stmt* put_object_ = nullptr;
   sqlite3_stmt* delete_object_ = nullptr;
@@ -120,6 +143,18 @@ class SqliteStore final : public Store {
   std::map<uint64_t, Watcher> watchers_;  // guarded by write_mu_
   uint64_t next_watcher_id_ = 1;          // guarded by write_mu_
   uint64_t uid_counter_ = 0;              // guarded by write_mu_
+
+  // The unsynced tail, kept by the leading writer: the last revision certainly on disk, when
+  // the first one after it committed, and the connection's current synchronous mode.
+  int64_t synced_revision_ = 0;
+  std::chrono::steady_clock::time_point unsynced_since_;
+  bool synchronous_full_ = true;
+  // Revisions a machine crash may have taken with an unsynced tail before this process opened
+  // the database: (lost_after_, lost_through_]. A watch cannot resume from them. Constant after
+  // open.
+  int64_t lost_after_ = 0;
+  int64_t lost_through_ = 0;
+  bool marked_open_ = false;  // the database says "not closed cleanly" while this store has it
 
   // Guards the in-memory state below. Written only by the leading writer holding write_mu_,
   // so the leader may read it without mu_.

@@ -1,6 +1,7 @@
 // Store: the control plane's source of truth for objects, with a global monotonic revision and
-// watch (DESIGN.md, "Store"). Every mutation is durable before the call returns; watch events
-// are delivered after commit, in revision order. Reads are served from memory.
+// watch (DESIGN.md, "Store"). Every mutation is durable before the call returns, except through
+// derived() (below); watch events are delivered after commit, in revision order. Reads are
+// served from memory.
 //
 // The store implements the generic semantics of the resource API: uid/generation/createdAt
 // assignment, optimistic concurrency on resourceVersion, spec vs status separation. Validation
@@ -102,6 +103,15 @@ class Store {
   virtual int64_t revision() const = 0;
   // Oldest revision a watch can resume from (events after it are all kept).
   virtual int64_t compactedRevision() const = 0;
+
+  // This store, for writers of derived state: what controllers compute again from the objects
+  // they watch (statuses, revisions, instances, events). Its writes commit in revision order
+  // like any other, but do not wait for the disk: they reach it with the next durable write, or
+  // with the first write once a bounded number of revisions or a second went by without one. A
+  // process crash loses none of them; a machine crash may lose the last ones, which the controllers
+  // then write again (a watch resuming from a lost revision is answered kGone). Reads and watches
+  // are the store's own.
+  virtual Store& derived() = 0;
 };
 
 }  // namespace skiff

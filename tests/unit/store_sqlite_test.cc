@@ -350,5 +350,71 @@ TEST_F(SqliteStoreTest, HistoryAfterReopenSharesCurrentSnapshots) {
   EXPECT_EQ(seen[1].get(), store_->get({"Application", "default", "shop"}).value().get());
 }
 
+TEST_F(SqliteStoreTest, DerivedWritesCommitInOrderAndACleanCloseKeepsThemAll) {
+  Store& derived = store_->derived();
+  ASSERT_TRUE(store_->create(app("shop")).ok());
+  auto status = derived.create(app("shop-1"));
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ((*status)->resourceVersion(), 2) << "one revision order for both kinds of write";
+  Object o = (*status)->object();
+  o.status["phase"] = "Ready";
+  UpdateOptions status_only;
+  status_only.status_only = true;
+  ASSERT_TRUE(derived.update(o, status_only).ok());
+  EXPECT_EQ(derived.get(o.key()).value()->object().status["phase"], "Ready")
+      << "reads are the store's";
+  reopen();
+  EXPECT_EQ(store_->revision(), 3) << "closed cleanly: nothing to skip";
+  EXPECT_EQ(store_->get(o.key()).value()->object().status["phase"], "Ready");
+  EXPECT_EQ(store_->create(app("next")).value()->resourceVersion(), 4);
+}
+
+TEST_F(SqliteStoreTest, AfterAnUncleanStopRevisionsThatMayBeLostAreNeitherReusedNorResumable) {
+  ASSERT_TRUE(store_->create(app("shop")).ok());
+  // The disk as a machine crash could leave it: the durable write, none of the derived ones
+  // that follow (copied while the store is open, so it was not closed cleanly either).
+  const auto crashed = dir_ / "crashed";
+  std::filesystem::create_directories(crashed);
+  for (const char* file : {"skiff.db", "skiff.db-wal"})
+    std::filesystem::copy_file(dir_ / file, crashed / file);
+  Recorder watcher;
+  WatchOptions all;
+  all.from_revision = 0;
+  auto live = store_->watch(all, watcher.sink());
+  ASSERT_TRUE(live.ok());
+  ASSERT_TRUE(store_->derived().create(app("shop-1")).ok());
+  ASSERT_TRUE(store_->derived().create(app("shop-2")).ok());
+  ASSERT_EQ(watcher.events.back().second, 3) << "the watcher saw revisions 2 and 3";
+  live->reset();
+
+  store_.reset();
+  SqliteStore::Options o;
+  o.path = (crashed / "skiff.db").string();
+  auto reopened = SqliteStore::open(o);
+  ASSERT_TRUE(reopened.ok()) << reopened.status().toString();
+  store_ = std::move(reopened).value();
+  EXPECT_TRUE(store_->get({"Application", "default", "shop"}).ok());
+  EXPECT_FALSE(store_->get({"Application", "default", "shop-1"}).ok());
+  // The next change is not a second revision 2 or 3 for the watcher.
+  const int64_t next = store_->create(app("after")).value()->resourceVersion();
+  EXPECT_GT(next, 1001);
+  for (int64_t from : {2, 3, 1001}) {
+    WatchOptions resume;
+    resume.from_revision = from;
+    auto gone = store_->watch(resume, watcher.sink());
+    ASSERT_FALSE(gone.ok()) << from;
+    EXPECT_EQ(gone.status().code(), StatusCode::kGone) << from;
+  }
+  // What is on disk still resumes, and so does a list's revision from before the change.
+  for (int64_t from : {int64_t{1}, next - 1}) {
+    Recorder resumed;
+    WatchOptions resume;
+    resume.from_revision = from;
+    auto ok = store_->watch(resume, resumed.sink());
+    ASSERT_TRUE(ok.ok()) << from << ": " << ok.status().toString();
+    ASSERT_EQ(resumed.names, std::vector<std::string>{"after"}) << from;
+  }
+}
+
 }  // namespace
 }  // namespace skiff

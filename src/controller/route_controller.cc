@@ -370,7 +370,7 @@ Status RouteController::updateTlsCondition(const StoredObject& stored) {
   return written.ok() ? Status::ok() : written.status();
 }
 
-json RouteController::buildTable(int64_t version) const {
+std::string RouteController::buildTable(int64_t version) const {
   // Ready backends by (tenant, application, component).
   std::map<std::tuple<std::string, std::string, std::string>, std::vector<const InstanceEntry*>>
       ready;
@@ -382,7 +382,11 @@ json RouteController::buildTable(int64_t version) const {
     if (!e.revision.empty()) backend["revision"] = e.revision;
     return backend;
   };
-  json routes = json::array();
+  std::string table = "{\"version\":" + std::to_string(version) + ",\"routes\":[";
+  auto append = [&table](const json& route) {
+    if (table.back() != '[') table += ',';
+    table += route.dump();
+  };
   for (const auto& [key, entry] : apps_) {
     for (const RouteSpec& spec : entry.routes) {
       json route = {{"id", spec.id},
@@ -438,10 +442,10 @@ json RouteController::buildTable(int64_t version) const {
         for (const auto& [e, port] : serving[1])
           canary_backends.push_back(backendOf(*e, port, 100));
         preview["backends"] = std::move(canary_backends);
-        routes.push_back(std::move(preview));
+        append(preview);
       }
       route["backends"] = std::move(backends);
-      routes.push_back(std::move(route));
+      append(route);
     }
   }
   json certificates = json::array();
@@ -450,9 +454,7 @@ json RouteController::buildTable(int64_t version) const {
     certificates.push_back(
         {{"host", host}, {"certificate", secret.certificate}, {"key", secret.key}});
   }
-  return {{"version", version},
-          {"routes", std::move(routes)},
-          {"certificates", std::move(certificates)}};
+  return table + "],\"certificates\":" + certificates.dump() + "}";
 }
 
 Result<ReconcileResult> RouteController::publishTable() {
@@ -460,7 +462,7 @@ Result<ReconcileResult> RouteController::publishTable() {
   // 50 ms, or every three times the building's duration if that is longer, so a large table
   // costs a bounded share of a core. Changes arriving meanwhile are batched into the next table.
   const auto now = std::chrono::steady_clock::now();
-  json table;
+  std::string table;
   {
     std::lock_guard lock(mu_);
     if (!stale_) {

@@ -41,7 +41,8 @@ namespace skiff {
 class RoutePublisher {
  public:
   virtual ~RoutePublisher() = default;
-  virtual Status publish(const json& table) = 0;
+  // `table` is the route table's JSON text.
+  virtual Status publish(const std::string& table) = 0;
 };
 
 class RouteController final : public Controller {
@@ -131,8 +132,10 @@ class RouteController final : public Controller {
   std::map<std::string, CertificateOwner> certificateOwners() const;
   Result<ReconcileResult> publishTable();
   // The gateway route table for the cached objects: {"version": store revision, "routes": [...]},
-  // in the gateway's admin format (docs/gateway.md).
-  json buildTable(int64_t version) const;
+  // in the gateway's admin format (docs/gateway.md), as JSON text. Written route by route: a
+  // whole table's document would be most of what the controller allocates, and the heap keeps
+  // it after it is freed.
+  std::string buildTable(int64_t version) const;
   void markStale();  // requires mu_
 
   Store& store_;

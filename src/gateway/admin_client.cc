@@ -55,10 +55,9 @@ Result<std::pair<int, std::string>> exchange(const std::string& address,
 
 }  // namespace
 
-Status AdminClient::publish(const json& table) {
+Status AdminClient::publish(const std::string& body) {
   const std::string address = admin_address_();
   if (address.empty()) return unavailable("the gateway is not running yet");
-  const std::string body = table.dump();
   // Read each time: a gateway started afresh may have made the token only just now.
   const std::string token = readAdminToken(state_dir_);
   const std::string request = "PUT /routes HTTP/1.1\r\nHost: " + address +

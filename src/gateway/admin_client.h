@@ -18,7 +18,7 @@ class AdminClient final : public RoutePublisher {
   AdminClient(std::function<std::string()> admin_address, std::string state_dir)
       : admin_address_(std::move(admin_address)), state_dir_(std::move(state_dir)) {}
 
-  Status publish(const json& table) override;
+  Status publish(const std::string& body) override;
   // The gateway's metrics in the Prometheus text format.
   Result<std::string> metrics();
 

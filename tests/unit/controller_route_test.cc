@@ -17,8 +17,8 @@ namespace {
 
 class RecordingPublisher final : public RoutePublisher {
  public:
-  Status publish(const json& table) override {
-    tables.push_back(table);
+  Status publish(const std::string& table) override {
+    tables.push_back(json::parse(table));
     return Status::ok();
   }
   std::vector<json> tables;

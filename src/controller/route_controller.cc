@@ -454,7 +454,8 @@ std::string RouteController::buildTable(int64_t version) const {
     certificates.push_back(
         {{"host", host}, {"certificate", secret.certificate}, {"key", secret.key}});
   }
-  return table + "],\"certificates\":" + certificates.dump() + "}";
+  table += "],\"certificates\":" + certificates.dump() + "}";
+  return table;
 }
 
 Result<ReconcileResult> RouteController::publishTable() {

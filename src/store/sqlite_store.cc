@@ -270,7 +270,7 @@ Status SqliteStore::setSynchronous(bool full) {
 bool SqliteStore::unsyncedTailFull(int64_t next_revision) const {
   return revision_ > synced_revision_ &&
          (next_revision - synced_revision_ > kMaxUnsyncedRevisions ||
-          std::chrono::steady_clock::now() - unsynced_since_ >= kMaxUnsyncedAge);
+          options_.clock->monotonic() - unsynced_since_ >= kMaxUnsyncedAge);
 }
 
 Store& SqliteStore::derived() { return *derived_; }
@@ -549,7 +549,7 @@ Result<StoredObjectPtr> SqliteStore::write(ObjectKey key, Mutation mutation, Syn
       if (synced)
         synced_revision_ = revision;
       else if (revision_ == synced_revision_)
-        unsynced_since_ = std::chrono::steady_clock::now();
+        unsynced_since_ = options_.clock->monotonic();
       apply(events);
     } else {
       for (Writer* b : batch)

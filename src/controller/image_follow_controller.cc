@@ -116,6 +116,13 @@ Result<ReconcileResult> ImageFollowController::reconcile(const ObjectKey& key) {
     std::lock_guard lock(mu_);
     checked_[key] = last;
   }
+  // A failed write (a conflict: someone else wrote first) is retried, and the retry must check
+  // the tags again even before the interval is over, or what this pass found would be lost.
+  auto retry = [&](const Status& why) {
+    std::lock_guard lock(mu_);
+    checked_[key].clear();
+    return why;
+  };
   Object current = app;
   if (!causes.empty()) {
     std::string cause;
@@ -124,12 +131,7 @@ Result<ReconcileResult> ImageFollowController::reconcile(const ObjectKey& key) {
     updated.metadata.annotations[kChangedByAnnotation] = "skiff (auto-deploy)";
     updated.status = app.status;
     auto written = store_.update(updated);
-    // A conflict (someone else wrote first) is retried: the tags are read again then.
-    if (!written.ok()) {
-      std::lock_guard lock(mu_);
-      checked_[key].clear();
-      return written.status();
-    }
+    if (!written.ok()) return retry(written.status());
     current = (*written)->object();
   }
   const json previous_status = current.status.value("autoDeploy", json::object());
@@ -141,7 +143,7 @@ Result<ReconcileResult> ImageFollowController::reconcile(const ObjectKey& key) {
     UpdateOptions options;
     options.status_only = true;
     auto written = store_.update(std::move(with_status), options);
-    if (!written.ok()) return written.status();
+    if (!written.ok()) return retry(written.status());
   }
   if (next_check) return ReconcileResult{*next_check};
   return ReconcileResult{};

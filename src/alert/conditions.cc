@@ -150,7 +150,7 @@ std::vector<ActiveSeries> EventConditions::evaluate(const Rule& rule,
   std::map<std::pair<std::string, std::string>, double> counts;
   for (const StoredObjectPtr& stored : store_.list("Event", options).items) {
     // Parsing every event of the tenant each evaluation would cost more than the rule.
-    if (stored->json_text.find(quoted) == std::string::npos) continue;
+    if (stored->jsonText().find(quoted) == std::string::npos) continue;
     const Object event = stored->object();
     const json& spec = event.spec;
     if (spec.value("reason", "") != condition.reason) continue;

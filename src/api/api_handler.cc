@@ -79,7 +79,7 @@ class WatchStream final : public EventStream {
 
   void deliver(const WatchEvent& e) {
     last_revision_.store(e.revision, std::memory_order_relaxed);
-    push(eventLine(eventTypeName(e.type), e.object->json_text));
+    push(eventLine(eventTypeName(e.type), e.object->jsonText()));
   }
   void setHandle(std::unique_ptr<WatchHandle> handle) { handle_ = std::move(handle); }
 
@@ -216,7 +216,7 @@ HttpResponse ApiHandler::handleResource(HttpRequest& request, const Route& route
   if (route.status) {
     if (m == "GET") {
       auto got = store_.get({route.kind->kind, route.tenant, route.name});
-      return got.ok() ? jsonResponse(200, (*got)->json_text) : errorResponse(got.status());
+      return got.ok() ? jsonResponse(200, (*got)->jsonText()) : errorResponse(got.status());
     }
     if (m == "PUT") return replaceStatus(request, route);
     return not_allowed();
@@ -229,7 +229,7 @@ HttpResponse ApiHandler::handleResource(HttpRequest& request, const Route& route
   }
   if (m == "GET") {
     auto got = store_.get({route.kind->kind, route.tenant, route.name});
-    return got.ok() ? jsonResponse(200, (*got)->json_text) : errorResponse(got.status());
+    return got.ok() ? jsonResponse(200, (*got)->jsonText()) : errorResponse(got.status());
   }
   if (m == "PUT") return replace(request, route);
   if (m == "PATCH") return patch(request, route);
@@ -289,7 +289,7 @@ HttpResponse ApiHandler::list(HttpRequest& request, const Route& route) {
     });
   }
   size_t size = 128;
-  for (const auto& o : objects.items) size += o->json_text.size() + 1;
+  for (const auto& o : objects.items) size += o->packed_json.size() + 1;
   std::string body;
   body.reserve(size);
   body += R"({"apiVersion":"skiff.dev/v1","kind":")";
@@ -299,7 +299,7 @@ HttpResponse ApiHandler::list(HttpRequest& request, const Route& route) {
   body += R"(},"items":[)";
   for (size_t i = 0; i < objects.items.size(); ++i) {
     if (i) body += ',';
-    body += objects.items[i]->json_text;
+    objects.items[i]->packed_json.appendTo(body);
   }
   body += "]}";
   return jsonResponse(200, std::move(body));
@@ -364,7 +364,7 @@ HttpResponse ApiHandler::create(HttpRequest& request, const Route& route) {
   stampChange(request, *object, nullptr);
   auto stored = store_.create(std::move(object).value(), flag(request, "dryRun"));
   if (!stored.ok()) return errorResponse(stored.status());
-  return jsonResponse(201, (*stored)->json_text);
+  return jsonResponse(201, (*stored)->jsonText());
 }
 
 HttpResponse ApiHandler::replace(HttpRequest& request, const Route& route) {
@@ -394,7 +394,7 @@ HttpResponse ApiHandler::replace(HttpRequest& request, const Route& route) {
   options.dry_run = flag(request, "dryRun");
   auto stored = store_.update(std::move(object).value(), options);
   if (!stored.ok()) return errorResponse(stored.status());
-  return jsonResponse(200, (*stored)->json_text);
+  return jsonResponse(200, (*stored)->jsonText());
 }
 
 HttpResponse ApiHandler::patch(HttpRequest& request, const Route& route) {
@@ -430,7 +430,7 @@ HttpResponse ApiHandler::patch(HttpRequest& request, const Route& route) {
     UpdateOptions options;
     options.dry_run = flag(request, "dryRun");
     auto stored = store_.update(std::move(object).value(), options);
-    if (stored.ok()) return jsonResponse(200, (*stored)->json_text);
+    if (stored.ok()) return jsonResponse(200, (*stored)->jsonText());
     if (pinned || stored.status().code() != StatusCode::kConflict || attempt == 5)
       return errorResponse(stored.status());
   }
@@ -448,7 +448,7 @@ HttpResponse ApiHandler::remove(HttpRequest& request, const Route& route) {
     // The user's password and tokens go with them: none may sign in any more.
     if (Status s = authn_.forgetUser(route.name); !s.isOk()) return errorResponse(s);
   }
-  return jsonResponse(200, (*removed)->json_text);
+  return jsonResponse(200, (*removed)->jsonText());
 }
 
 HttpResponse ApiHandler::replaceStatus(HttpRequest& request, const Route& route) {
@@ -465,7 +465,7 @@ HttpResponse ApiHandler::replaceStatus(HttpRequest& request, const Route& route)
   options.unconditional = object->metadata.resource_version == 0;
   auto stored = store_.update(std::move(object).value(), options);
   if (!stored.ok()) return errorResponse(stored.status());
-  return jsonResponse(200, (*stored)->json_text);
+  return jsonResponse(200, (*stored)->jsonText());
 }
 
 }  // namespace skiff

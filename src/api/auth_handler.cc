@@ -188,7 +188,10 @@ HttpResponse AuthHandler::tokens(HttpRequest& request) {
       else
         items = authn_.listTokens(caller);
       std::string body = R"({"apiVersion":"skiff.dev/v1","kind":"TokenList","items":[)";
-      for (size_t i = 0; i < items.size(); ++i) body += (i ? "," : "") + items[i]->json_text;
+      for (size_t i = 0; i < items.size(); ++i) {
+        if (i) body += ',';
+        items[i]->packed_json.appendTo(body);
+      }
       body += "]}";
       HttpResponse r;
       r.body = std::move(body);
@@ -227,7 +230,7 @@ HttpResponse AuthHandler::tokens(HttpRequest& request) {
       auto created = authn_.createToken(t);
       if (!created.ok()) return errorResponse(created.status());
       return jsonResponse(
-          201, {{"token", created->token}, {"object", json::parse(created->object->json_text)}});
+          201, {{"token", created->token}, {"object", json::parse(created->object->jsonText())}});
     });
   }
   const std::string id = seg[3];
@@ -238,7 +241,7 @@ HttpResponse AuthHandler::tokens(HttpRequest& request) {
       return errorResponse(notFound("no token \"" + id + "\" of user \"" + caller + "\""));
     if (!token.ok()) return errorResponse(token.status());
     HttpResponse r;
-    r.body = (*token)->json_text;
+    r.body = (*token)->jsonText();
     return r;
   }
   if (m != "DELETE") return methodNotAllowed(request, "a token", "GET or DELETE");

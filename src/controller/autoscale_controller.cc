@@ -44,7 +44,7 @@ namespace {
 // Cheap enough for the watch callback, which must not parse every application written: an
 // application that merely mentions the word is looked at and found to have nothing to do.
 bool mayAutoscale(const StoredObject& app) {
-  return app.json_text.find("\"autoscale\"") != std::string::npos;
+  return app.jsonText().find("\"autoscale\"") != std::string::npos;
 }
 
 }  // namespace

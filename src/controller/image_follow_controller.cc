@@ -10,7 +10,7 @@ namespace skiff {
 std::vector<WatchedKind> ImageFollowController::watches() const {
   return {{"Application", [](const StoredObject& o) {
              // Only applications that follow an image (or did: their bookkeeping goes).
-             return o.json_text.find("\"autoDeploy\"") == std::string::npos
+             return o.jsonText().find("\"autoDeploy\"") == std::string::npos
                         ? std::nullopt
                         : std::optional<ObjectKey>(o.key());
            }}};

@@ -109,7 +109,7 @@ void RouteController::refreshApplication(const StoredObject& stored) {
   const ObjectKey key = stored.key();
   // A release's weights live in the status; most status writes have none and had none, and
   // cost a substring search.
-  const bool releasing = stored.json_text.find("\"release\"") != std::string::npos;
+  const bool releasing = stored.jsonText().find("\"release\"") != std::string::npos;
   {
     std::lock_guard lock(mu_);
     auto it = apps_.find(key);
@@ -341,7 +341,7 @@ Status RouteController::updateTlsCondition(const StoredObject& stored) {
     }
   }
   // Most applications have no TLS routes and never had: no parse for them.
-  if (!has_tls && stored.json_text.find(kTlsCondition) == std::string::npos) return Status::ok();
+  if (!has_tls && stored.jsonText().find(kTlsCondition) == std::string::npos) return Status::ok();
   const Object app = stored.object();
   Object updated = app;
   if (!has_tls) {

@@ -1,6 +1,39 @@
 #include "model/object.h"
 
+#include <mutex>
+
 namespace skiff {
+namespace {
+
+// The kinds that come by the thousand and hold no credentials: their snapshots are packed
+// against a dictionary. A dictionary is one object's text kept for the life of the process, so
+// sensitive kinds never get one.
+bool packsAgainstADictionary(const std::string& kind) {
+  return kind == "Application" || kind == "Revision" || kind == "Instance" || kind == "Event" ||
+         kind == "Volume";
+}
+
+// The dictionary for `kind`'s next snapshot, whose text is `text`. A kind gets one once it is
+// common, and it is the text of that snapshot: objects of a kind share their field names,
+// defaults and most values, so any one of them does. Until then none: a rare kind's dictionary
+// would cost more than it saves. Thread-safe.
+PackedText::Dictionary dictionaryFor(const std::string& kind, const std::string& text) {
+  constexpr size_t kCommon = 64;
+  if (!packsAgainstADictionary(kind)) return nullptr;
+  struct Kind {
+    size_t packed = 0;
+    PackedText::Dictionary dictionary;
+  };
+  static std::mutex mu;
+  static std::map<std::string, Kind> kinds;  // guarded by mu
+  std::lock_guard lock(mu);
+  Kind& k = kinds[kind];
+  if (!k.dictionary && ++k.packed >= kCommon)
+    k.dictionary = std::make_shared<const std::string>(text);
+  return k.dictionary;
+}
+
+}  // namespace
 
 std::string ObjectKey::toString() const {
   return tenant.empty() ? kind + " " + name : kind + " " + tenant + "/" + name;
@@ -55,14 +88,15 @@ Result<Object> objectFromJson(const json& doc) {
 
 StoredObjectPtr makeStored(Object object) {
   auto stored = std::make_shared<StoredObject>();
-  stored->json_text = object.toJson().dump();
+  const std::string text = object.toJson().dump();
+  stored->packed_json = PackedText(text, dictionaryFor(object.kind, text));
   stored->kind = std::move(object.kind);
   stored->metadata = std::move(object.metadata);
   return stored;
 }
 
 Object StoredObject::object() const {
-  Result<Object> parsed = objectFromJson(json::parse(json_text));
+  Result<Object> parsed = objectFromJson(json::parse(jsonText()));
   SKIFF_ASSERT(parsed.ok(), "a stored object does not parse: " + parsed.status().toString());
   return std::move(parsed).value();
 }

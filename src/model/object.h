@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/packed_text.h"
 #include "common/status.h"
 
 namespace skiff {
@@ -64,16 +65,20 @@ struct Object {
 Result<Object> objectFromJson(const json& doc);
 
 // An immutable snapshot held by the store: identity and metadata, plus the serialized JSON of
-// the whole object, so reads and watch fan-out never re-serialize and memory stays near the
-// size of the JSON. Spec and status are parsed on demand. Shared between threads read-only.
+// the whole object, so reads and watch fan-out never re-serialize. The JSON is held packed: the
+// store keeps every object for as long as it exists, and packed it takes under half the memory
+// for an unpack that costs a tenth of a parse. Spec and status are parsed on demand. Shared
+// between threads read-only.
 struct StoredObject {
   std::string kind;
   ObjectMeta metadata;
-  std::string json_text;
+  PackedText packed_json;
 
   ObjectKey key() const { return {kind, metadata.tenant, metadata.name}; }
   int64_t resourceVersion() const { return metadata.resource_version; }
-  // The whole object, parsed from json_text (costs a parse: call once per use).
+  // The whole object's JSON (costs an unpack: call once per use).
+  std::string jsonText() const { return packed_json.unpack(); }
+  // The whole object, parsed (costs a parse: call once per use).
   Object object() const;
 };
 using StoredObjectPtr = std::shared_ptr<const StoredObject>;

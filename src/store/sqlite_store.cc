@@ -24,8 +24,9 @@ const char* eventTypeName(EventType type) {
 
 namespace {
 
-// What a version held only by the history costs: its text and, about, its parsed metadata.
-size_t historyCost(const StoredObject& version) { return version.json_text.size() + 512; }
+// What a version held only by the history costs: its packed text and, about, its parsed
+// metadata.
+size_t historyCost(const StoredObject& version) { return version.packed_json.packedSize() + 512; }
 
 // Bounds of the unsynced tail of derived writes: a commit that would take it past either
 // bound is fsynced. The revision bound is also how far a store skips after an unclean stop.
@@ -299,7 +300,7 @@ Status SqliteStore::persist(const std::vector<WatchEvent>& events, bool synced) 
     return fail("begin a transaction");
   for (const WatchEvent& event : events) {
     const StoredObject& o = *event.object;
-    auto text = rowText(o.kind, o.json_text);
+    auto text = rowText(o.kind, o.jsonText());
     if (!text.ok()) {
       sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
       return text.status();

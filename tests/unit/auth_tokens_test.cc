@@ -192,9 +192,9 @@ TEST_F(AuthTokenTest, NoSecretIsStoredInPlainText) {
   for (const auto& k : allKinds()) kinds.push_back(k.kind);
   for (const auto& kind : kinds) {
     for (const auto& o : store_->list(kind, {}).items) {
-      EXPECT_EQ(o->json_text.find(password), std::string::npos) << kind;
-      EXPECT_EQ(o->json_text.find(api_secret), std::string::npos) << kind;
-      EXPECT_EQ(o->json_text.find(session_secret), std::string::npos) << kind;
+      EXPECT_EQ(o->jsonText().find(password), std::string::npos) << kind;
+      EXPECT_EQ(o->jsonText().find(api_secret), std::string::npos) << kind;
+      EXPECT_EQ(o->jsonText().find(session_secret), std::string::npos) << kind;
     }
   }
   // Nor in the database file on disk (WAL included).
@@ -210,7 +210,7 @@ TEST_F(AuthTokenTest, NoSecretIsStoredInPlainText) {
   }
   // The Token object (what the API serves) holds neither the digest nor the secret.
   EXPECT_TRUE(token->object->object().status.empty());
-  EXPECT_EQ(token->object->json_text.find(tokenDigest(token->token)), std::string::npos);
+  EXPECT_EQ(token->object->jsonText().find(tokenDigest(token->token)), std::string::npos);
 }
 
 }  // namespace

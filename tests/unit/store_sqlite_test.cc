@@ -5,6 +5,7 @@
 #include <atomic>
 #include <filesystem>
 #include <mutex>
+#include <random>
 #include <thread>
 
 namespace skiff {
@@ -264,19 +265,27 @@ TEST_F(SqliteStoreTest, CompactedHistoryAnswersGone) {
 }
 
 TEST_F(SqliteStoreTest, HistoryHoldsBoundedBytesOfVersionsThatAreNoLongerCurrent) {
-  // About 4.5 KB per version: 20 KB holds four versions no object has any more.
+  // About 4.5 KB per version (a note of its own that packs to 4 KB, dictionary or not, and the
+  // metadata): 20 KB holds four versions no object has any more.
   reopen(/*history=*/1000, /*superseded_bytes=*/20 << 10);
-  const json big = {{"components", json::array()}, {"note", std::string(4000, 'x')}};
+  std::mt19937 random(7);
+  auto big = [&] {
+    const std::string digits = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_";
+    std::string note(5300, ' ');
+    for (char& c : note) c = digits[random() % digits.size()];
+    return json{{"components", json::array()}, {"note", note}};
+  };
   // Current versions cost the history nothing: twenty objects, nothing compacted.
   for (int i = 0; i < 20; ++i)
-    ASSERT_TRUE(store_->create(app("a" + std::to_string(i), "default", big)).ok());
+    ASSERT_TRUE(store_->create(app("a" + std::to_string(i), "default", big())).ok());
   EXPECT_EQ(store_->compactedRevision(), 0);
 
   // Ten versions of one object: the oldest events go once the replaced versions pass 20 KB.
-  auto shop = store_->create(app("shop", "default", big));  // revision 21
+  auto shop = store_->create(app("shop", "default", big()));  // revision 21
   ASSERT_TRUE(shop.ok());
   for (int i = 0; i < 9; ++i) {
     Object o = (*shop)->object();
+    o.spec = big();
     o.spec["round"] = i;
     shop = store_->update(o);
     ASSERT_TRUE(shop.ok());

@@ -259,6 +259,10 @@ Result<ReconcileResult> KubeApplicationController::reconcile(const ObjectKey& ke
     return ReconcileResult{};
   }
   const Object app = (*app_snapshot)->object();
+  // Most applications run locally and never ran elsewhere: nothing to do, and no revision to
+  // read. One whose spec just came back from a cluster still has status.cluster, and the new
+  // revision that the spec change makes brings it back here for the cleanup below.
+  if (runsLocally(app.spec) && !app.status.contains("cluster")) return ReconcileResult{};
   const int64_t target = app.status.value("latestRevision", int64_t{0});
   if (target == 0) return ReconcileResult{};
   auto revision = store_.get({"Revision", key.tenant, revisionName(key.name, target)});

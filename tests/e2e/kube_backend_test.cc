@@ -496,6 +496,18 @@ TEST_F(KubeBackendTest, CanaryAndBlueGreenReleasesMoveTrafficBetweenTwoSets) {
       std::chrono::seconds(60)))
       << get(kApps + "/shop")["status"];
   EXPECT_TRUE(ingress("shop-web-0").is_null());
+
+  // Back to the embedded runtime: what it had on the cluster goes, and so does its status there.
+  json home = release("registry.example/web:3", "bluegreen");
+  home["spec"]["cluster"] = "local";
+  ASSERT_EQ(put(home), 200);
+  ASSERT_TRUE(eventually(
+      [&] {
+        return kube("/apis/apps/v1/namespaces/moved-acme/deployments/shop-web").is_null() &&
+               !get(kApps + "/shop")["status"].contains("cluster");
+      },
+      std::chrono::seconds(60)))
+      << get(kApps + "/shop")["status"];
 }
 
 TEST_F(KubeBackendTest, RefusedCredentialsAndUnknownClustersAreConditions) {

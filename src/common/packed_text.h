@@ -1,9 +1,9 @@
 // PackedText: an immutable text held compressed (zstd), for what a process keeps in memory for
 // long and reads now and then, such as the store's snapshot of every object. JSON objects of a
-// few kilobytes take a little under half their size alone, and a tenth or less packed against
-// a dictionary: a text like them (zstd's raw-content dictionary), so that what they share with
-// it (field names, defaults) costs a reference. Packing costs about as much as serializing the
-// text, unpacking a tenth of parsing it.
+// few kilobytes take a little under half their size alone, and far less packed against a
+// dictionary: a text like them (zstd's raw-content dictionary), so that what they share with it
+// (field names, defaults) costs a reference. Packing costs about as much as serializing the
+// text, unpacking a tenth of parsing it or less.
 //
 // A value type; const methods are safe to call from many threads at once.
 #pragma once

@@ -302,7 +302,8 @@ void ServerProcess::killInstances() const {
       runtime::instanceCgroupDirs(runtime::detectCgroupLayout(), data_dir_ + "/runtime"));
   // Containers are runc's children, not the shims': runc, the network namespaces, bridges,
   // firewall rules and mounts go through the binary's own cleanup.
-  if (std::filesystem::exists(data_dir_ + "/containers"))
+  if (std::filesystem::exists(data_dir_ + "/containers") ||
+      std::filesystem::exists(data_dir_ + "/network"))
     (void)runSkiff({"host-cleanup", "--data-dir", data_dir_}, "");
   // So do the secret files the driver keeps on tmpfs.
   std::error_code ec;

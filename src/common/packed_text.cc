@@ -45,6 +45,9 @@ PackedText::PackedText(std::string_view text, Dictionary dictionary) : size_(tex
     bytes_.assign(c.scratch.data(), n);
     dictionary_ = std::move(dictionary);
   }
+  // Every thread that writes keeps a scratch buffer: not one as large as the largest object.
+  constexpr size_t kKeptScratch = 64 << 10;
+  if (c.scratch.capacity() > kKeptScratch) std::string().swap(c.scratch);
 }
 
 std::string PackedText::unpack() const {

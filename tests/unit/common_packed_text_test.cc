@@ -42,6 +42,15 @@ TEST(PackedTextTest, TextThatDoesNotShrinkIsHeldAsItIs) {
   EXPECT_TRUE(PackedText().unpack().empty());
 }
 
+TEST(PackedTextTest, ATextLargerThanTheKeptScratchPacksAndTheThreadGoesOnPacking) {
+  std::string large;
+  for (int i = 0; large.size() < (1 << 20); ++i) large += jsonLike(i);
+  const PackedText packed_large(large);
+  EXPECT_EQ(packed_large.unpack(), large);
+  const std::string small = jsonLike(3);
+  EXPECT_EQ(PackedText(small).unpack(), small);
+}
+
 TEST(PackedTextTest, AppendToAddsAfterWhatIsThere) {
   const std::string a = jsonLike(1), b = jsonLike(2);
   std::string out = "[";

@@ -23,6 +23,10 @@ struct WatchedKind {
   std::string kind;
   // The key to reconcile for an event on `object`; nullopt to ignore it.
   std::function<std::optional<ObjectKey>(const StoredObject& object)> key_of;
+  // Skip MODIFIED events that changed only the object's status (StoredObject::spec_revision):
+  // for a controller that reads no status of this kind, since most events on a busy kind are
+  // other controllers' status writes. Its own status writes that fail are retried as errors.
+  bool skip_status_writes = false;
 };
 
 // The Application an object belongs to (its skiff.dev/application label), for controllers that

@@ -43,9 +43,12 @@ Status ControllerManager::start() {
       options.kind = w.kind;
       // No from_revision: the watch starts with every existing object, a full resync.
       WorkQueue* queue = r->queue.get();
-      auto handle = store_.watch(options, [queue, key_of = w.key_of](const WatchEvent& e) {
-        if (auto key = key_of(*e.object)) queue->add(*key);
-      });
+      auto handle = store_.watch(
+          options, [queue, key_of = w.key_of, skip = w.skip_status_writes](const WatchEvent& e) {
+            if (skip && e.type == EventType::kModified && e.object->spec_revision != e.revision)
+              return;
+            if (auto key = key_of(*e.object)) queue->add(*key);
+          });
       if (!handle.ok()) return handle.status();
       r->watches.push_back(std::move(handle).value());
     }

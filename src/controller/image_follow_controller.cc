@@ -8,12 +8,16 @@
 namespace skiff {
 
 std::vector<WatchedKind> ImageFollowController::watches() const {
-  return {{"Application", [](const StoredObject& o) {
+  // Following reads the spec; the status it writes is its own, and it looks again on its
+  // timer, not on other controllers' status writes.
+  return {{"Application",
+           [](const StoredObject& o) {
              // Only applications that follow an image (or did: their bookkeeping goes).
              return o.jsonText().find("\"autoDeploy\"") == std::string::npos
                         ? std::nullopt
                         : std::optional<ObjectKey>(o.key());
-           }}};
+           },
+           /*skip_status_writes=*/true}};
 }
 
 void ImageFollowController::bindQueue(std::function<void(const ObjectKey&)> enqueue) {

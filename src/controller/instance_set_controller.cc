@@ -232,14 +232,15 @@ Result<ReconcileResult> InstanceSetController::reconcile(const ObjectKey& key) {
   if (target == 0) return ReconcileResult{};  // the revision controller has not run yet
   auto revision = store_.get({"Revision", key.tenant, revisionName(key.name, target)});
   if (!revision.ok()) return revision.status();
-  const json template_spec = (*revision)->object().spec.value("template", json::object());
+  const Object revision_object = (*revision)->object();
+  const json template_spec = revision_object.spec.value("template", json::object());
   if (!runsLocally(template_spec)) {
     // Runs on a Kubernetes cluster (KubeApplicationController): nothing of it runs here.
     for (const auto& i : listed.items)
       if (Status s = retire(i); !s.isOk()) return s;
     return ReconcileResult{};
   }
-  const json config_versions = (*revision)->object().spec.value("configVersions", json::object());
+  const json config_versions = revision_object.spec.value("configVersions", json::object());
   const bool paused = app.metadata.annotations.count(kPausedAnnotation) &&
                       app.metadata.annotations.at(kPausedAnnotation) == "true";
 

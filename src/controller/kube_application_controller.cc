@@ -258,10 +258,13 @@ Result<ReconcileResult> KubeApplicationController::reconcile(const ObjectKey& ke
     if (Status s = removeEverywhere(key, ""); !s.isOk()) return s;
     return ReconcileResult{};
   }
-  const Object app = (*app_snapshot)->object();
   // Most applications run locally and never ran elsewhere: nothing to do, and no revision to
   // read. One whose spec just came back from a cluster still has status.cluster, and the new
-  // revision that the spec change makes brings it back here for the cleanup below.
+  // revision that the spec change makes brings it back here for the cleanup below. Without the
+  // word anywhere in its text, neither its spec nor its status names a cluster: no parse.
+  if ((*app_snapshot)->jsonText().find("\"cluster\"") == std::string::npos)
+    return ReconcileResult{};
+  const Object app = (*app_snapshot)->object();
   if (runsLocally(app.spec) && !app.status.contains("cluster")) return ReconcileResult{};
   const int64_t target = app.status.value("latestRevision", int64_t{0});
   if (target == 0) return ReconcileResult{};

@@ -73,8 +73,11 @@ std::vector<std::string> configRefs(const json& component) {
 
 std::vector<WatchedKind> RevisionController::watches() const {
   auto self = [](const StoredObject& o) { return std::optional<ObjectKey>(o.key()); };
-  return {
-      {"Application", self}, {"Revision", owningApplication}, {"Config", self}, {"Secret", self}};
+  // Revisions come from the spec (and annotations); the application's status is only written.
+  return {{"Application", self, /*skip_status_writes=*/true},
+          {"Revision", owningApplication},
+          {"Config", self},
+          {"Secret", self}};
 }
 
 Result<ReconcileResult> RevisionController::reconcile(const ObjectKey& key) {

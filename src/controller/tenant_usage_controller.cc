@@ -16,7 +16,9 @@ Footprint minus(Footprint a, const Footprint& b) {
 }  // namespace
 
 std::vector<WatchedKind> TenantUsageController::watches() const {
-  return {{"Application", [](const StoredObject& o) { return std::optional<ObjectKey>(o.key()); }}};
+  // A footprint comes from the spec alone.
+  return {{"Application", [](const StoredObject& o) { return std::optional<ObjectKey>(o.key()); },
+           /*skip_status_writes=*/true}};
 }
 
 Result<ReconcileResult> TenantUsageController::reconcile(const ObjectKey& key) {

@@ -86,8 +86,9 @@ Result<Object> objectFromJson(const json& doc) {
   }
 }
 
-StoredObjectPtr makeStored(Object object) {
+StoredObjectPtr makeStored(Object object, int64_t spec_revision) {
   auto stored = std::make_shared<StoredObject>();
+  stored->spec_revision = spec_revision != 0 ? spec_revision : object.metadata.resource_version;
   const std::string text = object.toJson().dump();
   stored->packed_json = PackedText(text, dictionaryFor(object.kind, text));
   stored->kind = std::move(object.kind);

@@ -73,6 +73,11 @@ struct StoredObject {
   std::string kind;
   ObjectMeta metadata;
   PackedText packed_json;
+  // The revision of the last write that changed more than the status (the object's creation,
+  // or a change of its labels, annotations or spec): equal to resourceVersion unless the writes
+  // since were status writes. Not serialized; a snapshot loaded from disk has its
+  // resourceVersion here.
+  int64_t spec_revision = 0;
 
   ObjectKey key() const { return {kind, metadata.tenant, metadata.name}; }
   int64_t resourceVersion() const { return metadata.resource_version; }
@@ -83,7 +88,8 @@ struct StoredObject {
 };
 using StoredObjectPtr = std::shared_ptr<const StoredObject>;
 
-StoredObjectPtr makeStored(Object object);
+// `spec_revision` 0: the object's resourceVersion (a write that changed more than status).
+StoredObjectPtr makeStored(Object object, int64_t spec_revision = 0);
 
 // Sets or replaces condition `c.type` in status.conditions, keeping lastTransitionTime when
 // the status value did not change. `now` stamps a transition.

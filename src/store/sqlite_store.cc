@@ -646,8 +646,13 @@ Result<StoredObjectPtr> SqliteStore::updateObject(Object object, UpdateOptions o
         next.status == current.status)
       return Outcome{std::nullopt, stored};
     if (!dry) next.metadata.resource_version = revision;
-    return Outcome{WatchEvent{EventType::kModified, revision, makeStored(std::move(next))},
-                   nullptr};
+    const bool status_only_change = next.metadata.labels == current.metadata.labels &&
+                                    next.metadata.annotations == current.metadata.annotations &&
+                                    next.spec == current.spec;
+    return Outcome{
+        WatchEvent{EventType::kModified, revision,
+                   makeStored(std::move(next), status_only_change ? stored->spec_revision : 0)},
+        nullptr};
   };
   return options.dry_run ? dryRun(key, m) : write(key, std::move(m), sync);
 }

@@ -15,7 +15,9 @@ ServiceController::ServiceController(Store& store, network::Network& network)
 
 std::vector<WatchedKind> ServiceController::watches() const {
   return {
-      {"Application", [](const StoredObject& o) { return std::optional<ObjectKey>(o.key()); }},
+      // Services come from the application's spec and its instances' status.
+      {"Application", [](const StoredObject& o) { return std::optional<ObjectKey>(o.key()); },
+       /*skip_status_writes=*/true},
       {"Instance", owningApplication},
   };
 }

@@ -357,6 +357,10 @@ const Route* RouteTable::match(std::string_view host, std::string_view target,
 Result<std::shared_ptr<const RouteTable>> parseRouteTable(std::string_view json_text) {
   json doc = json::parse(json_text.begin(), json_text.end(), nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return badRequest("route table is not valid JSON");
+  return parseRouteTable(doc);
+}
+
+Result<std::shared_ptr<const RouteTable>> parseRouteTable(const json& doc) {
   if (!doc.is_object())
     return Status(StatusCode::kInvalid, "route table must be a JSON object",
                   {{"", "must be an object"}});

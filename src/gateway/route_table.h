@@ -10,6 +10,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -100,6 +101,8 @@ class RouteTable {
 // Validates and builds a table. Errors are kInvalid with one FieldError per bad field
 // (or kBadRequest when `json_text` is not JSON at all).
 Result<std::shared_ptr<const RouteTable>> parseRouteTable(std::string_view json_text);
+// The same for a table already parsed (the admin API splits certificates off the document).
+Result<std::shared_ptr<const RouteTable>> parseRouteTable(const nlohmann::json& doc);
 
 // A Host header (or SNI name) as routes name hosts: lowercase, without port or trailing dot,
 // written into `buf` (no allocation on the hot path); empty when longer than `cap`.

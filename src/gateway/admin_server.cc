@@ -208,9 +208,9 @@ asio::awaitable<AdminServer::Response> AdminServer::handle(std::string_view meth
 }
 
 AdminServer::Response AdminServer::putRoutes(std::string_view body) {
-  // Certificates travel with the table but are split off before it is parsed: the table is
-  // persisted as accepted, and keys must never reach the disk.
-  // The body is parsed once: a large table's parse is most of what accepting it costs.
+  // Certificates travel with the table but are split off the parsed document: the table is
+  // persisted as accepted, and keys must never reach the disk. The body is parsed only once,
+  // since a large table's parse is most of what accepting it costs.
   nlohmann::json doc = nlohmann::json::parse(body, nullptr, false);
   if (doc.is_discarded())
     return {400, "application/json", errorBody(badRequest("route table is not valid JSON"))};

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "model/object.h"
 #include "model/well_known.h"
@@ -15,13 +16,17 @@
 namespace skiff {
 namespace {
 
+using namespace std::chrono_literals;
+
 class RecordingPublisher final : public RoutePublisher {
  public:
   Status publish(const std::string& table) override {
+    std::this_thread::sleep_for(delay);  // a gateway that takes this long to accept a table
     tables.push_back(json::parse(table));
     return Status::ok();
   }
   std::vector<json> tables;
+  std::chrono::milliseconds delay{0};
 };
 
 // Drives the controller as the manager would: store events enqueue keys, and run() reconciles
@@ -85,6 +90,22 @@ class RouteControllerTest : public ::testing::Test {
     ASSERT_TRUE(store_->update(o, {.status_only = true}).ok());
   }
   const json& lastRoutes() { return publisher_.tables.back()["routes"]; }
+  // Reconciles queued keys up to the table's; returns how long the table asks to wait, and
+  // queues it again (nullopt: it was published at once).
+  std::optional<std::chrono::milliseconds> tableWait() {
+    while (!queue_.empty()) {
+      ObjectKey key = queue_.front();
+      queue_.pop_front();
+      auto result = controller_->reconcile(key);
+      EXPECT_TRUE(result.ok()) << result.status().toString();
+      if (key != RouteController::tableKey()) continue;
+      if (!result.ok() || !result->requeue_after) return std::nullopt;
+      queue_.push_back(key);  // as the manager would, after the wait
+      return result->requeue_after;
+    }
+    ADD_FAILURE() << "no table was queued";
+    return std::nullopt;
+  }
 
   testing::TempStore store_{"route"};
   RecordingPublisher publisher_;
@@ -110,6 +131,40 @@ TEST_F(RouteControllerTest, PublishesRoutesWithReadyBackends) {
   run();
   ASSERT_EQ(publisher_.tables.size(), 2u);
   EXPECT_EQ(lastRoutes()[0]["backends"].size(), 2u);
+}
+
+TEST_F(RouteControllerTest, ASlowGatewayPacesTheNextTableButNotBeyondADrain) {
+  createApp("shop", "shop.test");
+  run();
+  ASSERT_EQ(publisher_.tables.size(), 1u);
+
+  // The gateway took 100 ms to accept this table: the next one waits four times that from its
+  // start, though building it was quick.
+  publisher_.delay = 100ms;
+  createApp("cart", "cart.test");
+  run();
+  ASSERT_EQ(publisher_.tables.size(), 2u);
+  publisher_.delay = 0ms;
+  createApp("shoe", "shoe.test");
+  auto wait = tableWait();
+  ASSERT_TRUE(wait) << "the next table went out at once";
+  EXPECT_GE(*wait, 200ms);
+  run();
+  ASSERT_EQ(publisher_.tables.size(), 3u);
+
+  // However slow the gateway, the wait stays within 500 ms of the last table's start, inside
+  // an instance's drain (1 s by default).
+  publisher_.delay = 300ms;
+  createApp("hat", "hat.test");
+  run();
+  ASSERT_EQ(publisher_.tables.size(), 4u);
+  publisher_.delay = 0ms;
+  createApp("sock", "sock.test");
+  wait = tableWait();
+  ASSERT_TRUE(wait);
+  EXPECT_LE(*wait, 200ms);
+  run();
+  EXPECT_EQ(publisher_.tables.size(), 5u);
 }
 
 TEST_F(RouteControllerTest, ChangesThatRoutingDoesNotUsePublishNothing) {

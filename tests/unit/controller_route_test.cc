@@ -90,6 +90,20 @@ class RouteControllerTest : public ::testing::Test {
     ASSERT_TRUE(store_->update(o, {.status_only = true}).ok());
   }
   const json& lastRoutes() { return publisher_.tables.back()["routes"]; }
+  // Publishes a table for a new application `slow` through a gateway that takes `delay` to
+  // accept it, then makes application `next` and returns how long its table waits (tableWait).
+  std::optional<std::chrono::milliseconds> waitAfterASlowTable(std::chrono::milliseconds delay,
+                                                               const std::string& slow,
+                                                               const std::string& next) {
+    const size_t published = publisher_.tables.size();
+    publisher_.delay = delay;
+    createApp(slow, slow + ".test");
+    run();
+    EXPECT_EQ(publisher_.tables.size(), published + 1);
+    publisher_.delay = 0ms;
+    createApp(next, next + ".test");
+    return tableWait();
+  }
   // Reconciles queued keys up to the table's; returns how long the table asks to wait, and
   // queues it again (nullopt: it was published at once).
   std::optional<std::chrono::milliseconds> tableWait() {
@@ -138,15 +152,9 @@ TEST_F(RouteControllerTest, ASlowGatewayPacesTheNextTableButNotBeyondADrain) {
   run();
   ASSERT_EQ(publisher_.tables.size(), 1u);
 
-  // The gateway took 100 ms to accept this table: the next one waits four times that from its
+  // The gateway took 100 ms to accept a table: the next one waits four times that from its
   // start, though building it was quick.
-  publisher_.delay = 100ms;
-  createApp("cart", "cart.test");
-  run();
-  ASSERT_EQ(publisher_.tables.size(), 2u);
-  publisher_.delay = 0ms;
-  createApp("shoe", "shoe.test");
-  auto wait = tableWait();
+  auto wait = waitAfterASlowTable(100ms, "cart", "shoe");
   ASSERT_TRUE(wait) << "the next table went out at once";
   EXPECT_GE(*wait, 200ms);
   run();
@@ -154,13 +162,7 @@ TEST_F(RouteControllerTest, ASlowGatewayPacesTheNextTableButNotBeyondADrain) {
 
   // However slow the gateway, the wait stays within 500 ms of the last table's start, inside
   // an instance's drain (1 s by default).
-  publisher_.delay = 300ms;
-  createApp("hat", "hat.test");
-  run();
-  ASSERT_EQ(publisher_.tables.size(), 4u);
-  publisher_.delay = 0ms;
-  createApp("sock", "sock.test");
-  wait = tableWait();
+  wait = waitAfterASlowTable(300ms, "hat", "sock");
   ASSERT_TRUE(wait);
   EXPECT_LE(*wait, 200ms);
   run();

@@ -1,8 +1,9 @@
 // End-to-end tests of faults on the embedded runtime: workloads that cannot start, exit at
 // once, find their port taken or fail their liveness probe each show up as a clear condition
-// on their instance and are restarted with growing backoff, while the healthy component
-// beside them keeps serving undisturbed.
+// on their instance and are restarted with growing backoff (on a new port when their own was
+// taken), while the healthy component beside them keeps serving undisturbed.
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -110,7 +111,9 @@ TEST_F(RuntimeFaultsTest, EachFaultIsAClearConditionAndDisturbsNothingElse) {
   ASSERT_GT(held.port(), 0);
   create({healthyWeb(), component("missing", "/nonexistent/skiff-missing-command", {}),
           component("quits", "sh", {"-c", "echo 'boom: config file missing' >&2; exit 3"}),
-          component("taken", "skiff-example", {"--port", std::to_string(held.port())})});
+          component("taken", "skiff-example", {"--port", std::to_string(held.port())}),
+          component("moved", "skiff-example", {"--name", "moved"},
+                    {{"readiness", readinessOnHttp()}})});
 
   // The command that does not exist is named in the instance's condition.
   ASSERT_TRUE(eventually(
@@ -158,6 +161,40 @@ TEST_F(RuntimeFaultsTest, EachFaultIsAClearConditionAndDisturbsNothingElse) {
       },
       std::chrono::seconds(10)))
       << app.dump();
+
+  // An instance whose port another socket takes while it is down restarts on a new port.
+  ASSERT_TRUE(eventually([&] { return statusOf(instanceOf("moved")).value("ready", false); },
+                         std::chrono::seconds(10)))
+      << instanceOf("moved").dump();
+  json moved = statusOf(instanceOf("moved"));
+  const int old_port = moved["ports"].value("http", 0);
+  ASSERT_GT(old_port, 0) << moved.dump();
+  ASSERT_EQ(::kill(moved["pid"].get<int>(), SIGKILL), 0);
+  int squatter = -1;
+  ASSERT_TRUE(eventually(
+      [&] {
+        squatter = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons(static_cast<uint16_t>(old_port));
+        const int one = 1;
+        ::setsockopt(squatter, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (::bind(squatter, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+            ::listen(squatter, 1) == 0)
+          return true;
+        ::close(squatter);
+        return false;
+      },
+      std::chrono::seconds(5)));
+  EXPECT_TRUE(eventually(
+      [&] {
+        json s = statusOf(instanceOf("moved"));
+        return s.value("restarts", 0) >= 1 && s.value("ready", false) &&
+               s["ports"].value("http", 0) != old_port;
+      },
+      std::chrono::seconds(10)))
+      << instanceOf("moved").dump();
+  ::close(squatter);
 
   // A probe on a port the component does not declare is refused at admission, naming it.
   json bad = {

@@ -1,8 +1,5 @@
 #include "runtime/local/node_agent.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +11,7 @@
 #include "controller/revision_controller.h"
 #include "model/formats.h"
 #include "model/well_known.h"
+#include "runtime/local/host_ports.h"
 #include "runtime/local/local_log_source.h"
 #include "runtime/local/log_files.h"
 #include "runtime/local/service_controller.h"
@@ -23,23 +21,6 @@ namespace skiff::runtime {
 namespace {
 
 using std::chrono::milliseconds;
-
-// A free TCP port on the loopback interface, as the kernel hands out ephemeral ports.
-Result<int> freePort() {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return unavailable("cannot allocate a port: socket() failed");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    close(fd);
-    return unavailable("cannot allocate a port: bind() failed");
-  }
-  close(fd);
-  return static_cast<int>(ntohs(addr.sin_port));
-}
 
 milliseconds seconds(const json& probe, const char* field, double fallback) {
   return milliseconds(static_cast<int64_t>(std::llround(probe.value(field, fallback) * 1000)));
@@ -399,8 +380,8 @@ Result<InstanceSpec> NodeAgent::buildSpec(const Object& instance, const json& co
     const std::string name = p.value("name", "");
     if (container) {
       (*ports)[name] = p.value("port", 0);  // its own address: the port as declared
-    } else if (!ports->count(name)) {
-      auto port = freePort();
+    } else {
+      auto port = pickListenPort();
       if (!port.ok()) return port.status();
       (*ports)[name] = *port;
     }
@@ -604,7 +585,8 @@ Result<ReconcileResult> NodeAgent::reconcile(const ObjectKey& key) {
     if (state.status().code() != StatusCode::kNotFound) return state.status();
     if (auto at = parseTime(status, "restartAt"); now < at)
       return ReconcileResult{std::chrono::duration_cast<milliseconds>(at - now) + milliseconds(1)};
-    std::map<std::string, int> ports = portsOf(status);  // restarts keep their ports
+    // Each run picks its ports afresh: another socket may hold the last run's by now.
+    std::map<std::string, int> ports;
     Result<InstanceSpec> spec =
         chosen.ok() ? buildSpec(instance, component, &ports, &status) : chosen.status();
     Result<InstanceState> started =

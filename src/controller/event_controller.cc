@@ -83,9 +83,8 @@ Result<ReconcileResult> EventController::reconcile(const ObjectKey& key) {
   if (key == kSweepKey) return sweep();
   auto stored = store_.get(key);
   if (!stored.ok() && stored.status().code() != StatusCode::kNotFound) return stored.status();
-  const std::optional<Object> object =
-      stored.ok() ? std::optional<Object>((*stored)->object()) : std::nullopt;
-  const Object* current = object ? &*object : nullptr;
+  const std::shared_ptr<const Object> object = stored.ok() ? parsedObject(*stored) : nullptr;
+  const Object* current = object.get();
   if (key.kind == "Instance") observeInstance(key, current);
   if (key.kind == "Application") observeApplication(key, current);
   return ReconcileResult{};

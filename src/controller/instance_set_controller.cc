@@ -227,20 +227,21 @@ Result<ReconcileResult> InstanceSetController::reconcile(const ObjectKey& key) {
     }
     return ReconcileResult{};
   }
-  const Object app = (*app_snapshot)->object();
+  const auto parsed_app = parsedObject(*app_snapshot);
+  const Object& app = *parsed_app;
   const int64_t target = app.status.value("latestRevision", int64_t{0});
   if (target == 0) return ReconcileResult{};  // the revision controller has not run yet
   auto revision = store_.get({"Revision", key.tenant, revisionName(key.name, target)});
   if (!revision.ok()) return revision.status();
-  const Object revision_object = (*revision)->object();
-  const json template_spec = revision_object.spec.value("template", json::object());
+  const auto revision_object = parsedObject(*revision);
+  const json template_spec = revision_object->spec.value("template", json::object());
   if (!runsLocally(template_spec)) {
     // Runs on a Kubernetes cluster (KubeApplicationController): nothing of it runs here.
     for (const auto& i : listed.items)
       if (Status s = retire(i); !s.isOk()) return s;
     return ReconcileResult{};
   }
-  const json config_versions = revision_object.spec.value("configVersions", json::object());
+  const json config_versions = revision_object->spec.value("configVersions", json::object());
   const bool paused = app.metadata.annotations.count(kPausedAnnotation) &&
                       app.metadata.annotations.at(kPausedAnnotation) == "true";
 
@@ -267,10 +268,10 @@ Result<ReconcileResult> InstanceSetController::reconcile(const ObjectKey& key) {
   // Canary and blue-green components whose instances change since the stable revision are
   // released as two sets (release_plan.h).
   const int64_t stable = app.status.value("stableRevision", int64_t{0});
-  std::optional<Object> stable_revision;
+  std::shared_ptr<const Object> stable_revision;
   if (stable != 0 && stable != target) {
     if (auto r = store_.get({"Revision", key.tenant, revisionName(key.name, stable)}); r.ok())
-      stable_revision = (*r)->object();
+      stable_revision = parsedObject(*r);
   }
   const json previous =
       app.status.value("release", json::object()).value("components", json::object());

@@ -260,17 +260,24 @@ Result<ReconcileResult> KubeApplicationController::reconcile(const ObjectKey& ke
   }
   // Most applications run locally and never ran elsewhere: nothing to do, and no revision to
   // read. One whose spec just came back from a cluster still has status.cluster, and the new
-  // revision that the spec change makes brings it back here for the cleanup below. Without the
-  // word anywhere in its text, neither its spec nor its status names a cluster: no parse.
-  if ((*app_snapshot)->jsonText().find("\"cluster\"") == std::string::npos)
-    return ReconcileResult{};
-  const Object app = (*app_snapshot)->object();
+  // revision that the spec change makes brings it back here for the cleanup below. When the
+  // word's only mention in its text is the spec's default `"cluster":"local"` (or there is
+  // none), neither its spec nor its status names a cluster: no parse.
+  {
+    const std::string text = (*app_snapshot)->jsonText();
+    const size_t first = text.find("\"cluster\"");
+    if (first == std::string::npos || (text.compare(first, 17, "\"cluster\":\"local\"") == 0 &&
+                                       text.find("\"cluster\"", first + 1) == std::string::npos))
+      return ReconcileResult{};
+  }
+  const auto parsed_app = parsedObject(*app_snapshot);
+  const Object& app = *parsed_app;
   if (runsLocally(app.spec) && !app.status.contains("cluster")) return ReconcileResult{};
   const int64_t target = app.status.value("latestRevision", int64_t{0});
   if (target == 0) return ReconcileResult{};
   auto revision = store_.get({"Revision", key.tenant, revisionName(key.name, target)});
   if (!revision.ok()) return revision.status();
-  const json template_spec = (*revision)->object().spec.value("template", json::object());
+  const json template_spec = parsedObject(*revision)->spec.value("template", json::object());
   const std::string cluster_name = template_spec.value("cluster", "local");
   if (runsLocally(template_spec)) {
     // Left a cluster for the local runtime, or never was on one.

@@ -1,6 +1,7 @@
 #include "controller/revision_controller.h"
 
 #include <algorithm>
+#include <charconv>
 
 namespace skiff {
 
@@ -45,7 +46,7 @@ json revisionComponent(const Store& store, const ObjectKey& application, int64_t
   auto stored =
       store.get({"Revision", application.tenant, revisionName(application.name, revision)});
   if (!stored.ok()) return json();
-  const json spec = (*stored)->object().spec.value("template", json::object());
+  const json spec = parsedObject(*stored)->spec.value("template", json::object());
   for (const auto& c : spec.value("components", json::array()))
     if (c.value("name", "") == component) return c;
   return json();
@@ -117,15 +118,24 @@ Result<ReconcileResult> RevisionController::reconcileApplication(const ObjectKey
     }
     return ReconcileResult{};
   }
-  const Object application = (*app)->object();
+  const auto parsed_application = parsedObject(*app);
+  const Object& application = *parsed_application;
 
-  std::optional<Object> latest;
+  // The latest revision has the highest number in its name (revisionName): only it is parsed.
+  StoredObjectPtr latest_snapshot;
+  int64_t latest_number = 0;
   for (const auto& r : revisions.items) {
-    Object revision = r->object();
-    if (!latest ||
-        revision.spec.value("revision", int64_t{0}) > latest->spec.value("revision", int64_t{0}))
-      latest = std::move(revision);
+    const std::string& name = r->metadata.name;
+    int64_t n = 0;
+    auto [end, error] =
+        std::from_chars(name.data() + key.name.size() + 1, name.data() + name.size(), n);
+    if (error == std::errc() && end == name.data() + name.size() && n > latest_number) {
+      latest_number = n;
+      latest_snapshot = r;
+    }
   }
+  const std::shared_ptr<const Object> latest =
+      latest_snapshot ? parsedObject(latest_snapshot) : nullptr;
   int64_t number = latest ? latest->spec.value("revision", int64_t{0}) : 0;
   const bool follows_config = application.spec.value("rolloutOnConfigChange", false);
   const json versions =

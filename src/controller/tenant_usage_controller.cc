@@ -40,7 +40,7 @@ Result<ReconcileResult> TenantUsageController::reconcile(const ObjectKey& key) {
       }
       if (stored.ok()) {
         Counted c{(*stored)->metadata.uid, (*stored)->metadata.generation,
-                  footprintOf((*stored)->object().spec)};
+                  footprintOf(parsedObject(*stored)->spec)};
         tenant.usage += c.footprint;
         counted_.emplace(key, std::move(c));
         tenant.unwritten = true;

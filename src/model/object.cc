@@ -1,5 +1,6 @@
 #include "model/object.h"
 
+#include <array>
 #include <mutex>
 
 namespace skiff {
@@ -100,6 +101,40 @@ Object StoredObject::object() const {
   Result<Object> parsed = objectFromJson(json::parse(jsonText()));
   SKIFF_ASSERT(parsed.ok(), "a stored object does not parse: " + parsed.status().toString());
   return std::move(parsed).value();
+}
+
+std::shared_ptr<const Object> parsedObject(const StoredObjectPtr& snapshot) {
+  // Only the common kinds that hold no credentials: a snapshot in the ring outlives its object.
+  if (!packsAgainstADictionary(snapshot->kind))
+    return std::make_shared<const Object>(snapshot->object());
+  // A ring of the last snapshots parsed. An entry holds its snapshot, so no other snapshot can
+  // take its address while it is here: the address identifies it. Never destroyed, so threads
+  // still running at exit find it intact.
+  struct Entry {
+    StoredObjectPtr snapshot;
+    std::shared_ptr<const Object> parsed;
+  };
+  struct Ring {
+    std::mutex mu;
+    std::array<Entry, 64> entries;
+    size_t next = 0;
+    std::shared_ptr<const Object> find(const StoredObjectPtr& snapshot) const {
+      for (const Entry& e : entries)
+        if (e.snapshot == snapshot) return e.parsed;
+      return nullptr;
+    }
+  };
+  static Ring* ring = new Ring;
+  {
+    std::lock_guard lock(ring->mu);
+    if (auto hit = ring->find(snapshot)) return hit;
+  }
+  auto parsed = std::make_shared<const Object>(snapshot->object());  // outside the lock
+  std::lock_guard lock(ring->mu);
+  if (auto raced = ring->find(snapshot)) return raced;  // parsed meanwhile by another reader
+  ring->entries[ring->next] = {snapshot, parsed};
+  ring->next = (ring->next + 1) % ring->entries.size();
+  return parsed;
 }
 
 const json* findCondition(const json& status, const std::string& type) {

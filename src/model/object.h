@@ -91,6 +91,11 @@ using StoredObjectPtr = std::shared_ptr<const StoredObject>;
 // `spec_revision` 0: the object's resourceVersion (a write that changed more than status).
 StoredObjectPtr makeStored(Object object, int64_t spec_revision = 0);
 
+// The snapshot's object, parsed once for all who read it soon after: the snapshots parsed most
+// recently (a few dozen) stay parsed, so the controllers that each reconcile the same write, and
+// the revision every reconcile of an application reads, share one parse. Thread-safe.
+std::shared_ptr<const Object> parsedObject(const StoredObjectPtr& snapshot);
+
 // Sets or replaces condition `c.type` in status.conditions, keeping lastTransitionTime when
 // the status value did not change. `now` stamps a transition.
 void setCondition(json& status, const Condition& c, const std::string& now);

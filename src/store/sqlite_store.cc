@@ -631,7 +631,9 @@ Result<StoredObjectPtr> SqliteStore::updateObject(Object object, UpdateOptions o
                       std::to_string(stored->resourceVersion()) +
                       "): get the latest version and apply your change to it");
     }
-    const Object current = stored->object();
+    // Usually the snapshot the writer has just read: parsed already.
+    const auto parsed = parsedObject(stored);
+    const Object& current = *parsed;
     Object next = current;
     if (options.status_only) {
       next.status = object.status;

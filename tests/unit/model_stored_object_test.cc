@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "model/object.h"
 
@@ -59,6 +60,41 @@ TEST(StoredObjectTest, SensitiveKindsArePackedAlone) {
     smallest = std::min(smallest, stored->packed_json.packedSize());
   }
   EXPECT_GE(smallest + 4, first_packed);
+}
+
+TEST(StoredObjectTest, ReadersOfTheSameSnapshotShareOneParse) {
+  const StoredObjectPtr first = makeStored(application(1));
+  const StoredObjectPtr second = makeStored(application(2));
+  const auto parsed = parsedObject(first);
+  EXPECT_EQ(parsed->spec, application(1).spec);
+  EXPECT_EQ(parsed->metadata.labels, application(1).metadata.labels);
+  // The same snapshot: the same parse. Another snapshot: its own.
+  EXPECT_EQ(parsedObject(first).get(), parsed.get());
+  EXPECT_EQ(parsedObject(second)->metadata.name, "app-2");
+  EXPECT_NE(parsedObject(second).get(), parsed.get());
+  // The ring holds a few dozen: once many other snapshots were parsed, the first is parsed again,
+  // to the same object.
+  std::vector<StoredObjectPtr> others;
+  for (int i = 0; i < 100; ++i) {
+    others.push_back(makeStored(application(i)));
+    (void)parsedObject(others.back());
+  }
+  const auto again = parsedObject(first);
+  EXPECT_NE(again.get(), parsed.get());
+  EXPECT_EQ(again->spec, parsed->spec);
+}
+
+TEST(StoredObjectTest, SensitiveKindsAreNotKeptParsed) {
+  Object o;
+  o.kind = "Secret";
+  o.metadata.name = "db";
+  o.metadata.tenant = "acme";
+  o.spec = {{"data", {{"password", "pw"}}}};
+  const StoredObjectPtr stored = makeStored(o);
+  const auto parsed = parsedObject(stored);
+  EXPECT_EQ(parsed->spec, o.spec);
+  // Nothing keeps it: each reader parses its own.
+  EXPECT_NE(parsedObject(stored).get(), parsed.get());
 }
 
 }  // namespace

@@ -32,7 +32,9 @@ Result<ReconcileResult> ServiceController::reconcile(const ObjectKey& key) {
 
   auto app = store_.get(key);
   if (!app.ok() && app.status().code() != StatusCode::kNotFound) return app.status();
-  const Object object = app.ok() ? (*app)->object() : Object{};
+  const std::shared_ptr<const Object> parsed = app.ok() ? parsedObject(*app) : nullptr;
+  static const Object kNone;
+  const Object& object = parsed ? *parsed : kNone;
   // An application on a Kubernetes cluster has its Services there; none of it runs here.
   if (app.ok() && runsLocally(object.spec)) {
     std::vector<Object> instances;

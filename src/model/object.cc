@@ -34,6 +34,44 @@ PackedText::Dictionary dictionaryFor(const std::string& kind, const std::string&
   return k.dictionary;
 }
 
+// The last snapshots parsed or written, with their objects: the controllers that each reconcile
+// the same write, and the revision every reconcile of an application reads, share one object.
+// Only the common kinds that hold no credentials: a snapshot here outlives its object. An entry
+// holds its snapshot, so no other snapshot can take its address while it is here: the address
+// identifies it. Thread-safe.
+class ParsedRing {
+ public:
+  static ParsedRing& instance() {
+    static ParsedRing* ring = new ParsedRing;  // never destroyed: threads may outlive main
+    return *ring;
+  }
+  std::shared_ptr<const Object> find(const StoredObjectPtr& snapshot) {
+    std::lock_guard lock(mu_);
+    for (const Entry& e : entries_)
+      if (e.snapshot == snapshot) return e.parsed;
+    return nullptr;
+  }
+  // The object kept for `snapshot`: `parsed`, unless another reader's came first.
+  std::shared_ptr<const Object> insert(const StoredObjectPtr& snapshot,
+                                       std::shared_ptr<const Object> parsed) {
+    std::lock_guard lock(mu_);
+    for (const Entry& e : entries_)
+      if (e.snapshot == snapshot) return e.parsed;
+    entries_[next_] = {snapshot, parsed};
+    next_ = (next_ + 1) % entries_.size();
+    return parsed;
+  }
+
+ private:
+  struct Entry {
+    StoredObjectPtr snapshot;
+    std::shared_ptr<const Object> parsed;
+  };
+  std::mutex mu_;
+  std::array<Entry, 64> entries_;
+  size_t next_ = 0;
+};
+
 }  // namespace
 
 std::string ObjectKey::toString() const {
@@ -92,8 +130,15 @@ StoredObjectPtr makeStored(Object object, int64_t spec_revision) {
   stored->spec_revision = spec_revision != 0 ? spec_revision : object.metadata.resource_version;
   const std::string text = object.toJson().dump();
   stored->packed_json = PackedText(text, dictionaryFor(object.kind, text));
-  stored->kind = std::move(object.kind);
-  stored->metadata = std::move(object.metadata);
+  stored->kind = object.kind;
+  stored->metadata = object.metadata;
+  if (packsAgainstADictionary(stored->kind)) {
+    // Its readers come next (the watchers of its kind): they find it parsed. As a parse of its
+    // text would give it: a null spec or status reads back as an empty object.
+    if (object.spec.is_null()) object.spec = json::object();
+    if (object.status.is_null()) object.status = json::object();
+    (void)ParsedRing::instance().insert(stored, std::make_shared<const Object>(std::move(object)));
+  }
   return stored;
 }
 
@@ -104,37 +149,11 @@ Object StoredObject::object() const {
 }
 
 std::shared_ptr<const Object> parsedObject(const StoredObjectPtr& snapshot) {
-  // Only the common kinds that hold no credentials: a snapshot in the ring outlives its object.
   if (!packsAgainstADictionary(snapshot->kind))
     return std::make_shared<const Object>(snapshot->object());
-  // A ring of the last snapshots parsed. An entry holds its snapshot, so no other snapshot can
-  // take its address while it is here: the address identifies it. Never destroyed, so threads
-  // still running at exit find it intact.
-  struct Entry {
-    StoredObjectPtr snapshot;
-    std::shared_ptr<const Object> parsed;
-  };
-  struct Ring {
-    std::mutex mu;
-    std::array<Entry, 64> entries;
-    size_t next = 0;
-    std::shared_ptr<const Object> find(const StoredObjectPtr& snapshot) const {
-      for (const Entry& e : entries)
-        if (e.snapshot == snapshot) return e.parsed;
-      return nullptr;
-    }
-  };
-  static Ring* ring = new Ring;
-  {
-    std::lock_guard lock(ring->mu);
-    if (auto hit = ring->find(snapshot)) return hit;
-  }
-  auto parsed = std::make_shared<const Object>(snapshot->object());  // outside the lock
-  std::lock_guard lock(ring->mu);
-  if (auto raced = ring->find(snapshot)) return raced;  // parsed meanwhile by another reader
-  ring->entries[ring->next] = {snapshot, parsed};
-  ring->next = (ring->next + 1) % ring->entries.size();
-  return parsed;
+  if (auto kept = ParsedRing::instance().find(snapshot)) return kept;
+  return ParsedRing::instance().insert(snapshot,
+                                       std::make_shared<const Object>(snapshot->object()));
 }
 
 const json* findCondition(const json& status, const std::string& type) {

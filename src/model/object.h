@@ -91,9 +91,10 @@ using StoredObjectPtr = std::shared_ptr<const StoredObject>;
 // `spec_revision` 0: the object's resourceVersion (a write that changed more than status).
 StoredObjectPtr makeStored(Object object, int64_t spec_revision = 0);
 
-// The snapshot's object, parsed once for all who read it soon after: the snapshots parsed most
-// recently (a few dozen) stay parsed, so the controllers that each reconcile the same write, and
-// the revision every reconcile of an application reads, share one parse. Thread-safe.
+// The snapshot's object, shared by all who read it soon after: the snapshots written or parsed
+// most recently (a few dozen, of the common kinds that hold no credentials) stay parsed, so the
+// controllers that each reconcile the same write, and the revision every reconcile of an
+// application reads, share one object and mostly no parse at all. Thread-safe.
 std::shared_ptr<const Object> parsedObject(const StoredObjectPtr& snapshot);
 
 // Sets or replaces condition `c.type` in status.conditions, keeping lastTransitionTime when

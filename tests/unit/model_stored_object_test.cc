@@ -84,6 +84,20 @@ TEST(StoredObjectTest, ReadersOfTheSameSnapshotShareOneParse) {
   EXPECT_EQ(again->spec, parsed->spec);
 }
 
+TEST(StoredObjectTest, AWrittenObjectIsKeptAsAParseOfItsTextWouldGiveIt) {
+  Object o = application(3);
+  o.status = json();  // null: its text reads back as an empty object
+  o.spec["count"] = 7u;
+  const StoredObjectPtr stored = makeStored(o);
+  const auto kept = parsedObject(stored);
+  const Object parsed = stored->object();
+  EXPECT_EQ(kept->spec, parsed.spec);
+  EXPECT_EQ(kept->status, parsed.status);
+  EXPECT_TRUE(kept->status.is_object());
+  EXPECT_EQ(kept->metadata.labels, parsed.metadata.labels);
+  EXPECT_EQ(kept->metadata.resource_version, parsed.metadata.resource_version);
+}
+
 TEST(StoredObjectTest, SensitiveKindsAreNotKeptParsed) {
   Object o;
   o.kind = "Secret";

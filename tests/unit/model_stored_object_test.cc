@@ -98,6 +98,17 @@ TEST(StoredObjectTest, AWrittenObjectIsKeptAsAParseOfItsTextWouldGiveIt) {
   EXPECT_EQ(kept->metadata.resource_version, parsed.metadata.resource_version);
 }
 
+TEST(StoredObjectTest, AWrittenSnapshotsReadersGetTheObjectWrittenWithoutAParse) {
+  Object o = application(4);
+  o.spec["count"] = 7;  // a signed integer: a parse of the text would read it as unsigned
+  const StoredObjectPtr stored = makeStored(o);
+  const auto kept = parsedObject(stored);
+  EXPECT_TRUE(kept->spec["count"].is_number_integer() && !kept->spec["count"].is_number_unsigned())
+      << "parsed from the text rather than kept from the write";
+  EXPECT_TRUE(stored->object().spec["count"].is_number_unsigned());
+  EXPECT_EQ(kept->spec, stored->object().spec);  // equal all the same
+}
+
 TEST(StoredObjectTest, SensitiveKindsAreNotKeptParsed) {
   Object o;
   o.kind = "Secret";

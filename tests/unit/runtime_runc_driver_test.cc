@@ -45,6 +45,10 @@ class RuncDriverTest : public RuncTest {
     EXPECT_TRUE(cgroupsOfRoot(root_).empty()) << cgroupsOfRoot(root_).front();
     EXPECT_FALSE(fs::exists(driver_->instanceDir(id)));
     EXPECT_FALSE(driver_->inspect(id).ok());
+    // What the removal left to the background goes too.
+    driver_->waitForDeletions();
+    std::error_code ec;
+    EXPECT_TRUE(!fs::exists(root_ + "/trash") || fs::is_empty(root_ + "/trash", ec));
   }
 };
 

@@ -136,6 +136,8 @@ class RuncTest : public ::testing::Test {
         (void)cleaner.remove(id);
       }
     (void)cleaner.cleanupOrphans();
+    // The background deletion must be done before the directory under it goes.
+    cleaner.waitForDeletions();
     // Whatever is still there failed the test; remove it anyway so the host stays clean.
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator(cleaner.runcRoot(), ec)) {

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/local/log_files.h"
+#include "runtime/local/trash.h"
 
 namespace skiff::runtime {
 
@@ -48,7 +49,10 @@ ProcessDriver::ProcessDriver(ProcessDriverOptions options)
       shim_binary_(options.shim_binary.empty() ? "/proc/self/exe" : std::move(options.shim_binary)),
       start_timeout_(options.start_timeout),
       cgroups_(detectCgroupLayout()),
-      secret_root_(secretRoot(root_)) {}
+      secret_root_(secretRoot(root_)),
+      trash_(std::make_unique<Trash>(root_ + "/trash")) {}
+
+ProcessDriver::~ProcessDriver() = default;
 
 std::string ProcessDriver::secretRoot(const std::string& root_dir) {
   return "/dev/shm/skiff-" + rootTag(root_dir);
@@ -235,7 +239,7 @@ Status ProcessDriver::remove(const std::string& id) {
   if (record->state.phase == InstancePhase::kRunning)
     return conflict("instance \"" + id + "\" is running; stop it before removing it");
   if (Status s = removeCgroupDirs(record->cgroup_dirs); !s.isOk()) return s;
-  return keepLogsAndDelete(root_, id, secretDir(id));
+  return keepLogsAndDelete(root_, id, secretDir(id), *trash_);
 }
 
 Result<std::vector<std::string>> ProcessDriver::list() { return listInstances(root_); }

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,8 @@
 #include "runtime/local/shim_launcher.h"
 
 namespace skiff::runtime {
+
+class Trash;
 
 struct ProcessDriverOptions {
   std::string root_dir;
@@ -34,6 +37,7 @@ struct ProcessDriverOptions {
 class ProcessDriver final : public Driver {
  public:
   explicit ProcessDriver(ProcessDriverOptions options);
+  ~ProcessDriver() override;
 
   std::string name() const override { return "process"; }
   std::string describe() const override;
@@ -75,6 +79,8 @@ class ProcessDriver final : public Driver {
   const std::chrono::milliseconds start_timeout_;
   const CgroupLayout cgroups_;
   const std::string secret_root_;  // /dev/shm/skiff-<root tag>
+  // Deletes what removals leave (ROOT/trash), in the background.
+  std::unique_ptr<Trash> trash_;
 };
 
 }  // namespace skiff::runtime

@@ -135,6 +135,13 @@ Result<RootfsKind> prepareRootfs(const std::vector<std::string>& layers, const s
 }
 
 Status releaseRootfs(const std::string& dir) {
+  if (Status s = unmountRootfs(dir); !s.isOk()) return s;
+  for (const char* sub : {"/rootfs", "/upper", "/work"})
+    if (Status s = removePath(dir + sub); !s.isOk()) return s;
+  return Status::ok();
+}
+
+Status unmountRootfs(const std::string& dir) {
   const std::string rootfs = dir + "/rootfs";
   // A stacked mount (two mounts on one point after a crashed retry) needs one umount each.
   for (int i = 0; i < 8 && isMountPoint(rootfs); ++i) {
@@ -150,8 +157,6 @@ Status releaseRootfs(const std::string& dir) {
     }
   }
   if (isMountPoint(rootfs)) return internalError(rootfs + " is still mounted");
-  for (const char* sub : {"/rootfs", "/upper", "/work"})
-    if (Status s = removePath(dir + sub); !s.isOk()) return s;
   return Status::ok();
 }
 

@@ -32,6 +32,8 @@ Result<RootfsKind> prepareRootfs(const std::vector<std::string>& layers, const s
 
 // Unmounts DIR/rootfs if mounted and deletes rootfs/, upper/ and work/. Fine if already gone.
 Status releaseRootfs(const std::string& dir);
+// Only the unmount of releaseRootfs(): DIR/rootfs is no mount point after it.
+Status unmountRootfs(const std::string& dir);
 
 // Whether `path` is a mount point in this process's mount namespace (per
 // /proc/self/mountinfo).

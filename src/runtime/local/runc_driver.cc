@@ -24,6 +24,7 @@
 #include "runtime/local/log_files.h"
 #include "runtime/local/oci_bundle.h"
 #include "runtime/local/rootfs.h"
+#include "runtime/local/trash.h"
 
 namespace skiff::runtime {
 
@@ -260,7 +261,10 @@ RuncDriver::RuncDriver(RuncDriverOptions options)
       start_timeout_(options.start_timeout),
       force_copy_rootfs_(options.force_copy_rootfs),
       cgroups_(detectCgroupLayout()),
-      secret_root_("/dev/shm/skiff-" + rootTag(root_)) {}
+      secret_root_("/dev/shm/skiff-" + rootTag(root_)),
+      trash_(std::make_unique<Trash>(root_ + "/trash")) {}
+
+RuncDriver::~RuncDriver() = default;
 
 std::string RuncDriver::describe() const {
   std::string version = runcVersion(runc_binary_);
@@ -688,13 +692,15 @@ Status RuncDriver::remove(const std::string& id) {
     std::string output;
     if (initRunning(id) && runc({"delete", "--force", id}, &output) != 0 && runcKnows(id))
       return internalError("cannot delete container \"" + id + "\": runc said: " + output);
-    std::error_code ec;
-    fs::remove_all(runcRoot() + "/" + id, ec);
+    if (Status s = trash_->discard(runcRoot() + "/" + id); !s.isOk()) return s;
   }
   for (const std::string& cgroup : cgroupDirs(id)) removeContainerCgroup(cgroup);
-  if (Status s = releaseRootfs(bundleDir(id)); !s.isOk()) return s;
-  return keepLogsAndDelete(root_, id, secretDir(id));
+  // Unmounted here; its directories go with the instance's, to the trash.
+  if (Status s = unmountRootfs(bundleDir(id)); !s.isOk()) return s;
+  return keepLogsAndDelete(root_, id, secretDir(id), *trash_);
 }
+
+void RuncDriver::waitForDeletions() { trash_->drain(); }
 
 Result<std::vector<std::string>> RuncDriver::list() { return listInstances(root_); }
 

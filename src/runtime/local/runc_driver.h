@@ -24,6 +24,7 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,8 @@
 #include "runtime/local/shim_launcher.h"
 
 namespace skiff::runtime {
+
+class Trash;
 
 struct RuncDriverOptions {
   std::string root_dir;
@@ -56,6 +59,7 @@ struct RuncProbe {
 class RuncDriver final : public Driver {
  public:
   explicit RuncDriver(RuncDriverOptions options);
+  ~RuncDriver() override;
 
   // Checks that `runc_binary` exists, that this process is root, and that runc can create
   // (and delete) a container here. Takes up to a second; run it once at server start.
@@ -90,6 +94,8 @@ class RuncDriver final : public Driver {
   // filesystem; deletes runc containers and cgroups of this root that have no instance. Keeps
   // state and logs for remove(). Returns the first error, after trying everything.
   Status cleanupOrphans();
+  // Waits until the directories removals left to the background are deleted.
+  void waitForDeletions();
 
   std::string instanceDir(const std::string& id) const { return root_ + "/instances/" + id; }
   std::string bundleDir(const std::string& id) const { return instanceDir(id) + "/bundle"; }
@@ -129,6 +135,8 @@ class RuncDriver final : public Driver {
   const bool force_copy_rootfs_;
   const CgroupLayout cgroups_;
   const std::string secret_root_;  // /dev/shm/skiff-<root tag>
+  // Deletes what removals leave (ROOT/trash), in the background.
+  std::unique_ptr<Trash> trash_;
 };
 
 }  // namespace skiff::runtime

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -23,6 +24,7 @@
 
 #include "runtime/local/cgroups.h"
 #include "runtime/local/log_files.h"
+#include "runtime/local/trash.h"
 
 namespace skiff::runtime {
 
@@ -284,6 +286,13 @@ class InstanceShim {
  private:
   // Records that the workload could not be started, cleaning up what the shim created.
   int startFailed(const std::string& message);
+  // The workload started with stdin from /dev/null, stdout and stderr to `out` and `err`, in
+  // its own process group; its pid, or why it could not be executed.
+  Result<pid_t> spawnWorkload(const std::string& command, char** argv, char** envp, int out,
+                              int err);
+  // The same by fork, for a workload that must join the shim's cgroup before it executes.
+  Result<pid_t> forkWorkload(const std::string& command, char** argv, char** envp, int out,
+                             int err);
   Status writeRecord() {
     return writeFileAtomically(dir_ + "/" + kStateFile, encodeRecord(record_), 0644,
                                Durability::kVolatile);
@@ -323,6 +332,87 @@ void InstanceShim::pump(int* fd, LogStream stream) {
       log_->append(stream, std::string_view(buf, static_cast<size_t>(n)), system_clock::now());
   // A full disk must not block the workload: drop the output and say so once per failure.
   if (!s.isOk()) shimLog("log write failed: " + s.toString());
+}
+
+Result<pid_t> InstanceShim::spawnWorkload(const std::string& command, char** argv, char** envp,
+                                          int out, int err) {
+  // posix_spawn shares the shim's memory until the exec (vfork), instead of copying the page
+  // tables of the whole skiff binary, and reports a failed exec as its result.
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawnattr_init(&attr);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, out, 1);
+  posix_spawn_file_actions_adddup2(&actions, err, 2);
+  posix_spawn_file_actions_addchdir_np(&actions, spec_.working_dir.c_str());
+  sigset_t none, pipe;
+  sigemptyset(&none);
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &pipe);
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                      POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_USEVFORK);
+  pid_t pid = -1;
+  const int rc = ::posix_spawn(&pid, command.c_str(), &actions, &attr, argv, envp);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (rc == 0) return pid;
+  // The working directory is the one step before the exec that can fail on the spec's account.
+  if (::access(spec_.working_dir.c_str(), X_OK) != 0)
+    return internalError("cannot enter working directory \"" + spec_.working_dir +
+                         "\": " + std::strerror(errno));
+  return internalError("cannot execute \"" + command + "\": " + std::strerror(rc));
+}
+
+Result<pid_t> InstanceShim::forkWorkload(const std::string& command, char** argv, char** envp,
+                                         int out, int err) {
+  int exec_status[2];
+  if (::pipe2(exec_status, O_CLOEXEC) != 0)
+    return internalError(std::string("pipe: ") + std::strerror(errno));
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(exec_status[0]);
+    ::close(exec_status[1]);
+    return internalError(std::string("fork: ") + std::strerror(errno));
+  }
+  if (pid == 0) {
+    // Into the cgroup before exec so no allocation escapes the limits; failures go back
+    // through exec_status, which the exec closes.
+    auto fail = [&](const std::string& what) {
+      (void)!::write(exec_status[1], what.data(), what.size());
+      ::_exit(127);
+    };
+    ::setpgid(0, 0);
+    if (Status s = cgroup_->addProcess(::getpid()); !s.isOk()) fail(s.toString());
+    if (::chdir(spec_.working_dir.c_str()) != 0)
+      fail("cannot enter working directory \"" + spec_.working_dir + "\": " + std::strerror(errno));
+    int devnull = ::open("/dev/null", O_RDONLY);
+    if (devnull < 0 || ::dup2(devnull, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0)
+      fail(std::string("cannot set up stdio: ") + std::strerror(errno));
+    ::signal(SIGPIPE, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::execve(command.c_str(), argv, envp);
+    fail("cannot execute \"" + command + "\": " + std::strerror(errno));
+  }
+  ::setpgid(pid, pid);  // also here, so the group exists whichever side runs first
+  ::close(exec_status[1]);
+  std::string exec_error;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(exec_status[0], buf, sizeof buf)) != 0) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    exec_error.append(buf, static_cast<size_t>(n));
+  }
+  ::close(exec_status[0]);
+  if (exec_error.empty()) return pid;
+  ::waitpid(pid, nullptr, 0);
+  return internalError(exec_error);
 }
 
 int InstanceShim::run() {
@@ -386,12 +476,11 @@ int InstanceShim::run() {
     shimLog("running without limits: " + layout.describe());
   }
 
-  int out[2], err[2], exec_status[2];
-  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0 ||
-      ::pipe2(exec_status, O_CLOEXEC) != 0)
+  int out[2], err[2];
+  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0)
     return startFailed(std::string("pipe: ") + std::strerror(errno));
 
-  // Everything the child needs is built before fork.
+  // Everything the child needs is built before it exists.
   std::vector<std::string> env_strings;
   for (const auto& [k, v] : spec_.env) env_strings.push_back(k + "=" + v);
   if (!spec_.env.count("PATH")) env_strings.push_back(std::string("PATH=") + kDefaultPath);
@@ -401,52 +490,17 @@ int InstanceShim::run() {
   for (auto& a : spec_.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
 
-  pid_t pid = ::fork();
-  if (pid < 0) return startFailed(std::string("fork: ") + std::strerror(errno));
-  if (pid == 0) {
-    // The workload: its own process group so signals reach all it spawns; into the cgroup
-    // before exec so no allocation escapes the limits; reports failures through exec_status.
-    auto fail = [&](const std::string& what) {
-      std::string message = what;
-      (void)!::write(exec_status[1], message.data(), message.size());
-      ::_exit(127);
-    };
-    ::setpgid(0, 0);
-    if (cgroup_) {
-      Status s = cgroup_->addProcess(::getpid());
-      if (!s.isOk()) fail(s.toString());
-    }
-    if (::chdir(spec_.working_dir.c_str()) != 0)
-      fail("cannot enter working directory \"" + spec_.working_dir + "\": " + std::strerror(errno));
-    int devnull = ::open("/dev/null", O_RDONLY);
-    if (devnull < 0 || ::dup2(devnull, 0) < 0 || ::dup2(out[1], 1) < 0 || ::dup2(err[1], 2) < 0)
-      fail(std::string("cannot set up stdio: ") + std::strerror(errno));
-    ::signal(SIGPIPE, SIG_DFL);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execve(command->c_str(), argv.data(), envp.data());
-    fail("cannot execute \"" + *command + "\": " + std::strerror(errno));
-  }
-  ::setpgid(pid, pid);  // also here, so the group exists whichever side runs first
+  Result<pid_t> started = cgroup_
+                              ? forkWorkload(*command, argv.data(), envp.data(), out[1], err[1])
+                              : spawnWorkload(*command, argv.data(), envp.data(), out[1], err[1]);
   ::close(out[1]);
   ::close(err[1]);
-  ::close(exec_status[1]);
-  std::string exec_error;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(exec_status[0], buf, sizeof buf)) != 0) {
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) break;
-    exec_error.append(buf, static_cast<size_t>(n));
-  }
-  ::close(exec_status[0]);
-  if (!exec_error.empty()) {
-    ::waitpid(pid, nullptr, 0);
+  if (!started.ok()) {
     ::close(out[0]);
     ::close(err[0]);
-    return startFailed(exec_error);
+    return startFailed(started.status().message());
   }
+  const pid_t pid = *started;
 
   record_.state.pid = pid;
   record_.state.phase = InstancePhase::kRunning;
@@ -696,7 +750,7 @@ Result<ShimRecord> readShimRecord(const std::string& id, const std::string& dir,
 }
 
 Status keepLogsAndDelete(const std::string& root, const std::string& id,
-                         const std::string& secret_dir) {
+                         const std::string& secret_dir, Trash& trash) {
   namespace fs = std::filesystem;
   const std::string dir = root + "/instances/" + id;
   std::error_code ec;
@@ -704,15 +758,14 @@ Status keepLogsAndDelete(const std::string& root, const std::string& id,
     // Same filesystem, so a rename.
     const std::string retained = root + "/logs/" + id;
     fs::create_directories(root + "/logs", ec);
-    fs::remove_all(retained, ec);
+    if (Status s = trash.discard(retained); !s.isOk()) return s;
     fs::rename(dir + "/" + kLogsDir, retained, ec);
     if (ec) return internalError("cannot keep the logs of \"" + id + "\": " + ec.message());
   }
-  for (const std::string& d : {secret_dir, dir}) {
-    fs::remove_all(d, ec);
-    if (ec) return internalError("cannot delete " + d + ": " + ec.message());
-  }
-  return Status::ok();
+  // The secrets are on tmpfs, where deleting costs nothing and must not wait.
+  fs::remove_all(secret_dir, ec);
+  if (ec) return internalError("cannot delete " + secret_dir + ": " + ec.message());
+  return trash.discard(dir);
 }
 
 Status checkExecTarget(const std::string& id, const std::string& dir,

@@ -32,6 +32,8 @@
 
 namespace skiff::runtime {
 
+class Trash;
+
 inline constexpr const char* kSpecFile = "spec.json";
 inline constexpr const char* kStateFile = "state.json";
 inline constexpr const char* kShimPidFile = "shim.pid";
@@ -99,9 +101,9 @@ void resetSignals();
 Result<ShimRecord> readShimRecord(const std::string& id, const std::string& dir,
                                   const std::string& workload);
 // The last step of removing an instance: its logs move to ROOT/logs/<id> (replacing those of
-// an earlier instance of that id), then DIR and `secret_dir` are deleted.
+// an earlier instance of that id), `secret_dir` is deleted and DIR goes to `trash`.
 Status keepLogsAndDelete(const std::string& root, const std::string& id,
-                         const std::string& secret_dir);
+                         const std::string& secret_dir, Trash& trash);
 // Why `argv` cannot be run in instance `id` (exec): no command, or the instance is not running.
 // OK when it can.
 Status checkExecTarget(const std::string& id, const std::string& dir,

@@ -135,26 +135,22 @@ Status ShimLauncher::spawn(const std::string& dir) {
 int runShimLauncher(char* title, size_t title_room) {
   // A caller that left before reading its answer must not end the launcher.
   ::signal(SIGPIPE, SIG_IGN);
+  // Shims are the launcher's children, but it never waits for them: the kernel reaps them
+  // (no zombies), and one fork per shim, not two, is all a start waits for. A shim still
+  // leaves in its own session, and init adopts it when the launcher goes.
+  ::signal(SIGCHLD, SIG_IGN);
   std::string buffer, dir;
   while (readLine(kChannelFd, &buffer, &dir)) {
-    pid_t child = ::fork();
-    if (child == 0) {
-      // As spawnShim(): the intermediate child leaves at once, so the shim is nobody's child.
+    pid_t shim = ::fork();
+    if (shim == 0) {
       ::setsid();
-      pid_t shim = ::fork();
-      if (shim != 0) ::_exit(shim < 0 ? 1 : 0);
       ::close(kChannelFd);
       setTitle(title, title_room, dir);
       stdioToDevNull();
       resetSignals();
       std::exit(runShim(dir));
     }
-    std::string reply = "ok";
-    int status = 0;
-    if (child < 0)
-      reply = std::string("fork: ") + std::strerror(errno);
-    else if (::waitpid(child, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-      reply = "fork of the shim failed";
+    const std::string reply = shim < 0 ? std::string("fork: ") + std::strerror(errno) : "ok";
     if (!writeAll(kChannelFd, reply + "\n")) break;
   }
   return 0;

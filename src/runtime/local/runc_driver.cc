@@ -414,7 +414,6 @@ Result<std::string> RuncDriver::prepare(const InstanceSpec& spec) const {
   const ContainerSpec& container = *spec.container;
   const std::string dir = instanceDir(spec.id);
   const std::string bundle = bundleDir(spec.id);
-  std::error_code ec;
   auto makeDir = [](const std::string& path, mode_t mode) -> Status {
     std::error_code ec;
     fs::create_directories(path, ec);
@@ -476,7 +475,12 @@ Result<std::string> RuncDriver::prepare(const InstanceSpec& spec) const {
   if (!user.ok()) return user.status();
 
   const std::string hostname = container.hostname.empty() ? spec.id : container.hostname;
-  const std::string etc = dir + "/etc";
+  // On tmpfs, beside the instance's secrets: files made and deleted with every instance cost
+  // nothing there. A bind mount does not look at the source's parent directories, so 0700
+  // keeps them from the host's users without hiding them from the container's.
+  const std::string etc = secretDir(spec.id) + "/etc";
+  for (const std::string& d : {secret_root_, secretDir(spec.id)})
+    if (Status s = makeDir(d, 0700); !s.isOk()) return s;
   if (Status s = makeDir(etc, 0755); !s.isOk()) return s;
   auto host_resolv = readWholeFile("/etc/resolv.conf");
   for (const auto& [name, contents] : std::vector<std::pair<std::string, std::string>>{
@@ -505,31 +509,21 @@ Result<std::string> RuncDriver::prepare(const InstanceSpec& spec) const {
   config.netns_path = container.netns_path;
   config.cgroups_path = cgroupsPath(spec.id);
   config.limits = spec.limits;
-  const std::string config_json = ociConfigJson(config);
-  if (spec.secret_env.empty()) {
-    if (Status s =
-            writeFileAtomically(bundle + "/config.json", config_json, 0600, Durability::kVolatile);
-        !s.isOk())
-      return s;
-  } else {
-    // Secret variables stay on tmpfs; runc follows the link.
-    for (const std::string& d : {secret_root_, secretDir(spec.id)})
-      if (Status s = makeDir(d, 0700); !s.isOk()) return s;
-    const std::string real = secretDir(spec.id) + "/config.json";
-    if (Status s = writeFileAtomically(real, config_json, 0600, Durability::kVolatile); !s.isOk())
-      return s;
-    fs::create_symlink(real, bundle + "/config.json", ec);
-    if (ec) return internalError("cannot link " + bundle + "/config.json: " + ec.message());
-  }
+  // runc's bundle is only its config.json (the root filesystem is named by absolute path): on
+  // tmpfs with the /etc files, where secret variables never reach the disk.
+  if (Status s = writeFileAtomically(secretDir(spec.id) + "/config.json", ociConfigJson(config),
+                                     0600, Durability::kVolatile);
+      !s.isOk())
+    return s;
 
   // The shim's workload is runc; the container's own command is in config.json.
   InstanceSpec shim_spec;
   shim_spec.id = spec.id;
   // runc's own errors also go to runc.log, which tells a container that exited from one that
   // runc could not start (both end `runc run` with status 1).
-  shim_spec.argv = {runc_binary_,   "--root", runcRoot(), "--log",  runcLogPath(spec.id),
-                    "--log-format", "json",   "run",      "--keep", "--bundle",
-                    bundle,         spec.id};
+  shim_spec.argv = {runc_binary_,       "--root", runcRoot(), "--log",  runcLogPath(spec.id),
+                    "--log-format",     "json",   "run",      "--keep", "--bundle",
+                    secretDir(spec.id), spec.id};
   shim_spec.env = {{"PATH", kDefaultPath}};
   shim_spec.working_dir = "/";
   shim_spec.termination_grace = spec.termination_grace;

@@ -100,6 +100,7 @@ class RuncDriver final : public Driver {
   std::string instanceDir(const std::string& id) const { return root_ + "/instances/" + id; }
   std::string bundleDir(const std::string& id) const { return instanceDir(id) + "/bundle"; }
   std::string retainedLogDir(const std::string& id) const { return root_ + "/logs/" + id; }
+  // The instance's files on tmpfs: runc's bundle (config.json), the /etc files, secret volumes.
   std::string secretDir(const std::string& id) const { return secret_root_ + "/" + id; }
   std::string runcRoot() const { return root_ + "/runc"; }
   // linux.cgroupsPath of the instance's container: relative to runc's (= this process's) cgroup.

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -11,6 +12,11 @@
 namespace skiff::runtime {
 
 namespace fs = std::filesystem;
+
+namespace {
+// Per process, not per Trash: two drivers on one root (an adoption) must not pick one name.
+std::atomic<uint64_t> discarded{0};
+}  // namespace
 
 Trash::Trash(std::string dir) : dir_(std::move(dir)) {
   std::error_code ec;
@@ -44,10 +50,11 @@ Status Trash::discard(const std::string& path) {
     return internalError("cannot create " + dir_ + ": " + std::strerror(errno));
   std::unique_lock lock(mu_);
   // The pid keeps names apart from what an earlier process left; a name taken anyway (an
-  // earlier process with the same pid) is skipped.
+  // earlier process with the same pid) is skipped. Two Trash objects on one directory may
+  // both delete what was there when they started: one of them finishes, the other warns.
   for (int attempt = 0; attempt < 100; ++attempt) {
     const std::string target = dir_ + "/" + std::to_string(::getpid()) + "-" +
-                               std::to_string(++counter_) + "-" +
+                               std::to_string(++discarded) + "-" +
                                fs::path(path).filename().string();
     struct stat taken;
     if (::lstat(target.c_str(), &taken) == 0) continue;

@@ -8,7 +8,6 @@
 #pragma once
 
 #include <condition_variable>
-#include <cstdint>
 #include <deque>
 #include <mutex>
 #include <string>
@@ -43,7 +42,6 @@ class Trash {
   std::deque<std::string> pending_;  // entries of dir_ still to delete
   bool deleting_ = false;            // the thread is deleting an entry it took from pending_
   bool stopping_ = false;
-  uint64_t counter_ = 0;
   std::thread thread_;
 };
 

@@ -82,6 +82,8 @@ TEST_F(RuncDriverTest, RunsAndRecordsExitCodeAndLogs) {
   EXPECT_EQ(*list, std::vector<std::string>{"job-1"});
   ASSERT_TRUE(driver_->remove("job-1").isOk());
   expectNoTrace("job-1");
+  // The driver's directory on tmpfs goes with its last instance.
+  EXPECT_FALSE(fs::exists(fs::path(driver_->secretDir("job-1")).parent_path()));
   // The logs are kept for retention.
   auto log_path = driver_->logPath("job-1");
   ASSERT_TRUE(log_path.ok());

@@ -91,6 +91,7 @@ void ProcessDriver::discard(const std::string& id) const {
   std::error_code ec;
   fs::remove_all(dir, ec);
   fs::remove_all(secretDir(id), ec);
+  removeEmptySecretRoot(secretDir(id));
 }
 
 Result<std::string> ProcessDriver::writeWorkloadFiles(const InstanceSpec& spec) const {

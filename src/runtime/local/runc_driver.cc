@@ -408,6 +408,7 @@ void RuncDriver::discard(const std::string& id) const {
   (void)releaseRootfs(bundleDir(id));
   if (!isMountPoint(bundleDir(id) + "/rootfs")) fs::remove_all(dir, ec);
   fs::remove_all(secretDir(id), ec);
+  removeEmptySecretRoot(secretDir(id));
 }
 
 Result<std::string> RuncDriver::prepare(const InstanceSpec& spec) const {

@@ -749,6 +749,11 @@ Result<ShimRecord> readShimRecord(const std::string& id, const std::string& dir,
   }
 }
 
+void removeEmptySecretRoot(const std::string& secret_dir) {
+  // Fails, as it should, while another instance has a directory there.
+  (void)::rmdir(std::filesystem::path(secret_dir).parent_path().c_str());
+}
+
 Status keepLogsAndDelete(const std::string& root, const std::string& id,
                          const std::string& secret_dir, Trash& trash) {
   namespace fs = std::filesystem;
@@ -765,6 +770,7 @@ Status keepLogsAndDelete(const std::string& root, const std::string& id,
   // The secrets are on tmpfs, where deleting costs nothing and must not wait.
   fs::remove_all(secret_dir, ec);
   if (ec) return internalError("cannot delete " + secret_dir + ": " + ec.message());
+  removeEmptySecretRoot(secret_dir);
   return trash.discard(dir);
 }
 

@@ -100,6 +100,9 @@ void resetSignals();
 // "runc"). notFound without DIR; unavailable while the shim has not written its first record.
 Result<ShimRecord> readShimRecord(const std::string& id, const std::string& dir,
                                   const std::string& workload);
+// Removes the directory that holds `secret_dir` (the driver's root on tmpfs) once it is empty,
+// so that a driver leaves nothing in /dev/shm when its last instance goes.
+void removeEmptySecretRoot(const std::string& secret_dir);
 // The last step of removing an instance: its logs move to ROOT/logs/<id> (replacing those of
 // an earlier instance of that id), `secret_dir` is deleted and DIR goes to `trash`.
 Status keepLogsAndDelete(const std::string& root, const std::string& id,

@@ -192,6 +192,10 @@ TEST(RuntimeShimTest, RecordsExitCodeAndStderr) {
   EXPECT_EQ(state.signal, 0);
   EXPECT_EQ(state.reason, "Error");
   EXPECT_NE(readText(state.log_path).find("Z stderr bye\n"), std::string::npos);
+  // The shim is reaped while the driver's launcher, its parent, lives on: no zombie is left.
+  const std::string shim_proc = "/proc/" + std::to_string(started->shim_pid);
+  EXPECT_TRUE(eventually([&] { return ::access(shim_proc.c_str(), F_OK) != 0; }))
+      << readText(shim_proc + "/stat");
 
   // A restarted driver still sees the exit code.
   ProcessDriver restarted(optionsFor(tmp.path() + "/runtime"));

@@ -35,6 +35,8 @@ using awaitable = asio::awaitable<T>;
 constexpr size_t kBufferBytes = 16 * 1024;
 constexpr size_t kMaxSpareExchanges = 256;
 constexpr int kMaxStaleRetries = 3;
+// Backends tried after connection failures, past those the exclusion mask covers.
+constexpr size_t kMaxConnectRetries = 64;
 
 // A byte buffer with a consumed prefix: [begin, end) holds unread bytes.
 struct Buffer {
@@ -717,6 +719,7 @@ class ProxyWorker::Proxy {
     uint64_t excluded = 0;
     uint32_t retries_left = route->retries;
     int stale_retries_left = kMaxStaleRetries;
+    size_t connect_retries_left = std::min(route->backends.size(), kMaxConnectRetries);
     error_code ec;
     std::string failure;  // why the backend could not answer, when status is 502/504
     bool response_started = false;
@@ -749,8 +752,11 @@ class ProxyWorker::Proxy {
           if (backend < 64) excluded |= uint64_t{1} << backend;
           s.upstream = nullptr;
           conn.reset();
-          if (!s.timed_out && retries_left > 0 && idempotent && body_done) {
-            --retries_left;
+          // Nothing reached the backend, so any request can go to another one, whatever its
+          // method (as nginx's proxy_next_upstream does). A refusing backend is usually an
+          // instance that has just stopped, in a table the gateway has not replaced yet.
+          if (!s.timed_out && connect_retries_left > 0) {
+            --connect_retries_left;
             continue;
           }
           status = s.timed_out ? 504 : 502;
@@ -848,6 +854,15 @@ class ProxyWorker::Proxy {
           // the usual cause; the request never reached it, so send it on a fresh connection.
           if (reused && body_done && ex.up.size() == 0 && !s.timed_out && stale_retries_left > 0) {
             --stale_retries_left;
+            conn.reset();
+            s.upstream = nullptr;
+            continue;
+          }
+          // The backend took the request and answered nothing: an idempotent one may go to
+          // another backend, as many times as the route allows.
+          if (idempotent && body_done && ex.up.size() == 0 && !s.timed_out && retries_left > 0) {
+            --retries_left;
+            if (backend < 64) excluded |= uint64_t{1} << backend;
             conn.reset();
             s.upstream = nullptr;
             continue;

@@ -34,9 +34,11 @@ bool readMessage(int fd, std::string& buf, std::string& head_line,
 
 // A small threaded HTTP/1.1 backend with keep-alive. Every response names the backend
 // (X-Backend header and body) and echoes what the gateway added. "/sleep/MS" waits first.
+// A dropping backend reads each request and closes the connection without an answer.
 class TestBackend {
  public:
-  explicit TestBackend(std::string name) : name_(std::move(name)) {
+  explicit TestBackend(std::string name, bool drops = false)
+      : name_(std::move(name)), drops_(drops) {
     listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -79,6 +81,7 @@ class TestBackend {
     std::map<std::string, std::string> headers;
     while (readMessage(fd, buf, line, headers, body)) {
       ++requests_;
+      if (drops_) break;
       std::string path = line.substr(line.find(' ') + 1);
       path = path.substr(0, path.find(' '));
       if (path.rfind("/sleep/", 0) == 0)
@@ -101,6 +104,7 @@ class TestBackend {
   }
 
   std::string name_;
+  const bool drops_;
   int listen_fd_ = -1;
   uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};

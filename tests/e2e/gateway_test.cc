@@ -266,8 +266,12 @@ TEST_F(GatewayTest, MalformedRequestsGetClearErrors) {
   EXPECT_EQ(httpRequest(gw.adminUrl(), "GET", "/healthz").status, 200);  // still alive
 }
 
-TEST_F(GatewayTest, ConnectFailuresRetryIdempotentRequestsElse502) {
+// A refused connection moves any request to another backend: nothing reached the first. A
+// backend that takes the request and drops it gets another try only for idempotent requests,
+// and only as many as the route's retries.
+TEST_F(GatewayTest, RefusedConnectionsMoveOnAndDroppedIdempotentRequestsAreRetried) {
   TestBackend live("live");
+  TestBackend dropper("dropper", /*drops=*/true);
   GatewayProcess gw(dir_.path());
   // A port nobody listens on: bind, note, close.
   TempDir unused;
@@ -281,14 +285,31 @@ TEST_F(GatewayTest, ConnectFailuresRetryIdempotentRequestsElse502) {
   std::string dead = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
   close(fd);
   ASSERT_EQ(
-      gw.putRoutes({{"version", 1},
-                    {"routes",
-                     {route("retry", "retry.test", "/", {dead, live.address()}, {{"retries", 1}}),
-                      route("dead", "dead.test", "/", {dead})}}})
+      gw.putRoutes(
+            {{"version", 1},
+             {"routes",
+              {route("refused", "refused.test", "/", {dead, live.address()}),
+               route("dead", "dead.test", "/", {dead}),
+               route("drop", "drop.test", "/", {dropper.address(), live.address()},
+                     {{"retries", 1}}),
+               route("drop-once", "drop-once.test", "/", {dropper.address(), live.address()})}}})
           .status,
       200);
   Client c(gw.port());
-  for (int i = 0; i < 6; ++i) EXPECT_EQ(c.request("retry.test", "/").status, 200);
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_EQ(c.request("refused.test", "/").status, 200);
+    EXPECT_EQ(c.request("refused.test", "/", "POST", "", "x").status, 200);
+  }
+  int dropped_gets = 0, dropped_posts = 0, unretried_gets = 0;
+  // One kind at a time: round robin alternates the two backends for each.
+  for (int i = 0; i < 6; ++i) dropped_gets += c.request("drop.test", "/").status != 200;
+  for (int i = 0; i < 6; ++i)
+    dropped_posts += c.request("drop.test", "/", "POST", "", "x").status == 502;
+  for (int i = 0; i < 6; ++i) unretried_gets += c.request("drop-once.test", "/").status == 502;
+  EXPECT_EQ(dropped_gets, 0) << "a GET the dropper took went on to the live backend";
+  EXPECT_GT(dropped_posts, 0) << "a POST may have done something: never resent";
+  EXPECT_GT(unretried_gets, 0) << "without retries a dropped GET is a 502";
+  EXPECT_GT(dropper.requests(), 0);
   Reply bad = c.request("dead.test", "/");
   EXPECT_EQ(bad.status, 502);
   EXPECT_EQ(bad.bodyJson()["reason"], "BadGateway");

@@ -187,8 +187,9 @@ asio::awaitable<AdminServer::Response> AdminServer::handle(std::string_view meth
                                           "state directory (admin-token)"))};
     if (method == "GET") co_return Response{200, "application/json", table_->json() + "\n"};
     if (method == "PUT") co_return putRoutes(body);
+    if (method == "PATCH") co_return patchRoutes(body);
     co_return Response{405, "application/json",
-                       errorBody(Status(StatusCode::kMethodNotAllowed, "use GET or PUT"))};
+                       errorBody(Status(StatusCode::kMethodNotAllowed, "use GET, PUT or PATCH"))};
   }
   if (path == "/certificates") {
     if (!authorized)
@@ -234,18 +235,39 @@ AdminServer::Response AdminServer::putRoutes(std::string_view body) {
   // Persist first: a table the gateway serves is one it will still serve after a restart.
   if (Status saved = store_.save(*table); !saved.isOk())
     return {503, "application/json", errorBody(saved)};
-  table_ = table;
   certificates_ = certificates;
-  for (ProxyWorker* w : workers_) {
-    w->setTable(table);
-    w->setCertificates(certificates);
-  }
-  spdlog::info("gateway: installed route table version {} ({} routes, {} certificates)",
-               table->version(), table->routes().size(), certificates->certificates().size());
-  nlohmann::json ok = {{"version", table->version()},
-                       {"routes", table->routes().size()},
-                       {"certificates", certificates->certificates().size()}};
+  for (ProxyWorker* w : workers_) w->setCertificates(certificates);
+  install(std::move(table));
+  nlohmann::json ok = {{"version", table_->version()},
+                       {"routes", table_->routes().size()},
+                       {"certificates", certificates_->certificates().size()}};
   return {200, "application/json", ok.dump() + "\n"};
+}
+
+AdminServer::Response AdminServer::patchRoutes(std::string_view body) {
+  nlohmann::json delta = nlohmann::json::parse(body, nullptr, false);
+  if (delta.is_discarded())
+    return {400, "application/json", errorBody(badRequest("route delta is not valid JSON"))};
+  auto applied = applyRouteDelta(*table_, delta);
+  if (!applied.ok())
+    return {applied.status().code() == StatusCode::kConflict ? 409 : 400, "application/json",
+            errorBody(applied.status())};
+  std::shared_ptr<const RouteTable> table = std::move(applied).value();
+  // One line in the journal, whatever the layout it came in.
+  if (Status saved = store_.append(
+          delta.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), *table);
+      !saved.isOk())
+    return {503, "application/json", errorBody(saved)};
+  install(std::move(table));
+  nlohmann::json ok = {{"version", table_->version()}, {"routes", table_->routes().size()}};
+  return {200, "application/json", ok.dump() + "\n"};
+}
+
+void AdminServer::install(std::shared_ptr<const RouteTable> table) {
+  table_ = std::move(table);
+  for (ProxyWorker* w : workers_) w->setTable(table_);
+  spdlog::info("gateway: installed route table version {} ({} routes, {} certificates)",
+               table_->version(), table_->routes().size(), certificates_->certificates().size());
 }
 
 asio::awaitable<AdminServer::Response> AdminServer::metrics() {

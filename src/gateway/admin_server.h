@@ -1,8 +1,9 @@
 // AdminServer: the gateway's control port. `PUT /routes` validates, persists and installs a new
 // route table on every worker, with the TLS certificates of its hosts (kept in memory only, never
-// persisted: see CertificateStore); `GET /routes` returns the current table; `GET /certificates`
-// the hosts with certificates and their fingerprints (never keys); `GET /metrics` sums the
-// workers' counters into Prometheus text; `GET /healthz` answers 200.
+// persisted: see CertificateStore); `PATCH /routes` does the same with a delta to the current
+// table (applyRouteDelta), keeping its certificates; `GET /routes` returns the current table; `GET
+// /certificates` the hosts with certificates and their fingerprints (never keys); `GET /metrics`
+// sums the workers' counters into Prometheus text; `GET /healthz` answers 200.
 //
 // It runs its own io_context on its own thread, off the data path. The current table and the
 // RouteStore are owned by that thread. start()/stop() are called from one owning thread.
@@ -49,6 +50,9 @@ class AdminServer {
   boost::asio::awaitable<Response> handle(std::string_view method, std::string_view path,
                                           std::string_view body, bool authorized);
   Response putRoutes(std::string_view body);
+  Response patchRoutes(std::string_view body);
+  // Makes `table` the one every worker serves.
+  void install(std::shared_ptr<const RouteTable> table);
   boost::asio::awaitable<Response> metrics();
 
   // --- constant after construction

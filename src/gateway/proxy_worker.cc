@@ -257,11 +257,13 @@ struct ProxyWorker::RouteState {
 
 // The route table as one worker serves it: the shared immutable table plus this thread's
 // balancers, counters and pools for each route. Requests hold a shared_ptr to it, so a table
-// swap leaves running requests on the table they started with. The control block is only ever
-// touched by this worker's thread, so its reference counting never bounces between cores.
+// swap leaves running requests on the table they started with. A route that a delta left
+// alone keeps its state (shared with the table before), so its balancing goes on where it was.
+// The control blocks are only ever touched by this worker's thread, so their reference
+// counting never bounces between cores.
 struct ProxyWorker::ThreadRoutes {
   std::shared_ptr<const RouteTable> table;
-  std::vector<RouteState> routes;
+  std::vector<std::shared_ptr<RouteState>> routes;
 };
 
 // One client connection, whatever its stream. The watchdog and drain() reach every session
@@ -310,14 +312,22 @@ class ProxyWorker::Proxy {
 
   void adopt(std::shared_ptr<const RouteTable> table) {
     auto routes = std::make_shared<ThreadRoutes>();
-    routes->routes.reserve(table->routes().size());
-    for (const Route& route : table->routes()) {
-      RouteState state{Balancer(route.balancer, route.backends), &metrics_.route(route.id), {}, {}};
+    const std::vector<RoutePtr>& list = table->routes();
+    routes->routes.reserve(list.size());
+    const bool from_current = routes_ && routes_->table->serial() == table->baseSerial();
+    for (size_t i = 0; i < list.size(); ++i) {
+      if (from_current && table->baseIndex()[i] != RouteTable::kNone) {
+        routes->routes.push_back(routes_->routes[table->baseIndex()[i]]);
+        continue;
+      }
+      const Route& route = *list[i];
+      auto state = std::make_shared<RouteState>(
+          RouteState{Balancer(route.balancer, route.backends), &metrics_.route(route.id), {}, {}});
       for (const Backend& b : route.backends) {
         auto& pool = pools_[b.address];
         if (!pool) pool = std::make_unique<UpstreamPool>();
-        state.pools.push_back(pool.get());
-        state.backend_stats.push_back(&metrics_.route(route.id, b.revision));
+        state->pools.push_back(pool.get());
+        state->backend_stats.push_back(&metrics_.route(route.id, b.revision));
       }
       routes->routes.push_back(std::move(state));
     }
@@ -678,8 +688,9 @@ class ProxyWorker::Proxy {
         co_return false;
       }
     }
+    size_t route_index = 0;
     const Route* route =
-        routes->table->match(facts.host, req.target, req.headers, req.header_count);
+        routes->table->match(facts.host, req.target, req.headers, req.header_count, &route_index);
     if (route == nullptr) {
       std::string message = "no route for host \"" + std::string(facts.host) + "\" and path \"" +
                             std::string(req.target.substr(0, req.target.find('?'))) + "\"";
@@ -687,7 +698,7 @@ class ProxyWorker::Proxy {
       co_await writeError(s, ex, 404, "NoRoute", message, client_keep && body_done);
       co_return client_keep&& body_done;
     }
-    RouteState& rs = routes->routes[route->index];
+    RouteState& rs = *routes->routes[route_index];
     RouteStats& stats = *rs.stats;
     if (facts.body == BodyKind::kLength &&
         facts.content_length > w_.limits_.max_request_body_bytes) {

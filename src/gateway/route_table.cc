@@ -1,6 +1,7 @@
 #include "gateway/route_table.h"
 
 #include <algorithm>
+#include <atomic>
 #include <nlohmann/json.hpp>
 
 namespace skiff::gateway {
@@ -298,41 +299,131 @@ bool pathHasPrefix(std::string_view path, std::string_view prefix) {
   return path[prefix.size()] == '/';
 }
 
-RouteTable::RouteTable(uint64_t version, std::vector<Route> routes, std::string json)
-    : version_(version), routes_(std::move(routes)), json_(std::move(json)) {
-  for (size_t i = 0; i < routes_.size(); ++i) {
-    routes_[i].index = i;
-    if (routes_[i].host == "*")
-      any_host_.push_back(&routes_[i]);
-    else
-      by_host_[routes_[i].host].push_back(&routes_[i]);
-  }
-  auto more_specific = [](const Route* a, const Route* b) {
-    if (a->path_prefix.size() != b->path_prefix.size())
-      return a->path_prefix.size() > b->path_prefix.size();
-    if (matchCount(*a) != matchCount(*b)) return matchCount(*a) > matchCount(*b);
-    return a->index < b->index;  // stable: the order the control plane gave
-  };
-  for (auto& [host, list] : by_host_) std::sort(list.begin(), list.end(), more_specific);
-  std::sort(any_host_.begin(), any_host_.end(), more_specific);
+namespace {
+std::atomic<uint64_t> next_serial{1};
+}  // namespace
+
+RouteTable::RouteTable() : serial_(next_serial.fetch_add(1, std::memory_order_relaxed)) {}
+
+void RouteTable::Index::reserve(size_t n) {
+  size_t capacity = 16;
+  while (capacity < 2 * n) capacity *= 2;
+  slots_.assign(capacity, {std::string_view(), kEmpty});
 }
 
-const Route* RouteTable::firstMatch(const std::vector<const Route*>& candidates,
-                                    std::string_view path, std::string_view query,
-                                    const HttpHeader* headers, size_t header_count) {
-  for (const Route* r : candidates) {
-    if (!pathHasPrefix(path, r->path_prefix)) continue;
-    bool ok = true;
-    for (const HeaderMatch& m : r->headers) ok = ok && headerMatches(m, headers, header_count);
-    for (const ValueMatch& m : r->cookies) ok = ok && cookieMatches(m, headers, header_count);
-    for (const ValueMatch& m : r->query) ok = ok && queryMatches(m, query);
-    if (ok) return r;
+uint32_t& RouteTable::Index::operator[](std::string_view key) {
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = std::hash<std::string_view>()(key) & mask;; i = (i + 1) & mask) {
+    auto& [k, v] = slots_[i];
+    if (v == kEmpty) k = key;
+    if (k == key) return v;
   }
-  return nullptr;
+}
+
+uint32_t RouteTable::Index::find(std::string_view key) const {
+  if (slots_.empty()) return kEmpty;
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = std::hash<std::string_view>()(key) & mask;; i = (i + 1) & mask) {
+    const auto& [k, v] = slots_[i];
+    if (v == kEmpty || k == key) return v;
+  }
+}
+
+RouteTable::RouteTable(uint64_t version, std::vector<RoutePtr> routes, const RouteTable* base,
+                       std::vector<size_t> base_index)
+    : version_(version),
+      routes_(std::move(routes)),
+      serial_(next_serial.fetch_add(1, std::memory_order_relaxed)),
+      base_serial_(base ? base->serial() : 0),
+      base_index_(base ? std::move(base_index) : std::vector<size_t>()) {
+  // Never full, so that a probe always ends at an empty slot.
+  by_host_.reserve(routes_.size());
+  by_id_.reserve(routes_.size());
+  next_.assign(routes_.size(), Index::kEmpty);
+  auto headOf = [this](const Route& r) -> uint32_t& {
+    return r.host == "*" ? any_host_ : by_host_[r.host];
+  };
+  // Each host's chain in the table's order first: appended at its tail.
+  Index tails;
+  tails.reserve(routes_.size());
+  for (size_t i = 0; i < routes_.size(); ++i) {
+    const uint32_t at = static_cast<uint32_t>(i);
+    by_id_[routes_[i]->id] = at;
+    uint32_t& head = headOf(*routes_[i]);
+    uint32_t& tail = tails[routes_[i]->host];
+    if (head == Index::kEmpty)
+      head = at;
+    else
+      next_[tail] = at;
+    tail = at;
+  }
+  // Then in order of specificity: chains of several routes (a host with several paths) are
+  // sorted unless they are in order already, as when all are alike.
+  std::vector<uint32_t> chain;
+  for (size_t i = 0; i < routes_.size(); ++i) {
+    uint32_t& head = headOf(*routes_[i]);
+    if (head != i || next_[i] == Index::kEmpty) continue;
+    bool ordered = true;
+    for (uint32_t k = head; ordered && next_[k] != Index::kEmpty; k = next_[k])
+      ordered = moreSpecific(k, next_[k]);
+    if (ordered) continue;
+    chain.clear();
+    for (uint32_t k = head; k != Index::kEmpty; k = next_[k]) chain.push_back(k);
+    std::sort(chain.begin(), chain.end(),
+              [this](uint32_t a, uint32_t b) { return moreSpecific(a, b); });
+    head = chain.front();
+    for (size_t k = 0; k + 1 < chain.size(); ++k) next_[chain[k]] = chain[k + 1];
+    next_[chain.back()] = Index::kEmpty;
+  }
+}
+
+bool RouteTable::moreSpecific(uint32_t ia, uint32_t ib) const {
+  const Route& a = *routes_[ia];
+  const Route& b = *routes_[ib];
+  if (a.path_prefix.size() != b.path_prefix.size())
+    return a.path_prefix.size() > b.path_prefix.size();
+  if (matchCount(a) != matchCount(b)) return matchCount(a) > matchCount(b);
+  return ia < ib;  // stable: the order the control plane gave
+}
+
+size_t RouteTable::indexOf(std::string_view id) const {
+  const uint32_t at = by_id_.find(id);
+  return at == Index::kEmpty ? kNone : at;
+}
+
+const std::string& RouteTable::json() const {
+  // The keys in the order a JSON library sorts them, as tables were always shown.
+  std::call_once(json_once_, [this] {
+    size_t bytes = 40;
+    for (const RoutePtr& r : routes_) bytes += r->json.size() + 1;
+    json_.reserve(bytes);
+    json_ = "{\"routes\":[";
+    for (size_t i = 0; i < routes_.size(); ++i) {
+      if (i > 0) json_ += ',';
+      json_ += routes_[i]->json;
+    }
+    json_ += "],\"version\":" + std::to_string(version_) + "}";
+  });
+  return json_;
+}
+
+size_t RouteTable::firstMatch(uint32_t first, std::string_view path, std::string_view query,
+                              const HttpHeader* headers, size_t header_count) const {
+  for (uint32_t i = first; i != Index::kEmpty; i = next_[i]) {
+    const Route& r = *routes_[i];
+    if (!pathHasPrefix(path, r.path_prefix)) continue;
+    bool ok = true;
+    for (const HeaderMatch& m : r.headers) ok = ok && headerMatches(m, headers, header_count);
+    for (const ValueMatch& m : r.cookies) ok = ok && cookieMatches(m, headers, header_count);
+    for (const ValueMatch& m : r.query) ok = ok && queryMatches(m, query);
+    if (ok) return i;
+  }
+  return kNone;
 }
 
 const Route* RouteTable::match(std::string_view host, std::string_view target,
-                               const HttpHeader* headers, size_t header_count) const {
+                               const HttpHeader* headers, size_t header_count,
+                               size_t* index) const {
   // Absolute-form targets ("http://host/path") carry the authority themselves.
   if (target.size() > 7 && (target.starts_with("http://") || target.starts_with("HTTP://"))) {
     std::string_view rest = target.substr(7);
@@ -346,12 +437,12 @@ const Route* RouteTable::match(std::string_view host, std::string_view target,
       question == std::string_view::npos ? std::string_view() : target.substr(question + 1);
   char buf[256];
   std::string_view h = normalizeHost(host, buf, sizeof buf);
-  if (!h.empty()) {
-    if (auto it = by_host_.find(h); it != by_host_.end()) {
-      if (const Route* r = firstMatch(it->second, path, query, headers, header_count)) return r;
-    }
-  }
-  return firstMatch(any_host_, path, query, headers, header_count);
+  size_t found = kNone;
+  if (!h.empty()) found = firstMatch(by_host_.find(h), path, query, headers, header_count);
+  if (found == kNone) found = firstMatch(any_host_, path, query, headers, header_count);
+  if (found == kNone) return nullptr;
+  if (index != nullptr) *index = found;
+  return routes_[found].get();
 }
 
 Result<std::shared_ptr<const RouteTable>> parseRouteTable(std::string_view json_text) {
@@ -370,7 +461,7 @@ Result<std::shared_ptr<const RouteTable>> parseRouteTable(const json& doc) {
     v.fail("version", "is required");
   else
     version = v.uintField(doc, "version", "version", 0, 0, UINT64_MAX);
-  std::vector<Route> routes;
+  std::vector<RoutePtr> routes;
   auto rs = doc.find("routes");
   if (rs == doc.end()) {
     v.fail("routes", "is required (it may be empty)");
@@ -381,19 +472,120 @@ Result<std::shared_ptr<const RouteTable>> parseRouteTable(const json& doc) {
     for (size_t i = 0; i < rs->size(); ++i) {
       std::string path = "routes[" + std::to_string(i) + "]";
       Route route = parseRoute((*rs)[i], path, v);
+      route.json = (*rs)[i].dump(-1, ' ', false, json::error_handler_t::replace);
       if (!route.id.empty()) {
         auto [it, inserted] = ids.emplace(route.id, i);
         if (!inserted)
           v.fail(path + ".id", "duplicates routes[" + std::to_string(it->second) + "].id");
       }
-      routes.push_back(std::move(route));
+      routes.push_back(std::make_shared<const Route>(std::move(route)));
     }
   }
   if (!v.errors().empty()) {
     return Status(StatusCode::kInvalid, "route table is invalid", std::move(v.errors()));
   }
-  return std::shared_ptr<const RouteTable>(std::make_shared<RouteTable>(
-      version, std::move(routes), doc.dump(-1, ' ', false, json::error_handler_t::replace)));
+  return std::shared_ptr<const RouteTable>(
+      std::make_shared<RouteTable>(version, std::move(routes)));
+}
+
+Result<std::shared_ptr<const RouteTable>> applyRouteDelta(const RouteTable& base,
+                                                          const json& delta) {
+  if (!delta.is_object())
+    return Status(StatusCode::kInvalid, "route delta must be a JSON object",
+                  {{"", "must be an object"}});
+  Validator v;
+  const uint64_t base_version = v.uintField(delta, "baseVersion", "baseVersion", 0, 0, UINT64_MAX);
+  if (!delta.contains("baseVersion")) v.fail("baseVersion", "is required");
+  const uint64_t version = v.uintField(delta, "version", "version", 0, 0, UINT64_MAX);
+  if (!delta.contains("version"))
+    v.fail("version", "is required");
+  else if (version < base_version)
+    v.fail("version", "must not be below baseVersion " + std::to_string(base_version));
+  if (!v.errors().empty())
+    return Status(StatusCode::kInvalid, "route delta is invalid", std::move(v.errors()));
+  if (base_version != base.version())
+    return conflict("route delta is against version " + std::to_string(base_version) +
+                    ", but the installed table is version " + std::to_string(base.version()) +
+                    "; send the whole table");
+
+  std::vector<bool> removed(base.routes().size(), false);
+  if (auto rm = delta.find("remove"); rm != delta.end()) {
+    if (!rm->is_array()) {
+      v.fail("remove", "must be an array of route ids");
+    } else {
+      for (size_t i = 0; i < rm->size(); ++i) {
+        const std::string path = "remove[" + std::to_string(i) + "]";
+        const json& id = (*rm)[i];
+        const size_t at =
+            id.is_string() ? base.indexOf(id.get_ref<const std::string&>()) : RouteTable::kNone;
+        if (!id.is_string())
+          v.fail(path, "must be a route id");
+        else if (at == RouteTable::kNone)
+          v.fail(path, "no route \"" + id.get<std::string>() + "\" in table version " +
+                           std::to_string(base.version()));
+        else
+          removed[at] = true;
+      }
+    }
+  }
+  std::vector<Route> upserts;
+  if (auto up = delta.find("upsert"); up != delta.end()) {
+    if (!up->is_array()) {
+      v.fail("upsert", "must be an array of routes");
+    } else {
+      std::unordered_map<std::string, size_t> ids;
+      for (size_t i = 0; i < up->size(); ++i) {
+        const std::string path = "upsert[" + std::to_string(i) + "]";
+        Route route = parseRoute((*up)[i], path, v);
+        route.json = (*up)[i].dump(-1, ' ', false, json::error_handler_t::replace);
+        if (!route.id.empty()) {
+          auto [it, inserted] = ids.emplace(route.id, i);
+          if (!inserted)
+            v.fail(path + ".id", "duplicates upsert[" + std::to_string(it->second) + "].id");
+          else if (size_t at = base.indexOf(route.id); at != RouteTable::kNone && removed[at])
+            v.fail(path + ".id", "is also removed");
+        }
+        upserts.push_back(std::move(route));
+      }
+    }
+  }
+  if (!v.errors().empty())
+    return Status(StatusCode::kInvalid, "route delta is invalid", std::move(v.errors()));
+
+  // Base routes in order, replaced in place by their upsert; the new ones after them.
+  // The base's routes are shared, not copied: only what the delta brings is new.
+  std::vector<size_t> replaced(upserts.size(), RouteTable::kNone);  // upsert -> base index
+  std::vector<size_t> replacement(base.routes().size(), RouteTable::kNone);
+  for (size_t i = 0; i < upserts.size(); ++i) {
+    if (size_t at = base.indexOf(upserts[i].id); at != RouteTable::kNone) {
+      replaced[i] = at;
+      replacement[at] = i;
+    }
+  }
+  std::vector<RoutePtr> routes;
+  std::vector<size_t> base_index;
+  routes.reserve(base.routes().size() + upserts.size());
+  base_index.reserve(base.routes().size() + upserts.size());
+  std::vector<RoutePtr> made(upserts.size());
+  for (size_t i = 0; i < upserts.size(); ++i)
+    made[i] = std::make_shared<const Route>(std::move(upserts[i]));
+  for (size_t i = 0; i < base.routes().size(); ++i) {
+    if (removed[i]) continue;
+    if (replacement[i] != RouteTable::kNone) {
+      routes.push_back(made[replacement[i]]);
+      base_index.push_back(RouteTable::kNone);
+    } else {
+      routes.push_back(base.routes()[i]);
+      base_index.push_back(i);
+    }
+  }
+  for (size_t i = 0; i < made.size(); ++i) {
+    if (replaced[i] != RouteTable::kNone) continue;
+    routes.push_back(std::move(made[i]));
+    base_index.push_back(RouteTable::kNone);
+  }
+  return std::shared_ptr<const RouteTable>(
+      std::make_shared<RouteTable>(version, std::move(routes), &base, std::move(base_index)));
 }
 
 }  // namespace skiff::gateway

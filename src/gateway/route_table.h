@@ -10,10 +10,10 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "common/status.h"
@@ -58,44 +58,84 @@ struct Route {
   BalancerKind balancer = BalancerKind::kRoundRobin;
   bool sticky = false;  // each client address keeps its backend (Balancer::pickFor)
   std::vector<Backend> backends;
-  size_t index = 0;  // position in RouteTable::routes()
+  std::string json;  // the route as accepted (compact JSON): tables are kept and shown as given
 };
+
+// Routes never change once parsed: a table made from another by a delta shares the routes it
+// keeps.
+using RoutePtr = std::shared_ptr<const Route>;
 
 class RouteTable {
  public:
-  RouteTable() = default;
-  RouteTable(uint64_t version, std::vector<Route> routes, std::string json);
-  // The lookup index points into routes_, so a table never moves once built.
+  static constexpr size_t kNone = SIZE_MAX;
+
+  RouteTable();
+  // `base_index` is, for a table made from `base` by a delta, each route's index in `base`
+  // (kNone: new or replaced).
+  RouteTable(uint64_t version, std::vector<RoutePtr> routes, const RouteTable* base = nullptr,
+             std::vector<size_t> base_index = {});
+  // The lookup index points into the routes, so a table never moves once built.
   RouteTable(const RouteTable&) = delete;
   RouteTable& operator=(const RouteTable&) = delete;
 
   uint64_t version() const { return version_; }
-  const std::vector<Route>& routes() const { return routes_; }
-  // The table as JSON, as it was accepted (what GET /routes returns and routes.json holds).
-  const std::string& json() const { return json_; }
+  const std::vector<RoutePtr>& routes() const { return routes_; }
+  // The table as JSON, as it was accepted (what GET /routes returns and routes.json holds):
+  // its routes' own texts, joined on first use.
+  const std::string& json() const;
 
-  // The route for a request, or nullptr. `host` is the Host header as received (any case, with
-  // or without a port); `target` the request target, whose query string only query matches
-  // look at. Exact host routes are tried before "*" routes; within them the longest matching
-  // path prefix wins, then the route with more matches (headers, cookies, query).
+  // Unique to this table in this process; for a table made by a delta, the serial of its base
+  // and each route's index there (kNone: new or replaced). Workers keep the state of the routes
+  // a delta left alone.
+  uint64_t serial() const { return serial_; }
+  uint64_t baseSerial() const { return base_serial_; }
+  const std::vector<size_t>& baseIndex() const { return base_index_; }
+
+  // The route for a request, or nullptr; `index`, when given, gets its position in routes().
+  // `host` is the Host header as received (any case, with or without a port); `target` the
+  // request target, whose query string only query matches look at. Exact host routes are tried
+  // before "*" routes; within them the longest matching path prefix wins, then the route with
+  // more matches (headers, cookies, query), then the first.
   const Route* match(std::string_view host, std::string_view target, const HttpHeader* headers,
-                     size_t header_count) const;
+                     size_t header_count, size_t* index = nullptr) const;
+  // The index of the route with `id` in routes(), or kNone.
+  size_t indexOf(std::string_view id) const;
 
  private:
-  struct StringHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  // An open-addressing hash from a route's string (host or id, viewed in the route) to an index
+  // into routes_: built without an allocation per route, since a table is built for every
+  // delta.
+  class Index {
+   public:
+    static constexpr uint32_t kEmpty = UINT32_MAX;
+    void reserve(size_t n);
+    // The slot of `key`: its value, or kEmpty to be filled.
+    uint32_t& operator[](std::string_view key);
+    uint32_t find(std::string_view key) const;  // kEmpty when absent
+
+   private:
+    std::vector<std::pair<std::string_view, uint32_t>> slots_;
   };
-  static const Route* firstMatch(const std::vector<const Route*>& candidates, std::string_view path,
-                                 std::string_view query, const HttpHeader* headers,
-                                 size_t header_count);
+
+  // The first route of the chain from `first` (next_) that matches, or kNone.
+  size_t firstMatch(uint32_t first, std::string_view path, std::string_view query,
+                    const HttpHeader* headers, size_t header_count) const;
+  // Whether routes_[a] is tried before routes_[b] on one host.
+  bool moreSpecific(uint32_t a, uint32_t b) const;
 
   uint64_t version_ = 0;
-  std::vector<Route> routes_;
-  std::string json_ = R"({"routes":[],"version":0})";
-  // Candidates per lowercase host, most specific first.
-  std::unordered_map<std::string, std::vector<const Route*>, StringHash, std::equal_to<>> by_host_;
-  std::vector<const Route*> any_host_;
+  std::vector<RoutePtr> routes_;
+  uint64_t serial_ = 0;
+  uint64_t base_serial_ = 0;  // 0: none
+  std::vector<size_t> base_index_;
+  mutable std::once_flag json_once_;
+  mutable std::string json_;
+  // The candidates of a lowercase host, most specific first: the first in by_host_, each
+  // next one in next_; "*" routes from any_host_.
+  Index by_host_;
+  Index by_id_;
+  std::vector<uint32_t> next_;
+  uint32_t any_host_ = Index::kEmpty;
 };
 
 // Validates and builds a table. Errors are kInvalid with one FieldError per bad field
@@ -103,6 +143,14 @@ class RouteTable {
 Result<std::shared_ptr<const RouteTable>> parseRouteTable(std::string_view json_text);
 // The same for a table already parsed (the admin API splits certificates off the document).
 Result<std::shared_ptr<const RouteTable>> parseRouteTable(const nlohmann::json& doc);
+
+// The table that `delta` makes of `base`, which must be the table it was computed against:
+//   {"baseVersion": N, "version": M, "remove": ["ID", ...], "upsert": [ROUTE, ...]}
+// with M >= N. Removed ids must exist; an upserted route replaces the one with its id in place,
+// or else comes last. Errors: kConflict when base is not version N (the sender then sends the
+// whole table), kInvalid naming each bad field ("upsert[2].host", "remove[0]").
+Result<std::shared_ptr<const RouteTable>> applyRouteDelta(const RouteTable& base,
+                                                          const nlohmann::json& delta);
 
 // A Host header (or SNI name) as routes name hosts: lowercase, without port or trailing dot,
 // written into `buf` (no allocation on the hot path); empty when longer than `cap`.

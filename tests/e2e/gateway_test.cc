@@ -87,6 +87,9 @@ class GatewayProcess {
   HttpResult putRoutes(const json& table) const {
     return httpRequest(admin_url_, "PUT", "/routes", table.dump());
   }
+  HttpResult patchRoutes(const json& delta) const {
+    return httpRequest(admin_url_, "PATCH", "/routes", delta.dump());
+  }
 
  private:
   std::string state_dir_;
@@ -389,6 +392,43 @@ TEST_F(GatewayTest, KeepsServingRoutesAfterKill9Restart) {
   EXPECT_EQ(r.headers["x-backend"], "web");
   EXPECT_NE(httpRequest(gw.adminUrl(), "GET", "/routes").body.find("\"version\":7"),
             std::string::npos);
+}
+
+// A delta changes what it names and keeps the rest, is refused against another version, and
+// survives a kill -9 through the journal.
+TEST_F(GatewayTest, DeltasPatchTheTableAndSurviveKill9) {
+  TestBackend web("web"), api("api");
+  GatewayProcess gw(dir_.path());
+  ASSERT_EQ(gw.putRoutes({{"version", 3},
+                          {"routes",
+                           {route("web", "shop.localhost", "/", {web.address()}),
+                            route("old", "old.localhost", "/", {web.address()})}}})
+                .status,
+            200);
+  auto stale = gw.patchRoutes({{"baseVersion", 2}, {"version", 4}, {"remove", {"old"}}});
+  EXPECT_EQ(stale.status, 409) << stale.body;
+  auto bad = gw.patchRoutes({{"baseVersion", 3}, {"version", 4}, {"remove", {"nope"}}});
+  ASSERT_EQ(bad.status, 400) << bad.body;
+  EXPECT_EQ(json::parse(bad.body)["fields"][0]["path"], "remove[0]");
+  ASSERT_EQ(gw.patchRoutes({{"baseVersion", 3},
+                            {"version", 5},
+                            {"remove", {"old"}},
+                            {"upsert", {route("api", "shop.localhost", "/api", {api.address()})}}})
+                .status,
+            200);
+  auto check = [&] {
+    Client c(gw.port());
+    EXPECT_EQ(c.request("shop.localhost", "/").headers["x-backend"], "web") << "kept";
+    EXPECT_EQ(c.request("shop.localhost", "/api/x").headers["x-backend"], "api") << "added";
+    EXPECT_EQ(c.request("old.localhost", "/").status, 404) << "removed";
+    const json table = json::parse(httpRequest(gw.adminUrl(), "GET", "/routes").body);
+    EXPECT_EQ(table["version"], 5);
+    EXPECT_EQ(table["routes"].size(), 2u);
+  };
+  check();
+  gw.kill9();
+  gw.start();
+  check();
 }
 
 TEST_F(GatewayTest, MetricsCountRequestsPerRoute) {

@@ -105,7 +105,7 @@ TEST(GatewayRouteTable, NoMatchWithoutWildcard) {
 TEST(GatewayRouteTable, ParsesBackendsAndDefaults) {
   auto t = table(R"({"version": 1, "routes": [{"id": "a", "host": "a.test",
       "backends": [{"address": "127.0.0.1:8080"}, {"address": "[::1]:9090", "weight": 5}]}]})");
-  const Route& r = t->routes().at(0);
+  const Route& r = *t->routes().at(0);
   EXPECT_EQ(r.path_prefix, "/");
   EXPECT_EQ(r.timeout_ms, 30000u);
   EXPECT_EQ(r.retries, 0u);

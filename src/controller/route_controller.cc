@@ -61,6 +61,13 @@ void RouteController::bindQueue(std::function<void(const ObjectKey&)> enqueue) {
 
 void RouteController::republish() {
   std::lock_guard lock(mu_);
+  gateway_version_ = 0;
+  certificates_changed_ = true;
+  markStale();
+}
+
+void RouteController::touch(const ObjectKey& app) {
+  touched_.insert(app);
   markStale();
 }
 
@@ -82,14 +89,17 @@ Result<ReconcileResult> RouteController::reconcile(const ObjectKey& key) {
       auto it = apps_.find(key);
       if (it == apps_.end()) return ReconcileResult{};
       const bool had_routes = !it->second.routes.empty();
+      for (const RouteSpec& spec : it->second.routes)
+        certificates_changed_ = certificates_changed_ || !spec.tls_secret.empty();
       apps_.erase(it);
-      if (had_routes) markStale();
+      if (had_routes) touch(key);
     } else {
       auto it = instances_.find(key);
       if (it == instances_.end()) return ReconcileResult{};
       const bool was_backend = it->second.ready;
+      const ObjectKey app{"Application", key.tenant, it->second.application};
       instances_.erase(it);
-      if (was_backend) markStale();
+      if (was_backend) touch(app);
     }
     return ReconcileResult{};
   }
@@ -125,7 +135,7 @@ void RouteController::refreshApplication(const StoredObject& stored) {
       if (releasing) weights = canaryWeights(stored.object().status);
       if (weights != it->second.canary_weights) {
         it->second.canary_weights = std::move(weights);
-        markStale();
+        touch(key);
       }
       return;
     }
@@ -178,8 +188,13 @@ void RouteController::refreshApplication(const StoredObject& stored) {
   AppEntry& cached = apps_[key];
   const bool changed =
       cached.routes != entry.routes || cached.canary_weights != entry.canary_weights;
+  if (changed)
+    for (const auto* routes : {&cached.routes, &entry.routes})
+      for (const RouteSpec& spec : *routes)
+        certificates_changed_ = certificates_changed_ || !spec.tls_secret.empty();
+  entry.built = std::move(cached.built);
   cached = std::move(entry);
-  if (changed) markStale();
+  if (changed) touch(key);
 }
 
 void RouteController::refreshInstance(const StoredObject& stored) {
@@ -212,8 +227,11 @@ void RouteController::refreshInstance(const StoredObject& stored) {
   std::lock_guard lock(mu_);
   auto [it, added] = instances_.try_emplace(key, e);
   const bool changed = added ? e.ready : !it->second.routesLike(e);
+  if (changed) {
+    touch({"Application", key.tenant, it->second.application});
+    touch({"Application", key.tenant, e.application});
+  }
   it->second = std::move(e);
-  if (changed) markStale();
 }
 
 std::string RouteController::pinnedHash(const ObjectKey& app, int64_t revision,
@@ -284,6 +302,7 @@ Result<ReconcileResult> RouteController::refreshSecret(const ObjectKey& key) {
   auto [it, added] = secrets_.try_emplace(key, entry);
   if (!added && it->second == entry) return ReconcileResult{};
   it->second = std::move(entry);
+  certificates_changed_ = true;
   markStale();
   return ReconcileResult{};
 }
@@ -370,24 +389,25 @@ Status RouteController::updateTlsCondition(const StoredObject& stored) {
   return written.ok() ? Status::ok() : written.status();
 }
 
-std::string RouteController::buildTable(int64_t version) const {
-  // Ready backends by (tenant, application, component).
+void RouteController::buildTouched() {
+  if (touched_.empty()) return;
+  // Ready backends of the touched applications, by (tenant, application, component).
   std::map<std::tuple<std::string, std::string, std::string>, std::vector<const InstanceEntry*>>
       ready;
   for (const auto& [key, e] : instances_)
-    if (e.ready) ready[{key.tenant, e.application, e.component}].push_back(&e);
+    if (e.ready && touched_.contains(ObjectKey{"Application", key.tenant, e.application}))
+      ready[{key.tenant, e.application, e.component}].push_back(&e);
 
   auto backendOf = [](const InstanceEntry& e, int port, int weight) {
     json backend = {{"address", e.address + ":" + std::to_string(port)}, {"weight", weight}};
     if (!e.revision.empty()) backend["revision"] = e.revision;
     return backend;
   };
-  std::string table = "{\"version\":" + std::to_string(version) + ",\"routes\":[";
-  auto append = [&table](const json& route) {
-    if (table.back() != '[') table += ',';
-    table += route.dump();
-  };
-  for (const auto& [key, entry] : apps_) {
+  for (const ObjectKey& key : touched_) {
+    auto app = apps_.find(key);
+    if (app == apps_.end()) continue;
+    AppEntry& entry = app->second;
+    entry.built.clear();
     for (const RouteSpec& spec : entry.routes) {
       json route = {{"id", spec.id},
                     {"host", spec.host},
@@ -442,10 +462,22 @@ std::string RouteController::buildTable(int64_t version) const {
         for (const auto& [e, port] : serving[1])
           canary_backends.push_back(backendOf(*e, port, 100));
         preview["backends"] = std::move(canary_backends);
-        append(preview);
+        entry.built.emplace_back(spec.id + "/preview", preview.dump());
       }
       route["backends"] = std::move(backends);
-      append(route);
+      entry.built.emplace_back(spec.id, route.dump());
+    }
+  }
+}
+
+std::string RouteController::wholeTable(uint64_t version) const {
+  // Written route by route: a whole table's document would be most of what the controller
+  // allocates, and the heap keeps it after it is freed.
+  std::string table = "{\"version\":" + std::to_string(version) + ",\"routes\":[";
+  for (const auto& [key, entry] : apps_) {
+    for (const auto& [id, text] : entry.built) {
+      if (table.back() != '[') table += ',';
+      table += text;
     }
   }
   json certificates = json::array();
@@ -458,16 +490,51 @@ std::string RouteController::buildTable(int64_t version) const {
   return table;
 }
 
+std::optional<RouteDelta> RouteController::deltaOfTouched(
+    uint64_t version, std::vector<std::pair<std::string, std::optional<size_t>>>& sent) const {
+  RouteDelta delta;
+  delta.base_version = gateway_version_;
+  delta.version = version;
+  for (const ObjectKey& key : touched_) {
+    std::set<std::string_view> now;
+    if (auto app = apps_.find(key); app != apps_.end()) {
+      for (const auto& [id, text] : app->second.built) {
+        now.insert(id);
+        const size_t hash = std::hash<std::string>{}(text);
+        if (auto p = published_.find(id); p != published_.end() && p->second == hash) continue;
+        delta.upsert.push_back(text);
+        sent.emplace_back(id, hash);
+      }
+    }
+    // Route ids are "TENANT/APPLICATION/...": the application's are a range of published_.
+    const std::string prefix = key.tenant + "/" + key.name + "/";
+    for (auto p = published_.lower_bound(prefix);
+         p != published_.end() && p->first.compare(0, prefix.size(), prefix) == 0; ++p) {
+      if (now.contains(p->first)) continue;
+      delta.remove.push_back(p->first);
+      sent.emplace_back(p->first, std::nullopt);
+    }
+  }
+  // Past half the table, the whole table costs the gateway about as much and says it all.
+  if (sent.size() > published_.size() / 2 + 16) return std::nullopt;
+  return delta;
+}
+
 Result<ReconcileResult> RouteController::publishTable() {
-  // Building and publishing is O(routes), here and in the gateway, which parses, checks and
-  // stores the whole table on the same machine. Under a burst of changes a table starts at most
-  // every 50 ms, or every four times the last one's building and publishing if that is longer,
-  // so a large table costs a bounded share of the cores (with 11,000 routes, a table published
-  // back to back took a third of both). The wait is capped at 500 ms, well inside an
-  // instance's drain (1 s by default), which must see it leave the gateway's table before it
-  // stops. Changes arriving meanwhile are batched into the next table.
+  // Publishing is O(changes) with a publisher that takes deltas, but a whole table is O(routes),
+  // here and in the gateway, which parses, checks and stores it on the same machine. Under a
+  // burst of changes a table starts at most every 50 ms, or every four times the last one's
+  // building and publishing if that is longer, so a large table costs a bounded share of the
+  // cores (with 11,000 routes, whole tables published back to back took a third of both). The
+  // wait is capped at 500 ms, well inside an instance's drain (1 s by default), which must see
+  // it leave the gateway's table before it stops. Changes arriving meanwhile are batched into
+  // the next table.
   const auto now = std::chrono::steady_clock::now();
   std::string table;
+  std::optional<RouteDelta> delta;
+  std::vector<std::pair<std::string, std::optional<size_t>>> sent;  // a delta's routes
+  std::map<std::string, size_t> whole;                              // a whole table's
+  uint64_t version = 0;
   {
     std::lock_guard lock(mu_);
     if (!stale_) {
@@ -481,22 +548,53 @@ Result<ReconcileResult> RouteController::publishTable() {
     // describes were filled, and the store's revision never goes back, so versions only grow.
     stale_ = false;
     table_queued_ = false;
-    table = buildTable(store_.revision());
+    version = static_cast<uint64_t>(store_.revision());
+    buildTouched();
+    if (publisher_.takesDeltas() && gateway_version_ != 0 && !certificates_changed_)
+      delta = deltaOfTouched(version, sent);
+    if (!delta) {
+      table = wholeTable(version);
+      for (const auto& [key, entry] : apps_)
+        for (const auto& [id, text] : entry.built) whole[id] = std::hash<std::string>{}(text);
+      certificates_changed_ = false;
+    }
+    touched_.clear();
   }
-  Status published = publisher_.publish(table);
+  Status published = Status::ok();
+  if (!delta)
+    published = publisher_.publish(table);
+  else if (!sent.empty())
+    published = publisher_.publishDelta(*delta);
   const auto took = std::chrono::steady_clock::now() - now;
   std::lock_guard lock(mu_);
   next_build_ = now + std::clamp<std::chrono::steady_clock::duration>(
                           4 * took, std::chrono::milliseconds(50), std::chrono::milliseconds(500));
-  if (!published.isOk()) {
-    // Retried with backoff by the manager; meanwhile changes need not queue it again.
+  if (!delta && published.code() == StatusCode::kConflict) {
+    // The gateway holds a newer table than this one: what it holds is not ours to patch.
+    gateway_version_ = 0;
+  } else if (!published.isOk()) {
+    // Retried with backoff by the manager, as a whole table: what the gateway holds is not
+    // known. Meanwhile changes need not queue it again.
+    gateway_version_ = 0;
+    certificates_changed_ = true;
     stale_ = true;
     table_queued_ = true;
     return published;
+  } else if (delta) {
+    for (auto& [id, hash] : sent) {
+      if (hash)
+        published_[id] = *hash;
+      else
+        published_.erase(id);
+    }
+    if (!sent.empty()) gateway_version_ = version;
+  } else {
+    published_ = std::move(whole);
+    gateway_version_ = version;
   }
   // Certificates may have changed hands (a secret replaced, a host's owner gone): the
   // applications with TLS routes look at their conditions again.
-  if (enqueue_) {
+  if (enqueue_ && !delta) {
     for (const auto& [key, entry] : apps_) {
       for (const RouteSpec& spec : entry.routes) {
         if (spec.tls_secret.empty()) continue;

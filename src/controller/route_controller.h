@@ -6,8 +6,12 @@
 // Work is proportional to the change: each Application or Instance event reconciles that
 // object's key, which re-reads only that object and only when what routing takes from it can
 // have changed (an application's spec, an instance's readiness and address). A change that
-// alters the table marks it stale and queues the table's own key, which rebuilds and publishes
-// the whole table at a bounded rate; status writes and other no-op events cost a map lookup.
+// alters the table marks it stale and queues the table's own key, which publishes at a bounded
+// rate what changed since the last table: the routes of the applications touched since are
+// built again, and only they go to the gateway, as a RouteDelta, when the publisher takes
+// deltas and holds our last table; otherwise (the first table, a gateway restarted or out of
+// step, a certificate changed) the whole table goes. Status writes and other no-op events cost a
+// map lookup.
 //
 // A component being released (status.release, controller/release_plan.h) splits its routes'
 // traffic by weight: its canary instances (label skiff.dev/track=canary) share the release's
@@ -30,6 +34,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <tuple>
 
 #include "common/clock.h"
@@ -37,12 +42,30 @@
 
 namespace skiff {
 
+// A change to the route table the gateway holds (version base_version) that makes the table of
+// `version`: routes added or replaced (each its JSON text, as in a table's "routes"), and the
+// ids of routes gone.
+struct RouteDelta {
+  uint64_t base_version = 0;
+  uint64_t version = 0;
+  std::vector<std::string> upsert;
+  std::vector<std::string> remove;
+};
+
 // Where route tables go (the local gateway's admin API). Implementations are thread-safe.
 class RoutePublisher {
  public:
   virtual ~RoutePublisher() = default;
   // `table` is the route table's JSON text.
   virtual Status publish(const std::string& table) = 0;
+  // Whether publishDelta() can be used.
+  virtual bool takesDeltas() const { return false; }
+  // Applies `delta`; kConflict when the gateway does not hold the table of delta.base_version
+  // (the caller then publishes the whole table).
+  virtual Status publishDelta(const RouteDelta& delta) {
+    (void)delta;
+    return internalError("this publisher takes whole tables only");
+  }
 };
 
 class RouteController final : public Controller {
@@ -100,6 +123,8 @@ class RouteController final : public Controller {
     std::vector<RouteSpec> routes;
     std::map<std::string, int> canary_weights;  // component -> % of its traffic
     bool unresolved_pins = false;               // a route names a revision not made yet: read again
+    // Its gateway routes as last built: (id, JSON text), in order.
+    std::vector<std::pair<std::string, std::string>> built;
   };
   // What one Instance contributes.
   struct InstanceEntry {
@@ -131,11 +156,19 @@ class RouteController final : public Controller {
   // Host -> the application and secret that serve its certificate. Requires mu_.
   std::map<std::string, CertificateOwner> certificateOwners() const;
   Result<ReconcileResult> publishTable();
-  // The gateway route table for the cached objects: {"version": store revision, "routes": [...]},
-  // in the gateway's admin format (docs/gateway.md), as JSON text. Written route by route: a
-  // whole table's document would be most of what the controller allocates, and the heap keeps
-  // it after it is freed.
-  std::string buildTable(int64_t version) const;
+  // Builds again the gateway routes of the touched applications (AppEntry::built). Requires mu_.
+  void buildTouched();
+  // The gateway route table for the cached objects: {"version": store revision, "routes": [...],
+  // "certificates": [...]}, in the gateway's admin format (docs/gateway.md), as JSON text, from
+  // the applications' built routes. Requires mu_.
+  std::string wholeTable(uint64_t version) const;
+  // The delta from the gateway's table (published_) to the built routes of the touched
+  // applications, or nullopt when the whole table is the smaller message. `sent` gets the
+  // route ids the delta changes, with their new hashes (nullopt: removed). Requires mu_.
+  std::optional<RouteDelta> deltaOfTouched(
+      uint64_t version, std::vector<std::pair<std::string, std::optional<size_t>>>& sent) const;
+  // Marks the table stale because `app`'s routes may have changed. Requires mu_.
+  void touch(const ObjectKey& app);
   void markStale();  // requires mu_
 
   Store& store_;
@@ -152,6 +185,14 @@ class RouteController final : public Controller {
   bool stale_ = false;         // the gateway's table differs from the caches; guarded by mu_
   bool table_queued_ = false;  // the table key is queued or waiting; guarded by mu_
   std::optional<std::chrono::steady_clock::time_point> next_build_;  // guarded by mu_
+  // Guarded by mu_: the applications whose routes changed since the last table was built (the
+  // removed ones too), and what the gateway holds from us: the table's version (0: not known,
+  // the next table goes whole), each route's id with the hash of its JSON, and whether its
+  // certificates are out of date (they travel with whole tables only).
+  std::set<ObjectKey> touched_;
+  uint64_t gateway_version_ = 0;
+  std::map<std::string, size_t> published_;
+  bool certificates_changed_ = true;
 };
 
 }  // namespace skiff

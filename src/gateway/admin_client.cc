@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <nlohmann/json.hpp>
 
 #include "gateway/admin_token.h"
 
@@ -55,21 +56,45 @@ Result<std::pair<int, std::string>> exchange(const std::string& address,
 
 }  // namespace
 
-Status AdminClient::publish(const std::string& body) {
+Result<std::pair<int, std::string>> AdminClient::sendRoutes(const std::string& method,
+                                                            const std::string& body) {
   const std::string address = admin_address_();
   if (address.empty()) return unavailable("the gateway is not running yet");
   // Read each time: a gateway started afresh may have made the token only just now.
   const std::string token = readAdminToken(state_dir_);
-  const std::string request = "PUT /routes HTTP/1.1\r\nHost: " + address +
+  const std::string request = method + " /routes HTTP/1.1\r\nHost: " + address +
                               "\r\nAuthorization: Bearer " + token +
                               "\r\nContent-Type: application/json\r\nConnection: close\r\n"
                               "Content-Length: " +
                               std::to_string(body.size()) + "\r\n\r\n" + body;
-  auto answer = exchange(address, request);
+  return exchange(address, request);
+}
+
+Status AdminClient::publish(const std::string& body) {
+  auto answer = sendRoutes("PUT", body);
   if (!answer.ok()) return answer.status();
-  // 409: the gateway already holds a newer table (a faster publisher got there first).
-  if (answer->first == 200 || answer->first == 409) return Status::ok();
+  if (answer->first == 200) return Status::ok();
+  // A faster publisher got there first.
+  if (answer->first == 409) return conflict("the gateway holds a newer route table");
   return internalError("the gateway refused the route table (HTTP " +
+                       std::to_string(answer->first) + "): " + answer->second);
+}
+
+Status AdminClient::publishDelta(const RouteDelta& delta) {
+  // Written by hand: the routes are JSON texts already.
+  std::string body = "{\"baseVersion\":" + std::to_string(delta.base_version) +
+                     ",\"version\":" + std::to_string(delta.version) + ",\"remove\":[";
+  for (size_t i = 0; i < delta.remove.size(); ++i)
+    body += (i ? "," : "") + nlohmann::json(delta.remove[i]).dump();
+  body += "],\"upsert\":[";
+  for (size_t i = 0; i < delta.upsert.size(); ++i) body += (i ? "," : "") + delta.upsert[i];
+  body += "]}";
+  auto answer = sendRoutes("PATCH", body);
+  if (!answer.ok()) return answer.status();
+  if (answer->first == 200) return Status::ok();
+  if (answer->first == 409)
+    return conflict("the gateway holds another route table: " + answer->second);
+  return internalError("the gateway refused the route delta (HTTP " +
                        std::to_string(answer->first) + "): " + answer->second);
 }
 

@@ -1,6 +1,6 @@
 // AdminClient: the control plane's side of the gateway's admin API (docs/gateway.md). Publishes
-// route tables with PUT /routes and reads GET /metrics, each over a short blocking HTTP/1.1
-// exchange. Thread-safe.
+// route tables with PUT /routes and their deltas with PATCH /routes, and reads GET /metrics,
+// each over a short blocking HTTP/1.1 exchange. Thread-safe.
 #pragma once
 
 #include <functional>
@@ -18,11 +18,18 @@ class AdminClient final : public RoutePublisher {
   AdminClient(std::function<std::string()> admin_address, std::string state_dir)
       : admin_address_(std::move(admin_address)), state_dir_(std::move(state_dir)) {}
 
+  // kConflict when the gateway holds a newer table.
   Status publish(const std::string& body) override;
+  bool takesDeltas() const override { return true; }
+  Status publishDelta(const RouteDelta& delta) override;
   // The gateway's metrics in the Prometheus text format.
   Result<std::string> metrics();
 
  private:
+  // Sends `body` to /routes with `method`; the status code and the answer's body.
+  Result<std::pair<int, std::string>> sendRoutes(const std::string& method,
+                                                 const std::string& body);
+
   const std::function<std::string()> admin_address_;
   const std::string state_dir_;
 };

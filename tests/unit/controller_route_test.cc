@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -18,6 +20,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// Keeps every table it is given; with `deltas`, also takes deltas, applying each to the last
+// table as the gateway would, so tables.back() is always what the gateway holds.
 class RecordingPublisher final : public RoutePublisher {
  public:
   Status publish(const std::string& table) override {
@@ -25,7 +29,34 @@ class RecordingPublisher final : public RoutePublisher {
     tables.push_back(json::parse(table));
     return Status::ok();
   }
+  bool takesDeltas() const override { return deltas; }
+  Status publishDelta(const RouteDelta& delta) override {
+    received.push_back(delta);
+    if (tables.empty() || tables.back()["version"] != delta.base_version)
+      return conflict("not the table the delta is against");
+    json next = tables.back();
+    next["version"] = delta.version;
+    json routes = json::array();
+    std::set<std::string> upserted;
+    for (const json& r : next["routes"]) {
+      const std::string id = r["id"];
+      if (std::find(delta.remove.begin(), delta.remove.end(), id) != delta.remove.end()) continue;
+      routes.push_back(r);
+      for (const std::string& text : delta.upsert)
+        if (json u = json::parse(text); u["id"] == id) {
+          routes.back() = u;
+          upserted.insert(id);
+        }
+    }
+    for (const std::string& text : delta.upsert)
+      if (json u = json::parse(text); !upserted.contains(u["id"])) routes.push_back(u);
+    next["routes"] = std::move(routes);
+    tables.push_back(std::move(next));
+    return Status::ok();
+  }
   std::vector<json> tables;
+  std::vector<RouteDelta> received;
+  bool deltas = false;
   std::chrono::milliseconds delay{0};
 };
 
@@ -127,6 +158,45 @@ class RouteControllerTest : public ::testing::Test {
   std::deque<ObjectKey> queue_;
   std::vector<std::unique_ptr<WatchHandle>> watches_;
 };
+
+// After a whole first table, a change goes as a delta holding that application's routes only,
+// and the gateway's table stays what a whole table would be; a restarted gateway gets a whole
+// table again.
+TEST_F(RouteControllerTest, AfterAWholeTableOnlyChangedRoutesGo) {
+  publisher_.deltas = true;
+  createApp("shop", "shop.test");
+  createApp("blog", "blog.test");
+  run();
+  ASSERT_EQ(publisher_.tables.size(), 1u);
+  ASSERT_TRUE(publisher_.received.empty()) << "the first table goes whole";
+  const json first = publisher_.tables.back();
+
+  createInstance("shop-web-1", /*ready=*/true);
+  run();
+  ASSERT_EQ(publisher_.received.size(), 1u);
+  const RouteDelta& added = publisher_.received.back();
+  EXPECT_EQ(added.base_version, first["version"]);
+  EXPECT_GT(added.version, added.base_version);
+  ASSERT_EQ(added.upsert.size(), 1u) << "blog's route did not change";
+  EXPECT_EQ(json::parse(added.upsert[0])["id"], "default/shop/web/0");
+  EXPECT_EQ(json::parse(added.upsert[0])["backends"][0]["address"], "127.0.0.1:9000");
+  EXPECT_TRUE(added.remove.empty());
+
+  ASSERT_TRUE(store_->remove({"Application", "default", "blog"}).ok());
+  run();
+  ASSERT_EQ(publisher_.received.size(), 2u);
+  EXPECT_EQ(publisher_.received.back().remove, (std::vector<std::string>{"default/blog/web/0"}));
+  EXPECT_TRUE(publisher_.received.back().upsert.empty());
+  ASSERT_EQ(lastRoutes().size(), 1u);
+  EXPECT_EQ(lastRoutes()[0]["backends"][0]["address"], "127.0.0.1:9000");
+
+  const size_t tables = publisher_.tables.size();
+  controller_->republish();
+  run();
+  ASSERT_EQ(publisher_.tables.size(), tables + 1);
+  EXPECT_EQ(publisher_.received.size(), 2u) << "a restarted gateway gets the whole table";
+  EXPECT_EQ(lastRoutes(), publisher_.tables[tables - 1]["routes"]);
+}
 
 TEST_F(RouteControllerTest, PublishesRoutesWithReadyBackends) {
   createApp("shop", "shop.test");

@@ -192,7 +192,6 @@ void RouteController::refreshApplication(const StoredObject& stored) {
     for (const auto* routes : {&cached.routes, &entry.routes})
       for (const RouteSpec& spec : *routes)
         certificates_changed_ = certificates_changed_ || !spec.tls_secret.empty();
-  entry.built = std::move(cached.built);
   cached = std::move(entry);
   if (changed) touch(key);
 }
@@ -389,13 +388,15 @@ Status RouteController::updateTlsCondition(const StoredObject& stored) {
   return written.ok() ? Status::ok() : written.status();
 }
 
-void RouteController::buildTouched() {
-  if (touched_.empty()) return;
-  // Ready backends of the touched applications, by (tenant, application, component).
+RouteController::BuiltRoutes RouteController::buildRoutes(const std::set<ObjectKey>* only) const {
+  BuiltRoutes built;
+  if (only != nullptr && only->empty()) return built;
+  // Ready backends of those applications, by (tenant, application, component).
   std::map<std::tuple<std::string, std::string, std::string>, std::vector<const InstanceEntry*>>
       ready;
   for (const auto& [key, e] : instances_)
-    if (e.ready && touched_.contains(ObjectKey{"Application", key.tenant, e.application}))
+    if (e.ready &&
+        (only == nullptr || only->contains(ObjectKey{"Application", key.tenant, e.application})))
       ready[{key.tenant, e.application, e.component}].push_back(&e);
 
   auto backendOf = [](const InstanceEntry& e, int port, int weight) {
@@ -403,11 +404,8 @@ void RouteController::buildTouched() {
     if (!e.revision.empty()) backend["revision"] = e.revision;
     return backend;
   };
-  for (const ObjectKey& key : touched_) {
-    auto app = apps_.find(key);
-    if (app == apps_.end()) continue;
-    AppEntry& entry = app->second;
-    entry.built.clear();
+  auto build = [&](const ObjectKey& key, const AppEntry& entry) {
+    auto& routes = built[key];
     for (const RouteSpec& spec : entry.routes) {
       json route = {{"id", spec.id},
                     {"host", spec.host},
@@ -462,20 +460,27 @@ void RouteController::buildTouched() {
         for (const auto& [e, port] : serving[1])
           canary_backends.push_back(backendOf(*e, port, 100));
         preview["backends"] = std::move(canary_backends);
-        entry.built.emplace_back(spec.id + "/preview", preview.dump());
+        routes.emplace_back(spec.id + "/preview", preview.dump());
       }
       route["backends"] = std::move(backends);
-      entry.built.emplace_back(spec.id, route.dump());
+      routes.emplace_back(spec.id, route.dump());
     }
+  };
+  if (only == nullptr) {
+    for (const auto& [key, entry] : apps_) build(key, entry);
+  } else {
+    for (const ObjectKey& key : *only)
+      if (auto app = apps_.find(key); app != apps_.end()) build(key, app->second);
   }
+  return built;
 }
 
-std::string RouteController::wholeTable(uint64_t version) const {
+std::string RouteController::wholeTable(uint64_t version, const BuiltRoutes& built) const {
   // Written route by route: a whole table's document would be most of what the controller
   // allocates, and the heap keeps it after it is freed.
   std::string table = "{\"version\":" + std::to_string(version) + ",\"routes\":[";
-  for (const auto& [key, entry] : apps_) {
-    for (const auto& [id, text] : entry.built) {
+  for (const auto& [key, routes] : built) {
+    for (const auto& [id, text] : routes) {
       if (table.back() != '[') table += ',';
       table += text;
     }
@@ -491,14 +496,15 @@ std::string RouteController::wholeTable(uint64_t version) const {
 }
 
 std::optional<RouteDelta> RouteController::deltaOfTouched(
-    uint64_t version, std::vector<std::pair<std::string, std::optional<size_t>>>& sent) const {
+    uint64_t version, const BuiltRoutes& built,
+    std::vector<std::pair<std::string, std::optional<size_t>>>& sent) const {
   RouteDelta delta;
   delta.base_version = gateway_version_;
   delta.version = version;
   for (const ObjectKey& key : touched_) {
     std::set<std::string_view> now;
-    if (auto app = apps_.find(key); app != apps_.end()) {
-      for (const auto& [id, text] : app->second.built) {
+    if (auto app = built.find(key); app != built.end()) {
+      for (const auto& [id, text] : app->second) {
         now.insert(id);
         const size_t hash = std::hash<std::string>{}(text);
         if (auto p = published_.find(id); p != published_.end() && p->second == hash) continue;
@@ -549,13 +555,14 @@ Result<ReconcileResult> RouteController::publishTable() {
     stale_ = false;
     table_queued_ = false;
     version = static_cast<uint64_t>(store_.revision());
-    buildTouched();
     if (publisher_.takesDeltas() && gateway_version_ != 0 && !certificates_changed_)
-      delta = deltaOfTouched(version, sent);
+      delta = deltaOfTouched(version, buildRoutes(&touched_), sent);
     if (!delta) {
-      table = wholeTable(version);
-      for (const auto& [key, entry] : apps_)
-        for (const auto& [id, text] : entry.built) whole[id] = std::hash<std::string>{}(text);
+      sent.clear();
+      const BuiltRoutes built = buildRoutes(nullptr);
+      table = wholeTable(version, built);
+      for (const auto& [key, routes] : built)
+        for (const auto& [id, text] : routes) whole[id] = std::hash<std::string>{}(text);
       certificates_changed_ = false;
     }
     touched_.clear();

@@ -123,8 +123,6 @@ class RouteController final : public Controller {
     std::vector<RouteSpec> routes;
     std::map<std::string, int> canary_weights;  // component -> % of its traffic
     bool unresolved_pins = false;               // a route names a revision not made yet: read again
-    // Its gateway routes as last built: (id, JSON text), in order.
-    std::vector<std::pair<std::string, std::string>> built;
   };
   // What one Instance contributes.
   struct InstanceEntry {
@@ -156,17 +154,21 @@ class RouteController final : public Controller {
   // Host -> the application and secret that serve its certificate. Requires mu_.
   std::map<std::string, CertificateOwner> certificateOwners() const;
   Result<ReconcileResult> publishTable();
-  // Builds again the gateway routes of the touched applications (AppEntry::built). Requires mu_.
-  void buildTouched();
-  // The gateway route table for the cached objects: {"version": store revision, "routes": [...],
-  // "certificates": [...]}, in the gateway's admin format (docs/gateway.md), as JSON text, from
-  // the applications' built routes. Requires mu_.
-  std::string wholeTable(uint64_t version) const;
-  // The delta from the gateway's table (published_) to the built routes of the touched
-  // applications, or nullopt when the whole table is the smaller message. `sent` gets the
-  // route ids the delta changes, with their new hashes (nullopt: removed). Requires mu_.
+  // Gateway routes, (id, JSON text) in order, per application: of the applications in `only`,
+  // or of all (nullptr). Built when published, not kept: they would double the controller's
+  // memory for what a hash in published_ tells. Requires mu_.
+  using BuiltRoutes = std::map<ObjectKey, std::vector<std::pair<std::string, std::string>>>;
+  BuiltRoutes buildRoutes(const std::set<ObjectKey>* only) const;
+  // The gateway route table of all applications' `built` routes: {"version": store revision,
+  // "routes": [...], "certificates": [...]}, in the gateway's admin format (docs/gateway.md), as
+  // JSON text. Requires mu_.
+  std::string wholeTable(uint64_t version, const BuiltRoutes& built) const;
+  // The delta from the gateway's table (published_) to the touched applications' `built`
+  // routes, or nullopt when the whole table is the smaller message. `sent` gets the route ids
+  // the delta changes, with their new hashes (nullopt: removed). Requires mu_.
   std::optional<RouteDelta> deltaOfTouched(
-      uint64_t version, std::vector<std::pair<std::string, std::optional<size_t>>>& sent) const;
+      uint64_t version, const BuiltRoutes& built,
+      std::vector<std::pair<std::string, std::optional<size_t>>>& sent) const;
   // Marks the table stale because `app`'s routes may have changed. Requires mu_.
   void touch(const ObjectKey& app);
   void markStale();  // requires mu_

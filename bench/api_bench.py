@@ -334,6 +334,21 @@ def fsync_latency(directory, rounds=300):
     return ts[len(ts) // 2], ts[int(len(ts) * 0.99)]
 
 
+def settle(skiff):
+    """Waits until the controllers have caught up with the writes so far (the store's revision
+    stops moving for 2 s), so that each measurement starts from the steady state rather than
+    behind the last one's backlog. Returns (seconds it took, the store revision)."""
+    t1 = time.monotonic()
+    last, still = -1, 0.0
+    while still < 2.0 and time.monotonic() - t1 < 300:
+        rv = json.loads(skiff.request("GET", "/api/v1/tenants/list1k/applications")[1])[
+            "metadata"]["resourceVersion"]
+        still = still + 0.5 if rv == last else 0.0
+        last = rv
+        time.sleep(0.5)
+    return time.monotonic() - t1 - still, last
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--skiff", default=os.path.join(HERE, "..", "build", "bin", "skiff"))
@@ -349,17 +364,7 @@ def main():
         populate(skiff, "list1k", 1000)
         populate(skiff, "list10k", 10000)
         load_s = time.monotonic() - t0
-        # Controllers turn every application into a revision and status writes; measure the
-        # steady state, after they have caught up (the store's revision stops moving).
-        t1 = time.monotonic()
-        last, still = -1, 0.0
-        while still < 2.0 and time.monotonic() - t1 < 300:
-            rv = json.loads(skiff.request("GET", "/api/v1/tenants/list1k/applications")[1])[
-                "metadata"]["resourceVersion"]
-            still = still + 0.5 if rv == last else 0.0
-            last = rv
-            time.sleep(0.5)
-        settle_s = time.monotonic() - t1 - still
+        settle_s, last = settle(skiff)
         print(f"controllers caught up {settle_s:.1f}s after the last create "
               f"(store revision {last})", flush=True)
         rss = skiff.rss_mb()
@@ -379,18 +384,27 @@ def main():
                          wrk(f"{skiff.url}/api/v1/tenants/list1k/applications/app-7", s, conns,
                              header=skiff.auth_header),
                          wrk(f"{etcd.url}/v3/kv/range", s, conns, "etcd_range.lua", env)))
+        settle(skiff)
         rows.append(("create (durable), 1 client",
                      wrk(f"{skiff.url}/api/v1/tenants/default/applications", s, 1,
                          "skiff_create.lua", env, header=skiff.auth_header),
                      wrk(f"{etcd.url}/v3/kv/put", s, 1, "etcd_put.lua", env)))
+        settle(skiff)
         rows.append(("create (durable), 16 clients",
                      wrk(f"{skiff.url}/api/v1/tenants/default/applications", s, 16,
                          "skiff_create.lua", env, header=skiff.auth_header),
                      wrk(f"{etcd.url}/v3/kv/put", s, 16, "etcd_put.lua", env)))
+        settle(skiff)
+        rows.append(("update (durable), 1 client",
+                     wrk(f"{skiff.url}/api/v1/tenants/list1k/applications", s, 1,
+                         "skiff_update.lua", env, header=skiff.auth_header),
+                     wrk(f"{etcd.url}/v3/kv/put", s, 1, "etcd_update.lua", env)))
+        settle(skiff)
         rows.append(("update (durable), 16 clients",
                      wrk(f"{skiff.url}/api/v1/tenants/list1k/applications", s, 16,
                          "skiff_update.lua", env, header=skiff.auth_header),
                      wrk(f"{etcd.url}/v3/kv/put", s, 16, "etcd_update.lua", env)))
+        settle(skiff)
         rows.append(("list 1,000 apps, 4 connections",
                      wrk(f"{skiff.url}/api/v1/tenants/list1k/applications", s, 4,
                          header=skiff.auth_header), None))

@@ -77,7 +77,10 @@ Status RouteStore::save(const RouteTable& table) {
 }
 
 Status RouteStore::append(std::string_view delta, const RouteTable& result) {
-  if (journal_bytes_ + delta.size() > std::max(kMinJournalBytes, table_bytes_)) return save(result);
+  // Without a routes.json (a delta to the empty table of a new gateway) the journal would have
+  // nothing to apply to.
+  if (table_bytes_ == 0 || journal_bytes_ + delta.size() > std::max(kMinJournalBytes, table_bytes_))
+    return save(result);
   int fd = ::open(journalPath().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) return ioError("cannot open", journalPath());
   std::string line(delta);

@@ -133,6 +133,20 @@ TEST_F(RouteStoreTest, ReplaysTheJournalAndCutsATornLine) {
   EXPECT_EQ(ids(**again), (std::vector<std::string>{"b", "c", "d"}));
 }
 
+TEST_F(RouteStoreTest, ADeltaToANewGatewaysEmptyTableIsKept) {
+  RouteStore store(dir_);
+  auto empty = store.load();
+  ASSERT_TRUE(empty.ok());
+  json delta = {{"baseVersion", 0}, {"version", 2}, {"upsert", {route("a", "a.test")}}};
+  auto next = applyRouteDelta(**empty, delta);
+  ASSERT_TRUE(next.ok()) << next.status().toString();
+  ASSERT_TRUE(store.append(delta.dump(), **next).isOk());
+  auto loaded = RouteStore(dir_).load();
+  ASSERT_TRUE(loaded.ok()) << loaded.status().toString();
+  EXPECT_EQ((*loaded)->version(), 2u);
+  EXPECT_EQ(ids(**loaded), (std::vector<std::string>{"a"}));
+}
+
 TEST_F(RouteStoreTest, FoldsALongJournalIntoTheTable) {
   RouteStore store(dir_);
   std::shared_ptr<const RouteTable> t = base();

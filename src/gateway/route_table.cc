@@ -274,6 +274,26 @@ Route parseRoute(const json& r, const std::string& path, Validator& v) {
   return route;
 }
 
+// The routes of `list` (a table's "routes", a delta's "upsert"), each with its JSON text; errors
+// name FIELD[i]..., and an id used twice.
+std::vector<RoutePtr> parseRoutes(const json& list, const std::string& field, Validator& v) {
+  std::vector<RoutePtr> routes;
+  routes.reserve(list.size());
+  std::unordered_map<std::string, size_t> ids;
+  for (size_t i = 0; i < list.size(); ++i) {
+    const std::string path = field + "[" + std::to_string(i) + "]";
+    Route route = parseRoute(list[i], path, v);
+    route.json = list[i].dump(-1, ' ', false, json::error_handler_t::replace);
+    if (!route.id.empty()) {
+      auto [it, inserted] = ids.emplace(route.id, i);
+      if (!inserted)
+        v.fail(path + ".id", "duplicates " + field + "[" + std::to_string(it->second) + "].id");
+    }
+    routes.push_back(std::make_shared<const Route>(std::move(route)));
+  }
+  return routes;
+}
+
 }  // namespace
 
 std::string_view normalizeHost(std::string_view host, char* buf, size_t cap) {
@@ -468,18 +488,7 @@ Result<std::shared_ptr<const RouteTable>> parseRouteTable(const json& doc) {
   } else if (!rs->is_array()) {
     v.fail("routes", "must be an array");
   } else {
-    std::unordered_map<std::string, size_t> ids;
-    for (size_t i = 0; i < rs->size(); ++i) {
-      std::string path = "routes[" + std::to_string(i) + "]";
-      Route route = parseRoute((*rs)[i], path, v);
-      route.json = (*rs)[i].dump(-1, ' ', false, json::error_handler_t::replace);
-      if (!route.id.empty()) {
-        auto [it, inserted] = ids.emplace(route.id, i);
-        if (!inserted)
-          v.fail(path + ".id", "duplicates routes[" + std::to_string(it->second) + "].id");
-      }
-      routes.push_back(std::make_shared<const Route>(std::move(route)));
-    }
+    routes = parseRoutes(*rs, "routes", v);
   }
   if (!v.errors().empty()) {
     return Status(StatusCode::kInvalid, "route table is invalid", std::move(v.errors()));
@@ -528,25 +537,15 @@ Result<std::shared_ptr<const RouteTable>> applyRouteDelta(const RouteTable& base
       }
     }
   }
-  std::vector<Route> upserts;
+  std::vector<RoutePtr> upserts;
   if (auto up = delta.find("upsert"); up != delta.end()) {
     if (!up->is_array()) {
       v.fail("upsert", "must be an array of routes");
     } else {
-      std::unordered_map<std::string, size_t> ids;
-      for (size_t i = 0; i < up->size(); ++i) {
-        const std::string path = "upsert[" + std::to_string(i) + "]";
-        Route route = parseRoute((*up)[i], path, v);
-        route.json = (*up)[i].dump(-1, ' ', false, json::error_handler_t::replace);
-        if (!route.id.empty()) {
-          auto [it, inserted] = ids.emplace(route.id, i);
-          if (!inserted)
-            v.fail(path + ".id", "duplicates upsert[" + std::to_string(it->second) + "].id");
-          else if (size_t at = base.indexOf(route.id); at != RouteTable::kNone && removed[at])
-            v.fail(path + ".id", "is also removed");
-        }
-        upserts.push_back(std::move(route));
-      }
+      upserts = parseRoutes(*up, "upsert", v);
+      for (size_t i = 0; i < upserts.size(); ++i)
+        if (size_t at = base.indexOf(upserts[i]->id); at != RouteTable::kNone && removed[at])
+          v.fail("upsert[" + std::to_string(i) + "].id", "is also removed");
     }
   }
   if (!v.errors().empty())
@@ -557,7 +556,7 @@ Result<std::shared_ptr<const RouteTable>> applyRouteDelta(const RouteTable& base
   std::vector<size_t> replaced(upserts.size(), RouteTable::kNone);  // upsert -> base index
   std::vector<size_t> replacement(base.routes().size(), RouteTable::kNone);
   for (size_t i = 0; i < upserts.size(); ++i) {
-    if (size_t at = base.indexOf(upserts[i].id); at != RouteTable::kNone) {
+    if (size_t at = base.indexOf(upserts[i]->id); at != RouteTable::kNone) {
       replaced[i] = at;
       replacement[at] = i;
     }
@@ -566,22 +565,19 @@ Result<std::shared_ptr<const RouteTable>> applyRouteDelta(const RouteTable& base
   std::vector<size_t> base_index;
   routes.reserve(base.routes().size() + upserts.size());
   base_index.reserve(base.routes().size() + upserts.size());
-  std::vector<RoutePtr> made(upserts.size());
-  for (size_t i = 0; i < upserts.size(); ++i)
-    made[i] = std::make_shared<const Route>(std::move(upserts[i]));
   for (size_t i = 0; i < base.routes().size(); ++i) {
     if (removed[i]) continue;
     if (replacement[i] != RouteTable::kNone) {
-      routes.push_back(made[replacement[i]]);
+      routes.push_back(upserts[replacement[i]]);
       base_index.push_back(RouteTable::kNone);
     } else {
       routes.push_back(base.routes()[i]);
       base_index.push_back(i);
     }
   }
-  for (size_t i = 0; i < made.size(); ++i) {
+  for (size_t i = 0; i < upserts.size(); ++i) {
     if (replaced[i] != RouteTable::kNone) continue;
-    routes.push_back(std::move(made[i]));
+    routes.push_back(std::move(upserts[i]));
     base_index.push_back(RouteTable::kNone);
   }
   return std::shared_ptr<const RouteTable>(

@@ -10,7 +10,11 @@
 //   pull    a REF from the registry into a fresh store, then its layers unpacked (what an
 //           instance's first start costs), MB/s of compressed and of unpacked bytes.
 //
-// Usage: skiff_container_bench --skiff build/bin/skiff [--runs 100] [--pull REF]
+// Both sides work in a directory under --work-dir, /var/tmp unless told: on the disk, as a
+// data directory is (/tmp is tmpfs on some systems).
+//
+// Usage: skiff_container_bench --skiff build/bin/skiff [--runs 100] [--work-dir DIR]
+//        skiff_container_bench --pull REF [--work-dir DIR]
 #include <unistd.h>
 
 #include <algorithm>
@@ -58,15 +62,24 @@ int die(const std::string& what) {
   return 1;
 }
 
-// A one-layer busybox image directory: /bin/busybox and its applets as links.
+// A one-layer busybox image directory laid out as base images are: the mount points runc
+// needs (/proc, /sys, /dev and the /etc files it binds) are in the image, so that a fresh
+// writable layer is not charged for creating them.
 Status makeLayer(const std::string& dir) {
-  fs::create_directories(dir + "/bin");
-  fs::create_directories(dir + "/tmp");
+  for (const char* sub : {"/bin", "/dev", "/etc", "/proc", "/sys", "/tmp"})
+    fs::create_directories(dir + sub);
   std::error_code ec;
   fs::copy_file("/usr/bin/busybox", dir + "/bin/busybox", ec);
   if (ec) return unavailable("cannot copy /usr/bin/busybox: " + ec.message());
   for (const char* applet : {"sh", "true", "sleep"})
     fs::create_symlink("busybox", dir + "/bin/" + applet, ec);
+  for (const auto& [name, contents] : std::vector<std::pair<std::string, std::string>>{
+           {"passwd", "root:x:0:0:root:/root:/bin/sh\n"},
+           {"group", "root:x:0:\n"},
+           {"hosts", ""},
+           {"hostname", ""},
+           {"resolv.conf", ""}})
+    if (Status s = writeFileAtomically(dir + "/etc/" + name, contents); !s.isOk()) return s;
   return Status::ok();
 }
 
@@ -185,23 +198,25 @@ int benchPull(const std::string& reference, const std::string& work) {
 }
 
 int run(int argc, char** argv) {
-  std::string skiff, pull;
+  std::string skiff, pull, work_parent = "/var/tmp";
   int runs = 100;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--skiff") skiff = fs::absolute(argv[i + 1]).string();
     if (flag == "--runs") runs = std::atoi(argv[i + 1]);
     if (flag == "--pull") pull = argv[i + 1];
+    if (flag == "--work-dir") work_parent = argv[i + 1];
   }
   if (::geteuid() != 0) return die("needs root (runc, overlay mounts)");
-  char tmpl[] = "/tmp/skiff-container-bench-XXXXXX";
-  if (::mkdtemp(tmpl) == nullptr) return die("cannot create a work directory");
+  std::string tmpl = work_parent + "/skiff-container-bench-XXXXXX";
+  if (::mkdtemp(tmpl.data()) == nullptr)
+    return die("cannot create a work directory in " + work_parent);
   const std::string work = tmpl;
   int rc = 0;
   if (!pull.empty()) {
     rc = benchPull(pull, work);
   } else if (skiff.empty() || runs < 1) {
-    rc = die("usage: skiff_container_bench --skiff PATH [--runs N] | --pull REF");
+    rc = die("usage: skiff_container_bench --skiff PATH [--runs N] [--work-dir DIR] | --pull REF");
   } else {
     rc = benchStart(skiff, work, runs);
   }

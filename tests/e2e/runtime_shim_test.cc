@@ -206,6 +206,61 @@ TEST(RuntimeShimTest, RecordsExitCodeAndStderr) {
             StatusCode::kAlreadyExists);
 }
 
+pid_t parentOf(pid_t pid) {
+  std::istringstream status(readText("/proc/" + std::to_string(pid) + "/status"));
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("PPid:", 0) == 0) return static_cast<pid_t>(std::atoi(line.c_str() + 5));
+  return -1;
+}
+
+// The launcher's children still waiting to become shims: they keep its command line.
+std::vector<pid_t> sparesOf(pid_t launcher) {
+  std::vector<pid_t> spares;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const pid_t pid = static_cast<pid_t>(std::atoi(name.c_str()));
+    if (parentOf(pid) == launcher &&
+        readText("/proc/" + name + "/cmdline").find("--launcher") != std::string::npos)
+      spares.push_back(pid);
+  }
+  return spares;
+}
+
+TEST(RuntimeShimTest, ShimsComeFromASpareThatIsReplacedAndEndsWithTheLauncher) {
+  TempDir tmp;
+  pid_t launcher = -1, spare = -1;
+  {
+    ProcessDriver driver(optionsFor(tmp.path() + "/runtime"));
+    InstanceGuard first_guard(driver, "first");
+    auto first = driver.start(shellSpec("first", "sleep 30"));
+    ASSERT_TRUE(first.ok()) << first.status().toString();
+    launcher = parentOf(first->shim_pid);
+    ASSERT_GT(launcher, 0);
+    ASSERT_TRUE(eventually([&] { return sparesOf(launcher).size() == 1; }));
+
+    // A spare that died before it was asked for: the next shim is forked on the spot.
+    spare = sparesOf(launcher).front();
+    ::kill(spare, SIGKILL);
+    ASSERT_TRUE(eventually([&] { return processGone(spare); }));
+    InstanceGuard second_guard(driver, "second");
+    ASSERT_TRUE(driver.start(shellSpec("second", "echo fine")).ok());
+    InstanceState second = waitForExit(driver, "second");
+    EXPECT_EQ(second.reason, "Completed");
+    EXPECT_NE(readText(second.log_path).find(" stdout fine\n"), std::string::npos);
+
+    // And one is ready again for the start after.
+    ASSERT_TRUE(eventually([&] { return sparesOf(launcher).size() == 1; }));
+    spare = sparesOf(launcher).front();
+    ASSERT_TRUE(driver.stop("first", 5s).isOk());
+  }
+  // The driver waited for its launcher, and the launcher for the spare nobody asked for.
+  EXPECT_TRUE(processGone(launcher));
+  EXPECT_TRUE(processGone(spare));
+}
+
 TEST(RuntimeShimTest, PassesEnvAndWorkingDirAndCompletes) {
   TempDir tmp;
   ProcessDriver driver(optionsFor(tmp.path() + "/runtime"));

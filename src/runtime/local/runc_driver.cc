@@ -261,6 +261,7 @@ RuncDriver::RuncDriver(RuncDriverOptions options)
       start_timeout_(options.start_timeout),
       force_copy_rootfs_(options.force_copy_rootfs),
       cgroups_(detectCgroupLayout()),
+      own_cgroups_(ownCgroupDirs()),
       secret_root_("/dev/shm/skiff-" + rootTag(root_)),
       trash_(std::make_unique<Trash>(root_ + "/trash")) {}
 
@@ -281,7 +282,7 @@ std::string RuncDriver::cgroupsPath(const std::string& id) const {
 
 std::vector<std::string> RuncDriver::cgroupDirs(const std::string& id) const {
   std::vector<std::string> dirs;
-  for (const std::string& own : ownCgroupDirs()) dirs.push_back(own + "/" + cgroupsPath(id));
+  for (const std::string& own : own_cgroups_) dirs.push_back(own + "/" + cgroupsPath(id));
   return dirs;
 }
 
@@ -591,20 +592,21 @@ Result<InstanceState> RuncDriver::start(const InstanceSpec& spec) {
     return internalError("instance \"" + spec.id + "\" failed to start: " + why +
                          (shim_said.empty() ? "" : "; shim log: " + shim_said));
   };
-  // What tells: the shim's state.json and runc.log here, and runc's directory for the
-  // container (in its root), whose exec.fifo goes once the command runs.
+  // What tells: the shim's state.json here, and runc's directory for the container (in its
+  // root), whose exec.fifo goes once the command runs. Only those events wake the loop, which
+  // shares the machine with runc: runc.log and shim.log are read when state.json changes.
   StartWatch& watch = StartWatch::forThisThread();
   struct ClearAtEnd {
     StartWatch& watch;
     ~ClearAtEnd() { watch.clear(); }
   } clear_at_end{watch};
-  watch.add(dir, IN_MOVED_TO | IN_MODIFY);
+  watch.add(dir, IN_MOVED_TO);
   watch.add(runcRoot(), IN_CREATE | IN_MOVED_TO);
   bool watching_container = false;
   const auto deadline = steady_clock::now() + start_timeout_;
   while (true) {
     if (!watching_container && fs::exists(runcRoot() + "/" + spec.id)) {
-      watch.add(runcRoot() + "/" + spec.id, IN_DELETE | IN_MOVED_TO);
+      watch.add(runcRoot() + "/" + spec.id, IN_DELETE);
       watching_container = true;
     }
     if (auto text = readWholeFile(dir + "/" + kStateFile); text.ok()) {
@@ -742,7 +744,7 @@ Status RuncDriver::cleanupOrphans() {
   }
   // Cgroups of this root whose instance is neither live nor known to runc any more.
   const std::string suffix = "-" + rootTag(root_);
-  for (const std::string& own : ownCgroupDirs()) {
+  for (const std::string& own : own_cgroups_) {
     for (const auto& entry : fs::directory_iterator(own, ec)) {
       const std::string name = entry.path().filename().string();
       if (!startsWith(name, "skiff-") || !endsWith(name, suffix) || !entry.is_directory()) continue;

@@ -135,6 +135,9 @@ class RuncDriver final : public Driver {
   const std::chrono::milliseconds start_timeout_;
   const bool force_copy_rootfs_;
   const CgroupLayout cgroups_;
+  // This process's cgroup in every hierarchy: runc puts containers below the cgroups of the
+  // shims, which are this process's.
+  const std::vector<std::string> own_cgroups_;
   const std::string secret_root_;  // /dev/shm/skiff-<root tag>
   // Deletes what removals leave (ROOT/trash), in the background.
   std::unique_ptr<Trash> trash_;

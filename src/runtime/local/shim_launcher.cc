@@ -1,8 +1,10 @@
 #include "runtime/local/shim_launcher.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -132,27 +134,91 @@ Status ShimLauncher::spawn(const std::string& dir) {
   return spawnShim(shim_binary_, dir);
 }
 
+namespace {
+
+// A shim forked before it is asked for: detached and with its signals reset, it waits for its
+// directory on a pipe, so that a start waits for neither a fork nor that setup.
+struct Spare {
+  pid_t pid = -1;
+  int fd = -1;  // the pipe's write end; closing it unasked ends the spare
+};
+
+// In a child of the launcher: the shim of DIR, detached, as spawnShim() leaves one.
+[[noreturn]] void becomeShim(char* title, size_t title_room, const std::string& dir) {
+  setTitle(title, title_room, dir);
+  std::exit(runShim(dir));
+}
+
+void detach() {
+  ::setsid();
+  ::close(kChannelFd);
+  stdioToDevNull();
+  resetSignals();
+}
+
+Spare forkSpare(char* title, size_t title_room) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return {};
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(fds[1]);
+    detach();
+    std::string buffer, dir;
+    if (!readLine(fds[0], &buffer, &dir)) ::_exit(0);  // the launcher left without a request
+    ::close(fds[0]);
+    becomeShim(title, title_room, dir);
+  }
+  ::close(fds[0]);
+  if (pid < 0) {
+    ::close(fds[1]);
+    return {};
+  }
+  return {pid, fds[1]};
+}
+
+// Ends an unused spare and waits for it (a pidfd: the kernel reaps the launcher's children),
+// so that no process outlives a stopped launcher by more than its shims.
+void endSpare(Spare& spare) {
+  if (spare.fd < 0) return;
+  ::close(spare.fd);
+  spare.fd = -1;
+  if (int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, spare.pid, 0)); pidfd >= 0) {
+    pollfd pfd{pidfd, POLLIN, 0};
+    (void)::poll(&pfd, 1, 1000);
+    ::close(pidfd);
+  }
+}
+
+}  // namespace
+
 int runShimLauncher(char* title, size_t title_room) {
   // A caller that left before reading its answer must not end the launcher.
   ::signal(SIGPIPE, SIG_IGN);
   // Shims are the launcher's children, but it never waits for them: the kernel reaps them
-  // (no zombies), and one fork per shim, not two, is all a start waits for. A shim still
-  // leaves in its own session, and init adopts it when the launcher goes.
+  // (no zombies), and a start waits for no fork of its own. A shim still leaves in its own
+  // session, and init adopts it when the launcher goes.
   ::signal(SIGCHLD, SIG_IGN);
+  Spare spare = forkSpare(title, title_room);
   std::string buffer, dir;
   while (readLine(kChannelFd, &buffer, &dir)) {
-    pid_t shim = ::fork();
-    if (shim == 0) {
-      ::setsid();
-      ::close(kChannelFd);
-      setTitle(title, title_room, dir);
-      stdioToDevNull();
-      resetSignals();
-      std::exit(runShim(dir));
+    std::string reply = "ok";
+    // A spare that died (or was never forked) fails the write: the shim is forked now.
+    const bool handed = spare.fd >= 0 && writeAll(spare.fd, dir + "\n");
+    if (spare.fd >= 0) ::close(spare.fd);
+    spare = {};
+    if (!handed) {
+      pid_t shim = ::fork();
+      if (shim == 0) {
+        detach();
+        becomeShim(title, title_room, dir);
+      }
+      if (shim < 0) reply = std::string("fork: ") + std::strerror(errno);
     }
-    const std::string reply = shim < 0 ? std::string("fork: ") + std::strerror(errno) : "ok";
     if (!writeAll(kChannelFd, reply + "\n")) break;
+    // After the answer, while the caller goes on: ready for the next request.
+    spare = forkSpare(title, title_room);
   }
+  endSpare(spare);
   return 0;
 }
 

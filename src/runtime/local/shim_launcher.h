@@ -4,10 +4,12 @@
 // thirty libraries), and forking a large, threaded server to do it more. A ShimLauncher
 // instead keeps one helper process, `skiff shim --launcher` (the same binary, exec'd once),
 // that forks each shim from itself: it is small and single-threaded, so its fork is cheap and
-// the child can run runShim() at once. Shims it starts are detached exactly as spawnShim()'s
-// are (own session, nobody's child) and show `skiff shim --dir DIR` as their command line, so
-// shimAlive() and `ps` see no difference; the launcher exits when its driver closes the
-// channel, and its shims stay.
+// the child can run runShim() at once. The fork comes before the request: a spare child,
+// detached and waiting for its directory on a pipe, so that a start waits for no fork (a
+// spare that died is replaced by a fork on the spot). Shims it starts are detached exactly as
+// spawnShim()'s are (own session, nobody's child) and show `skiff shim --dir DIR` as their
+// command line, so shimAlive() and `ps` see no difference; the launcher exits when its driver
+// closes the channel, ending its unused spare, and its shims stay.
 #pragma once
 
 #include <sys/types.h>

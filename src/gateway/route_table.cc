@@ -360,38 +360,37 @@ RouteTable::RouteTable(uint64_t version, std::vector<RoutePtr> routes, const Rou
   by_host_.reserve(routes_.size());
   by_id_.reserve(routes_.size());
   next_.assign(routes_.size(), Index::kEmpty);
-  auto headOf = [this](const Route& r) -> uint32_t& {
-    return r.host == "*" ? any_host_ : by_host_[r.host];
-  };
-  // Each host's chain in the table's order first: appended at its tail.
-  Index tails;
-  tails.reserve(routes_.size());
+  // Each host's chain in the table's order first: appended at its tail, which is kept by the
+  // chain's head. One hash per route and key: a table is built for every delta.
+  std::vector<uint32_t> tail_of(routes_.size(), Index::kEmpty);  // by the head's index
+  std::vector<uint32_t*> several;  // the heads of chains of more than one route
   for (size_t i = 0; i < routes_.size(); ++i) {
     const uint32_t at = static_cast<uint32_t>(i);
-    by_id_[routes_[i]->id] = at;
-    uint32_t& head = headOf(*routes_[i]);
-    uint32_t& tail = tails[routes_[i]->host];
-    if (head == Index::kEmpty)
+    const Route& r = *routes_[i];
+    by_id_[r.id] = at;
+    // A slot of by_host_ stays where it is: the index never grows after reserve().
+    uint32_t& head = r.host == "*" ? any_host_ : by_host_[r.host];
+    if (head == Index::kEmpty) {
       head = at;
-    else
-      next_[tail] = at;
-    tail = at;
+    } else {
+      if (tail_of[head] == head) several.push_back(&head);
+      next_[tail_of[head]] = at;
+    }
+    tail_of[head] = at;
   }
   // Then in order of specificity: chains of several routes (a host with several paths) are
   // sorted unless they are in order already, as when all are alike.
   std::vector<uint32_t> chain;
-  for (size_t i = 0; i < routes_.size(); ++i) {
-    uint32_t& head = headOf(*routes_[i]);
-    if (head != i || next_[i] == Index::kEmpty) continue;
+  for (uint32_t* head : several) {
     bool ordered = true;
-    for (uint32_t k = head; ordered && next_[k] != Index::kEmpty; k = next_[k])
+    for (uint32_t k = *head; ordered && next_[k] != Index::kEmpty; k = next_[k])
       ordered = moreSpecific(k, next_[k]);
     if (ordered) continue;
     chain.clear();
-    for (uint32_t k = head; k != Index::kEmpty; k = next_[k]) chain.push_back(k);
+    for (uint32_t k = *head; k != Index::kEmpty; k = next_[k]) chain.push_back(k);
     std::sort(chain.begin(), chain.end(),
               [this](uint32_t a, uint32_t b) { return moreSpecific(a, b); });
-    head = chain.front();
+    *head = chain.front();
     for (size_t k = 0; k + 1 < chain.size(); ++k) next_[chain[k]] = chain[k + 1];
     next_[chain.back()] = Index::kEmpty;
   }

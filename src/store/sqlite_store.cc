@@ -32,6 +32,8 @@ size_t historyCost(const StoredObject& version) { return version.packed_json.pac
 // bound is fsynced. The revision bound is also how far a store skips after an unclean stop.
 constexpr int64_t kMaxUnsyncedRevisions = 1000;
 constexpr std::chrono::seconds kMaxUnsyncedAge{1};
+// The events table holds the history's events and at most this many older ones.
+constexpr int64_t kTrimBatch = 256;
 
 // Owns a prepared statement's bindings for one execution.
 class Bound {
@@ -328,7 +330,10 @@ Status SqliteStore::persist(const std::vector<WatchEvent>& events, bool synced) 
       return fail("write the event");
   }
   const int64_t last = events.back().revision;
-  const int64_t keep_after = last - static_cast<int64_t>(options_.history_events);
+  // Old events go kTrimBatch at a time: a delete that finds nothing writes no page, and one at
+  // every commit would add the table's first page to each (and, as pages empty, the freelist's).
+  const int64_t keep_after =
+      (last - static_cast<int64_t>(options_.history_events)) / kTrimBatch * kTrimBatch;
   if (keep_after > 0 && Bound(trim_events_).integer(1, keep_after).step() != SQLITE_DONE)
     return fail("compact the event history");
   if (Bound(put_revision_).integer(1, last).step() != SQLITE_DONE)

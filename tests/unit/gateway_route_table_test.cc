@@ -90,6 +90,32 @@ TEST(GatewayRouteTable, CookieAndQueryMatchesAreExact) {
             (std::set<std::string>{"routes[0].match.cookies[0].value", "routes[0].match.query"}));
 }
 
+TEST(GatewayRouteTable, InterleavedHostsEachKeepTheirOwnChain) {
+  // Several hosts with several routes each, given interleaved and least specific first, and
+  // "*" routes among them: every chain is sorted on its own.
+  auto t = table(R"({"version": 1, "routes": [
+    {"id": "a-root", "host": "a.test", "pathPrefix": "/", "backends": []},
+    {"id": "any-root", "host": "*", "pathPrefix": "/", "backends": []},
+    {"id": "b-root", "host": "b.test", "pathPrefix": "/", "backends": []},
+    {"id": "a-api", "host": "a.test", "pathPrefix": "/api", "backends": []},
+    {"id": "c-only", "host": "c.test", "pathPrefix": "/", "backends": []},
+    {"id": "b-api", "host": "b.test", "pathPrefix": "/api", "backends": []},
+    {"id": "any-api", "host": "*", "pathPrefix": "/api", "backends": []},
+    {"id": "a-api-v1", "host": "a.test", "pathPrefix": "/api/v1", "backends": []},
+    {"id": "b-api-v1", "host": "b.test", "pathPrefix": "/api/v1", "backends": []}
+  ]})");
+  for (const char* host : {"a", "b"}) {
+    const std::string h = std::string(host) + ".test";
+    EXPECT_EQ(idOf(*t, h, "/"), std::string(host) + "-root");
+    EXPECT_EQ(idOf(*t, h, "/api/x"), std::string(host) + "-api");
+    EXPECT_EQ(idOf(*t, h, "/api/v1/x"), std::string(host) + "-api-v1");
+  }
+  EXPECT_EQ(idOf(*t, "c.test", "/api"), "c-only");
+  EXPECT_EQ(idOf(*t, "d.test", "/"), "any-root");
+  EXPECT_EQ(idOf(*t, "d.test", "/api/v1"), "any-api");
+  EXPECT_EQ(t->indexOf("b-api-v1"), 8u);
+}
+
 TEST(GatewayRouteTable, AbsoluteFormTargetCarriesHost) {
   auto t = table(kTable);
   EXPECT_EQ(idOf(*t, "ignored", "http://shop.localhost/api/x"), "api");

@@ -1,6 +1,7 @@
 #include "store/sqlite_store.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <atomic>
 #include <filesystem>
@@ -262,6 +263,34 @@ TEST_F(SqliteStoreTest, CompactedHistoryAnswersGone) {
   ok->reset();
   reopen(3);
   EXPECT_EQ(store_->compactedRevision(), 3);
+}
+
+TEST_F(SqliteStoreTest, TheEventsTableIsTrimmedInBatchesAndTheHistoryStaysExact) {
+  reopen(/*history=*/10);
+  for (int i = 0; i < 600; ++i) ASSERT_TRUE(store_->create(app("a" + std::to_string(i))).ok());
+  reopen(10);
+  EXPECT_EQ(store_->compactedRevision(), 590);
+  Recorder r;
+  WatchOptions w;
+  w.from_revision = 589;
+  EXPECT_EQ(store_->watch(w, r.sink()).status().code(), StatusCode::kGone);
+  w.from_revision = 590;
+  ASSERT_TRUE(store_->watch(w, r.sink()).ok());
+  EXPECT_EQ(r.events.size(), 10u);
+  store_.reset();
+  // On disk: the history and fewer than a batch (256) of older events.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ / "skiff.db").string().c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* count = nullptr;
+  ASSERT_EQ(
+      sqlite3_prepare_v2(db, "SELECT count(*), min(revision) FROM events", -1, &count, nullptr),
+      SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(count), SQLITE_ROW);
+  EXPECT_GE(sqlite3_column_int64(count, 0), 10);
+  EXPECT_LT(sqlite3_column_int64(count, 0), 10 + 256);
+  EXPECT_LE(sqlite3_column_int64(count, 1), 591);
+  sqlite3_finalize(count);
+  sqlite3_close(db);
 }
 
 TEST_F(SqliteStoreTest, HistoryHoldsBoundedBytesOfVersionsThatAreNoLongerCurrent) {

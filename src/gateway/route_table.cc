@@ -329,14 +329,25 @@ void RouteTable::Index::reserve(size_t n) {
   size_t capacity = 16;
   while (capacity < 2 * n) capacity *= 2;
   slots_.assign(capacity, {std::string_view(), kEmpty});
+  used_ = 0;
 }
 
 uint32_t& RouteTable::Index::operator[](std::string_view key) {
   const size_t mask = slots_.size() - 1;
+  std::pair<std::string_view, uint32_t>* tomb = nullptr;
   for (size_t i = std::hash<std::string_view>()(key) & mask;; i = (i + 1) & mask) {
-    auto& [k, v] = slots_[i];
-    if (v == kEmpty) k = key;
-    if (k == key) return v;
+    auto& slot = slots_[i];
+    if (slot.second == kTomb) {
+      if (tomb == nullptr) tomb = &slot;
+      continue;
+    }
+    if (slot.second == kEmpty) {
+      auto& taken = tomb != nullptr ? *tomb : slot;
+      if (tomb == nullptr) ++used_;
+      taken = {key, kEmpty};
+      return taken.second;
+    }
+    if (slot.first == key) return slot.second;
   }
 }
 
@@ -345,24 +356,62 @@ uint32_t RouteTable::Index::find(std::string_view key) const {
   const size_t mask = slots_.size() - 1;
   for (size_t i = std::hash<std::string_view>()(key) & mask;; i = (i + 1) & mask) {
     const auto& [k, v] = slots_[i];
-    if (v == kEmpty || k == key) return v;
+    if (v == kEmpty) return kEmpty;
+    if (v != kTomb && k == key) return v;
   }
 }
 
-RouteTable::RouteTable(uint64_t version, std::vector<RoutePtr> routes, const RouteTable* base,
-                       std::vector<size_t> base_index)
+void RouteTable::Index::erase(std::string_view key) {
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = std::hash<std::string_view>()(key) & mask;; i = (i + 1) & mask) {
+    auto& [k, v] = slots_[i];
+    if (v == kEmpty) return;
+    if (v != kTomb && k == key) {
+      k = std::string_view();
+      v = kTomb;
+      return;
+    }
+  }
+}
+
+void RouteTable::Index::rekey(std::string_view key, std::string_view same) {
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = std::hash<std::string_view>()(key) & mask;; i = (i + 1) & mask) {
+    auto& [k, v] = slots_[i];
+    if (v == kEmpty) return;
+    if (v != kTomb && k == key) {
+      k = same;
+      return;
+    }
+  }
+}
+
+RouteTable::RouteTable(uint64_t version, std::vector<RoutePtr> routes)
+    : version_(version),
+      routes_(std::move(routes)),
+      serial_(next_serial.fetch_add(1, std::memory_order_relaxed)) {
+  buildIndexes();
+}
+
+RouteTable::RouteTable(uint64_t version, std::vector<RoutePtr> routes, const RouteTable& base,
+                       Change change)
     : version_(version),
       routes_(std::move(routes)),
       serial_(next_serial.fetch_add(1, std::memory_order_relaxed)),
-      base_serial_(base ? base->serial() : 0),
-      base_index_(base ? std::move(base_index) : std::vector<size_t>()) {
+      base_serial_(base.serial()),
+      base_index_(std::move(change.base_index)) {
+  if (!patchIndexes(base, change)) buildIndexes();
+}
+
+void RouteTable::buildIndexes() {
   // Never full, so that a probe always ends at an empty slot.
   by_host_.reserve(routes_.size());
   by_id_.reserve(routes_.size());
   next_.assign(routes_.size(), Index::kEmpty);
-  // Each host's chain in the table's order first: appended at its tail, which is kept by the
-  // chain's head. One hash per route and key: a table is built for every delta.
-  std::vector<uint32_t> tail_of(routes_.size(), Index::kEmpty);  // by the head's index
+  any_host_ = Index::kEmpty;
+  // Each host's chain in the table's order first: appended at its tail. One hash per route
+  // and key.
+  tail_.assign(routes_.size(), Index::kEmpty);
   std::vector<uint32_t*> several;  // the heads of chains of more than one route
   for (size_t i = 0; i < routes_.size(); ++i) {
     const uint32_t at = static_cast<uint32_t>(i);
@@ -373,10 +422,10 @@ RouteTable::RouteTable(uint64_t version, std::vector<RoutePtr> routes, const Rou
     if (head == Index::kEmpty) {
       head = at;
     } else {
-      if (tail_of[head] == head) several.push_back(&head);
-      next_[tail_of[head]] = at;
+      if (tail_[head] == head) several.push_back(&head);
+      next_[tail_[head]] = at;
     }
-    tail_of[head] = at;
+    tail_[head] = at;
   }
   // Then in order of specificity: chains of several routes (a host with several paths) are
   // sorted unless they are in order already, as when all are alike.
@@ -393,7 +442,97 @@ RouteTable::RouteTable(uint64_t version, std::vector<RoutePtr> routes, const Rou
     *head = chain.front();
     for (size_t k = 0; k + 1 < chain.size(); ++k) next_[chain[k]] = chain[k + 1];
     next_[chain.back()] = Index::kEmpty;
+    tail_[chain.front()] = chain.back();
   }
+}
+
+bool RouteTable::patchIndexes(const RouteTable& base, const Change& change) {
+  if (base.by_id_.crowded(change.added.size()) || base.by_host_.crowded(change.added.size()))
+    return false;
+  // A route's position here, from its position in the base: positions only shift down past
+  // removed routes, so chains keep their order.
+  std::vector<bool> gone(base.routes_.size(), false);
+  for (uint32_t b : change.gone) gone[b] = true;
+  std::vector<uint32_t> moved(base.routes_.size(), Index::kEmpty);
+  for (size_t i = 0; i < base_index_.size(); ++i)
+    if (base_index_[i] != kNone) moved[base_index_[i]] = static_cast<uint32_t>(i);
+  by_id_ = base.by_id_;
+  by_host_ = base.by_host_;
+  std::vector<uint32_t> next = base.next_;
+  std::vector<uint32_t> tail = base.tail_;
+  uint32_t any = base.any_host_;
+
+  // Out with what went, in the base's numbering. Their hosts' keys may view their strings.
+  std::vector<std::string_view> hosts;
+  for (uint32_t b : change.gone) {
+    const Route& r = *base.routes_[b];
+    by_id_.erase(r.id);
+    uint32_t& head = r.host == "*" ? any : by_host_[r.host];
+    if (head == b) {
+      head = next[b];
+      if (head != Index::kEmpty) tail[head] = tail[b];
+    } else {
+      uint32_t k = head;
+      while (next[k] != b) k = next[k];
+      next[k] = next[b];
+      if (tail[head] == b) tail[head] = k;
+    }
+    if (r.host != "*") {
+      if (head == Index::kEmpty)
+        by_host_.erase(r.host);
+      else
+        hosts.push_back(r.host);
+    }
+  }
+  // Renumbered.
+  auto renumber = [&](uint32_t b) { return b == Index::kEmpty ? b : moved[b]; };
+  by_id_.remap(renumber);
+  by_host_.remap(renumber);
+  any_host_ = renumber(any);
+  next_.assign(routes_.size(), Index::kEmpty);
+  tail_.assign(routes_.size(), Index::kEmpty);
+  for (size_t b = 0; b < next.size(); ++b) {
+    if (gone[b] || moved[b] == Index::kEmpty) continue;
+    next_[moved[b]] = renumber(next[b]);
+    tail_[moved[b]] = renumber(tail[b]);
+  }
+  // In with what came.
+  for (uint32_t i : change.added) {
+    by_id_[routes_[i]->id] = i;
+    link(i);
+  }
+  // Keys viewing a string of a route that went now view the same host in a route here.
+  for (std::string_view host : hosts) {
+    const uint32_t head = by_host_.find(host);
+    if (head != Index::kEmpty) by_host_.rekey(host, routes_[head]->host);
+  }
+  return true;
+}
+
+void RouteTable::link(uint32_t i) {
+  const Route& r = *routes_[i];
+  uint32_t& head = r.host == "*" ? any_host_ : by_host_[r.host];
+  if (head == Index::kEmpty) {
+    head = i;
+    tail_[i] = i;
+    return;
+  }
+  if (moreSpecific(i, head)) {
+    next_[i] = head;
+    tail_[i] = tail_[head];
+    head = i;
+    return;
+  }
+  // Last is the common case (a new route, as specific as the others): no walk.
+  if (moreSpecific(tail_[head], i)) {
+    next_[tail_[head]] = i;
+    tail_[head] = i;
+    return;
+  }
+  uint32_t k = head;
+  while (!moreSpecific(i, next_[k])) k = next_[k];
+  next_[i] = next_[k];
+  next_[k] = i;
 }
 
 bool RouteTable::moreSpecific(uint32_t ia, uint32_t ib) const {
@@ -561,26 +700,29 @@ Result<std::shared_ptr<const RouteTable>> applyRouteDelta(const RouteTable& base
     }
   }
   std::vector<RoutePtr> routes;
-  std::vector<size_t> base_index;
+  RouteTable::Change change;
   routes.reserve(base.routes().size() + upserts.size());
-  base_index.reserve(base.routes().size() + upserts.size());
+  change.base_index.reserve(base.routes().size() + upserts.size());
+  auto add = [&](RoutePtr route) {
+    change.added.push_back(static_cast<uint32_t>(routes.size()));
+    routes.push_back(std::move(route));
+    change.base_index.push_back(RouteTable::kNone);
+  };
   for (size_t i = 0; i < base.routes().size(); ++i) {
+    if (removed[i] || replacement[i] != RouteTable::kNone)
+      change.gone.push_back(static_cast<uint32_t>(i));
     if (removed[i]) continue;
     if (replacement[i] != RouteTable::kNone) {
-      routes.push_back(upserts[replacement[i]]);
-      base_index.push_back(RouteTable::kNone);
+      add(upserts[replacement[i]]);
     } else {
       routes.push_back(base.routes()[i]);
-      base_index.push_back(i);
+      change.base_index.push_back(i);
     }
   }
-  for (size_t i = 0; i < upserts.size(); ++i) {
-    if (replaced[i] != RouteTable::kNone) continue;
-    routes.push_back(std::move(upserts[i]));
-    base_index.push_back(RouteTable::kNone);
-  }
+  for (size_t i = 0; i < upserts.size(); ++i)
+    if (replaced[i] == RouteTable::kNone) add(std::move(upserts[i]));
   return std::shared_ptr<const RouteTable>(
-      std::make_shared<RouteTable>(version, std::move(routes), &base, std::move(base_index)));
+      std::make_shared<RouteTable>(version, std::move(routes), base, std::move(change)));
 }
 
 }  // namespace skiff::gateway

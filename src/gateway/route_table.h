@@ -69,11 +69,20 @@ class RouteTable {
  public:
   static constexpr size_t kNone = SIZE_MAX;
 
+  // What a delta changed, by position: `gone` in the base (removed or replaced), `added` in
+  // the new table (replacements, in place, and new routes, at the end), and `base_index`, each
+  // route's position in the base (kNone: added).
+  struct Change {
+    std::vector<uint32_t> gone;
+    std::vector<uint32_t> added;
+    std::vector<size_t> base_index;
+  };
+
   RouteTable();
-  // `base_index` is, for a table made from `base` by a delta, each route's index in `base`
-  // (kNone: new or replaced).
-  RouteTable(uint64_t version, std::vector<RoutePtr> routes, const RouteTable* base = nullptr,
-             std::vector<size_t> base_index = {});
+  explicit RouteTable(uint64_t version, std::vector<RoutePtr> routes);
+  // A table made from `base` by a delta: its indexes are the base's, patched where the delta
+  // changed something (rebuilt when the patches would crowd them).
+  RouteTable(uint64_t version, std::vector<RoutePtr> routes, const RouteTable& base, Change change);
   // The lookup index points into the routes, so a table never moves once built.
   RouteTable(const RouteTable&) = delete;
   RouteTable& operator=(const RouteTable&) = delete;
@@ -103,8 +112,8 @@ class RouteTable {
 
  private:
   // An open-addressing hash from a route's string (host or id, viewed in the route) to an index
-  // into routes_: built without an allocation per route, since a table is built for every
-  // delta.
+  // into routes_, without an allocation per route. A table made by a delta copies its base's
+  // and patches it: a key erased leaves a tombstone, which a later insert may take.
   class Index {
    public:
     static constexpr uint32_t kEmpty = UINT32_MAX;
@@ -112,10 +121,30 @@ class RouteTable {
     // The slot of `key`: its value, or kEmpty to be filled.
     uint32_t& operator[](std::string_view key);
     uint32_t find(std::string_view key) const;  // kEmpty when absent
+    void erase(std::string_view key);
+    // Points the slot of `key`, which must be there, at an equal string that outlives it.
+    void rekey(std::string_view key, std::string_view same);
+    // Applies `f` to every value.
+    template <typename F>
+    void remap(F f) {
+      for (auto& [k, v] : slots_)
+        if (v != kEmpty && v != kTomb) v = f(v);
+    }
+    // Whether `more` inserts would fill more than three quarters of the slots.
+    bool crowded(size_t more) const { return 4 * (used_ + more) > 3 * slots_.size(); }
 
    private:
+    static constexpr uint32_t kTomb = UINT32_MAX - 1;
     std::vector<std::pair<std::string_view, uint32_t>> slots_;
+    size_t used_ = 0;  // slots not empty, tombstones included
   };
+
+  // Builds the indexes from scratch, or from `base`'s with `change` applied (false: they would
+  // be crowded; nothing is changed then).
+  void buildIndexes();
+  bool patchIndexes(const RouteTable& base, const Change& change);
+  // Puts routes_[i] into its host's chain where moreSpecific() orders it.
+  void link(uint32_t i);
 
   // The first route of the chain from `first` (next_) that matches, or kNone.
   size_t firstMatch(uint32_t first, std::string_view path, std::string_view query,
@@ -135,6 +164,7 @@ class RouteTable {
   Index by_host_;
   Index by_id_;
   std::vector<uint32_t> next_;
+  std::vector<uint32_t> tail_;  // each chain's last route, at its head's index
   uint32_t any_host_ = Index::kEmpty;
 };
 

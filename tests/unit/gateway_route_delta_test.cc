@@ -5,6 +5,8 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <random>
+#include <set>
 
 #include "gateway/route_store.h"
 #include "gateway/route_table.h"
@@ -68,6 +70,62 @@ TEST(GatewayRouteDelta, ReplacesInPlaceAppendsNewRemovesAndSharesTheRest) {
   const json shown = json::parse(t.json());
   EXPECT_EQ(shown["version"], 9);
   EXPECT_EQ(shown["routes"][1]["pathPrefix"], "/x");
+}
+
+// A table made by deltas patches its base's indexes: after each of many random deltas it must
+// match every request and find every id exactly as a table built from scratch does.
+TEST(GatewayRouteDelta, PatchedIndexesMatchLikeATableBuiltAfresh) {
+  std::mt19937 rng(7);
+  auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
+  const std::vector<std::string> hosts = {"*", "a.test", "b.test", "c.test"};
+  const std::vector<std::string> prefixes = {"/", "/api", "/api/v1", "/static"};
+  auto randomRoute = [&](const std::string& id) {
+    json r = route(id, hosts[pick(hosts.size())], prefixes[pick(prefixes.size())]);
+    if (pick(4) == 0) r["match"] = {{"headers", {{{"name", "X-Beta"}, {"type", "present"}}}}};
+    return r;
+  };
+  std::shared_ptr<const RouteTable> table = std::make_shared<RouteTable>();
+  std::set<std::string> live;
+  int next_id = 0;
+  for (uint64_t version = 1; version <= 1000; ++version) {
+    json remove = json::array(), upsert = json::array();
+    std::set<std::string> touched;
+    // Mostly additions at first, then as many removals as additions, and replacements.
+    for (size_t n = pick(version < 40 ? 12 : 4); n > 0; --n)
+      upsert.push_back(randomRoute("r" + std::to_string(next_id++)));
+    for (size_t n = pick(4); n > 0 && !live.empty(); --n) {
+      auto it = std::next(live.begin(), static_cast<long>(pick(live.size())));
+      if (!touched.insert(*it).second) continue;
+      if (pick(2) == 0)
+        remove.push_back(*it);
+      else
+        upsert.push_back(randomRoute(*it));
+    }
+    auto next = applyRouteDelta(*table, {{"baseVersion", table->version()},
+                                         {"version", version},
+                                         {"remove", remove},
+                                         {"upsert", upsert}});
+    ASSERT_TRUE(next.ok()) << next.status().toString();
+    table = *next;
+    for (const json& id : remove) live.erase(id.get<std::string>());
+    for (const json& r : upsert) live.insert(r["id"].get<std::string>());
+
+    const RouteTable fresh(version, table->routes());
+    ASSERT_EQ(table->routes().size(), live.size());
+    for (size_t i = 0; i < table->routes().size(); ++i)
+      ASSERT_EQ(table->indexOf(table->routes()[i]->id), i) << "version " << version;
+    for (const json& id : remove)
+      ASSERT_EQ(table->indexOf(id.get<std::string>()), RouteTable::kNone);
+    const HttpHeader beta{"X-Beta", "1"};
+    for (const char* host : {"a.test", "b.test", "c.test", "d.test"})
+      for (const char* target : {"/", "/api", "/api/v1/x", "/static/y", "/other"})
+        for (size_t headers = 0; headers < 2; ++headers) {
+          const Route* want = fresh.match(host, target, &beta, headers);
+          const Route* got = table->match(host, target, &beta, headers);
+          ASSERT_EQ(got ? got->id : "", want ? want->id : "")
+              << "version " << version << ", " << host << target << ", headers " << headers;
+        }
+  }
 }
 
 TEST(GatewayRouteDelta, AgainstAnotherVersionIsAConflict) {

@@ -449,10 +449,8 @@ void RouteTable::buildIndexes() {
 bool RouteTable::patchIndexes(const RouteTable& base, const Change& change) {
   if (base.by_id_.crowded(change.added.size()) || base.by_host_.crowded(change.added.size()))
     return false;
-  // A route's position here, from its position in the base: positions only shift down past
-  // removed routes, so chains keep their order.
-  std::vector<bool> gone(base.routes_.size(), false);
-  for (uint32_t b : change.gone) gone[b] = true;
+  // A route's position here, from its position in the base (kEmpty: gone): positions only
+  // shift down past removed routes, so chains keep their order.
   std::vector<uint32_t> moved(base.routes_.size(), Index::kEmpty);
   for (size_t i = 0; i < base_index_.size(); ++i)
     if (base_index_[i] != kNone) moved[base_index_[i]] = static_cast<uint32_t>(i);
@@ -492,7 +490,7 @@ bool RouteTable::patchIndexes(const RouteTable& base, const Change& change) {
   next_.assign(routes_.size(), Index::kEmpty);
   tail_.assign(routes_.size(), Index::kEmpty);
   for (size_t b = 0; b < next.size(); ++b) {
-    if (gone[b] || moved[b] == Index::kEmpty) continue;
+    if (moved[b] == Index::kEmpty) continue;
     next_[moved[b]] = renumber(next[b]);
     tail_[moved[b]] = renumber(tail[b]);
   }

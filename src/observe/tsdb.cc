@@ -52,6 +52,26 @@ int regexNesting(std::string_view re) {
   return deepest;
 }
 
+// libstdc++ reads the digits of a backreference or of a repetition count into a long with no
+// bound (signed overflow, found by fuzzing): backreferences, which RE2 (Prometheus' regular
+// expressions) does not have either, and counts of more than nine digits are refused first.
+std::string numberProblem(std::string_view re) {
+  for (size_t i = 0; i < re.size(); ++i) {
+    if (re[i] == '\\') {
+      if (i + 1 < re.size() && re[i + 1] >= '1' && re[i + 1] <= '9')
+        return std::string("has a backreference (\\") + re[i + 1] + "), which is not supported";
+      ++i;
+    } else if (re[i] == '{') {
+      size_t digits = 0;
+      for (size_t j = i + 1; j < re.size() && re[j] != '}'; ++j) {
+        digits = (re[j] >= '0' && re[j] <= '9') ? digits + 1 : 0;
+        if (digits > 9) return "has a repetition count of more than nine digits";
+      }
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
 struct LabelMatcher::Compiled {
@@ -67,6 +87,8 @@ Result<LabelMatcher> LabelMatcher::make(std::string name, Op op, std::string val
   const std::string what = "regular expression \"" + m.value_ + "\" for label " + m.name_;
   if (regexNesting(m.value_) > kMaxRegexNesting)
     return badRequest(what + " nests groups deeper than " + std::to_string(kMaxRegexNesting));
+  if (std::string problem = numberProblem(m.value_); !problem.empty())
+    return badRequest(what + " " + problem);
   try {
     auto compiled = std::make_shared<Compiled>();
     compiled->re = std::regex(m.value_, kRegexFlags);

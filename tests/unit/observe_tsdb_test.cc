@@ -195,6 +195,17 @@ TEST(LabelMatcherTest, BadRegularExpressionsAreErrors) {
       EXPECT_EQ(m.status().code(), StatusCode::kBadRequest);
     }
   }
+  // Numbers libstdc++ would overflow on (undefined behaviour) are refused before it sees them.
+  auto backreference =
+      LabelMatcher::make("app", LabelMatcher::kRe, "b\\\\\\7777777777777777777777");
+  ASSERT_FALSE(backreference.ok());
+  EXPECT_NE(backreference.status().message().find("backreference (\\7)"), std::string::npos)
+      << backreference.status().message();
+  auto count = LabelMatcher::make("app", LabelMatcher::kRe, "a{1,99999999999}");
+  ASSERT_FALSE(count.ok());
+  EXPECT_NE(count.status().message().find("more than nine digits"), std::string::npos);
+  EXPECT_TRUE(LabelMatcher::make("app", LabelMatcher::kRe, "\\\\7|a{2,3}|[0-9]{4}").ok())
+      << "an escaped backslash before a digit, and short counts, are fine";
 }
 
 TEST(LabelMatcherTest, AVeryLongLabelValueDoesNotExhaustTheStack) {

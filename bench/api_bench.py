@@ -11,7 +11,7 @@ loopback (Skiff with --insecure-http).
   update       PATCH an application          vs etcd put over an existing key
   list 1k/10k  GET a tenant's applications   (no peer: etcd has no equivalent of a typed list)
   watch        an event reaching 100 watchers, from the moment the write was sent
-  memory       server RSS holding 10,000 applications
+  memory       server RSS holding 10,000 applications, and the gateway's with their 11,000 routes
 
 Usage: bench/api_bench.py [--skiff build/bin/skiff] [--seconds 10]
 """
@@ -368,8 +368,9 @@ def main():
         print(f"controllers caught up {settle_s:.1f}s after the last create "
               f"(store revision {last})", flush=True)
         rss = skiff.rss_mb()
+        gateway_rss = skiff.rss_mb(skiff.gateway()[1])
         print(f"loaded 11,000 applications in {load_s:.1f}s ({11000 / load_s:.0f}/s, 8 clients)"
-              f"; server RSS {rss:.1f} MB", flush=True)
+              f"; server RSS {rss:.1f} MB, gateway RSS {gateway_rss:.1f} MB", flush=True)
 
         s = args.seconds
         app = json.dumps(app_doc("bench"))
@@ -420,6 +421,7 @@ def main():
     print()
     print(f"watch deliveries: {w['deliveries']} ({w['missing']} missing)")
     print(f"server RSS with 11,000 applications: {rss:.1f} MB (after the whole run: {rss_after:.1f} MB)")
+    print(f"gateway RSS with their 11,000 routes: {gateway_rss:.1f} MB")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 #include "gateway/metrics.h"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace skiff::gateway {
@@ -34,10 +35,20 @@ std::string formatDouble(double v) {
   return buf;
 }
 
+// Adds `n` responses of `status` to counts ordered by code.
+void addResponses(std::vector<std::pair<int, uint64_t>>& by_code, int status, uint64_t n) {
+  auto it = std::lower_bound(by_code.begin(), by_code.end(), status,
+                             [](const auto& entry, int code) { return entry.first < code; });
+  if (it != by_code.end() && it->first == status)
+    it->second += n;
+  else
+    by_code.insert(it, {status, n});
+}
+
 }  // namespace
 
 void RouteStats::recordResponse(int status, double seconds) {
-  if (status >= 100 && status < 600) ++by_code[static_cast<size_t>(status - 100)];
+  if (status >= 100 && status < 600) addResponses(by_code, status, 1);
   size_t b = 0;
   while (b < kLatencyBuckets.size() && seconds > kLatencyBuckets[b]) ++b;
   ++latency_buckets[b];
@@ -46,7 +57,7 @@ void RouteStats::recordResponse(int status, double seconds) {
 }
 
 void RouteStats::merge(const RouteStats& other) {
-  for (size_t i = 0; i < by_code.size(); ++i) by_code[i] += other.by_code[i];
+  for (const auto& [code, n] : other.by_code) addResponses(by_code, code, n);
   for (size_t i = 0; i < latency_buckets.size(); ++i)
     latency_buckets[i] += other.latency_buckets[i];
   latency_sum_seconds += other.latency_sum_seconds;
@@ -54,6 +65,12 @@ void RouteStats::merge(const RouteStats& other) {
   in_flight += other.in_flight;
   proxied += other.proxied;
   connect_errors += other.connect_errors;
+}
+
+uint64_t RouteStats::responses(int status) const {
+  for (const auto& [code, n] : by_code)
+    if (code == status) return n;
+  return 0;
 }
 
 void MetricsSnapshot::merge(const MetricsSnapshot& other) {
@@ -67,19 +84,15 @@ std::string MetricsSnapshot::renderPrometheus() const {
   out += "# TYPE skiff_gateway_requests_total counter\n";
   for (const auto& [key, s] : routes) {
     const std::string labels = routeLabels(key);
-    for (size_t i = 0; i < s.by_code.size(); ++i) {
-      if (s.by_code[i] == 0) continue;
-      int code = static_cast<int>(i) + 100;
+    for (const auto& [code, n] : s.by_code)
       out += "skiff_gateway_requests_total{" + labels + ",code=\"" + std::to_string(code) +
-             "\",class=\"" + std::to_string(code / 100) + "xx\"} " + std::to_string(s.by_code[i]) +
-             "\n";
-    }
+             "\",class=\"" + std::to_string(code / 100) + "xx\"} " + std::to_string(n) + "\n";
   }
   out += "# HELP skiff_gateway_responses_total Requests answered, by route and status class.\n";
   out += "# TYPE skiff_gateway_responses_total counter\n";
   for (const auto& [key, s] : routes) {
     uint64_t classes[6] = {};
-    for (size_t i = 0; i < s.by_code.size(); ++i) classes[(i + 100) / 100] += s.by_code[i];
+    for (const auto& [code, n] : s.by_code) classes[code / 100] += n;
     for (int c = 1; c <= 5; ++c) {
       if (classes[c] == 0) continue;
       out += "skiff_gateway_responses_total{" + routeLabels(key) + ",class=\"" + std::to_string(c) +
@@ -125,17 +138,27 @@ std::string MetricsSnapshot::renderPrometheus() const {
   return out;
 }
 
-RouteStats& ThreadMetrics::route(const std::string& id, const std::string& revision) {
-  auto& slot = routes_[StatsKey{id, revision}];
-  if (!slot) slot = std::make_unique<RouteStats>();
-  return *slot;
+std::shared_ptr<RouteStats> ThreadMetrics::route(const std::string& id,
+                                                 const std::string& revision) {
+  std::weak_ptr<RouteStats>& slot = routes_[StatsKey{id, revision}];
+  std::shared_ptr<RouteStats> stats = slot.lock();
+  if (!stats) {
+    stats = std::make_shared<RouteStats>();
+    slot = stats;
+  }
+  return stats;
 }
 
 MetricsSnapshot ThreadMetrics::snapshot() const {
   MetricsSnapshot snap;
-  for (const auto& [id, stats] : routes_) snap.routes[id] = *stats;
+  for (const auto& [id, slot] : routes_)
+    if (auto stats = slot.lock()) snap.routes[id] = *stats;
   snap.tls_handshake_failures = tls_handshake_failures;
   return snap;
+}
+
+void ThreadMetrics::prune() {
+  std::erase_if(routes_, [](const auto& e) { return e.second.expired(); });
 }
 
 }  // namespace skiff::gateway

@@ -248,11 +248,13 @@ struct ProxyWorker::UpstreamPool {
   std::vector<std::unique_ptr<UpstreamConn>> idle;  // oldest first; reuse takes the newest
 };
 
+// What a route's state holds, its counters and pools, lives as long as some route state holds
+// it; ThreadMetrics and pools_ only find them.
 struct ProxyWorker::RouteState {
   Balancer balancer;
-  RouteStats* stats;  // in flight, and what the gateway answers before reaching a backend
-  std::vector<UpstreamPool*> pools;        // per backend
-  std::vector<RouteStats*> backend_stats;  // per backend: the route's, by its revision
+  std::shared_ptr<RouteStats> stats;  // in flight, and what the gateway answers before a backend
+  std::vector<std::shared_ptr<UpstreamPool>> pools;        // per backend
+  std::vector<std::shared_ptr<RouteStats>> backend_stats;  // per backend: by its revision
 };
 
 // The route table as one worker serves it: the shared immutable table plus this thread's
@@ -307,7 +309,7 @@ class ProxyWorker::Proxy {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%08x%02x-", rd(), static_cast<unsigned>(worker.index_ & 0xff));
     id_prefix_ = buf;
-    no_route_stats_ = &metrics_.route(kNoRoute);
+    no_route_stats_ = metrics_.route(kNoRoute);
   }
 
   void adopt(std::shared_ptr<const RouteTable> table) {
@@ -322,12 +324,16 @@ class ProxyWorker::Proxy {
       }
       const Route& route = *list[i];
       auto state = std::make_shared<RouteState>(
-          RouteState{Balancer(route.balancer, route.backends), &metrics_.route(route.id), {}, {}});
+          RouteState{Balancer(route.balancer, route.backends), metrics_.route(route.id), {}, {}});
       for (const Backend& b : route.backends) {
-        auto& pool = pools_[b.address];
-        if (!pool) pool = std::make_unique<UpstreamPool>();
-        state->pools.push_back(pool.get());
-        state->backend_stats.push_back(&metrics_.route(route.id, b.revision));
+        std::weak_ptr<UpstreamPool>& slot = pools_[b.address];
+        std::shared_ptr<UpstreamPool> pool = slot.lock();
+        if (!pool) {
+          pool = std::make_shared<UpstreamPool>();
+          slot = pool;
+        }
+        state->pools.push_back(std::move(pool));
+        state->backend_stats.push_back(metrics_.route(route.id, b.revision));
       }
       routes->routes.push_back(std::move(state));
     }
@@ -346,7 +352,11 @@ class ProxyWorker::Proxy {
       if (s->state == Session::State::kIdle) s->socket->cancel(ec);
   }
 
-  void closePools() { pools_.clear(); }
+  void closePools() {
+    for (auto& [address, slot] : pools_)
+      if (auto pool = slot.lock()) pool->idle.clear();
+    pools_.clear();
+  }
 
   // HTTPS: a context without a certificate whose SNI callback switches each handshake to the
   // context of the certificate for the requested name.
@@ -463,8 +473,13 @@ class ProxyWorker::Proxy {
     conn->idle_since = Clock::now();
     pool.idle.push_back(std::move(conn));
   }
+  // Closes pooled connections idle for too long, and forgets the pools and counters of backends
+  // and routes that are gone (from the table, and from every request still running).
   void prunePools(Clock::time_point now) {
-    for (auto& [address, pool] : pools_) {
+    std::erase_if(pools_, [](const auto& entry) { return entry.second.expired(); });
+    metrics_.prune();
+    for (auto& [address, slot] : pools_) {
+      std::shared_ptr<UpstreamPool> pool = slot.lock();
       size_t stale = 0;
       while (stale < pool->idle.size() &&
              now - pool->idle[stale]->idle_since > w_.limits_.upstream_idle_timeout)
@@ -748,7 +763,7 @@ class ProxyWorker::Proxy {
         break;
       }
       rs.balancer.onRequestStart(backend);
-      answered = rs.backend_stats[static_cast<size_t>(backend)];
+      answered = rs.backend_stats[static_cast<size_t>(backend)].get();
       const Backend& target = route->backends[static_cast<size_t>(backend)];
       conn = takeIdle(*rs.pools[static_cast<size_t>(backend)]);
       const bool reused = conn != nullptr;
@@ -1021,9 +1036,9 @@ class ProxyWorker::Proxy {
   std::shared_ptr<ThreadRoutes> routes_;
   std::shared_ptr<asio::ssl::context> tls_context_;  // set when listening for HTTPS
   std::shared_ptr<const CertificateStore> certificates_;
-  std::unordered_map<std::string, std::unique_ptr<UpstreamPool>> pools_;
+  std::unordered_map<std::string, std::weak_ptr<UpstreamPool>> pools_;  // by backend address
   ThreadMetrics metrics_;
-  RouteStats* no_route_stats_ = nullptr;
+  std::shared_ptr<RouteStats> no_route_stats_;
   std::vector<std::unique_ptr<Exchange>> spare_exchanges_;
   Session* sessions_ = nullptr;
   bool draining_ = false;

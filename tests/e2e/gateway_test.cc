@@ -497,6 +497,45 @@ TEST_F(GatewayTest, MetricsCountEachBackendsRequestsUnderItsRevision) {
   EXPECT_NE(refused.body.find("routes[0].backends[0].revision"), std::string::npos) << refused.body;
 }
 
+// A gateway lives through many releases: the series of a revision or route that left the table
+// end, while those of what stays keep counting across the change.
+TEST_F(GatewayTest, SeriesOfRoutesAndRevisionsThatLeftEndAndTheRestKeepCounting) {
+  TestBackend stable("stable"), canary("canary");
+  GatewayProcess gw(dir_.path());
+  json web = route("t/web", "shop.localhost", "/", {});
+  web["backends"] = {{{"address", stable.address()}, {"revision", "1"}},
+                     {{"address", canary.address()}, {"revision", "2"}}};
+  json old = route("t/old", "old.localhost", "/", {stable.address()});
+  ASSERT_EQ(gw.putRoutes({{"version", 1}, {"routes", {web, old}}}).status, 200);
+  Client c(gw.port());
+  int by_canary = 0;
+  for (int i = 0; i < 10; ++i) {
+    Reply reply = c.request("shop.localhost", "/");
+    ASSERT_EQ(reply.status, 200);
+    by_canary += reply.headers["x-backend"] == "canary";
+  }
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(c.request("old.localhost", "/").status, 200);
+  ASSERT_GT(by_canary, 0);
+  ASSERT_LT(by_canary, 10);
+
+  web["backends"] = {{{"address", canary.address()}, {"revision", "2"}}};
+  ASSERT_EQ(
+      gw.patchRoutes({{"baseVersion", 1}, {"version", 2}, {"remove", {"t/old"}}, {"upsert", {web}}})
+          .status,
+      200);
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(c.request("shop.localhost", "/").status, 200);
+  std::string m;
+  EXPECT_TRUE(eventually([&] {
+    m = httpRequest(gw.adminUrl(), "GET", "/metrics").body;
+    return m.find("t/old") == std::string::npos && m.find("revision=\"1\"") == std::string::npos;
+  })) << m;
+  EXPECT_NE(m.find("skiff_gateway_responses_total{route=\"t/web\",revision=\"2\",class="
+                   "\"2xx\"} " +
+                   std::to_string(by_canary + 5) + "\n"),
+            std::string::npos)
+      << m;
+}
+
 TEST_F(GatewayTest, SigtermFinishesInFlightRequestsAndExitsZero) {
   TestBackend slow("slow");
   GatewayProcess gw(dir_.path());

@@ -32,41 +32,43 @@ constexpr auto kRegexFlags = std::regex::ECMAScript | std::regex_constants::__po
 constexpr auto kRegexFlags = std::regex::ECMAScript;
 #endif
 
-int regexNesting(std::string_view re) {
-  int depth = 0, deepest = 0;
+// What in a query's regular expression std::regex must not see, in one pass; empty: nothing.
+// Groups nested deeper than kMaxRegexNesting. And since libstdc++ reads the digits of a
+// backreference or of a repetition count into a long with no bound (signed overflow, found by
+// fuzzing): backreferences, which RE2 (Prometheus' regular expressions) does not have either,
+// and counts of more than nine digits.
+std::string regexProblem(std::string_view re) {
+  int depth = 0;
   bool in_class = false;
+  size_t count_digits = 0;
+  bool in_count = false;
   for (size_t i = 0; i < re.size(); ++i) {
     const char c = re[i];
     if (c == '\\') {
+      if (i + 1 < re.size() && re[i + 1] >= '1' && re[i + 1] <= '9')
+        return std::string("has a backreference (\\") + re[i + 1] + "), which is not supported";
       ++i;
-    } else if (in_class) {
+      count_digits = 0;
+      continue;
+    }
+    if (in_count) {
+      count_digits = (c >= '0' && c <= '9') ? count_digits + 1 : 0;
+      if (count_digits > 9) return "has a repetition count of more than nine digits";
+      if (c == '}') in_count = false;
+    }
+    if (in_class) {
       if (c == ']') in_class = false;
     } else if (c == '[') {
       in_class = true;
     } else if (c == '(') {
-      deepest = std::max(deepest, ++depth);
+      if (++depth > kMaxRegexNesting)
+        return "nests groups deeper than " + std::to_string(kMaxRegexNesting);
     } else if (c == ')') {
       --depth;
     }
-  }
-  return deepest;
-}
-
-// libstdc++ reads the digits of a backreference or of a repetition count into a long with no
-// bound (signed overflow, found by fuzzing): backreferences, which RE2 (Prometheus' regular
-// expressions) does not have either, and counts of more than nine digits are refused first.
-std::string numberProblem(std::string_view re) {
-  for (size_t i = 0; i < re.size(); ++i) {
-    if (re[i] == '\\') {
-      if (i + 1 < re.size() && re[i + 1] >= '1' && re[i + 1] <= '9')
-        return std::string("has a backreference (\\") + re[i + 1] + "), which is not supported";
-      ++i;
-    } else if (re[i] == '{') {
-      size_t digits = 0;
-      for (size_t j = i + 1; j < re.size() && re[j] != '}'; ++j) {
-        digits = (re[j] >= '0' && re[j] <= '9') ? digits + 1 : 0;
-        if (digits > 9) return "has a repetition count of more than nine digits";
-      }
+    if (c == '{') {
+      in_count = true;
+      count_digits = 0;
     }
   }
   return "";
@@ -85,9 +87,7 @@ Result<LabelMatcher> LabelMatcher::make(std::string name, Op op, std::string val
     return badRequest("the regular expression for label " + m.name_ + " is longer than " +
                       std::to_string(kMaxRegexBytes) + " bytes");
   const std::string what = "regular expression \"" + m.value_ + "\" for label " + m.name_;
-  if (regexNesting(m.value_) > kMaxRegexNesting)
-    return badRequest(what + " nests groups deeper than " + std::to_string(kMaxRegexNesting));
-  if (std::string problem = numberProblem(m.value_); !problem.empty())
+  if (std::string problem = regexProblem(m.value_); !problem.empty())
     return badRequest(what + " " + problem);
   try {
     auto compiled = std::make_shared<Compiled>();

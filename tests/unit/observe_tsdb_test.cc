@@ -206,6 +206,15 @@ TEST(LabelMatcherTest, BadRegularExpressionsAreErrors) {
   EXPECT_NE(count.status().message().find("more than nine digits"), std::string::npos);
   EXPECT_TRUE(LabelMatcher::make("app", LabelMatcher::kRe, "\\\\7|a{2,3}|[0-9]{4}").ok())
       << "an escaped backslash before a digit, and short counts, are fine";
+  auto deep = LabelMatcher::make("app", LabelMatcher::kRe,
+                                 std::string(33, '(') + "a" + std::string(33, ')'));
+  ASSERT_FALSE(deep.ok());
+  EXPECT_NE(deep.status().message().find("nests groups deeper than 32"), std::string::npos)
+      << deep.status().message();
+  EXPECT_TRUE(LabelMatcher::make("app", LabelMatcher::kRe,
+                                 std::string(32, '(') + "a" + std::string(32, ')') + "[(((]")
+                  .ok())
+      << "32 levels are allowed, and a parenthesis in a class opens no group";
 }
 
 TEST(LabelMatcherTest, AVeryLongLabelValueDoesNotExhaustTheStack) {

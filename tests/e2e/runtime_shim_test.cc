@@ -255,10 +255,13 @@ TEST(RuntimeShimTest, ShimsComeFromASpareThatIsReplacedAndEndsWithTheLauncher) {
     ASSERT_TRUE(eventually([&] { return sparesOf(launcher).size() == 1; }));
     spare = sparesOf(launcher).front();
     ASSERT_TRUE(driver.stop("first", 5s).isOk());
+    // Stopped, it cannot leave on its own when the launcher goes.
+    ASSERT_EQ(::kill(spare, SIGSTOP), 0);
   }
-  // The driver waited for its launcher, and the launcher for the spare nobody asked for.
+  // The driver waited for its launcher, and the launcher ended the spare nobody asked for.
   EXPECT_TRUE(processGone(launcher));
   EXPECT_TRUE(processGone(spare));
+  if (!processGone(spare)) ::kill(spare, SIGKILL);  // the host stays clean when this fails
 }
 
 TEST(RuntimeShimTest, PassesEnvAndWorkingDirAndCompletes) {

@@ -140,8 +140,14 @@ namespace {
 // directory on a pipe, so that a start waits for neither a fork nor that setup.
 struct Spare {
   pid_t pid = -1;
-  int fd = -1;  // the pipe's write end; closing it unasked ends the spare
+  int fd = -1;     // the pipe's write end; closing it unasked ends the spare
+  int pidfd = -1;  // opened while the spare waits on the pipe, so it is the spare's
 };
+
+void closeFd(int& fd) {
+  if (fd >= 0) ::close(fd);
+  fd = -1;
+}
 
 // In a child of the launcher: the shim of DIR, detached, as spawnShim() leaves one.
 [[noreturn]] void becomeShim(char* title, size_t title_room, const std::string& dir) {
@@ -173,20 +179,21 @@ Spare forkSpare(char* title, size_t title_room) {
     ::close(fds[1]);
     return {};
   }
-  return {pid, fds[1]};
+  return {pid, fds[1], static_cast<int>(::syscall(SYS_pidfd_open, pid, 0))};
 }
 
-// Ends an unused spare and waits for it (a pidfd: the kernel reaps the launcher's children),
-// so that no process outlives a stopped launcher by more than its shims.
+// Ends an unused spare and waits for it (on its pidfd: the kernel reaps the launcher's
+// children), so that no process outlives a stopped launcher by more than its shims. A spare
+// that does not leave on EOF (stopped, say) is killed: it holds nothing yet.
 void endSpare(Spare& spare) {
   if (spare.fd < 0) return;
-  ::close(spare.fd);
-  spare.fd = -1;
-  if (int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, spare.pid, 0)); pidfd >= 0) {
-    pollfd pfd{pidfd, POLLIN, 0};
+  closeFd(spare.fd);
+  if (spare.pidfd < 0) return;
+  pollfd pfd{spare.pidfd, POLLIN, 0};
+  if (::poll(&pfd, 1, 1000) <= 0 &&
+      ::syscall(SYS_pidfd_send_signal, spare.pidfd, SIGKILL, nullptr, 0) == 0)
     (void)::poll(&pfd, 1, 1000);
-    ::close(pidfd);
-  }
+  closeFd(spare.pidfd);
 }
 
 }  // namespace
@@ -204,7 +211,8 @@ int runShimLauncher(char* title, size_t title_room) {
     std::string reply = "ok";
     // A spare that died (or was never forked) fails the write: the shim is forked now.
     const bool handed = spare.fd >= 0 && writeAll(spare.fd, dir + "\n");
-    if (spare.fd >= 0) ::close(spare.fd);
+    closeFd(spare.fd);
+    closeFd(spare.pidfd);
     spare = {};
     if (!handed) {
       pid_t shim = ::fork();

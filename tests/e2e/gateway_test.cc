@@ -140,6 +140,17 @@ json route(const std::string& id, const std::string& host, const std::string& pr
   return r;
 }
 
+// Sends `n` requests for `host`, each to be answered 200; how many `backend` answered.
+int answeredBy(Client& c, const std::string& host, const std::string& backend, int n) {
+  int count = 0;
+  for (int i = 0; i < n; ++i) {
+    Reply reply = c.request(host, "/");
+    EXPECT_EQ(reply.status, 200);
+    count += reply.headers["x-backend"] == backend;
+  }
+  return count;
+}
+
 class GatewayTest : public ::testing::Test {
  protected:
   TempDir dir_;
@@ -468,12 +479,7 @@ TEST_F(GatewayTest, MetricsCountEachBackendsRequestsUnderItsRevision) {
                    {{"address", canary.address()}, {"weight", 1}, {"revision", "2"}}};
   ASSERT_EQ(gw.putRoutes({{"version", 1}, {"routes", {r}}}).status, 200);
   Client c(gw.port());
-  int by_canary = 0;
-  for (int i = 0; i < 40; ++i) {
-    Reply reply = c.request("shop.localhost", "/");
-    ASSERT_EQ(reply.status, 200);
-    by_canary += reply.headers["x-backend"] == "canary";
-  }
+  const int by_canary = answeredBy(c, "shop.localhost", "canary", 40);
   std::string m = httpRequest(gw.adminUrl(), "GET", "/metrics").body;
   EXPECT_NE(m.find("skiff_gateway_responses_total{route=\"t/shop/web/0\",revision=\"2\",class="
                    "\"2xx\"} " +
@@ -508,12 +514,7 @@ TEST_F(GatewayTest, SeriesOfRoutesAndRevisionsThatLeftEndAndTheRestKeepCounting)
   json old = route("t/old", "old.localhost", "/", {stable.address()});
   ASSERT_EQ(gw.putRoutes({{"version", 1}, {"routes", {web, old}}}).status, 200);
   Client c(gw.port());
-  int by_canary = 0;
-  for (int i = 0; i < 10; ++i) {
-    Reply reply = c.request("shop.localhost", "/");
-    ASSERT_EQ(reply.status, 200);
-    by_canary += reply.headers["x-backend"] == "canary";
-  }
+  const int by_canary = answeredBy(c, "shop.localhost", "canary", 10);
   for (int i = 0; i < 3; ++i) ASSERT_EQ(c.request("old.localhost", "/").status, 200);
   ASSERT_GT(by_canary, 0);
   ASSERT_LT(by_canary, 10);

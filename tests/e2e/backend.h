@@ -65,6 +65,8 @@ class TestBackend {
   }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   int requests() const { return requests_.load(); }
+  // Connections accepted and not yet closed by the client.
+  int openConnections() const { return open_.load(); }
 
  private:
   void acceptLoop() {
@@ -73,6 +75,7 @@ class TestBackend {
       if (fd < 0) return;
       std::lock_guard<std::mutex> lock(mu_);
       conns_.push_back(fd);
+      ++open_;
       workers_.emplace_back([this, fd] { serve(fd); });
     }
   }
@@ -100,6 +103,7 @@ class TestBackend {
           "\r\n\r\n" + out;
       if (!sendAll(fd, resp)) break;
     }
+    --open_;
     close(fd);
   }
 
@@ -109,6 +113,7 @@ class TestBackend {
   uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};
   std::atomic<int> requests_{0};
+  std::atomic<int> open_{0};
   std::thread acceptor_;
   std::mutex mu_;
   std::vector<int> conns_;

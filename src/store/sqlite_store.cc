@@ -149,6 +149,7 @@ Status SqliteStore::init() {
     INSERT OR IGNORE INTO meta(key, value) VALUES('clean', 1);
   )sql";
   char* err = nullptr;
+  sqlite3_wal_autocheckpoint(db_, kCheckpointPages);
   if (sqlite3_exec(db_, setup, nullptr, nullptr, &err) != SQLITE_OK) {
     std::string msg = err ? err : "unknown error";
     sqlite3_free(err);

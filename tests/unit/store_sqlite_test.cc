@@ -187,6 +187,20 @@ TEST_F(SqliteStoreTest, StatePersistsAcrossReopen) {
   EXPECT_EQ(store_->create(app("next")).value()->resourceVersion(), 5);
 }
 
+// Writes of many more log pages than a checkpoint is made at: they reach the database file, and
+// the log stays about as long as the checkpoint interval.
+TEST_F(SqliteStoreTest, TheLogIsCheckpointedAtItsIntervalAndStaysThatShort) {
+  const std::string big(3000, 'x');  // a commit writes a page of it twice (object, event)
+  const int pages = 8 * SqliteStore::kCheckpointPages;
+  for (int i = 0; i < pages / 2; ++i)
+    ASSERT_TRUE(store_->create(app("app-" + std::to_string(i), "default", {{"note", big}})).ok());
+  const uintmax_t frame_bytes = 4096 + 24;
+  const uintmax_t longest_commit_pages = 16;
+  EXPECT_LE(std::filesystem::file_size(dir_ / "skiff.db-wal"),
+            32 + (SqliteStore::kCheckpointPages + longest_commit_pages) * frame_bytes);
+  EXPECT_GE(std::filesystem::file_size(dir_ / "skiff.db"), uintmax_t(pages / 2) * 4096);
+}
+
 struct Recorder {
   std::mutex mu;
   std::vector<std::pair<EventType, int64_t>> events;

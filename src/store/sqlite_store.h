@@ -55,10 +55,10 @@ class SqliteStore final : public Store {
   };
 
   // The write-ahead log's length, in pages, at which the commit that reaches it also copies
-  // the log into the database file and fsyncs that (SQLite's auto-checkpoint). SQLite's default
-  // is 1,000. That commit's wait grows with the pages the fsync writes back: here about 5 ms at
-  // 1,000 pages, one commit in fifty, which set the API's p99 for writes. A quarter of it
-  // waits a quarter as long, four times as often (docs/benchmarks.md).
+  // the log into the database file and fsyncs that (SQLite's auto-checkpoint; its default is
+  // 1,000). That commit waits for the pages the fsync writes back: at 1,000 pages about 5 ms,
+  // once in some 45 creates here, which set the p99 of durable writes. At 250 it waits less,
+  // more often (docs/benchmarks.md).
   static constexpr int kCheckpointPages = 250;
 
   static Result<std::unique_ptr<SqliteStore>> open(const Options& options);

@@ -120,7 +120,7 @@ int benchStart(const std::string& skiff, const std::string& work, int runs) {
   options.shim_binary = skiff;
   runtime::RuncDriver driver(options);
 
-  // The two alternate, so that both see the same machine: a run of one after the other
+  // The arms alternate, so that all see the same machine: a run of one after the other
   // compared one quiet minute with another.
   std::vector<double> bare, layered, skiff_ms, start_ms, exit_ms, remove_ms, deletion_ms;
   for (int i = 0; i < runs; ++i) {
@@ -138,17 +138,19 @@ int benchStart(const std::string& skiff, const std::string& work, int runs) {
       return die(made.status().message());
     runtime::OciBundleConfig own_config = config;
     own_config.rootfs = own + "/rootfs";
-    if (Status s = writeFileAtomically(own + "/config.json", runtime::ociConfigJson(own_config),
-                                       0644, Durability::kVolatile);
-        !s.isOk())
-      return die(s.message());
-    ran = runChecked({"runc", "--root", work + "/runc-root", "run", "--bundle", own,
-                      "layered-" + std::to_string(i)});
-    if (!ran.ok()) return die(ran.status().message());
-    if (Status s = runtime::unmountRootfs(own); !s.isOk()) return die(s.message());
+    Status own_run = writeFileAtomically(own + "/config.json", runtime::ociConfigJson(own_config),
+                                         0644, Durability::kVolatile);
+    if (own_run.isOk()) {
+      ran = runChecked({"runc", "--root", work + "/runc-root", "run", "--bundle", own,
+                        "layered-" + std::to_string(i)});
+      own_run = ran.ok() ? runtime::unmountRootfs(own) : ran.status();
+    }
     layered.push_back(since(start));
+    // A failed run leaves no mount behind either.
+    (void)runtime::releaseRootfs(own);
     std::error_code ec;
     fs::remove_all(own, ec);
+    if (!own_run.isOk()) return die(own_run.message());
 
     runtime::InstanceSpec spec;
     spec.id = "bench." + std::to_string(i);

@@ -13,8 +13,9 @@
 //   pull    a REF from the registry into a fresh store, then its layers unpacked (what an
 //           instance's first start costs), MB/s of compressed and of unpacked bytes.
 //
-// Both sides work in a directory under --work-dir, /var/tmp unless told: on the disk, as a
-// data directory is (/tmp is tmpfs on some systems).
+// Both sides keep writable layers in a directory under --work-dir, /var/tmp unless told: on
+// the disk, as a data directory is (/tmp is tmpfs on some systems). runc's state (--root) and
+// bundles are on tmpfs for both, as Skiff keeps them and as runc's default root /run usually is.
 //
 // Usage: skiff_container_bench --skiff build/bin/skiff [--runs 100] [--work-dir DIR]
 //        skiff_container_bench --pull REF [--work-dir DIR]
@@ -86,7 +87,8 @@ Status makeLayer(const std::string& dir) {
   return Status::ok();
 }
 
-int benchStart(const std::string& skiff, const std::string& work, int runs) {
+int benchStart(const std::string& skiff, const std::string& work, const std::string& state,
+               int runs) {
   const std::string layer = work + "/layer";
   if (Status s = makeLayer(layer); !s.isOk()) return die(s.message());
 
@@ -125,31 +127,36 @@ int benchStart(const std::string& skiff, const std::string& work, int runs) {
   std::vector<double> bare, layered, skiff_ms, start_ms, exit_ms, remove_ms, deletion_ms;
   for (int i = 0; i < runs; ++i) {
     auto start = Clock::now();
-    auto ran = runChecked({"runc", "--root", work + "/runc-root", "run", "--bundle", bundle,
+    auto ran = runChecked({"runc", "--root", state + "/runc-root", "run", "--bundle", bundle,
                            "bench-" + std::to_string(i)});
     if (!ran.ok()) return die(ran.status().message());
     bare.push_back(since(start));
 
-    // The same config over a root of its own. Its directories are deleted untimed, as the
-    // driver's background deletion is.
+    // The same config over a root of its own (its bundle, config.json, on tmpfs). Its
+    // directories are deleted untimed, as the driver's background deletion is.
     const std::string own = work + "/layered-" + std::to_string(i);
+    const std::string own_bundle = state + "/layered-" + std::to_string(i);
     start = Clock::now();
     if (auto made = runtime::prepareRootfs({layer}, own); !made.ok())
       return die(made.status().message());
     runtime::OciBundleConfig own_config = config;
     own_config.rootfs = own + "/rootfs";
-    Status own_run = writeFileAtomically(own + "/config.json", runtime::ociConfigJson(own_config),
-                                         0644, Durability::kVolatile);
+    std::error_code ec;
+    fs::create_directory(own_bundle, ec);
+    Status own_run =
+        ec ? internalError("cannot create " + own_bundle + ": " + ec.message())
+           : writeFileAtomically(own_bundle + "/config.json", runtime::ociConfigJson(own_config),
+                                 0644, Durability::kVolatile);
     if (own_run.isOk()) {
-      ran = runChecked({"runc", "--root", work + "/runc-root", "run", "--bundle", own,
+      ran = runChecked({"runc", "--root", state + "/runc-root", "run", "--bundle", own_bundle,
                         "layered-" + std::to_string(i)});
       own_run = ran.ok() ? runtime::unmountRootfs(own) : ran.status();
     }
     layered.push_back(since(start));
     // A failed run leaves no mount behind either.
     (void)runtime::releaseRootfs(own);
-    std::error_code ec;
     fs::remove_all(own, ec);
+    fs::remove_all(own_bundle, ec);
     if (!own_run.isOk()) return die(own_run.message());
 
     runtime::InstanceSpec spec;
@@ -240,16 +247,24 @@ int run(int argc, char** argv) {
   if (::mkdtemp(tmpl.data()) == nullptr)
     return die("cannot create a work directory in " + work_parent);
   const std::string work = tmpl;
+  std::string state_tmpl = "/dev/shm/skiff-container-bench-XXXXXX";
+  if (::mkdtemp(state_tmpl.data()) == nullptr) {
+    std::error_code ec;
+    fs::remove_all(work, ec);
+    return die("cannot create a state directory in /dev/shm");
+  }
+  const std::string state = state_tmpl;
   int rc = 0;
   if (!pull.empty()) {
     rc = benchPull(pull, work);
   } else if (skiff.empty() || runs < 1) {
     rc = die("usage: skiff_container_bench --skiff PATH [--runs N] [--work-dir DIR] | --pull REF");
   } else {
-    rc = benchStart(skiff, work, runs);
+    rc = benchStart(skiff, work, state, runs);
   }
   std::error_code ec;
   fs::remove_all(work, ec);
+  fs::remove_all(state, ec);
   return rc;
 }
 

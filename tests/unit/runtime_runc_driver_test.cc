@@ -4,7 +4,9 @@
 #include <signal.h>
 
 #include <chrono>
+#include <set>
 
+#include "runtime/local/rootfs.h"
 #include "runtime/local/shim.h"
 #include "runtime_runc_test_support.h"
 
@@ -25,15 +27,19 @@ TEST(RuncShimSpecTest, SpecJsonCarriesTheRuncTarget) {
                                  .memory_cgroup_dir = "/sys/fs/cgroup/memory/skiff/web-1-1234abcd",
                                  .memory_cgroup_v2 = false};
   runtime::ShimRuncTarget decoded;
-  auto back = runtime::decodeSpec(runtime::encodeSpec(spec, "", &target), nullptr, &decoded);
+  std::string log_dir;
+  auto back = runtime::decodeSpec(runtime::encodeSpec(spec, "", &target, "/data/web-1/logs"),
+                                  nullptr, &decoded, &log_dir);
   ASSERT_TRUE(back.ok()) << back.status().toString();
   EXPECT_EQ(*back, spec);
   EXPECT_EQ(decoded, target);
+  EXPECT_EQ(log_dir, "/data/web-1/logs");
 
-  // A process instance's spec has none.
+  // A process instance's spec has neither: its logs are in its state directory.
   runtime::ShimRuncTarget none;
-  ASSERT_TRUE(runtime::decodeSpec(runtime::encodeSpec(spec), nullptr, &none).ok());
+  ASSERT_TRUE(runtime::decodeSpec(runtime::encodeSpec(spec), nullptr, &none, &log_dir).ok());
   EXPECT_TRUE(none.runc.empty());
+  EXPECT_EQ(log_dir, "");
 }
 
 class RuncDriverTest : public RuncTest {
@@ -41,7 +47,7 @@ class RuncDriverTest : public RuncTest {
   // Nothing of instance `id` is left on the host: no mount, runc state, cgroup, directory.
   void expectNoTrace(const std::string& id) {
     EXPECT_TRUE(mountsBelow(dir_).empty()) << mountsBelow(dir_).front();
-    EXPECT_FALSE(fs::exists(driver_->runcRoot() + "/" + id));
+    EXPECT_FALSE(fs::exists(driver_->stateDir(id)));
     EXPECT_TRUE(cgroupsOfRoot(root_).empty()) << cgroupsOfRoot(root_).front();
     EXPECT_FALSE(fs::exists(driver_->instanceDir(id)));
     EXPECT_FALSE(driver_->inspect(id).ok());
@@ -80,10 +86,18 @@ TEST_F(RuncDriverTest, RunsAndRecordsExitCodeAndLogs) {
   auto list = driver_->list();
   ASSERT_TRUE(list.ok());
   EXPECT_EQ(*list, std::vector<std::string>{"job-1"});
+  // On disk, only the root filesystem and the logs: the files a start writes and replaces are
+  // on tmpfs.
+  std::set<std::string> on_disk;
+  for (const auto& entry : fs::directory_iterator(driver_->instanceDir("job-1")))
+    on_disk.insert(entry.path().filename().string());
+  EXPECT_EQ(on_disk, (std::set<std::string>{"logs", "rootfs", "upper", "work"}));
+  EXPECT_EQ(driver_->stateDir("job-1").rfind("/dev/shm/", 0), 0u);
+  EXPECT_TRUE(fs::exists(driver_->runcRoot("job-1") + "/job-1/state.json"));
   ASSERT_TRUE(driver_->remove("job-1").isOk());
   expectNoTrace("job-1");
   // The driver's directory on tmpfs goes with its last instance.
-  EXPECT_FALSE(fs::exists(fs::path(driver_->secretDir("job-1")).parent_path()));
+  EXPECT_FALSE(fs::exists(fs::path(driver_->stateDir("job-1")).parent_path()));
   // The logs are kept for retention.
   auto log_path = driver_->logPath("job-1");
   ASSERT_TRUE(log_path.ok());
@@ -98,12 +112,12 @@ TEST_F(RuncDriverTest, EnvWorkingDirAndNumericUser) {
   s.container->user = "1234:4321";
   EXPECT_EQ(runScript(*driver_, s), "hello world\ns3cret\n/tmp\n1234\n4321\n");
   // The secret variable reached the container without reaching the disk: runc's bundle, its
-  // config.json, is on tmpfs.
-  const std::string config = driver_->secretDir("env-1") + "/config.json";
+  // config.json, is on tmpfs, and the shim's spec does not hold it.
+  const std::string config = driver_->stateDir("env-1") + "/config.json";
   EXPECT_EQ(config.rfind("/dev/shm/", 0), 0u);
   EXPECT_NE(slurp(config).find("s3cret"), std::string::npos);
-  EXPECT_FALSE(fs::exists(driver_->bundleDir("env-1") + "/config.json"));
-  EXPECT_EQ(slurp(driver_->instanceDir("env-1") + "/spec.json").find("s3cret"), std::string::npos);
+  EXPECT_FALSE(fs::exists(driver_->instanceDir("env-1") + "/config.json"));
+  EXPECT_EQ(slurp(driver_->stateDir("env-1") + "/spec.json").find("s3cret"), std::string::npos);
 }
 
 TEST_F(RuncDriverTest, UserByNameFromTheImage) {
@@ -250,10 +264,32 @@ TEST_F(RuncDriverTest, CleanupOrphansAfterTheShimDied) {
   EXPECT_EQ(state.reason.rfind("ShimLost", 0), 0u) << state.reason;
   ASSERT_TRUE(driver_->cleanupOrphans().isOk());
   EXPECT_TRUE(mountsBelow(dir_).empty());
-  EXPECT_FALSE(fs::exists(driver_->runcRoot() + "/orphan-1"));
+  EXPECT_FALSE(fs::exists(driver_->runcRoot("orphan-1") + "/orphan-1"));
   EXPECT_TRUE(cgroupsOfRoot(root_).empty());
   ASSERT_TRUE(driver_->remove("orphan-1").isOk());
   expectNoTrace("orphan-1");
+}
+
+TEST_F(RuncDriverTest, CleanupOrphansAfterAReboot) {
+  ASSERT_TRUE(driver_->start(spec("lost-1", {"sh", "-c", "echo before the reboot"})).ok());
+  waitExited(*driver_, "lost-1");
+  // A reboot empties tmpfs: the state directory goes, with runc's state; the mount goes too.
+  ASSERT_TRUE(runtime::unmountRootfs(driver_->instanceDir("lost-1")).isOk());
+  fs::remove_all(driver_->stateDir("lost-1"));
+  auto list = driver_->list();
+  ASSERT_TRUE(list.ok());
+  EXPECT_TRUE(list->empty());
+  ASSERT_TRUE(driver_->cleanupOrphans().isOk());
+  expectNoTrace("lost-1");
+  // Its logs are kept, as a removal keeps them.
+  auto log_path = driver_->logPath("lost-1");
+  ASSERT_TRUE(log_path.ok()) << log_path.status().toString();
+  EXPECT_NE(slurp(*log_path).find("before the reboot"), std::string::npos);
+  // The id can be used again.
+  ASSERT_TRUE(driver_->start(spec("lost-1", {"true"})).ok());
+  waitExited(*driver_, "lost-1");
+  ASSERT_TRUE(driver_->remove("lost-1").isOk());
+  expectNoTrace("lost-1");
 }
 
 }  // namespace

@@ -47,12 +47,12 @@ TEST_F(RuncRootfsTest, OverlayAppliesWhiteoutsAndOpaqueDirs) {
   // The container's writes went to its own layer, not to the image's.
   EXPECT_FALSE(fs::exists(base_layer_ + "/data/x"));
   EXPECT_FALSE(fs::exists(top_ + "/data/x"));
-  EXPECT_TRUE(fs::exists(driver_->bundleDir("layers-1") + "/upper/data/x"));
+  EXPECT_TRUE(fs::exists(driver_->instanceDir("layers-1") + "/upper/data/x"));
   // The writable layer is volatile: nothing of it is synced, not even at its unmount.
   std::string options;
   std::ifstream mountinfo("/proc/self/mountinfo");
   for (std::string line; std::getline(mountinfo, line);)
-    if (line.find(" " + driver_->bundleDir("layers-1") + "/rootfs ") != std::string::npos)
+    if (line.find(" " + driver_->instanceDir("layers-1") + "/rootfs ") != std::string::npos)
       options = line.substr(line.rfind(' ') + 1);
   EXPECT_NE(options.find("volatile"), std::string::npos) << options;
   ASSERT_TRUE(driver_->remove("layers-1").isOk());
@@ -64,7 +64,7 @@ TEST_F(RuncRootfsTest, CopyFallbackGivesTheSameView) {
   auto copying = makeDriver(/*force_copy=*/true);
   EXPECT_NE(copying->describe().find("copied rootfs"), std::string::npos);
   EXPECT_EQ(view(*copying, "layers-2"), kExpectedView);
-  EXPECT_TRUE(mountsBelow(copying->bundleDir("layers-2")).empty());
+  EXPECT_TRUE(mountsBelow(copying->instanceDir("layers-2")).empty());
   EXPECT_FALSE(fs::exists(base_layer_ + "/data/x"));
   ASSERT_TRUE(copying->remove("layers-2").isOk());
   EXPECT_FALSE(fs::exists(copying->instanceDir("layers-2")));

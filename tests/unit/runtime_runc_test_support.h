@@ -140,16 +140,17 @@ class RuncTest : public ::testing::Test {
     cleaner.waitForDeletions();
     // Whatever is still there failed the test; remove it anyway so the host stays clean.
     std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(cleaner.runcRoot(), ec)) {
-      std::string id = entry.path().filename().string();
-      std::string cmd = std::string(kRunc) + " --root " + cleaner.runcRoot() + " delete --force " +
-                        id + " >/dev/null 2>&1";
+    const std::string state_root = "/dev/shm/skiff-" + runtime::rootTag(root_);
+    for (const auto& entry : fs::directory_iterator(state_root, ec)) {
+      const std::string id = entry.path().filename().string();
+      std::string cmd = std::string(kRunc) + " --root " + cleaner.runcRoot(id) +
+                        " delete --force " + id + " >/dev/null 2>&1";
       (void)!std::system(cmd.c_str());
     }
     for (const std::string& m : mountsBelow(dir_)) ::umount2(m.c_str(), MNT_DETACH);
     for (const std::string& c : cgroupsOfRoot(root_)) ::rmdir(c.c_str());
     fs::remove_all(dir_, ec);
-    fs::remove_all("/dev/shm/skiff-" + runtime::rootTag(root_), ec);
+    fs::remove_all(state_root, ec);
   }
 
   runtime::RuncDriverOptions options() const {

@@ -243,7 +243,9 @@ Status ProcessDriver::remove(const std::string& id) {
   return keepLogsAndDelete(root_, id, secretDir(id), *trash_);
 }
 
-Result<std::vector<std::string>> ProcessDriver::list() { return listInstances(root_); }
+Result<std::vector<std::string>> ProcessDriver::list() {
+  return listInstances(root_ + "/instances");
+}
 
 Result<std::string> ProcessDriver::logPath(const std::string& id) {
   return instanceLogPath(root_, id);

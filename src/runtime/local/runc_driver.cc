@@ -262,7 +262,7 @@ RuncDriver::RuncDriver(RuncDriverOptions options)
       force_copy_rootfs_(options.force_copy_rootfs),
       cgroups_(detectCgroupLayout()),
       own_cgroups_(ownCgroupDirs()),
-      secret_root_("/dev/shm/skiff-" + rootTag(root_)),
+      state_root_("/dev/shm/skiff-" + rootTag(root_)),
       trash_(std::make_unique<Trash>(root_ + "/trash")) {}
 
 RuncDriver::~RuncDriver() = default;
@@ -286,8 +286,9 @@ std::vector<std::string> RuncDriver::cgroupDirs(const std::string& id) const {
   return dirs;
 }
 
-int RuncDriver::runc(const std::vector<std::string>& args, std::string* output) const {
-  std::vector<std::string> full = {runc_binary_, "--root", runcRoot()};
+int RuncDriver::runc(const std::string& id, const std::vector<std::string>& args,
+                     std::string* output) const {
+  std::vector<std::string> full = {runc_binary_, "--root", runcRoot(id)};
   full.insert(full.end(), args.begin(), args.end());
   return runProgram(full, output);
 }
@@ -306,7 +307,7 @@ std::string RuncDriver::runcError(const std::string& id) const {
 }
 
 bool RuncDriver::initRunning(const std::string& id) const {
-  auto text = readWholeFile(runcRoot() + "/" + id + "/state.json");
+  auto text = readWholeFile(runcRoot(id) + "/" + id + "/state.json");
   if (!text.ok()) return false;
   auto state = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
   if (!state.is_object() || !state.contains("init_process_pid") ||
@@ -334,13 +335,13 @@ bool RuncDriver::initRunning(const std::string& id) const {
 bool RuncDriver::containerExecuted(const std::string& id) const {
   // runc removes exec.fifo once the container's init has opened it to exec the command, which
   // it does only after finding the command; a failed start has a dead init instead.
-  return !fs::exists(runcRoot() + "/" + id + "/exec.fifo") && initRunning(id);
+  return !fs::exists(runcRoot(id) + "/" + id + "/exec.fifo") && initRunning(id);
 }
 
 bool RuncDriver::runcKnows(const std::string& id) const {
   // runc saves state.json once the container's init is set up; `run --keep` leaves it after
   // the container exits, also after a failed start (runc.log tells those apart).
-  return fs::exists(runcRoot() + "/" + id + "/state.json");
+  return fs::exists(runcRoot(id) + "/" + id + "/state.json");
 }
 
 RuncProbe RuncDriver::probe(const std::string& runc_binary) {
@@ -391,31 +392,36 @@ RuncProbe RuncDriver::probe(const std::string& runc_binary) {
 }
 
 void RuncDriver::discard(const std::string& id) const {
-  const std::string dir = instanceDir(id);
+  const std::string state = stateDir(id);
   std::string ignored;
   // Deleting the container kills its processes; `runc run` then exits and the shim with it.
-  if (fs::exists(runcRoot() + "/" + id)) (void)runc({"delete", "--force", id}, &ignored);
-  pid_t shim_pid = readShimPid(dir);
-  if (shimAlive(instanceDir(id), shim_pid)) {
+  if (fs::exists(runcRoot(id) + "/" + id)) (void)runc(id, {"delete", "--force", id}, &ignored);
+  pid_t shim_pid = readShimPid(state);
+  if (shimAlive(state, shim_pid)) {
     ::kill(shim_pid, SIGKILL);
-    for (int i = 0; i < 200 && shimAlive(instanceDir(id), shim_pid); ++i)
+    for (int i = 0; i < 200 && shimAlive(state, shim_pid); ++i)
       std::this_thread::sleep_for(kPollInterval);
   }
-  // A runc killed before it saved its state leaves a directory `runc delete` does not know.
-  std::error_code ec;
-  fs::remove_all(runcRoot() + "/" + id, ec);
   for (const std::string& cgroup : cgroupDirs(id))
     if (fs::exists(cgroup)) removeContainerCgroup(cgroup);
-  (void)releaseRootfs(bundleDir(id));
-  if (!isMountPoint(bundleDir(id) + "/rootfs")) fs::remove_all(dir, ec);
-  fs::remove_all(secretDir(id), ec);
-  removeEmptySecretRoot(secretDir(id));
+  std::error_code ec;
+  const std::string dir = instanceDir(id);
+  (void)releaseRootfs(dir);
+  if (!isMountPoint(dir + "/rootfs")) fs::remove_all(dir, ec);
+  // With it runc's state, also that of a runc killed before `runc delete` would know it.
+  fs::remove_all(state, ec);
+  removeEmptySecretRoot(state);
+}
+
+Status RuncDriver::removeOrphan(const std::string& id) const {
+  if (Status s = releaseRootfs(instanceDir(id)); !s.isOk()) return s;
+  return keepLogsAndDelete(root_, id, stateDir(id), *trash_);
 }
 
 Result<std::string> RuncDriver::prepare(const InstanceSpec& spec) const {
   const ContainerSpec& container = *spec.container;
   const std::string dir = instanceDir(spec.id);
-  const std::string bundle = bundleDir(spec.id);
+  const std::string state = stateDir(spec.id);
   auto makeDir = [](const std::string& path, mode_t mode) -> Status {
     std::error_code ec;
     fs::create_directories(path, ec);
@@ -436,12 +442,9 @@ Result<std::string> RuncDriver::prepare(const InstanceSpec& spec) const {
           StatusCode::kInvalid,
           "volume \"" + f.volume + "\" has files but no absolute path in the container",
           {{"container.volumePaths", "give the path where \"" + f.volume + "\" is mounted"}});
-    const std::string volume_dir = (f.secret ? secretDir(spec.id) : dir) + "/volumes/" + f.volume;
-    if (f.secret)
-      for (const std::string& d : {secret_root_, secretDir(spec.id)})
-        if (Status s = makeDir(d, 0700); !s.isOk()) return s;
+    const std::string volume_dir = state + "/volumes/" + f.volume;
     // Readable by the container's user, whoever that is: the directory is only reachable
-    // through the instance's own directories.
+    // through the state directory (0700).
     if (Status s = makeDir(volume_dir, 0755); !s.isOk()) return s;
     if (Status s =
             writeFileAtomically(volume_dir + "/" + f.name, f.contents, 0444, Durability::kVolatile);
@@ -462,9 +465,9 @@ Result<std::string> RuncDriver::prepare(const InstanceSpec& spec) const {
                       "the source must exist and the destination be an absolute path"}});
   }
 
-  auto kind = prepareRootfs(container.rootfs_layers, bundle, force_copy_rootfs_);
+  auto kind = prepareRootfs(container.rootfs_layers, dir, force_copy_rootfs_);
   if (!kind.ok()) return kind.status();
-  const std::string rootfs = bundle + "/rootfs";
+  const std::string rootfs = dir + "/rootfs";
 
   // The image's account files, unless they are links (which would resolve on the host).
   auto imageFile = [&](const std::string& path) -> std::string {
@@ -477,12 +480,9 @@ Result<std::string> RuncDriver::prepare(const InstanceSpec& spec) const {
   if (!user.ok()) return user.status();
 
   const std::string hostname = container.hostname.empty() ? spec.id : container.hostname;
-  // On tmpfs, beside the instance's secrets: files made and deleted with every instance cost
-  // nothing there. A bind mount does not look at the source's parent directories, so 0700
-  // keeps them from the host's users without hiding them from the container's.
-  const std::string etc = secretDir(spec.id) + "/etc";
-  for (const std::string& d : {secret_root_, secretDir(spec.id)})
-    if (Status s = makeDir(d, 0700); !s.isOk()) return s;
+  // A bind mount does not look at the source's parent directories, so the state directory's
+  // 0700 keeps these from the host's users without hiding them from the container's.
+  const std::string etc = state + "/etc";
   if (Status s = makeDir(etc, 0755); !s.isOk()) return s;
   auto host_resolv = readWholeFile("/etc/resolv.conf");
   for (const auto& [name, contents] : std::vector<std::pair<std::string, std::string>>{
@@ -511,10 +511,10 @@ Result<std::string> RuncDriver::prepare(const InstanceSpec& spec) const {
   config.netns_path = container.netns_path;
   config.cgroups_path = cgroupsPath(spec.id);
   config.limits = spec.limits;
-  // runc's bundle is only its config.json (the root filesystem is named by absolute path): on
-  // tmpfs with the /etc files, where secret variables never reach the disk.
-  if (Status s = writeFileAtomically(secretDir(spec.id) + "/config.json", ociConfigJson(config),
-                                     0600, Durability::kVolatile);
+  // runc's bundle is only its config.json (the root filesystem is named by absolute path), in
+  // the state directory: secret variables never reach the disk.
+  if (Status s = writeFileAtomically(state + "/config.json", ociConfigJson(config), 0600,
+                                     Durability::kVolatile);
       !s.isOk())
     return s;
 
@@ -523,22 +523,22 @@ Result<std::string> RuncDriver::prepare(const InstanceSpec& spec) const {
   shim_spec.id = spec.id;
   // runc's own errors also go to runc.log, which tells a container that exited from one that
   // runc could not start (both end `runc run` with status 1).
-  shim_spec.argv = {runc_binary_,       "--root", runcRoot(), "--log",  runcLogPath(spec.id),
-                    "--log-format",     "json",   "run",      "--keep", "--bundle",
-                    secretDir(spec.id), spec.id};
+  shim_spec.argv = {runc_binary_, "--root", runcRoot(spec.id), "--log", runcLogPath(spec.id)};
+  shim_spec.argv.insert(shim_spec.argv.end(),
+                        {"--log-format", "json", "run", "--keep", "--bundle", state, spec.id});
   shim_spec.env = {{"PATH", kDefaultPath}};
   shim_spec.working_dir = "/";
   shim_spec.termination_grace = spec.termination_grace;
   shim_spec.logs = spec.logs;
   ShimRuncTarget target;
   target.runc = runc_binary_;
-  target.root = runcRoot();
+  target.root = runcRoot(spec.id);
   target.container_id = spec.id;
   if (cgroups_.memory.available()) {
     target.memory_cgroup_dir = cgroups_.memory.dir + "/" + cgroupsPath(spec.id);
     target.memory_cgroup_v2 = cgroups_.memory.v2;
   }
-  return encodeSpec(shim_spec, "", &target);
+  return encodeSpec(shim_spec, "", &target, dir + "/" + kLogsDir);
 }
 
 Result<InstanceState> RuncDriver::start(const InstanceSpec& spec) {
@@ -553,22 +553,39 @@ Result<InstanceState> RuncDriver::start(const InstanceSpec& spec) {
   if (spec.working_dir.empty() || spec.working_dir[0] != '/')
     return Status(StatusCode::kInvalid, "working directory must be an absolute path",
                   {{"workingDir", "\"" + spec.working_dir + "\" is relative"}});
-  std::error_code ec;
-  fs::create_directories(root_ + "/instances", ec);
-  if (ec) return internalError("cannot create " + root_ + "/instances: " + ec.message());
-  // Made here, as runc would (0700), so that the start can watch it.
-  if (::mkdir(runcRoot().c_str(), 0700) != 0 && errno != EEXIST)
-    return internalError("cannot create " + runcRoot() + ": " + std::strerror(errno));
-  const std::string dir = instanceDir(spec.id);
-  if (::mkdir(dir.c_str(), 0755) != 0) {
+  // The state directory is the instance: making it claims the id. The root goes with the last
+  // instance removed, which may be just now: then it is made again.
+  const std::string state = stateDir(spec.id);
+  for (int attempt = 0;; ++attempt) {
+    if (::mkdir(state_root_.c_str(), 0700) != 0 && errno != EEXIST)
+      return internalError("cannot create " + state_root_ + ": " + std::strerror(errno));
+    if (::mkdir(state.c_str(), 0700) == 0) break;
     if (errno == EEXIST)
       return alreadyExists("instance \"" + spec.id + "\" already exists; remove it first");
-    return internalError("cannot create " + dir + ": " + std::strerror(errno));
+    if (errno != ENOENT || attempt == 2)
+      return internalError("cannot create " + state + ": " + std::strerror(errno));
   }
-  // A container left in runc's state by a crash would make `runc run` refuse the id.
-  if (fs::exists(runcRoot() + "/" + spec.id)) {
-    std::string ignored;
-    (void)runc({"delete", "--force", spec.id}, &ignored);
+  const std::string dir = instanceDir(spec.id);
+  std::error_code ec;
+  fs::create_directories(root_ + "/instances", ec);
+  // One without a state directory lost its instance (to a reboot, or a removal cut short).
+  if (!ec && fs::exists(dir)) {
+    if (Status s = removeOrphan(spec.id); !s.isOk()) {
+      discard(spec.id);
+      return s;
+    }
+  }
+  if (ec || ::mkdir(dir.c_str(), 0755) != 0) {
+    const std::string why = ec ? ec.message() : std::string(std::strerror(errno));
+    fs::remove_all(state, ec);
+    removeEmptySecretRoot(state);
+    return internalError("cannot create " + dir + ": " + why);
+  }
+  // Made here, as runc would (0700), so that the start can watch it.
+  if (::mkdir(runcRoot(spec.id).c_str(), 0700) != 0) {
+    const std::string why = std::strerror(errno);
+    discard(spec.id);
+    return internalError("cannot create " + runcRoot(spec.id) + ": " + why);
   }
   auto spec_json = prepare(spec);
   if (!spec_json.ok()) {
@@ -576,18 +593,18 @@ Result<InstanceState> RuncDriver::start(const InstanceSpec& spec) {
     return spec_json.status();
   }
   if (Status s =
-          writeFileAtomically(dir + "/" + kSpecFile, *spec_json, 0644, Durability::kVolatile);
+          writeFileAtomically(state + "/" + kSpecFile, *spec_json, 0644, Durability::kVolatile);
       !s.isOk()) {
     discard(spec.id);
     return s;
   }
-  if (Status s = launcher_.spawn(dir); !s.isOk()) {
+  if (Status s = launcher_.spawn(state); !s.isOk()) {
     discard(spec.id);
     return s;
   }
 
   auto fail = [&](const std::string& why) -> Status {
-    std::string shim_said = fileTail(dir + "/" + kShimLogFile, 500);
+    std::string shim_said = fileTail(state + "/" + kShimLogFile, 500);
     discard(spec.id);
     return internalError("instance \"" + spec.id + "\" failed to start: " + why +
                          (shim_said.empty() ? "" : "; shim log: " + shim_said));
@@ -600,16 +617,16 @@ Result<InstanceState> RuncDriver::start(const InstanceSpec& spec) {
     StartWatch& watch;
     ~ClearAtEnd() { watch.clear(); }
   } clear_at_end{watch};
-  watch.add(dir, IN_MOVED_TO);
-  watch.add(runcRoot(), IN_CREATE | IN_MOVED_TO);
+  watch.add(state, IN_MOVED_TO);
+  watch.add(runcRoot(spec.id), IN_CREATE | IN_MOVED_TO);
   bool watching_container = false;
   const auto deadline = steady_clock::now() + start_timeout_;
   while (true) {
-    if (!watching_container && fs::exists(runcRoot() + "/" + spec.id)) {
-      watch.add(runcRoot() + "/" + spec.id, IN_DELETE);
+    if (!watching_container && fs::exists(runcRoot(spec.id) + "/" + spec.id)) {
+      watch.add(runcRoot(spec.id) + "/" + spec.id, IN_DELETE);
       watching_container = true;
     }
-    if (auto text = readWholeFile(dir + "/" + kStateFile); text.ok()) {
+    if (auto text = readWholeFile(state + "/" + kStateFile); text.ok()) {
       auto record = decodeRecord(*text);
       if (!record.ok()) return fail(record.status().message());
       const InstanceState& state = record->state;
@@ -620,9 +637,8 @@ Result<InstanceState> RuncDriver::start(const InstanceSpec& spec) {
       if (state.phase == InstancePhase::kExited) return state;
       if (containerExecuted(spec.id)) return state;
     } else {
-      pid_t shim_pid = readShimPid(dir);
-      if (shim_pid > 0 && !shimAlive(instanceDir(spec.id), shim_pid) &&
-          !fs::exists(dir + "/" + kStateFile))
+      pid_t shim_pid = readShimPid(state);
+      if (shim_pid > 0 && !shimAlive(state, shim_pid) && !fs::exists(state + "/" + kStateFile))
         return fail("its shim exited before starting runc");
     }
     if (steady_clock::now() > deadline)
@@ -635,7 +651,7 @@ Result<InstanceState> RuncDriver::start(const InstanceSpec& spec) {
 }
 
 Result<ShimRecord> RuncDriver::readRecord(const std::string& id) const {
-  return readShimRecord(id, instanceDir(id), "runc");
+  return readShimRecord(id, stateDir(id), "runc");
 }
 
 Result<InstanceState> RuncDriver::inspect(const std::string& id) {
@@ -651,7 +667,7 @@ Status RuncDriver::stop(const std::string& id, milliseconds grace) {
   if (record->state.phase == InstancePhase::kExited) {
     // Without its shim the container may still run; runc can still reach it.
     if (startsWith(record->state.reason, "ShimLost") && runcKnows(id))
-      (void)runc({"kill", id, "KILL"}, &ignored);
+      (void)runc(id, {"kill", id, "KILL"}, &ignored);
     return Status::ok();
   }
   auto exited = [&](milliseconds timeout) {
@@ -664,12 +680,12 @@ Status RuncDriver::stop(const std::string& id, milliseconds grace) {
     }
   };
   // Fails when the container has just exited; the wait below tells.
-  (void)runc({"kill", id, "TERM"}, &ignored);
+  (void)runc(id, {"kill", id, "TERM"}, &ignored);
   if (exited(grace)) return Status::ok();
-  (void)runc({"kill", id, "KILL"}, &ignored);
+  (void)runc(id, {"kill", id, "KILL"}, &ignored);
   if (exited(kKillTimeout)) return Status::ok();
   return unavailable("instance \"" + id + "\" did not exit after SIGKILL within " +
-                     std::to_string(kKillTimeout.count()) + " ms; see " + instanceDir(id) + "/" +
+                     std::to_string(kKillTimeout.count()) + " ms; see " + stateDir(id) + "/" +
                      kShimLogFile);
 }
 
@@ -682,24 +698,22 @@ Status RuncDriver::remove(const std::string& id) {
   }
   if (record->state.phase == InstancePhase::kRunning)
     return conflict("instance \"" + id + "\" is running; stop it before removing it");
-  if (fs::exists(runcRoot() + "/" + id)) {
-    // Of `runc delete`, a stopped container needs only what follows: its state directory and
-    // cgroups removed (it has no hooks), which spares a runc process per removal. A container
-    // whose init still runs (its shim was lost) is runc's to kill.
-    std::string output;
-    if (initRunning(id) && runc({"delete", "--force", id}, &output) != 0 && runcKnows(id))
-      return internalError("cannot delete container \"" + id + "\": runc said: " + output);
-    if (Status s = trash_->discard(runcRoot() + "/" + id); !s.isOk()) return s;
-  }
+  // Of `runc delete`, a stopped container needs only what follows: its state directory and
+  // cgroups removed (it has no hooks), which spares a runc process per removal. runc's state
+  // goes with the instance's state directory. A container whose init still runs (its shim was
+  // lost) is runc's to kill.
+  std::string output;
+  if (initRunning(id) && runc(id, {"delete", "--force", id}, &output) != 0 && runcKnows(id))
+    return internalError("cannot delete container \"" + id + "\": runc said: " + output);
   for (const std::string& cgroup : cgroupDirs(id)) removeContainerCgroup(cgroup);
   // Unmounted here; its directories go with the instance's, to the trash.
-  if (Status s = unmountRootfs(bundleDir(id)); !s.isOk()) return s;
-  return keepLogsAndDelete(root_, id, secretDir(id), *trash_);
+  if (Status s = unmountRootfs(instanceDir(id)); !s.isOk()) return s;
+  return keepLogsAndDelete(root_, id, stateDir(id), *trash_);
 }
 
 void RuncDriver::waitForDeletions() { trash_->drain(); }
 
-Result<std::vector<std::string>> RuncDriver::list() { return listInstances(root_); }
+Result<std::vector<std::string>> RuncDriver::list() { return listInstances(state_root_); }
 
 Result<std::string> RuncDriver::logPath(const std::string& id) {
   return instanceLogPath(root_, id);
@@ -724,23 +738,20 @@ Status RuncDriver::cleanupOrphans() {
       live.insert(id);
       continue;
     }
-    if (fs::exists(runcRoot() + "/" + id)) {
-      if (runc({"delete", "--force", id}, &output) != 0 && runcKnows(id))
+    if (fs::exists(runcRoot(id) + "/" + id)) {
+      if (runc(id, {"delete", "--force", id}, &output) != 0 && runcKnows(id))
         note(internalError("cannot delete container \"" + id + "\": runc said: " + output));
       std::error_code ec;
-      fs::remove_all(runcRoot() + "/" + id, ec);
+      fs::remove_all(runcRoot(id) + "/" + id, ec);
     }
-    note(releaseRootfs(bundleDir(id)));
+    note(releaseRootfs(instanceDir(id)));
   }
-  // runc containers without an instance (a start interrupted by the crash).
+  // Directories on disk without a state directory: their instance was lost with the tmpfs (a
+  // reboot) or its removal was cut short. Their logs are kept as a removal keeps them.
   std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(runcRoot(), ec)) {
+  for (const auto& entry : fs::directory_iterator(root_ + "/instances", ec)) {
     const std::string id = entry.path().filename().string();
-    if (live.count(id)) continue;
-    if (!fs::exists(instanceDir(id))) {
-      (void)runc({"delete", "--force", id}, &output);
-      fs::remove_all(entry.path(), ec);
-    }
+    if (!fs::exists(stateDir(id))) note(removeOrphan(id));
   }
   // Cgroups of this root whose instance is neither live nor known to runc any more.
   const std::string suffix = "-" + rootTag(root_);
@@ -758,7 +769,7 @@ Status RuncDriver::cleanupOrphans() {
 
 std::vector<std::string> RuncDriver::hostCommand(const std::string& id,
                                                  const std::vector<std::string>& argv) const {
-  std::vector<std::string> command = {runc_binary_, "--root", runcRoot(), "exec", id};
+  std::vector<std::string> command = {runc_binary_, "--root", runcRoot(id), "exec", id};
   command.insert(command.end(), argv.begin(), argv.end());
   return command;
 }
@@ -766,7 +777,7 @@ std::vector<std::string> RuncDriver::hostCommand(const std::string& id,
 Result<std::unique_ptr<ExecSession>> RuncDriver::exec(const std::string& id,
                                                       const std::vector<std::string>& argv,
                                                       bool tty) {
-  if (Status s = checkExecTarget(id, instanceDir(id), argv); !s.isOk()) return s;
+  if (Status s = checkExecTarget(id, stateDir(id), argv); !s.isOk()) return s;
 
   // runc exec takes the user, working directory and environment from the bundle's config.
   // With a terminal, `runc exec --tty` in the foreground gives the command a pty of the
@@ -774,7 +785,7 @@ Result<std::unique_ptr<ExecSession>> RuncDriver::exec(const std::string& id,
   // is a pty of ours: the session holds its master, and a size set there reaches runc as
   // SIGWINCH, which runc applies to the container's pty. (A console socket would need a
   // detached runc, and then the command's exit code would be lost.)
-  std::vector<std::string> args = {runc_binary_, "--root", runcRoot(), "exec"};
+  std::vector<std::string> args = {runc_binary_, "--root", runcRoot(id), "exec"};
   if (tty) args.push_back("--tty");
   args.push_back(id);
   args.insert(args.end(), argv.begin(), argv.end());

@@ -2,23 +2,25 @@
 // under its own shim (shim.h) whose workload is `runc run` in the foreground, so logs, exit
 // codes and adoption after a control-plane restart work as with the ProcessDriver.
 //
-// Layout under the root directory (e.g. DATA/runtime):
-//   instances/<id>/          the instance's state directory (shim.h), plus
-//     runc.log               runc's own messages (JSON lines): why it could not start
-//     bundle/config.json     the OCI config (oci_bundle.h); a link to tmpfs when the spec has
-//                            secret variables, so that they never reach the disk
-//     bundle/rootfs, upper/, work/   the root filesystem (rootfs.h)
-//     etc/                   hosts, resolv.conf, hostname, bind-mounted read-only
-//     volumes/<volume>/      Config volume files, bind-mounted read-only at their path
+// On disk, under the root directory (e.g. DATA/runtime), only what must be there:
+//   instances/<id>/          the instance's
+//     rootfs/, upper/, work/ root filesystem (rootfs.h)
+//     logs/                  and the workload's output (the shim's LogFileWriter)
 //   logs/<id>/               logs of removed instances, kept for retention
-//   runc/                    runc's state (`runc --root`)
-// and on tmpfs /dev/shm/skiff-<root tag>/<id>/ the Secret volume files and secret config.
+//   trash/                   directories being deleted (trash.h)
+// The rest is on tmpfs, in the instance's state directory /dev/shm/skiff-<root tag>/<id>/:
+// the shim's files (shim.h), runc's bundle (config.json), runc's state (runc/, its --root)
+// and messages (runc.log), the /etc files and the volume files bind-mounted into the
+// container. None of it outlives a reboot, which no container does either; secrets never
+// reach the disk; and the files each start makes and replaces cost no disk I/O. (On ext4
+// without a journal, each inode allocated scans past those freed in the last minutes: with
+// them on disk, a run of starts slowed every following start; docs/benchmarks.md.)
 // Container cgroups are skiff-<id>-<root tag> right below this process's cgroups, created and
 // deleted by runc; the container is kept after it exits (`runc run --keep`) so the shim can
 // read its OOM counter, and deleted by remove().
 //
-// All state lives in those files and in runc's, so a RuncDriver on the same root in a later
-// process adopts the instances of an earlier one. The root must not also be a ProcessDriver's:
+// All state lives in those files, so a RuncDriver on the same root in a later process adopts
+// the instances of an earlier one. The root must not also be a ProcessDriver's:
 // both would list (and clean up after) each other's instances. Thread-safe: no mutable members; the
 // caller serialises operations on one id.
 #pragma once
@@ -89,20 +91,23 @@ class RuncDriver final : public Driver {
                                             const std::vector<std::string>& argv,
                                             bool tty) override;
 
-  // After a crash of the server (or of shims): for every instance that has exited or lost its
-  // shim, deletes its runc container (killing what is left of it) and unmounts its root
-  // filesystem; deletes runc containers and cgroups of this root that have no instance. Keeps
-  // state and logs for remove(). Returns the first error, after trying everything.
+  // After a crash of the server (or of shims) or a reboot: for every instance that has exited
+  // or lost its shim, deletes its runc container (killing what is left of it) and unmounts its
+  // root filesystem, keeping state and logs for remove(); deletes the directories on disk that
+  // have no state directory (keeping their logs) and the cgroups of this root that have no
+  // instance. Returns the first error, after trying everything.
   Status cleanupOrphans();
   // Waits until the directories removals left to the background are deleted.
   void waitForDeletions();
 
+  // The instance's directory on disk: its root filesystem and logs.
   std::string instanceDir(const std::string& id) const { return root_ + "/instances/" + id; }
-  std::string bundleDir(const std::string& id) const { return instanceDir(id) + "/bundle"; }
   std::string retainedLogDir(const std::string& id) const { return root_ + "/logs/" + id; }
-  // The instance's files on tmpfs: runc's bundle (config.json), the /etc files, secret volumes.
-  std::string secretDir(const std::string& id) const { return secret_root_ + "/" + id; }
-  std::string runcRoot() const { return root_ + "/runc"; }
+  // The instance's state directory, on tmpfs: the shim's, and runc's bundle.
+  std::string stateDir(const std::string& id) const { return state_root_ + "/" + id; }
+  // runc's --root for the instance's container: one per container, so that deleting the
+  // state directory deletes runc's state with it.
+  std::string runcRoot(const std::string& id) const { return stateDir(id) + "/runc"; }
   // linux.cgroupsPath of the instance's container: relative to runc's (= this process's) cgroup.
   std::string cgroupsPath(const std::string& id) const;
 
@@ -113,6 +118,9 @@ class RuncDriver final : public Driver {
   // Removes everything of a failed start (or a crashed instance): kills the container, deletes
   // runc's state, unmounts, deletes the state directory.
   void discard(const std::string& id) const;
+  // Removes the directory on disk of an instance that has no state directory, keeping its logs
+  // as remove() does.
+  Status removeOrphan(const std::string& id) const;
   // Whether runc has state for the container (created, running or stopped).
   bool runcKnows(const std::string& id) const;
   // Whether the container's init process (runc's state names it) still runs.
@@ -121,9 +129,11 @@ class RuncDriver final : public Driver {
   bool containerExecuted(const std::string& id) const;
   // The last error runc logged for the container ("runc run failed: ..."); empty: none.
   std::string runcError(const std::string& id) const;
-  std::string runcLogPath(const std::string& id) const { return instanceDir(id) + "/runc.log"; }
-  // Runs runc with `args` after --root; its exit code, with its stderr in `*output`.
-  int runc(const std::vector<std::string>& args, std::string* output = nullptr) const;
+  std::string runcLogPath(const std::string& id) const { return stateDir(id) + "/runc.log"; }
+  // Runs runc with the container's --root and `args`; its exit code, with its stderr in
+  // `*output`.
+  int runc(const std::string& id, const std::vector<std::string>& args,
+           std::string* output = nullptr) const;
   // The instance's cgroup directories in every hierarchy, existing or not.
   std::vector<std::string> cgroupDirs(const std::string& id) const;
 
@@ -138,7 +148,7 @@ class RuncDriver final : public Driver {
   // This process's cgroup in every hierarchy: runc puts containers below the cgroups of the
   // shims, which are this process's.
   const std::vector<std::string> own_cgroups_;
-  const std::string secret_root_;  // /dev/shm/skiff-<root tag>
+  const std::string state_root_;  // /dev/shm/skiff-<root tag>
   // Deletes what removals leave (ROOT/trash), in the background.
   std::unique_ptr<Trash> trash_;
 };

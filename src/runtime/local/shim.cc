@@ -70,7 +70,7 @@ const char* phaseName(InstancePhase phase) {
 }
 
 std::string encodeSpec(const InstanceSpec& spec, const std::string& secret_env_file,
-                       const ShimRuncTarget* runc) {
+                       const ShimRuncTarget* runc, const std::string& log_dir) {
   Json j = {
       {"id", spec.id},
       {"argv", spec.argv},
@@ -84,6 +84,7 @@ std::string encodeSpec(const InstanceSpec& spec, const std::string& secret_env_f
       {"logs", {{"maxBytes", spec.logs.max_bytes}, {"files", spec.logs.files}}},
   };
   if (!secret_env_file.empty()) j["secretEnvFile"] = secret_env_file;
+  if (!log_dir.empty()) j["logDir"] = log_dir;
   if (runc != nullptr)
     j["runc"] = {{"runc", runc->runc},
                  {"root", runc->root},
@@ -94,7 +95,7 @@ std::string encodeSpec(const InstanceSpec& spec, const std::string& secret_env_f
 }
 
 Result<InstanceSpec> decodeSpec(std::string_view json, std::string* secret_env_file,
-                                ShimRuncTarget* runc) {
+                                ShimRuncTarget* runc, std::string* log_dir) {
   Json j = Json::parse(json, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return badRequest("spec.json is not a JSON object");
   // The shim and driver are the same binary, so a type mismatch here means a corrupt file;
@@ -117,6 +118,7 @@ Result<InstanceSpec> decodeSpec(std::string_view json, std::string* secret_env_f
     spec.logs.max_bytes = logs.value("maxBytes", LogLimits{}.max_bytes);
     spec.logs.files = logs.value("files", LogLimits{}.files);
     if (secret_env_file != nullptr) *secret_env_file = j.value("secretEnvFile", std::string());
+    if (log_dir != nullptr) *log_dir = j.value("logDir", std::string());
     if (runc != nullptr && j.contains("runc")) {
       const Json& r = j["runc"];
       runc->runc = r.value("runc", std::string());
@@ -424,11 +426,15 @@ int InstanceShim::run() {
 
   auto spec_text = readWholeFile(dir_ + "/" + kSpecFile);
   if (!spec_text.ok()) return startFailed(spec_text.status().toString());
-  std::string secret_env_file;
+  std::string secret_env_file, log_dir;
   ShimRuncTarget runc;
-  auto spec = decodeSpec(*spec_text, &secret_env_file, &runc);
+  auto spec = decodeSpec(*spec_text, &secret_env_file, &runc, &log_dir);
   if (!spec.ok()) return startFailed(spec.status().toString());
   spec_ = std::move(spec).value();
+  if (!log_dir.empty()) {
+    record_.state.log_dir = log_dir;
+    record_.state.log_path = log_dir + "/" + LogFileWriter::kCurrentName;
+  }
   if (!runc.runc.empty()) runc_ = runc;
   if (!secret_env_file.empty()) {
     // Read once and deleted: the values then live only in this process and the workload.
@@ -786,16 +792,18 @@ Status checkExecTarget(const std::string& id, const std::string& dir,
   return Status::ok();
 }
 
-Result<std::vector<std::string>> listInstances(const std::string& root) {
+Result<std::vector<std::string>> listInstances(const std::string& dir) {
   std::vector<std::string> ids;
   std::error_code ec;
-  std::filesystem::directory_iterator it(root + "/instances", ec);
+  std::filesystem::directory_iterator it(dir, ec);
   if (ec) {
     if (ec == std::errc::no_such_file_or_directory) return ids;
-    return internalError("cannot list " + root + "/instances: " + ec.message());
+    return internalError("cannot list " + dir + ": " + ec.message());
   }
-  for (const auto& entry : it)
-    if (entry.is_directory(ec)) ids.push_back(entry.path().filename().string());
+  for (const auto& entry : it) {
+    std::string name = entry.path().filename().string();
+    if (validId(name) && entry.is_directory(ec)) ids.push_back(std::move(name));
+  }
   std::sort(ids.begin(), ids.end());
   return ids;
 }

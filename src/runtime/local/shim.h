@@ -13,7 +13,7 @@
 //   state.json  the InstanceState (plus the cgroups created), replaced atomically by the shim
 //               when the workload runs, failed to start, or exited
 //   shim.log    the shim's own diagnostics
-//   logs/       the workload's output (LogFileWriter)
+//   logs/       the workload's output (LogFileWriter), unless spec.json names another directory
 //
 // For a container (RuncDriver) the shim's workload is `runc run` in the foreground: runc passes
 // the shim's pipes to the container, forwards signals to its init and exits with its status;
@@ -61,12 +61,12 @@ struct ShimRuncTarget {
 };
 
 // spec.json: the spec without secret_env, files and container (the driver writes those
-// elsewhere), plus where the shim finds the secret variables (empty: none) and, for a
-// container, how to reach it through runc.
+// elsewhere), plus where the shim finds the secret variables (empty: none), for a container how
+// to reach it through runc, and where the workload's output goes (empty: DIR/logs).
 std::string encodeSpec(const InstanceSpec& spec, const std::string& secret_env_file = "",
-                       const ShimRuncTarget* runc = nullptr);
+                       const ShimRuncTarget* runc = nullptr, const std::string& log_dir = "");
 Result<InstanceSpec> decodeSpec(std::string_view json, std::string* secret_env_file = nullptr,
-                                ShimRuncTarget* runc = nullptr);
+                                ShimRuncTarget* runc = nullptr, std::string* log_dir = nullptr);
 std::string encodeRecord(const ShimRecord& record);
 Result<ShimRecord> decodeRecord(std::string_view json);
 
@@ -111,8 +111,9 @@ Status keepLogsAndDelete(const std::string& root, const std::string& id,
 // OK when it can.
 Status checkExecTarget(const std::string& id, const std::string& dir,
                        const std::vector<std::string>& argv);
-// The instance ids that have a directory under ROOT/instances, sorted.
-Result<std::vector<std::string>> listInstances(const std::string& root);
+// The instance ids that have a directory in DIR (ROOT/instances, or a driver's state root),
+// sorted; names that are no instance id are skipped.
+Result<std::vector<std::string>> listInstances(const std::string& dir);
 // The current log file of instance `id`: its live run's, else its kept logs'.
 Result<std::string> instanceLogPath(const std::string& root, const std::string& id);
 

@@ -24,6 +24,7 @@
 #include "runtime/local/log_files.h"
 #include "runtime/local/oci_bundle.h"
 #include "runtime/local/rootfs.h"
+#include "runtime/local/spare_layers.h"
 #include "runtime/local/trash.h"
 
 namespace skiff::runtime {
@@ -263,7 +264,10 @@ RuncDriver::RuncDriver(RuncDriverOptions options)
       cgroups_(detectCgroupLayout()),
       own_cgroups_(ownCgroupDirs()),
       state_root_("/dev/shm/skiff-" + rootTag(root_)),
-      trash_(std::make_unique<Trash>(root_ + "/trash")) {}
+      trash_(std::make_unique<Trash>(root_ + "/trash")),
+      spares_(options.force_copy_rootfs || options.keep_spares.count() <= 0
+                  ? nullptr
+                  : std::make_unique<SpareLayers>(root_ + "/spares", options.keep_spares)) {}
 
 RuncDriver::~RuncDriver() = default;
 
@@ -418,7 +422,7 @@ Status RuncDriver::removeOrphan(const std::string& id) const {
   return keepLogsAndDelete(root_, id, stateDir(id), *trash_);
 }
 
-Result<std::string> RuncDriver::prepare(const InstanceSpec& spec) const {
+Result<std::string> RuncDriver::prepare(const InstanceSpec& spec, bool has_rootfs) const {
   const ContainerSpec& container = *spec.container;
   const std::string dir = instanceDir(spec.id);
   const std::string state = stateDir(spec.id);
@@ -465,8 +469,9 @@ Result<std::string> RuncDriver::prepare(const InstanceSpec& spec) const {
                       "the source must exist and the destination be an absolute path"}});
   }
 
-  auto kind = prepareRootfs(container.rootfs_layers, dir, force_copy_rootfs_);
-  if (!kind.ok()) return kind.status();
+  if (!has_rootfs)
+    if (auto kind = prepareRootfs(container.rootfs_layers, dir, force_copy_rootfs_); !kind.ok())
+      return kind.status();
   const std::string rootfs = dir + "/rootfs";
 
   // The image's account files, unless they are links (which would resolve on the host).
@@ -575,7 +580,8 @@ Result<InstanceState> RuncDriver::start(const InstanceSpec& spec) {
       return s;
     }
   }
-  if (ec || ::mkdir(dir.c_str(), 0755) != 0) {
+  const bool spare = !ec && spares_ && spares_->take(spec.container->rootfs_layers, dir);
+  if (!spare && (ec || ::mkdir(dir.c_str(), 0755) != 0)) {
     const std::string why = ec ? ec.message() : std::string(std::strerror(errno));
     fs::remove_all(state, ec);
     removeEmptySecretRoot(state);
@@ -587,7 +593,7 @@ Result<InstanceState> RuncDriver::start(const InstanceSpec& spec) {
     discard(spec.id);
     return internalError("cannot create " + runcRoot(spec.id) + ": " + why);
   }
-  auto spec_json = prepare(spec);
+  auto spec_json = prepare(spec, spare);
   if (!spec_json.ok()) {
     discard(spec.id);
     return spec_json.status();
@@ -724,6 +730,7 @@ Status RuncDriver::cleanupOrphans() {
   auto note = [&](Status s) {
     if (first.isOk() && !s.isOk()) first = std::move(s);
   };
+  if (spares_) note(spares_->releaseAll());
   auto ids = list();
   if (!ids.ok()) return ids.status();
   std::set<std::string> live;

@@ -7,6 +7,7 @@
 //     rootfs/, upper/, work/ root filesystem (rootfs.h)
 //     logs/                  and the workload's output (the shim's LogFileWriter)
 //   logs/<id>/               logs of removed instances, kept for retention
+//   spares/                  root filesystems made ahead of starts (spare_layers.h)
 //   trash/                   directories being deleted (trash.h)
 // The rest is on tmpfs, in the instance's state directory /dev/shm/skiff-<root tag>/<id>/:
 // the shim's files (shim.h), runc's bundle (config.json), runc's state (runc/, its --root)
@@ -37,6 +38,7 @@
 
 namespace skiff::runtime {
 
+class SpareLayers;
 class Trash;
 
 struct RuncDriverOptions {
@@ -49,6 +51,9 @@ struct RuncDriverOptions {
   // Copy the image layers into each instance instead of mounting overlayfs (the fallback
   // where overlayfs cannot be mounted, forced; for tests and odd filesystems).
   bool force_copy_rootfs = false;
+  // How long a root filesystem made ahead of the next start of an image waits to be taken
+  // (spare_layers.h); zero: none is made.
+  std::chrono::milliseconds keep_spares{30000};
 };
 
 // Whether runc can run containers here, and if not, why not.
@@ -94,8 +99,8 @@ class RuncDriver final : public Driver {
   // After a crash of the server (or of shims) or a reboot: for every instance that has exited
   // or lost its shim, deletes its runc container (killing what is left of it) and unmounts its
   // root filesystem, keeping state and logs for remove(); deletes the directories on disk that
-  // have no state directory (keeping their logs) and the cgroups of this root that have no
-  // instance. Returns the first error, after trying everything.
+  // have no state directory (keeping their logs), the cgroups of this root that have no
+  // instance and the spare root filesystems. Returns the first error, after trying everything.
   Status cleanupOrphans();
   // Waits until the directories removals left to the background are deleted.
   void waitForDeletions();
@@ -113,8 +118,9 @@ class RuncDriver final : public Driver {
 
  private:
   Result<ShimRecord> readRecord(const std::string& id) const;
-  // Everything start() creates, in order; on error the caller discards.
-  Result<std::string> prepare(const InstanceSpec& spec) const;
+  // Everything start() creates, in order, but the root filesystem when `has_rootfs` (a spare
+  // was taken); on error the caller discards.
+  Result<std::string> prepare(const InstanceSpec& spec, bool has_rootfs) const;
   // Removes everything of a failed start (or a crashed instance): kills the container, deletes
   // runc's state, unmounts, deletes the state directory.
   void discard(const std::string& id) const;
@@ -151,6 +157,8 @@ class RuncDriver final : public Driver {
   const std::string state_root_;  // /dev/shm/skiff-<root tag>
   // Deletes what removals leave (ROOT/trash), in the background.
   std::unique_ptr<Trash> trash_;
+  // Root filesystems for the next starts (ROOT/spares); nullptr when none are made.
+  std::unique_ptr<SpareLayers> spares_;
 };
 
 }  // namespace skiff::runtime

@@ -21,9 +21,9 @@
 // read its OOM counter, and deleted by remove().
 //
 // All state lives in those files, so a RuncDriver on the same root in a later process adopts
-// the instances of an earlier one. The root must not also be a ProcessDriver's:
-// both would list (and clean up after) each other's instances. Thread-safe: no mutable members; the
-// caller serialises operations on one id.
+// the instances of an earlier one. The root must not also be a ProcessDriver's: both would list
+// (and clean up after) each other's instances. Thread-safe (the spares keep a lock of their
+// own); the caller serialises operations on one id.
 #pragma once
 
 #include <chrono>

@@ -80,7 +80,8 @@ Status validateSpec(const InstanceSpec& spec);
 Status validateInstanceId(const std::string& id);
 
 // What the drivers that run instances under shims (ProcessDriver, RuncDriver) share, for an
-// instance directory DIR = ROOT/instances/<id> and its kept logs in ROOT/logs/<id>.
+// instance's state directory DIR (ROOT/instances/<id>, or on tmpfs for the RuncDriver) and its
+// kept logs in ROOT/logs/<id>.
 //
 // The shim's pid from DIR/shim.pid; -1 when there is none.
 pid_t readShimPid(const std::string& dir);
@@ -103,8 +104,9 @@ Result<ShimRecord> readShimRecord(const std::string& id, const std::string& dir,
 // Removes the directory that holds `secret_dir` (the driver's root on tmpfs) once it is empty,
 // so that a driver leaves nothing in /dev/shm when its last instance goes.
 void removeEmptySecretRoot(const std::string& secret_dir);
-// The last step of removing an instance: its logs move to ROOT/logs/<id> (replacing those of
-// an earlier instance of that id), `secret_dir` is deleted and DIR goes to `trash`.
+// The last step of removing an instance: its logs move from ROOT/instances/<id>/logs to
+// ROOT/logs/<id> (replacing those of an earlier instance of that id), `secret_dir` (on tmpfs)
+// is deleted and ROOT/instances/<id> goes to `trash`.
 Status keepLogsAndDelete(const std::string& root, const std::string& id,
                          const std::string& secret_dir, Trash& trash);
 // Why `argv` cannot be run in instance `id` (exec): no command, or the instance is not running.

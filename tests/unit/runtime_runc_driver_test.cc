@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "runtime/local/rootfs.h"
@@ -205,6 +206,21 @@ TEST_F(RuncDriverTest, ShimAskedToStopKillsTheContainerAfterGrace) {
   auto state = waitExited(*driver_, "shutdown-1");
   EXPECT_EQ(state.signal, SIGKILL) << state.reason;
   EXPECT_EQ(state.reason, "Killed");
+}
+
+TEST_F(RuncDriverTest, StartReturnsOnceTheContainerRunsItsCommand) {
+  // Not as soon as runc is done with the init, which execs the command a moment later: a
+  // signal in between would end runc's code in the init (status 2), not reach the command.
+  for (int i = 0; i < 10; ++i) {
+    const std::string id = "exec-" + std::to_string(i);
+    ASSERT_TRUE(driver_->start(spec(id, {"sleep", "1000"})).ok());
+    auto runc_state =
+        nlohmann::json::parse(slurp(driver_->runcRoot(id) + "/" + id + "/state.json"));
+    const int init = runc_state["init_process_pid"].get<int>();
+    EXPECT_EQ(slurp("/proc/" + std::to_string(init) + "/comm"), "sleep\n") << id;
+    ASSERT_TRUE(driver_->stop(id, milliseconds(0)).isOk());
+    ASSERT_TRUE(driver_->remove(id).isOk());
+  }
 }
 
 TEST_F(RuncDriverTest, StartFailuresLeaveNothingBehind) {

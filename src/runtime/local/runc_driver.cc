@@ -40,6 +40,9 @@ constexpr milliseconds kPollInterval{10};
 // often in case a change came between a look and the watch that would have seen it.
 constexpr milliseconds kStartRecheck{10};
 constexpr milliseconds kKillTimeout{10000};
+constexpr std::chrono::microseconds kExecRecheck{100};
+// The name runc's init process has until it execs the container's command.
+constexpr const char* kRuncInitName = "runc:[2:INIT]";
 constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 bool startsWith(const std::string& text, const std::string& prefix) {
@@ -310,36 +313,44 @@ std::string RuncDriver::runcError(const std::string& id) const {
   return error;
 }
 
-bool RuncDriver::initRunning(const std::string& id) const {
+std::optional<std::string> RuncDriver::initName(const std::string& id) const {
   auto text = readWholeFile(runcRoot(id) + "/" + id + "/state.json");
-  if (!text.ok()) return false;
+  if (!text.ok()) return std::nullopt;
   auto state = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
   if (!state.is_object() || !state.contains("init_process_pid") ||
       !state["init_process_pid"].is_number_integer())
-    return false;
+    return std::nullopt;
   const int pid = state["init_process_pid"].get<int>();
   auto stat = readWholeFile("/proc/" + std::to_string(pid) + "/stat");
-  if (pid <= 0 || !stat.ok()) return false;
-  // After ") state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime
+  if (pid <= 0 || !stat.ok()) return std::nullopt;
+  // "pid (comm) state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime
   // stime cutime cstime priority nice num_threads itrealvalue starttime": the start time tells
   // the init from a process that got its pid later.
-  size_t paren = stat->rfind(')');
-  if (paren == std::string::npos) return false;
-  std::istringstream fields(stat->substr(paren + 1));
+  const size_t open = stat->find('('), close = stat->rfind(')');
+  if (open == std::string::npos || close == std::string::npos || close < open) return std::nullopt;
+  std::istringstream fields(stat->substr(close + 1));
   std::string state_letter, field;
   fields >> state_letter;
   for (int i = 0; i < 19 && fields >> field; ++i) {
   }
-  if (state_letter == "Z" || state_letter == "X") return false;
-  if (state.contains("init_process_start") && state["init_process_start"].is_number_unsigned())
-    return field == std::to_string(state["init_process_start"].get<uint64_t>());
-  return true;
+  if (state_letter == "Z" || state_letter == "X") return std::nullopt;
+  if (state.contains("init_process_start") && state["init_process_start"].is_number_unsigned() &&
+      field != std::to_string(state["init_process_start"].get<uint64_t>()))
+    return std::nullopt;
+  return stat->substr(open + 1, close - open - 1);
 }
 
-bool RuncDriver::containerExecuted(const std::string& id) const {
+bool RuncDriver::initRunning(const std::string& id) const { return initName(id).has_value(); }
+
+RuncDriver::Launch RuncDriver::launchState(const std::string& id) const {
   // runc removes exec.fifo once the container's init has opened it to exec the command, which
-  // it does only after finding the command; a failed start has a dead init instead.
-  return !fs::exists(runcRoot(id) + "/" + id + "/exec.fifo") && initRunning(id);
+  // it does only after finding the command; a failed start has a dead init instead. Between
+  // the two the init is still runc's (named so until it execs), and a signal would end it
+  // with runc's status 2 rather than reach the command.
+  if (fs::exists(runcRoot(id) + "/" + id + "/exec.fifo")) return Launch::kWaiting;
+  auto name = initName(id);
+  if (!name) return Launch::kWaiting;
+  return *name == kRuncInitName ? Launch::kExecing : Launch::kExecuted;
 }
 
 bool RuncDriver::runcKnows(const std::string& id) const {
@@ -632,16 +643,21 @@ Result<InstanceState> RuncDriver::start(const InstanceSpec& spec) {
       watch.add(runcRoot(spec.id) + "/" + spec.id, IN_DELETE);
       watching_container = true;
     }
+    bool execing = false;
     if (auto text = readWholeFile(state + "/" + kStateFile); text.ok()) {
       auto record = decodeRecord(*text);
       if (!record.ok()) return fail(record.status().message());
-      const InstanceState& state = record->state;
-      if (state.phase == InstancePhase::kExited && startsWith(state.reason, kStartFailedPrefix))
-        return fail(state.reason.substr(std::strlen(kStartFailedPrefix)));
+      const InstanceState& now = record->state;
+      if (now.phase == InstancePhase::kExited && startsWith(now.reason, kStartFailedPrefix))
+        return fail(now.reason.substr(std::strlen(kStartFailedPrefix)));
       if (std::string error = runcError(spec.id); !error.empty())
         return fail("runc could not start the container: " + error);
-      if (state.phase == InstancePhase::kExited) return state;
-      if (containerExecuted(spec.id)) return state;
+      const Launch launch = launchState(spec.id);
+      if (now.phase == InstancePhase::kExited || launch == Launch::kExecuted) {
+        if (spares_) spares_->want(spec.container->rootfs_layers);
+        return now;
+      }
+      execing = launch == Launch::kExecing;
     } else {
       pid_t shim_pid = readShimPid(state);
       if (shim_pid > 0 && !shimAlive(state, shim_pid) && !fs::exists(state + "/" + kStateFile))
@@ -650,9 +666,13 @@ Result<InstanceState> RuncDriver::start(const InstanceSpec& spec) {
     if (steady_clock::now() > deadline)
       return fail("runc did not create the container within " +
                   std::to_string(start_timeout_.count()) + " ms");
-    watch.wait(std::min(kStartRecheck,
-                        std::chrono::duration_cast<milliseconds>(deadline - steady_clock::now()) +
-                            milliseconds(1)));
+    // Only the exec is left, which no file tells: look again shortly.
+    if (execing)
+      std::this_thread::sleep_for(kExecRecheck);
+    else
+      watch.wait(std::min(kStartRecheck,
+                          std::chrono::duration_cast<milliseconds>(deadline - steady_clock::now()) +
+                              milliseconds(1)));
   }
 }
 

@@ -28,6 +28,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -129,10 +130,14 @@ class RuncDriver final : public Driver {
   Status removeOrphan(const std::string& id) const;
   // Whether runc has state for the container (created, running or stopped).
   bool runcKnows(const std::string& id) const;
-  // Whether the container's init process (runc's state names it) still runs.
+  // The name of the container's init process (runc's state names it) while it runs.
+  std::optional<std::string> initName(const std::string& id) const;
+  // Whether the container's init process still runs.
   bool initRunning(const std::string& id) const;
-  // Whether the container's init has exec'd the command and still runs.
-  bool containerExecuted(const std::string& id) const;
+  // How far the container's init has got: still setting up (or gone), past runc's last step
+  // but not yet exec'd, or running the command.
+  enum class Launch { kWaiting, kExecing, kExecuted };
+  Launch launchState(const std::string& id) const;
   // The last error runc logged for the container ("runc run failed: ..."); empty: none.
   std::string runcError(const std::string& id) const;
   std::string runcLogPath(const std::string& id) const { return stateDir(id) + "/runc.log"; }

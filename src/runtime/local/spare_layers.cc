@@ -58,17 +58,12 @@ void SpareLayers::startLocked() {
 
 bool SpareLayers::take(const std::vector<std::string>& layers, const std::string& target) {
   std::unique_lock lock(mu_);
-  if (no_overlay_ || stopping_) return false;
-  wanted_.push_back(layers);
   auto it = ready_.find(layers);
-  if (it == ready_.end()) {
-    startLocked();
-    return false;
-  }
+  if (it == ready_.end()) return false;
   const std::string dir = it->second.dir;
   const auto made_over = it->second.layers;
   ready_.erase(it);
-  startLocked();
+  cv_.notify_all();
   lock.unlock();
   // An image deleted and pulled again since has its layers at the same paths, but the spare's
   // mount still holds the deleted ones.
@@ -76,6 +71,13 @@ bool SpareLayers::take(const std::vector<std::string>& layers, const std::string
   if (!now.empty() && now == made_over && ::rename(dir.c_str(), target.c_str()) == 0) return true;
   if (Status s = release(dir); !s.isOk()) spdlog::warn("spare layers: {}", s.toString());
   return false;
+}
+
+void SpareLayers::want(const std::vector<std::string>& layers) {
+  std::lock_guard lock(mu_);
+  if (no_overlay_ || stopping_ || ready_.count(layers)) return;
+  wanted_.push_back(layers);
+  startLocked();
 }
 
 Status SpareLayers::releaseAll() {

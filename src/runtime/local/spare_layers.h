@@ -2,10 +2,11 @@
 //
 // A start spends on its writable layer three directories and an overlay mount: 1.5–2 ms where
 // the disk is busy with other containers' files (docs/benchmarks.md), while the container
-// cannot run yet. So after each start of an image, one more layer of that image is made in the
-// background for its next start (a scale-out, a rolling update, a restart). A spare that no
-// start takes within `keep` is released; at destruction all are, and releaseAll() also
-// releases what a crashed process left.
+// cannot run yet. So once a start of an image has its container running, one more layer of
+// that image is made in the background for its next start (a scale-out, a rolling update, a
+// restart); not earlier, where it would take the CPU from runc. A spare that no start takes
+// within `keep` is released; at destruction all are, and releaseAll() also releases what a
+// crashed process left.
 //
 // A spare is an overlay mount over the image's unpacked layers, so it uses them: `keep` must
 // stay far below the time an image goes unused before its layers are deleted (image_gc.h: ten
@@ -45,8 +46,9 @@ class SpareLayers {
 
   // Moves a spare root filesystem of `layers` (bottom first) to `target`, a directory that
   // must not exist yet, and returns true; false when none is ready (the caller makes its own).
-  // Either way, one is then made for the next start of `layers`.
   bool take(const std::vector<std::string>& layers, const std::string& target);
+  // Makes a spare of `layers` in the background, unless one is ready.
+  void want(const std::vector<std::string>& layers);
   // Releases every spare, also those a crashed process left in DIR.
   Status releaseAll();
 

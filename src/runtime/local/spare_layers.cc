@@ -124,9 +124,11 @@ void SpareLayers::run() {
       }
       if (kind.ok() && *kind == RootfsKind::kCopy) no_overlay_ = true;
       lock.unlock();
-      if (kind.ok()) (void)release(dir);
-      std::error_code ignored;
-      fs::remove_all(dir, ignored);
+      if (!kind.ok()) {
+        fs::remove_all(dir, ec);  // a failed prepareRootfs() leaves no mount
+      } else if (Status s = release(dir); !s.isOk()) {
+        spdlog::warn("spare layers: {}", s.toString());
+      }
       lock.lock();
       continue;
     }

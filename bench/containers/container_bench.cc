@@ -247,24 +247,23 @@ int run(int argc, char** argv) {
   if (::mkdtemp(tmpl.data()) == nullptr)
     return die("cannot create a work directory in " + work_parent);
   const std::string work = tmpl;
-  std::string state_tmpl = "/dev/shm/skiff-container-bench-XXXXXX";
-  if (::mkdtemp(state_tmpl.data()) == nullptr) {
-    std::error_code ec;
-    fs::remove_all(work, ec);
-    return die("cannot create a state directory in /dev/shm");
-  }
-  const std::string state = state_tmpl;
   int rc = 0;
   if (!pull.empty()) {
     rc = benchPull(pull, work);
   } else if (skiff.empty() || runs < 1) {
     rc = die("usage: skiff_container_bench --skiff PATH [--runs N] [--work-dir DIR] | --pull REF");
   } else {
-    rc = benchStart(skiff, work, state, runs);
+    std::string state = "/dev/shm/skiff-container-bench-XXXXXX";
+    if (::mkdtemp(state.data()) == nullptr) {
+      rc = die("cannot create a state directory in /dev/shm");
+    } else {
+      rc = benchStart(skiff, work, state, runs);
+      std::error_code ec;
+      fs::remove_all(state, ec);
+    }
   }
   std::error_code ec;
   fs::remove_all(work, ec);
-  fs::remove_all(state, ec);
   return rc;
 }
 

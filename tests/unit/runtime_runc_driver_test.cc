@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "runtime/local/oci_bundle.h"
 #include "runtime/local/rootfs.h"
 #include "runtime/local/shim.h"
 #include "runtime_runc_test_support.h"
@@ -309,6 +310,44 @@ TEST_F(RuncDriverTest, TheNextStartOfAnImageTakesASpareRootFilesystem) {
   EXPECT_TRUE(mountsBelow(spares).empty());
   EXPECT_TRUE(fs::is_empty(spares));
   driver_ = makeDriver();
+}
+
+TEST_F(RuncDriverTest, CleanupOrphansAfterAnUpgradeFromStateOnDisk) {
+  // What a build before kept on disk: the root filesystem in instances/<id>/bundle, runc's
+  // state in ROOT/runc (here a created container, its init waiting to run).
+  const std::string dir = driver_->instanceDir("old-1");
+  ASSERT_TRUE(runtime::prepareRootfs({base_layer_}, dir + "/bundle").ok());
+  writeFile(dir + "/logs/current.log", "2026-12-04T10:00:00.000Z stdout before the upgrade\n");
+  runtime::OciBundleConfig config;
+  config.argv = {"/bin/sleep", "1000"};
+  config.env = {"PATH=/bin"};
+  config.rootfs = dir + "/bundle/rootfs";
+  config.hostname = "old-1";
+  config.cgroups_path = driver_->cgroupsPath("old-1");
+  writeFile(dir_ + "/legacy-bundle/config.json", runtime::ociConfigJson(config));
+  const std::string legacy_root = root_ + "/runc";
+  ASSERT_EQ(std::system((std::string(kRunc) + " --root " + legacy_root + " create --bundle " +
+                         dir_ + "/legacy-bundle old-1 </dev/null >/dev/null 2>&1")
+                            .c_str()),
+            0);
+  const int init =
+      nlohmann::json::parse(slurp(legacy_root + "/old-1/state.json"))["init_process_pid"]
+          .get<int>();
+  ASSERT_EQ(::kill(init, 0), 0);
+
+  ASSERT_TRUE(driver_->cleanupOrphans().isOk());
+  EXPECT_FALSE(fs::exists(legacy_root));
+  // Gone, or a zombie until whoever adopted it reaps it.
+  auto ended = [&] {
+    const std::string stat = slurp("/proc/" + std::to_string(init) + "/stat");
+    return stat.empty() || stat.find(") Z ") != std::string::npos;
+  };
+  for (int i = 0; i < 200 && !ended(); ++i) std::this_thread::sleep_for(milliseconds(10));
+  EXPECT_TRUE(ended()) << "the old container's init still runs";
+  expectNoTrace("old-1");
+  auto log_path = driver_->logPath("old-1");
+  ASSERT_TRUE(log_path.ok()) << log_path.status().toString();
+  EXPECT_NE(slurp(*log_path).find("before the upgrade"), std::string::npos);
 }
 
 TEST_F(RuncDriverTest, CleanupOrphansAfterAReboot) {

@@ -429,7 +429,9 @@ void RuncDriver::discard(const std::string& id) const {
 }
 
 Status RuncDriver::removeOrphan(const std::string& id) const {
-  if (Status s = releaseRootfs(instanceDir(id)); !s.isOk()) return s;
+  // Before the state moved to tmpfs, the root filesystem was in bundle/.
+  for (const std::string& dir : {instanceDir(id), instanceDir(id) + "/bundle"})
+    if (Status s = releaseRootfs(dir); !s.isOk()) return s;
   return keepLogsAndDelete(root_, id, stateDir(id), *trash_);
 }
 
@@ -773,9 +775,23 @@ Status RuncDriver::cleanupOrphans() {
     }
     note(releaseRootfs(instanceDir(id)));
   }
-  // Directories on disk without a state directory: their instance was lost with the tmpfs (a
-  // reboot) or its removal was cut short. Their logs are kept as a removal keeps them.
+  // Containers of a build that kept runc's state on disk, in ROOT/runc: their instances have no
+  // state directory, so they are ended here and started again by their owners.
   std::error_code ec;
+  const std::string legacy_runc_root = root_ + "/runc";
+  bool legacy_gone = true;
+  for (const auto& entry : fs::directory_iterator(legacy_runc_root, ec)) {
+    const std::string id = entry.path().filename().string();
+    const std::vector<std::string> del = {runc_binary_, "--root",  legacy_runc_root,
+                                          "delete",     "--force", id};
+    if (runProgram(del, &output) == 0 || !fs::exists(entry.path() / "state.json")) continue;
+    legacy_gone = false;
+    note(internalError("cannot delete container \"" + id + "\": runc said: " + output));
+  }
+  if (legacy_gone) fs::remove_all(legacy_runc_root, ec);
+  // Directories on disk without a state directory: their instance was lost with the tmpfs (a
+  // reboot), its removal was cut short, or a build before kept its state there. Their logs are
+  // kept as a removal keeps them.
   for (const auto& entry : fs::directory_iterator(root_ + "/instances", ec)) {
     const std::string id = entry.path().filename().string();
     if (!fs::exists(stateDir(id))) note(removeOrphan(id));

@@ -99,9 +99,10 @@ class RuncDriver final : public Driver {
 
   // After a crash of the server (or of shims) or a reboot: for every instance that has exited
   // or lost its shim, deletes its runc container (killing what is left of it) and unmounts its
-  // root filesystem, keeping state and logs for remove(); deletes the directories on disk that
-  // have no state directory (keeping their logs), the cgroups of this root that have no
-  // instance and the spare root filesystems. Returns the first error, after trying everything.
+  // root filesystem, keeping state and logs for remove(); ends the containers a build that kept
+  // runc's state on disk left in ROOT/runc; deletes the directories on disk that have no state
+  // directory (keeping their logs), the cgroups of this root that have no instance and the
+  // spare root filesystems. Returns the first error, after trying everything.
   Status cleanupOrphans();
   // Waits until the directories removals left to the background are deleted.
   void waitForDeletions();

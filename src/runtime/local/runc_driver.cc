@@ -645,7 +645,6 @@ Result<InstanceState> RuncDriver::start(const InstanceSpec& spec) {
       watch.add(runcRoot(spec.id) + "/" + spec.id, IN_DELETE);
       watching_container = true;
     }
-    bool execing = false;
     if (auto text = readWholeFile(state + "/" + kStateFile); text.ok()) {
       auto record = decodeRecord(*text);
       if (!record.ok()) return fail(record.status().message());
@@ -659,7 +658,12 @@ Result<InstanceState> RuncDriver::start(const InstanceSpec& spec) {
         if (spares_) spares_->want(spec.container->rootfs_layers);
         return now;
       }
-      execing = launch == Launch::kExecing;
+      // Only the exec is left, which no file tells: look again shortly, at that alone.
+      if (launch == Launch::kExecing) {
+        while (launchState(spec.id) == Launch::kExecing && steady_clock::now() < deadline)
+          std::this_thread::sleep_for(kExecRecheck);
+        if (steady_clock::now() < deadline) continue;
+      }
     } else {
       pid_t shim_pid = readShimPid(state);
       if (shim_pid > 0 && !shimAlive(state, shim_pid) && !fs::exists(state + "/" + kStateFile))
@@ -668,13 +672,9 @@ Result<InstanceState> RuncDriver::start(const InstanceSpec& spec) {
     if (steady_clock::now() > deadline)
       return fail("runc did not create the container within " +
                   std::to_string(start_timeout_.count()) + " ms");
-    // Only the exec is left, which no file tells: look again shortly.
-    if (execing)
-      std::this_thread::sleep_for(kExecRecheck);
-    else
-      watch.wait(std::min(kStartRecheck,
-                          std::chrono::duration_cast<milliseconds>(deadline - steady_clock::now()) +
-                              milliseconds(1)));
+    watch.wait(std::min(kStartRecheck,
+                        std::chrono::duration_cast<milliseconds>(deadline - steady_clock::now()) +
+                            milliseconds(1)));
   }
 }
 
